@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/* tether exec: pick the backend (a node URL, or an agent's route in the
+ * config), run one command on it, and exit with the command's status. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "backend.h"
+#include "cleanup.h"
+#include "cli.h"
+#include "config.h"
+#include "log.h"
+#include "parse.h"
+#include "term.h"
+
+#define ENV_MAX 1024
+
+static const char usage[] =
+	"usage: tether exec (--node URL | [--config FILE] --agent ID) [OPTIONS] -- CMD [ARG...]\n"
+	"  --node URL         run on the tether node at URL\n"
+	"  --config FILE      routing config (default: $TETHER_CONFIG, ./tether.json,\n"
+	"                     ~/.config/tether/tether.json)\n"
+	"  --agent ID         run where the config routes agent ID\n"
+	"  --timeout SECONDS  kill the command's whole tree after SECONDS (exit 124)\n"
+	"  --env K=V          set an environment variable (repeatable)\n"
+	"  --cwd DIR          working directory (relative: to the node's root)\n"
+	"  -t, --tty          run under a pty sized like this terminal\n"
+	"  -n, --no-stdin     give the command /dev/null as stdin\n"
+	"  --detach           start it, print its id, return (see ps, attach, kill)\n"
+	"  --json             print the exit status and resource usage as JSON on stderr\n"
+	"  --stats            print a line of exit status and resource usage on stderr\n";
+
+struct exec_opts {
+	const char *node, *config, *agent, *cwd;
+	uint32_t timeout_ms;
+	bool timeout_set;
+	char *env[ENV_MAX + 1];
+	size_t n_env;
+	bool tty, no_stdin, detach, json, stats;
+};
+
+static int parse_opts(int argc, char **argv, struct exec_opts *o)
+{
+	static const struct option opts[] = {
+		{ "node", required_argument, NULL, 'N' },
+		{ "config", required_argument, NULL, 'C' },
+		{ "agent", required_argument, NULL, 'A' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "env", required_argument, NULL, 'e' },
+		{ "cwd", required_argument, NULL, 'w' },
+		{ "tty", no_argument, NULL, 't' },
+		{ "no-stdin", no_argument, NULL, 'n' },
+		{ "detach", no_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "stats", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+e:w:tnh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'N': o->node = optarg; break;
+		case 'C': o->config = optarg; break;
+		case 'A': o->agent = optarg; break;
+		case 'w': o->cwd = optarg; break;
+		case 't': o->tty = true; break;
+		case 'n': o->no_stdin = true; break;
+		case 'd': o->detach = true; break;
+		case 'J': o->json = true; break;
+		case 'S': o->stats = true; break;
+		case 'T':
+			if (util_parse_seconds_ms(optarg, &o->timeout_ms) < 0 ||
+			    o->timeout_ms == 0) {
+				log_error("--timeout %s: expected seconds, more than 0",
+					  optarg);
+				return -EINVAL;
+			}
+			o->timeout_set = true;
+			break;
+		case 'e':
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
+				log_error("--env %s: expected NAME=VALUE", optarg);
+				return -EINVAL;
+			}
+			if (o->n_env == ENV_MAX) {
+				log_error("--env: more than %d variables", ENV_MAX);
+				return -E2BIG;
+			}
+			o->env[o->n_env++] = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 1;
+		default:
+			fputs(usage, stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind >= argc) {
+		log_error("exec: no command given (tether exec ... -- CMD)");
+		return -EINVAL;
+	}
+	if (o->node && (o->agent || o->config)) {
+		log_error("exec: --node and --agent/--config exclude each other");
+		return -EINVAL;
+	}
+	if (!o->node && !o->agent) {
+		log_error("exec: say where to run: --node URL or --agent ID");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The backend for these options: the node at --node, or the agent's. */
+static int pick_backend(struct exec_opts *o, struct exec_backend **ret)
+{
+	struct exec_config *cfg = NULL;
+	char path[PATH_MAX], err[512];
+	uint32_t timeout_ms = 0;
+	int r;
+
+	if (o->node) {
+		r = exec_backend_new("node", "node", o->node, ret);
+		if (r < 0)
+			log_error_errno(r, "node %s", o->node);
+		return r;
+	}
+	if (!o->config) {
+		r = exec_config_find(path, sizeof(path));
+		if (r < 0) {
+			log_error("exec --agent %s: no config file (give --config FILE or set TETHER_CONFIG)",
+				  o->agent);
+			return r;
+		}
+		o->config = path;
+	}
+	r = exec_config_load(o->config, &cfg, err, sizeof(err));
+	if (r < 0) {
+		log_error("config %s", err);
+		return r;
+	}
+	r = exec_router_resolve(cfg, o->agent, ret, &timeout_ms, err,
+				sizeof(err));
+	exec_config_free(cfg);
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
+	if (!o->timeout_set)
+		o->timeout_ms = timeout_ms;
+	return 0;
+}
+
+int cli_report_result(const struct exec_result *res, uint32_t timeout_ms,
+		      const char *backend, bool json, bool stats)
+{
+	const struct exec_status *st = &res->status;
+	int code = res->timed_out ? 124 : exec_status_to_exit_code(st);
+
+	if (res->timed_out)
+		log_error("sandbox timeout exceeded after %" PRIu32 "%ss",
+			  timeout_ms / 1000, timeout_ms % 1000 ? "+" : "");
+	if (json) {
+		json_t *o = json_pack("{s:i, s:i, s:b, s:f, s:f, s:f, s:I, s:s}",
+				      "exit_code", code, "signal", st->signal,
+				      "timed_out", res->timed_out,
+				      "wall_s", st->wall_us / 1e6,
+				      "user_s", st->user_us / 1e6,
+				      "sys_s", st->sys_us / 1e6,
+				      "max_rss_kb", (json_int_t)st->maxrss_kb,
+				      "backend", backend);
+		char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+
+		if (text)
+			fprintf(stderr, "%s\n", text);
+		free(text);
+		json_decref(o);
+	}
+	if (stats)
+		fprintf(stderr,
+			"tether: %s %d, wall %.3fs, user %.3fs, sys %.3fs, max rss %" PRIu64 " KiB\n",
+			st->signal ? "signal" : "exit",
+			st->signal ? st->signal : st->code, st->wall_us / 1e6,
+			st->user_us / 1e6, st->sys_us / 1e6, st->maxrss_kb);
+	return code;
+}
+
+int cli_exec(int argc, char **argv)
+{
+	struct exec_opts o = { 0 };
+	struct exec_backend *b = NULL;
+	struct exec_result res = { 0 };
+	struct termios saved;
+	bool raw = false;
+	int r, sfd = -1, code = CLI_EXIT_FAILURE;
+	char term_env[256];
+
+	r = parse_opts(argc, argv, &o);
+	if (r != 0)
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+
+	struct exec_spec spec = {
+		.argv = argv + optind,
+		.env = o.env,
+		.cwd = o.cwd,
+		.tty = o.tty,
+		.detach = o.detach,
+		.forward_stdin = !o.no_stdin && !o.detach,
+	};
+
+	if (pick_backend(&o, &b) < 0)
+		return CLI_EXIT_FAILURE;
+	spec.timeout_ms = o.timeout_ms;
+	if (o.tty && !(b->ops->caps & EXEC_CAP_TTY)) {
+		log_error("backend %s: -t is not supported", b->name);
+		goto out;
+	}
+	if (o.detach && !(b->ops->caps & EXEC_CAP_DETACH)) {
+		log_error("backend %s: --detach is not supported (it runs commands on this host, in the foreground)",
+			  b->name);
+		goto out;
+	}
+	if (o.tty) {
+		const char *term = getenv("TERM");
+
+		if (!cli_term_size(STDIN_FILENO, &spec.rows, &spec.cols))
+			cli_term_size(STDOUT_FILENO, &spec.rows, &spec.cols);
+		if (term && o.n_env < ENV_MAX && (b->ops->caps & EXEC_CAP_REMOTE)) {
+			snprintf(term_env, sizeof(term_env), "TERM=%s", term);
+			o.env[o.n_env++] = term_env;
+		}
+	}
+	sfd = cli_signals_open();
+	if (sfd < 0) {
+		log_error_errno(sfd, "signalfd");
+		goto out;
+	}
+	r = exec_backend_prepare(b);
+	if (r < 0)
+		goto out;
+	if (o.tty && isatty(STDIN_FILENO) && cli_term_raw(STDIN_FILENO, &saved) == 0)
+		raw = true;
+
+	struct exec_io io = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, sfd };
+	r = b->ops->run(b, &spec, &io, &res);
+	if (raw)
+		cli_term_restore(STDIN_FILENO, &saved);
+	if (r == -ENOENT)
+		code = 127;
+	else if (r == -EACCES)
+		code = 126;
+	else if (r < 0)
+		code = CLI_EXIT_FAILURE;
+	else if (o.detach) {
+		printf("%" PRIu64 "\n", res.id);
+		code = 0;
+	} else
+		code = cli_report_result(&res, o.timeout_ms, b->name, o.json,
+					 o.stats);
+out:
+	exec_backend_free(b);
+	if (sfd >= 0)
+		close(sfd);
+	return code;
+}

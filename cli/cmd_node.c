@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* tether node: serve the exec protocol in the foreground until SIGINT or
+ * SIGTERM. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "log.h"
+#include "server.h"
+#include "service.h"
+#include "term.h"
+
+static const char usage[] =
+	"usage: tether node --listen URL [--root DIR]\n"
+	"  --listen URL  tcp://HOST:PORT (port 0 picks one), ipc:///PATH, tls+tcp://...\n"
+	"  --root DIR    default and base directory for commands' cwd (default: .)\n";
+
+int cli_node(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *url = NULL, *root = ".";
+	char rootbuf[PATH_MAX];
+	struct exec_service *svc = NULL;
+	struct tp_server *srv = NULL;
+	struct signalfd_siginfo si;
+	int c, r, sfd;
+
+	while ((c = getopt_long(argc, argv, "+l:r:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': url = optarg; break;
+		case 'r': root = optarg; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return CLI_EXIT_USAGE;
+		}
+	}
+	if (!url || optind != argc) {
+		fputs(usage, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (!realpath(root, rootbuf)) {
+		log_error_errno(-errno, "node root %s", root);
+		return CLI_EXIT_FAILURE;
+	}
+	/* A command that exits or closes its stdin while the node still has
+	 * bytes for it makes write() fail: that must be EPIPE for the service
+	 * to handle, not a SIGPIPE that kills the node and every command. */
+	signal(SIGPIPE, SIG_IGN);
+	sfd = cli_signals_open();
+	if (sfd < 0) {
+		log_error_errno(sfd, "signalfd");
+		return CLI_EXIT_FAILURE;
+	}
+	r = exec_service_new(rootbuf, &svc);
+	if (r < 0) {
+		log_error_errno(r, "starting the exec service");
+		goto out;
+	}
+	r = tp_server_new(url, exec_service_handle, exec_service_pipe_gone, svc,
+			  &srv);
+	if (r < 0) {
+		log_error_errno(r, "node cannot listen on %s", url);
+		goto out;
+	}
+	printf("tether node: listening on %s\n", tp_server_url(srv));
+	fflush(stdout);
+	/* SIGWINCH and SIGHUP do not stop a node. */
+	while (read(sfd, &si, sizeof(si)) == sizeof(si) &&
+	       si.ssi_signo != SIGINT && si.ssi_signo != SIGTERM)
+		;
+	log_info("node on %s stopping", tp_server_url(srv));
+	r = 0;
+out:
+	tp_server_free(srv);
+	exec_service_free(svc);
+	close(sfd);
+	return r < 0 ? CLI_EXIT_FAILURE : 0;
+}

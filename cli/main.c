@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* The tether command: dispatch to subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include <nng/nng.h>
+
+#include "cli.h"
+#include "log.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{ "node", cli_node, "serve commands: tether node --listen URL [--root DIR]" },
+	{ "exec", cli_exec, "run a command on a node or an agent's backend" },
+	{ "ps", cli_ps, "list a node's commands: tether ps --node URL" },
+	{ "attach", cli_attach, "follow a command's output: tether attach --node URL ID" },
+	{ "kill", cli_kill, "signal a command: tether kill --node URL ID [SIG]" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: tether COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n'tether COMMAND --help' describes each. TETHER_LOG=debug logs more.\n");
+}
+
+int main(int argc, char **argv)
+{
+	int r;
+
+	log_init_from_env();
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("tether %s (protocol 1)\n", TETHER_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			r = commands[i].fn(argc - 1, argv + 1);
+			nng_fini();
+			return r;
+		}
+	}
+	log_error("unknown command '%s' (try tether --help)", argv[1]);
+	return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* Backend registry: type names (with aliases) to ops tables, and instance
+ * lifetime shared by every backend. */
+#include "backend.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+
+static const struct {
+	const char *name;
+	const struct exec_backend_ops *ops;
+} types[] = {
+	{ "host", &exec_backend_host_ops },
+	{ "off", &exec_backend_host_ops },
+	{ "none", &exec_backend_host_ops },
+	{ "node", &exec_backend_node_ops },
+};
+
+const struct exec_backend_ops *exec_backend_lookup(const char *type)
+{
+	if (!type)
+		return NULL;
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(types); i++)
+		if (strcmp(types[i].name, type) == 0)
+			return types[i].ops;
+	return NULL;
+}
+
+int exec_backend_new(const char *type, const char *name, const char *url,
+		     struct exec_backend **ret)
+{
+	const struct exec_backend_ops *ops = exec_backend_lookup(type);
+	struct exec_backend *b;
+
+	if (!ops)
+		return -EINVAL;
+	if ((ops->caps & EXEC_CAP_REMOTE) && !url)
+		return -EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->ops = ops;
+	b->name = strdup(name ? name : ops->type);
+	b->url = url ? strdup(url) : NULL;
+	if (!b->name || (url && !b->url)) {
+		exec_backend_free(b);
+		return -ENOMEM;
+	}
+	*ret = b;
+	return 0;
+}
+
+int exec_backend_prepare(struct exec_backend *b)
+{
+	int r;
+
+	if (b->prepared)
+		return 0;
+	r = b->ops->prepare(b);
+	if (r >= 0)
+		b->prepared = true;
+	return r;
+}
+
+void exec_backend_free(struct exec_backend *b)
+{
+	if (!b)
+		return;
+	if (b->prepared)
+		b->ops->release(b);
+	free(b->name);
+	free(b->url);
+	free(b);
+}

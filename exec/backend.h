@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/* The backend interface: one const ops table per backend (host, node, and
+ * later sandbox, docker, ssh, vm), selected by the router per agent. */
+#ifndef TETHER_BACKEND_H
+#define TETHER_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runner.h"
+
+/* Capability mask: what a backend can do beyond run-and-wait. */
+enum {
+	EXEC_CAP_TTY = 1u << 0,    /* -t: a pty with window size */
+	EXEC_CAP_DETACH = 1u << 1, /* --detach, ps, attach, kill */
+	EXEC_CAP_REMOTE = 1u << 2, /* runs off this host */
+};
+
+/* One command to run. Everything is borrowed for the duration of run(). */
+struct exec_spec {
+	char *const *argv;   /* NULL-terminated, at least one element */
+	char *const *env;    /* "K=V" added to the backend's environment */
+	const char *cwd;     /* NULL: the backend's default */
+	bool tty;
+	bool detach;
+	bool forward_stdin;  /* false: the command's stdin is /dev/null */
+	uint32_t timeout_ms; /* 0: none */
+	uint16_t rows, cols; /* initial window size for tty */
+};
+
+/* The caller's side of the streams. sig_fd, when >= 0, is a signalfd that
+ * delivers SIGINT/SIGTERM/SIGHUP (forwarded to the command's process group)
+ * and SIGWINCH (window size re-read from in_fd's terminal). */
+struct exec_io {
+	int in_fd, out_fd, err_fd;
+	int sig_fd;
+};
+
+struct exec_result {
+	struct exec_status status;
+	bool timed_out;  /* the timeout killed it (status.signal is the kill) */
+	uint64_t id;     /* detach: the command id on the backend */
+};
+
+struct exec_backend;
+
+struct exec_backend_ops {
+	const char *type; /* "host", "node" */
+	unsigned caps;    /* EXEC_CAP_* */
+	/* Create or connect; make the workspace visible. 0 or -errno, with
+	 * the reason logged once. */
+	int (*prepare)(struct exec_backend *b);
+	/* Run one command to completion (or until detached): streams stdio,
+	 * forwards signals, enforces spec->timeout_ms. Returns 0 with *res
+	 * filled, or -errno for a failure of tether itself (logged once):
+	 * -ENOENT when the program does not exist. */
+	int (*run)(struct exec_backend *b, const struct exec_spec *spec,
+		   const struct exec_io *io, struct exec_result *res);
+	/* Undo prepare (ephemeral backends destroy their sandbox). */
+	void (*release)(struct exec_backend *b);
+	/* 0 when usable, -errno otherwise. */
+	int (*health)(struct exec_backend *b);
+};
+
+struct exec_backend {
+	const struct exec_backend_ops *ops;
+	char *name; /* the config's name for it, or the type */
+	char *url;  /* node: the node's URL; else NULL */
+	void *priv; /* the backend's own state */
+	bool prepared;
+};
+
+/* The built-in ops tables. */
+extern const struct exec_backend_ops exec_backend_host_ops;
+extern const struct exec_backend_ops exec_backend_node_ops;
+
+/* Look up a type name, with aliases ("off" and "none" are "host").
+ * Returns the table or NULL. */
+const struct exec_backend_ops *exec_backend_lookup(const char *type);
+
+/* Make a backend instance of a type. name and url are copied (url required
+ * for "node"). Returns 0 and *ret, -EINVAL for an unknown type or missing
+ * url, -ENOMEM. Does not prepare. */
+int exec_backend_new(const char *type, const char *name, const char *url,
+		     struct exec_backend **ret);
+
+/* Run ops->prepare once; release then happens in exec_backend_free. */
+int exec_backend_prepare(struct exec_backend *b);
+
+/* Release (if prepared) and free. Accepts NULL. */
+void exec_backend_free(struct exec_backend *b);
+
+#endif

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* Backend "node": commands run on a tether node reached by URL, through
+ * the exec protocol client. */
+#include "backend.h"
+
+#include <errno.h>
+
+#include "remote.h"
+
+static int node_prepare(struct exec_backend *b)
+{
+	struct exec_remote *r;
+	int e = exec_remote_open(b->url, &r);
+
+	if (e < 0)
+		return e;
+	b->priv = r;
+	return 0;
+}
+
+static int node_run(struct exec_backend *b, const struct exec_spec *spec,
+		    const struct exec_io *io, struct exec_result *res)
+{
+	uint64_t id;
+	int e = exec_remote_start(b->priv, spec, &id);
+
+	if (e < 0)
+		return e;
+	res->id = id;
+	if (spec->detach)
+		return 0;
+	return exec_remote_follow(b->priv, id, io, true, spec->forward_stdin,
+				  res);
+}
+
+static void node_release(struct exec_backend *b)
+{
+	exec_remote_close(b->priv);
+	b->priv = NULL;
+}
+
+static void ignore_entry(const struct tp_exec_entry *e, void *opaque)
+{
+}
+
+static int node_health(struct exec_backend *b)
+{
+	return b->priv ? exec_remote_list(b->priv, ignore_entry, NULL) : -ENOTCONN;
+}
+
+const struct exec_backend_ops exec_backend_node_ops = {
+	.type = "node",
+	.caps = EXEC_CAP_TTY | EXEC_CAP_DETACH | EXEC_CAP_REMOTE,
+	.prepare = node_prepare,
+	.run = node_run,
+	.release = node_release,
+	.health = node_health,
+};

@@ -1,0 +1,703 @@
+/* SPDX-License-Identifier: MIT */
+/* The tether.json loader: a strict, table-driven walk of the JSON tree that
+ * names every bad key by its full path, then cross-reference checks. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "cleanup.h"
+
+#define TIMEOUT_MAX_S (30u * 86400u) /* 30 days; also fits uint32_t ms */
+#define PATH_CAP 256                 /* longer JSON paths are cut in errors */
+#define MSG_CAP 512
+
+/* The schema. Each object kind is a table of known keys; scan() rejects any
+ * other key and any value of the wrong JSON type, and stores the accepted
+ * values (borrowed from the tree) into a flat "raw" struct of json_t
+ * pointers. A row with sub set is a nested object scanned into the same raw
+ * struct. To accept a new key: add a row and a slot, then read the slot. */
+enum kind { K_STRING, K_NUMBER, K_OBJECT, K_ARRAY };
+
+struct field {
+	const char *key;
+	enum kind kind;
+	size_t slot;              /* offsetof the json_t * in the raw struct */
+	const struct field *sub;  /* K_OBJECT scanned in place, or NULL */
+};
+
+#define SLOT(type, member) offsetof(struct type, member)
+
+struct top_raw { json_t *backends, *nodes, *agents; };
+struct agents_raw { json_t *defaults, *list; };
+struct backend_raw { json_t *type, *url, *node; };
+struct node_raw { json_t *url; };
+struct agent_raw { json_t *id, *backend, *timeout, *exec_host, *exec_node; };
+
+static const struct field top_fields[] = {
+	{ "backends", K_OBJECT, SLOT(top_raw, backends) },
+	{ "nodes", K_OBJECT, SLOT(top_raw, nodes) },
+	{ "agents", K_OBJECT, SLOT(top_raw, agents) },
+	{ 0 },
+};
+
+static const struct field agents_fields[] = {
+	{ "defaults", K_OBJECT, SLOT(agents_raw, defaults) },
+	{ "list", K_ARRAY, SLOT(agents_raw, list) },
+	{ 0 },
+};
+
+static const struct field backend_fields[] = {
+	{ "type", K_STRING, SLOT(backend_raw, type) },
+	{ "url", K_STRING, SLOT(backend_raw, url) },
+	{ "node", K_STRING, SLOT(backend_raw, node) },
+	{ 0 },
+};
+
+static const struct field node_fields[] = {
+	{ "url", K_STRING, SLOT(node_raw, url) },
+	{ 0 },
+};
+
+/* The agent-gateway form: tools.exec.host / tools.exec.node. */
+static const struct field exec_fields[] = {
+	{ "host", K_STRING, SLOT(agent_raw, exec_host) },
+	{ "node", K_STRING, SLOT(agent_raw, exec_node) },
+	{ 0 },
+};
+
+static const struct field tools_fields[] = {
+	{ "exec", K_OBJECT, 0, exec_fields },
+	{ 0 },
+};
+
+/* agents.list[] entries; agents.defaults takes the same keys but "id". */
+static const struct field agent_fields[] = {
+	{ "id", K_STRING, SLOT(agent_raw, id) },
+	{ "backend", K_STRING, SLOT(agent_raw, backend) },
+	{ "timeout", K_NUMBER, SLOT(agent_raw, timeout) },
+	{ "tools", K_OBJECT, 0, tools_fields },
+	{ 0 },
+};
+
+static const char *const url_schemes[] = { "tcp://", "ipc://", "tls+tcp://" };
+
+struct ctx {
+	struct exec_config *c;
+	char *err;
+	size_t errlen;
+	json_t *nodes;    /* the "nodes" object, once checked; or NULL */
+	json_t *backends; /* the "backends" object, once checked; or NULL */
+	char path[PATH_CAP];
+	size_t plen;
+};
+
+/* One line, whatever the input held: names and values come from the file. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+/* Appends to the path; returns the mark for path_pop. Cuts at PATH_CAP. */
+static __attribute__((format(printf, 2, 3))) size_t
+path_push(struct ctx *x, const char *fmt, ...)
+{
+	size_t mark = x->plen, room = sizeof(x->path) - x->plen;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(x->path + x->plen, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		x->plen += (size_t)n < room ? (size_t)n : room - 1;
+	return mark;
+}
+
+static size_t path_key(struct ctx *x, const char *key)
+{
+	return path_push(x, x->plen ? ".%s" : "%s", key);
+}
+
+static void path_pop(struct ctx *x, size_t mark)
+{
+	x->plen = mark;
+	x->path[mark] = '\0';
+}
+
+/* Writes "ORIGIN: PATH[.key]: message" and returns -EINVAL. */
+static __attribute__((format(printf, 3, 4))) int
+fail(struct ctx *x, const char *key, const char *fmt, ...)
+{
+	char msg[MSG_CAP];
+	size_t mark = x->plen;
+	va_list ap;
+
+	if (!x->errlen)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (key)
+		path_key(x, key);
+	if (x->plen)
+		snprintf(x->err, x->errlen, "%s: %s: %s", x->c->origin, x->path,
+			 msg);
+	else
+		snprintf(x->err, x->errlen, "%s: %s", x->c->origin, msg);
+	path_pop(x, mark);
+	one_line(x->err);
+	return -EINVAL;
+}
+
+static int fail_oom(struct ctx *x)
+{
+	if (x->errlen)
+		snprintf(x->err, x->errlen, "%s: out of memory", x->c->origin);
+	return -ENOMEM;
+}
+
+static int dup_str(struct ctx *x, const char *s, char **ret)
+{
+	*ret = strdup(s);
+	return *ret ? 0 : fail_oom(x);
+}
+
+static const struct field *field_find(const struct field *f, const char *key)
+{
+	for (; f->key; f++)
+		if (strcmp(f->key, key) == 0)
+			return f;
+	return NULL;
+}
+
+static int check_kind(struct ctx *x, json_t *v, enum kind kind)
+{
+	static const char *const expected[] = {
+		[K_STRING] = "expected a string",
+		[K_NUMBER] = "expected a number",
+		[K_OBJECT] = "expected an object",
+		[K_ARRAY] = "expected an array",
+	};
+	bool ok = (kind == K_STRING && json_is_string(v)) ||
+		  (kind == K_NUMBER && json_is_number(v)) ||
+		  (kind == K_OBJECT && json_is_object(v)) ||
+		  (kind == K_ARRAY && json_is_array(v));
+
+	return ok ? 0 : fail(x, NULL, "%s", expected[kind]);
+}
+
+/* obj (at the current path) against fields; accepted values into raw. */
+static int scan(struct ctx *x, json_t *obj, const struct field *fields,
+		void *raw)
+{
+	const struct field *f;
+	const char *key;
+	json_t *v;
+	size_t mark;
+	int r;
+
+	r = check_kind(x, obj, K_OBJECT);
+	if (r < 0)
+		return r;
+	json_object_foreach(obj, key, v) {
+		f = field_find(fields, key);
+		if (!f)
+			return fail(x, key, "unknown key");
+		mark = path_key(x, key);
+		r = check_kind(x, v, f->kind);
+		if (r >= 0 && f->sub)
+			r = scan(x, v, f->sub, raw);
+		else if (r >= 0)
+			*(json_t **)(void *)((char *)raw + f->slot) = v;
+		path_pop(x, mark);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int check_url(struct ctx *x, const char *key, const char *url)
+{
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(url_schemes); i++) {
+		size_t n = strlen(url_schemes[i]);
+
+		if (strncmp(url, url_schemes[i], n) == 0 && url[n])
+			return 0;
+	}
+	return fail(x, key, "bad url '%s' (expected tcp://, ipc:// or "
+		    "tls+tcp://ADDRESS)", url);
+}
+
+/* The url of node name (checked by parse_node), or NULL. */
+static const char *node_url(struct ctx *x, const char *name)
+{
+	json_t *n = x->nodes ? json_object_get(x->nodes, name) : NULL;
+
+	return n ? json_string_value(json_object_get(n, "url")) : NULL;
+}
+
+static int parse_node(struct ctx *x, const char *name, json_t *v, void *out)
+{
+	struct exec_node_conf *n = out;
+	struct node_raw raw = { 0 };
+	int r;
+
+	r = scan(x, v, node_fields, &raw);
+	if (r < 0)
+		return r;
+	if (!raw.url)
+		return fail(x, NULL, "missing 'url'");
+	r = check_url(x, "url", json_string_value(raw.url));
+	if (r >= 0)
+		r = dup_str(x, name, &n->name);
+	return r < 0 ? r : dup_str(x, json_string_value(raw.url), &n->url);
+}
+
+static int parse_backend(struct ctx *x, const char *name, json_t *v,
+			 void *out)
+{
+	const struct exec_backend_ops *ops, *same;
+	struct exec_backend_conf *b = out;
+	struct backend_raw raw = { 0 };
+	const char *type, *url = NULL;
+	int r;
+
+	r = scan(x, v, backend_fields, &raw);
+	if (r < 0)
+		return r;
+	if (!raw.type)
+		return fail(x, NULL, "missing 'type'");
+	type = json_string_value(raw.type);
+	ops = exec_backend_lookup(type);
+	if (!ops)
+		return fail(x, "type", "unknown backend type '%s'", type);
+	/* A name that is also a type name must be of that type, so "host"
+	 * (and tools.exec.host "gateway") always means a host backend. */
+	same = exec_backend_lookup(name);
+	if (same && same != ops)
+		return fail(x, "type", "backend '%s' must have type '%s'", name,
+			    name);
+	if (ops->caps & EXEC_CAP_REMOTE) {
+		if (!raw.url == !raw.node)
+			return fail(x, NULL, "type '%s' needs one of 'url' "
+				    "or 'node'%s", type,
+				    raw.url ? ", not both" : "");
+		url = json_string_value(raw.url);
+		r = url ? check_url(x, "url", url) : 0;
+		if (r < 0)
+			return r;
+		if (!url && !(url = node_url(x, json_string_value(raw.node))))
+			return fail(x, "node", "unknown node '%s'",
+				    json_string_value(raw.node));
+	} else if (raw.url || raw.node) {
+		return fail(x, raw.url ? "url" : "node",
+			    "not allowed for type '%s'", type);
+	}
+	r = dup_str(x, name, &b->name);
+	if (r >= 0)
+		r = dup_str(x, type, &b->type);
+	if (r >= 0 && url)
+		r = dup_str(x, url, &b->url);
+	return r;
+}
+
+/* Checks a backend name an agent gives: a backends key, or a type that
+ * needs no url. */
+static int check_backend_name(struct ctx *x, const char *name)
+{
+	const struct exec_backend_ops *ops;
+
+	if (x->backends && json_object_get(x->backends, name))
+		return 0;
+	ops = exec_backend_lookup(name);
+	if (!ops)
+		return fail(x, "backend", "unknown backend '%s'", name);
+	if (ops->caps & EXEC_CAP_REMOTE)
+		return fail(x, "backend", "type '%s' needs a url: define a "
+			    "backend of that type under 'backends'", name);
+	return 0;
+}
+
+static int parse_timeout(struct ctx *x, json_t *v, uint32_t *ret_ms)
+{
+	double s = json_number_value(v);
+	uint64_t ms;
+
+	/* Integers compared as integers: a huge one must not round into
+	 * range through a double. */
+	if (json_is_integer(v) ? json_integer_value(v) <= 0 ||
+					 json_integer_value(v) > TIMEOUT_MAX_S
+			       : !(s > 0 && s <= TIMEOUT_MAX_S))
+		return fail(x, "timeout", "must be more than 0 and at most %u "
+			    "seconds (30 days)", TIMEOUT_MAX_S);
+	/* Rounded to the millisecond, but never down to 0 ("none"). */
+	ms = (uint64_t)(s * 1000.0 + 0.5);
+	*ret_ms = ms ? (uint32_t)ms : 1;
+	return 0;
+}
+
+/* tools.exec.host / tools.exec.node onto backend / node. */
+static int parse_tools_exec(struct ctx *x, const struct agent_raw *raw,
+			    struct exec_agent_conf *a)
+{
+	const char *host = json_string_value(raw->exec_host); /* NULL: none */
+	const char *node = json_string_value(raw->exec_node);
+	int r;
+
+	if (!host && !node)
+		return 0;
+	if (raw->backend)
+		return fail(x, "tools.exec",
+			    "conflicts with 'backend': use one");
+	if (!host)
+		return fail(x, "tools.exec.node",
+			    "needs tools.exec.host 'node'");
+	if (strcmp(host, "gateway") == 0) {
+		if (node)
+			return fail(x, "tools.exec.node",
+				    "needs tools.exec.host 'node', not '%s'",
+				    host);
+		return dup_str(x, "host", &a->backend);
+	}
+	if (strcmp(host, "node") == 0) {
+		if (!node)
+			return fail(x, "tools.exec.node",
+				    "required when tools.exec.host is 'node'");
+		if (!node_url(x, node))
+			return fail(x, "tools.exec.node", "unknown node '%s'",
+				    node);
+		r = dup_str(x, "node", &a->backend);
+		return r < 0 ? r : dup_str(x, node, &a->node);
+	}
+	if (strcmp(host, "sandbox") == 0 || strcmp(host, "auto") == 0)
+		return fail(x, "tools.exec.host", "'%s' is not supported yet",
+			    host);
+	return fail(x, "tools.exec.host",
+		    "unknown value '%s' (expected 'gateway' or 'node')", host);
+}
+
+/* One agent (or the defaults, when a->id stays NULL) at the current path.
+ * seen maps each id already parsed to its index. */
+static int parse_agent(struct ctx *x, json_t *v, bool defaults, json_t *seen,
+		       size_t index, struct exec_agent_conf *a)
+{
+	struct agent_raw raw = { 0 };
+	json_t *prev;
+	int r;
+
+	r = scan(x, v, agent_fields, &raw);
+	if (r < 0)
+		return r;
+	if (defaults && raw.id)
+		return fail(x, "id", "unknown key");
+	if (!defaults) {
+		const char *id = json_string_value(raw.id);
+
+		if (!id)
+			return fail(x, NULL, "missing 'id'");
+		if (!*id)
+			return fail(x, "id", "must not be empty");
+		prev = json_object_get(seen, id);
+		if (prev)
+			return fail(x, "id", "duplicate id '%s' (also "
+				    "agents.list[%" JSON_INTEGER_FORMAT "])",
+				    id, json_integer_value(prev));
+		if (json_object_set_new(seen, id,
+					json_integer((json_int_t)index)) < 0)
+			return fail_oom(x);
+		r = dup_str(x, id, &a->id);
+		if (r < 0)
+			return r;
+	}
+	r = raw.backend ? check_backend_name(x, json_string_value(raw.backend))
+			: 0;
+	if (r >= 0 && raw.backend)
+		r = dup_str(x, json_string_value(raw.backend), &a->backend);
+	if (r >= 0)
+		r = parse_tools_exec(x, &raw, a);
+	if (r >= 0 && raw.timeout)
+		r = parse_timeout(x, raw.timeout, &a->timeout_ms);
+	return r;
+}
+
+/* "agents" (may be NULL) at the current path. */
+static int parse_agents(struct ctx *x, json_t *v)
+{
+	struct exec_config *c = x->c;
+	struct agents_raw raw = { 0 };
+	json_t *seen, *entry;
+	size_t i, mark;
+	int r;
+
+	if (v) {
+		r = scan(x, v, agents_fields, &raw);
+		if (r < 0)
+			return r;
+	}
+	if (raw.defaults) {
+		mark = path_key(x, "defaults");
+		r = parse_agent(x, raw.defaults, true, NULL, 0, &c->defaults);
+		path_pop(x, mark);
+		if (r < 0)
+			return r;
+	}
+	if (!c->defaults.backend && dup_str(x, "host", &c->defaults.backend))
+		return -ENOMEM;
+	if (!raw.list || !json_array_size(raw.list))
+		return 0;
+	c->agents = calloc(json_array_size(raw.list), sizeof(*c->agents));
+	seen = json_object();
+	if (!c->agents || !seen) {
+		json_decref(seen);
+		return fail_oom(x);
+	}
+	r = 0;
+	json_array_foreach(raw.list, i, entry) {
+		mark = path_key(x, "list");
+		path_push(x, "[%zu]", i);
+		r = parse_agent(x, entry, false, seen, i, &c->agents[i]);
+		path_pop(x, mark);
+		c->n_agents = i + 1; /* freed by exec_config_free from here */
+		if (r < 0)
+			break;
+	}
+	json_decref(seen);
+	return r;
+}
+
+/* backends / nodes: user-named entries of size bytes each, parsed by one. */
+static int parse_named(struct ctx *x, json_t *obj, const char *what,
+		       size_t size, void **arr, size_t *n,
+		       int (*one)(struct ctx *, const char *, json_t *, void *))
+{
+	size_t mark, inner;
+	const char *name;
+	json_t *v;
+	int r = 0;
+
+	if (!obj || !json_object_size(obj))
+		return 0;
+	*arr = calloc(json_object_size(obj), size);
+	if (!*arr)
+		return fail_oom(x);
+	mark = path_key(x, what);
+	inner = x->plen;
+	json_object_foreach(obj, name, v) {
+		if (!*name) {
+			r = fail(x, NULL, "empty name");
+			break;
+		}
+		path_key(x, name);
+		r = one(x, name, v, (char *)*arr + *n * size);
+		path_pop(x, inner);
+		(*n)++; /* freed by exec_config_free from here */
+		if (r < 0)
+			break;
+	}
+	path_pop(x, mark);
+	return r;
+}
+
+static bool blank(const char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!text[i] || !strchr(" \t\r\n", text[i]))
+			return false;
+	return true;
+}
+
+/* The JSON tree to the config; nodes first, as backends and agents refer
+ * to them, then backends, which agents refer to. */
+static int parse_tree(struct ctx *x, json_t *root)
+{
+	struct exec_config *c = x->c;
+	struct top_raw raw = { 0 };
+	void *arr = NULL;
+	size_t mark;
+	int r;
+
+	r = scan(x, root, top_fields, &raw);
+	if (r < 0)
+		return r;
+	r = parse_named(x, raw.nodes, "nodes", sizeof(*c->nodes), &arr,
+			&c->n_nodes, parse_node);
+	c->nodes = arr;
+	if (r < 0)
+		return r;
+	x->nodes = raw.nodes;
+	arr = NULL;
+	r = parse_named(x, raw.backends, "backends", sizeof(*c->backends), &arr,
+			&c->n_backends, parse_backend);
+	c->backends = arr;
+	if (r < 0)
+		return r;
+	x->backends = raw.backends;
+	mark = path_key(x, "agents");
+	r = parse_agents(x, raw.agents);
+	path_pop(x, mark);
+	return r;
+}
+
+/* jansson's error as "ORIGIN:LINE:COL: text", or -ENOMEM. */
+static int fail_json(struct ctx *x, const json_error_t *jerr)
+{
+	if (json_error_code(jerr) == json_error_out_of_memory)
+		return fail_oom(x);
+	if (x->errlen) {
+		snprintf(x->err, x->errlen, "%s:%d:%d: %s", x->c->origin,
+			 jerr->line, jerr->column, jerr->text);
+		one_line(x->err);
+	}
+	return -EINVAL;
+}
+
+int exec_config_parse(const char *text, size_t len, const char *origin,
+		      struct exec_config **ret, char *err, size_t errlen)
+{
+	struct ctx x = { .err = err, .errlen = err ? errlen : 0 };
+	json_error_t jerr;
+	json_t *root;
+	int r;
+
+	x.c = calloc(1, sizeof(*x.c));
+	if (!x.c)
+		return -ENOMEM;
+	x.c->origin = strdup(origin ? origin : "<config>");
+	if (!x.c->origin)
+		r = -ENOMEM;
+	else if (blank(text, len))
+		r = fail(&x, NULL, "empty file (expected a JSON object)");
+	else if (!(root = json_loadb(text, len, JSON_REJECT_DUPLICATES |
+					     JSON_DECODE_ANY, &jerr)))
+		r = fail_json(&x, &jerr);
+	else {
+		r = parse_tree(&x, root);
+		json_decref(root);
+	}
+	if (r < 0) {
+		exec_config_free(x.c);
+		return r;
+	}
+	*ret = x.c;
+	return 0;
+}
+
+/* The whole file into *ret (len in *ret_len); -EFBIG past the cap. One
+ * allocation of the cap, whose pages are touched only as far as the file
+ * goes; st_size is not trusted (a pipe, a file still growing). */
+static int read_capped(int fd, char **ret, size_t *ret_len)
+{
+	_cleanup_free_ char *buf = malloc(EXEC_CONFIG_FILE_MAX + 1);
+	size_t len = 0;
+	ssize_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	while (len <= EXEC_CONFIG_FILE_MAX) {
+		n = read(fd, buf + len, EXEC_CONFIG_FILE_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > EXEC_CONFIG_FILE_MAX)
+		return -EFBIG;
+	*ret = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+}
+
+int exec_config_load(const char *path, struct exec_config **ret, char *err,
+		     size_t errlen)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	r = fd < 0 ? -errno : read_capped(fd, &text, &len);
+	if (r >= 0)
+		return exec_config_parse(text, len, path, ret, err, errlen);
+	if (err && errlen) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		one_line(err);
+	}
+	return r;
+}
+
+static void agent_fini(struct exec_agent_conf *a)
+{
+	free(a->id);
+	free(a->backend);
+	free(a->node);
+}
+
+void exec_config_free(struct exec_config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_backends; i++) {
+		free(c->backends[i].name);
+		free(c->backends[i].type);
+		free(c->backends[i].url);
+	}
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		free(c->nodes[i].name);
+		free(c->nodes[i].url);
+	}
+	for (size_t i = 0; i < c->n_agents; i++)
+		agent_fini(&c->agents[i]);
+	agent_fini(&c->defaults);
+	free(c->backends);
+	free(c->nodes);
+	free(c->agents);
+	free(c->origin);
+	free(c);
+}
+
+/* buf = a + b, or -ENAMETOOLONG. */
+static int join(char *buf, size_t len, const char *a, const char *b)
+{
+	int n = snprintf(buf, len, "%s%s", a, b);
+
+	return n >= 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+int exec_config_find(char *buf, size_t len)
+{
+	const char *env = getenv("TETHER_CONFIG");
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	int r;
+
+	if (env && *env)
+		return join(buf, len, env, "");
+	if (access("tether.json", F_OK) == 0)
+		return join(buf, len, "tether.json", "");
+	/* XDG: a relative XDG_CONFIG_HOME is invalid and ignored. */
+	if (xdg && xdg[0] == '/')
+		r = join(buf, len, xdg, "/tether/tether.json");
+	else if (home && *home)
+		r = join(buf, len, home, "/.config/tether/tether.json");
+	else
+		return -ENOENT;
+	if (r < 0)
+		return r;
+	return access(buf, F_OK) == 0 ? 0 : -ENOENT;
+}

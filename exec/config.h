@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/* The tether config file (JSON, docs/config.md): backends, nodes, and which
+ * backend runs each agent's commands. */
+#ifndef TETHER_CONFIG_H
+#define TETHER_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EXEC_CONFIG_FILE_MAX (4u << 20) /* refuse larger config files */
+
+struct exec_backend_conf {
+	char *name;        /* key in "backends" */
+	char *type;        /* "host" | "off" | "none" | "node" */
+	char *url;         /* node: "url", or the url of "node" in "nodes" */
+};
+
+struct exec_node_conf {
+	char *name;        /* key in "nodes" */
+	char *url;
+};
+
+struct exec_agent_conf {
+	char *id;
+	char *backend;     /* a name in backends, or a type name;
+			    * NULL: the default's */
+	char *node;        /* tools.exec.node: a name in nodes, with backend
+			    * "node"; else NULL */
+	uint32_t timeout_ms; /* 0: none */
+};
+
+struct exec_config {
+	char *origin;      /* file path, for messages */
+	struct exec_backend_conf *backends;
+	size_t n_backends;
+	struct exec_node_conf *nodes;
+	size_t n_nodes;
+	struct exec_agent_conf defaults; /* agents.defaults (id NULL; backend
+					  * never NULL after parse: "host"
+					  * when the file names none) */
+	struct exec_agent_conf *agents;
+	size_t n_agents;
+};
+
+/* Parse JSON text (untrusted: any bytes, len of them; no NUL needed).
+ * origin names it in errors (NULL: "<config>"). On failure returns -EINVAL
+ * (or -ENOMEM) and writes one line to err (when errlen > 0) such as
+ * "tether.json: agents.list[2].backnd: unknown key" or, for JSON syntax,
+ * "tether.json:3:7: message". Unknown keys at any level are errors. Every
+ * backend and node an agent names is checked to exist. Returns 0 and *ret
+ * (free with exec_config_free) on success; *ret untouched on failure. */
+int exec_config_parse(const char *text, size_t len, const char *origin,
+		      struct exec_config **ret, char *err, size_t errlen);
+
+/* Read and parse a file (capped at EXEC_CONFIG_FILE_MAX: -EFBIG beyond).
+ * -ENOENT etc. from the read, with err set to "PATH: reason"; parse errors
+ * as exec_config_parse with PATH as origin. Blocks on the read. */
+int exec_config_load(const char *path, struct exec_config **ret, char *err,
+		     size_t errlen);
+
+/* Accepts NULL. */
+void exec_config_free(struct exec_config *c);
+
+/* Find the config file when no --config was given, first match wins:
+ * $TETHER_CONFIG (when set and non-empty, returned even if it does not
+ * exist, so the load names it), ./tether.json, then
+ * $XDG_CONFIG_HOME/tether/tether.json (XDG_CONFIG_HOME set and absolute)
+ * or else $HOME/.config/tether/tether.json. The last two count only when
+ * they exist. Returns 0 with the path in buf; -ENOENT when none;
+ * -ENAMETOOLONG when the path does not fit in len. Reads the environment:
+ * not thread-safe against setenv. */
+int exec_config_find(char *buf, size_t len);
+
+/* Resolve an agent to a backend instance (not yet prepared; free with
+ * exec_backend_free). The agent's backend (or node), else the default's.
+ * Returns 0, *ret and the agent's timeout (or else the default's; 0: none)
+ * in *timeout_ms (may be NULL); -ENOENT with err "ORIGIN: unknown agent 'x'"
+ * when the agent is not listed; -ENOMEM. c is borrowed for the call only. */
+struct exec_backend;
+int exec_router_resolve(const struct exec_config *c, const char *agent,
+			struct exec_backend **ret, uint32_t *timeout_ms,
+			char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-agent routing: an agent id to the backend instance its config names,
+ * with the agent's timeout. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backend.h"
+
+static const struct exec_agent_conf *find_agent(const struct exec_config *c,
+						const char *id)
+{
+	for (size_t i = 0; i < c->n_agents; i++)
+		if (strcmp(c->agents[i].id, id) == 0)
+			return &c->agents[i];
+	return NULL;
+}
+
+static const struct exec_backend_conf *
+find_backend(const struct exec_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_backends; i++)
+		if (strcmp(c->backends[i].name, name) == 0)
+			return &c->backends[i];
+	return NULL;
+}
+
+static const char *find_node_url(const struct exec_config *c,
+				 const char *name)
+{
+	for (size_t i = 0; i < c->n_nodes; i++)
+		if (strcmp(c->nodes[i].name, name) == 0)
+			return c->nodes[i].url;
+	return NULL;
+}
+
+int exec_router_resolve(const struct exec_config *c, const char *agent,
+			struct exec_backend **ret, uint32_t *timeout_ms,
+			char *err, size_t errlen)
+{
+	const struct exec_agent_conf *a = agent ? find_agent(c, agent) : NULL;
+	const struct exec_agent_conf *route;
+	const struct exec_backend_conf *b;
+	const char *type, *name, *url = NULL;
+	struct exec_backend *be;
+	int r;
+
+	if (!a) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: unknown agent '%s'",
+				 c->origin, agent ? agent : "");
+		return -ENOENT;
+	}
+	/* backend and node go together: both from the agent or both from
+	 * the defaults. */
+	route = a->backend ? a : &c->defaults;
+	if (route->node) {
+		type = "node";
+		name = route->node;
+		url = find_node_url(c, route->node);
+	} else if ((b = find_backend(c, route->backend))) {
+		type = b->type;
+		name = b->name;
+		url = b->url;
+	} else {
+		type = name = route->backend;
+	}
+	r = exec_backend_new(type, name, url, &be);
+	if (r < 0) {
+		if (err && errlen)
+			snprintf(err, errlen,
+				 "%s: agent '%s': backend '%s': %s", c->origin,
+				 agent, name ? name : "(none)", strerror(-r));
+		return r;
+	}
+	*ret = be;
+	if (timeout_ms)
+		*timeout_ms = a->timeout_ms ? a->timeout_ms
+					    : c->defaults.timeout_ms;
+	return 0;
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* libFuzzer target for the wire codec: any bytes must decode safely, and
+ * whatever decodes must re-encode to the identical frame (one encoding). */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+
+/* Called by libFuzzer; declared here for -Wmissing-prototypes. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Rebuilds the encode-side fields from the decoded views, as a relay
+ * would, and checks the result byte for byte. abort() is the fuzzer's
+ * signal for a finding: a mismatch is a codec bug, never an input error. */
+static void check_round_trip(const uint8_t *data, size_t size,
+			     const struct tp_msg *dm)
+{
+	struct tp_msg m = *dm;
+	struct tp_exec_entry *ents = NULL;
+	char **argv = NULL, **env = NULL;
+	uint8_t *again = NULL;
+	ssize_t n;
+
+	if (m.type == TP_EXEC_START) {
+		argv = tp_strv_dup(&m.start.argv);
+		env = tp_strv_dup(&m.start.env);
+		if (!argv || !env)
+			abort();
+		m.argv_c = (struct tp_cstrv){ (const char *const *)argv,
+					      m.start.argv.count };
+		m.env_c = (struct tp_cstrv){ (const char *const *)env,
+					     m.start.env.count };
+	} else if (m.type == TP_EXEC_TABLE) {
+		uint32_t pos = 0, i = 0;
+
+		/* count <= TP_TABLE_MAX: the decoder checked it. */
+		ents = calloc((size_t)m.table.count + 1, sizeof(*ents));
+		if (!ents)
+			abort();
+		while (i < m.table.count && tp_table_next(&m.table, &pos,
+							   &ents[i]))
+			i++;
+		if (i != m.table.count || pos != m.table.size)
+			abort();
+		m.table.entries = ents;
+	}
+
+	n = tp_msg_encode(&m, &again);
+	if (n < 0 || (size_t)n != size || memcmp(again, data, size) != 0)
+		abort();
+
+	free(again);
+	free(argv);
+	free(env);
+	free(ents);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct tp_decode_err err;
+	struct tp_msg m;
+	int r;
+
+	r = tp_msg_decode(data, size, &m, &err);
+	if (r == 0) {
+		check_round_trip(data, size, &m);
+		return 0;
+	}
+	/* Every refusal must be one of the documented codes and say why. */
+	if (r != -EPROTO && r != -EPROTONOSUPPORT && r != -EMSGSIZE)
+		abort();
+	if (err.what[0] == '\0' || !memchr(err.what, '\0', sizeof(err.what)))
+		abort();
+	/* The decoder must not depend on err being present. */
+	if (tp_msg_decode(data, size, &m, NULL) != r)
+		abort();
+	return 0;
+}

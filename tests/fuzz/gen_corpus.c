@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* Writes one valid frame of each message type (and a few variants) into the
+ * directory given as argv[1]: the seed corpus for fuzz_codec. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+
+static int write_frame(const char *dir, const char *name,
+		       const struct tp_msg *m)
+{
+	char path[4096];
+	uint8_t *buf = NULL;
+	ssize_t n;
+	FILE *f;
+	int r = 0;
+
+	n = tp_msg_encode(m, &buf);
+	if (n < 0) {
+		fprintf(stderr, "gen_corpus: %s: encode failed: %s\n", name,
+			strerror((int)-n));
+		return (int)n;
+	}
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path)) {
+		free(buf);
+		return -ENAMETOOLONG;
+	}
+	f = fopen(path, "wbx");
+	if (!f || fwrite(buf, 1, (size_t)n, f) != (size_t)n)
+		r = -errno;
+	if (f && fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		fprintf(stderr, "gen_corpus: %s: %s\n", path, strerror(-r));
+	free(buf);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const args[] = { "sh", "-c", "echo hi; exit 3" };
+	static const char *const env[] = { "PATH=/usr/bin:/bin", "K=" };
+	static const struct tp_exec_entry ents[] = {
+		{ .id = 1, .pid = 100, .flags = TP_EXEC_F_DETACH,
+		  .state = TP_STATE_RUNNING, .started_ms = 1700000000000ull,
+		  .cmdline = { (const uint8_t *)"sleep 60", 8 } },
+		{ .id = 2, .pid = 101, .state = TP_STATE_EXITED,
+		  .exit = { .code = 0, .signal = 15, .timed_out = 1,
+			    .wall_us = 2000000, .maxrss_kb = 4096 },
+		  .started_ms = 1700000000001ull,
+		  .cmdline = { (const uint8_t *)"make -j8", 8 } },
+	};
+	const struct {
+		const char *name;
+		struct tp_msg m;
+	} seeds[] = {
+		{ "error", { .type = TP_ERROR, .error = { 2,
+			{ (const uint8_t *)"no such command", 15 } } } },
+		{ "ok", { .type = TP_OK, .ok = 65536 } },
+		{ "exec_start", { .type = TP_EXEC_START,
+			.start = { .flags = TP_EXEC_F_TTY | TP_EXEC_F_STDIN,
+				   .timeout_ms = 30000, .rows = 24, .cols = 80,
+				   .cwd = { (const uint8_t *)"/work", 5 } },
+			.argv_c = { args, 3 }, .env_c = { env, 2 } } },
+		{ "exec_started", { .type = TP_EXEC_STARTED,
+			.started = { 7, 4242 } } },
+		{ "exec_read", { .type = TP_EXEC_READ,
+			.read = { 7, 1024, 0, 30000 } } },
+		{ "exec_output_running", { .type = TP_EXEC_OUTPUT,
+			.output = { .out_off = 0,
+				    .out = { (const uint8_t *)"hi\n", 3 },
+				    .err_off = 5,
+				    .err = { (const uint8_t *)"w\0x", 3 },
+				    .state = TP_STATE_RUNNING } } },
+		{ "exec_output_exited", { .type = TP_EXEC_OUTPUT,
+			.output = { .out_off = 3, .err_off = 8,
+				    .state = TP_STATE_EXITED,
+				    .exit = { .code = 3, .wall_us = 1500,
+					      .user_us = 700, .sys_us = 300,
+					      .maxrss_kb = 2048 } } } },
+		{ "exec_write", { .type = TP_EXEC_WRITE,
+			.write = { 7, 0, { (const uint8_t *)"input\n", 6 },
+				   1 } } },
+		{ "exec_signal", { .type = TP_EXEC_SIGNAL,
+			.signal = { 7, 15 } } },
+		{ "exec_resize", { .type = TP_EXEC_RESIZE,
+			.resize = { 7, 50, 132 } } },
+		{ "exec_list", { .type = TP_EXEC_LIST } },
+		{ "exec_table", { .type = TP_EXEC_TABLE,
+			.table = { .count = 2, .entries = ents } } },
+	};
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: gen_corpus DIR\n");
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+		if (write_frame(argv[1], seeds[i].name, &seeds[i].m) < 0)
+			return 1;
+	return 0;
+}

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/* tp-raw: send one raw (usually hostile) frame to a tether node over a plain
+ * nng REQ socket and print the decoded reply, for the integration tests. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "codec.h"
+#include "parse.h"
+
+/* A hex file is a test fixture, not a payload generator. */
+#define HEX_MAX (4u << 20)
+/* Past what any node accepts (it drops the connection over 8 MiB). */
+#define RAW_MAX (64u << 20)
+
+static const char usage[] =
+	"usage: tp-raw URL (HEXFILE | --garbage N | --oversize N | --version V |\n"
+	"              --truncated-start K) [--wait-ms MS]\n"
+	"  HEXFILE             send the bytes written in hex (whitespace ignored)\n"
+	"  --garbage N         send N random bytes\n"
+	"  --oversize N        send an N-byte frame: a valid EXEC_LIST header, zeros\n"
+	"  --version V         send an empty EXEC_LIST frame marked version V\n"
+	"  --truncated-start K send a valid EXEC_START less its last K bytes, with\n"
+	"                      the header's body length matching what is sent\n"
+	"  --wait-ms MS        how long to wait for the reply (default 5000)\n"
+	"Prints the reply ('TYPE', or 'ERROR CODE TEXT'); exit 0 when a reply\n"
+	"arrived, 1 when none did, 2 on bad usage or a local failure.\n";
+
+static void put_le(uint8_t *p, uint64_t v, unsigned width)
+{
+	for (unsigned i = 0; i < width; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void header(uint8_t *p, uint16_t version, uint16_t type, uint32_t len)
+{
+	memcpy(p, TP_MAGIC, 4);
+	put_le(p + 4, version, 2);
+	put_le(p + 6, type, 2);
+	put_le(p + 8, len, 4);
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int load_hex(const char *path, uint8_t **ret, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	uint8_t *buf;
+	size_t n = 0;
+	int c, hi = -1;
+
+	if (!f)
+		return -errno;
+	buf = malloc(HEX_MAX);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	while ((c = fgetc(f)) != EOF) {
+		int v = hexval(c);
+
+		if (c == ' ' || c == '\n' || c == '\t' || c == '\r')
+			continue;
+		if (v < 0 || (hi >= 0 && n == HEX_MAX)) {
+			fclose(f);
+			free(buf);
+			return -EINVAL;
+		}
+		if (hi < 0) {
+			hi = v;
+		} else {
+			buf[n++] = (uint8_t)(hi << 4 | v);
+			hi = -1;
+		}
+	}
+	fclose(f);
+	if (hi >= 0) {
+		free(buf);
+		return -EINVAL;
+	}
+	*ret = buf;
+	*len = n;
+	return 0;
+}
+
+static int make_garbage(size_t n, uint8_t **ret)
+{
+	uint8_t *buf = malloc(n ? n : 1);
+	FILE *f;
+
+	if (!buf)
+		return -ENOMEM;
+	f = fopen("/dev/urandom", "r");
+	if (!f || fread(buf, 1, n, f) != n) {
+		if (f)
+			fclose(f);
+		free(buf);
+		return -EIO;
+	}
+	fclose(f);
+	/* Random bytes that happen to start like a frame would test less. */
+	if (n >= 4 && memcmp(buf, TP_MAGIC, 4) == 0)
+		buf[0] ^= 0xff;
+	*ret = buf;
+	return 0;
+}
+
+static int make_truncated_start(size_t cut, uint8_t **ret, size_t *len)
+{
+	static const char *const argv[] = { "echo", "truncated" };
+	static const char *const env[] = { "A=B" };
+	struct tp_msg m = { .type = TP_EXEC_START };
+	uint8_t *frame;
+	ssize_t n;
+
+	m.start.flags = TP_EXEC_F_STDIN;
+	m.argv_c = (struct tp_cstrv){ argv, 2 };
+	m.env_c = (struct tp_cstrv){ env, 1 };
+	n = tp_msg_encode(&m, &frame);
+	if (n < 0)
+		return (int)n;
+	if (cut == 0 || cut > (size_t)n - TP_HEADER_SIZE) {
+		free(frame);
+		return -EINVAL;
+	}
+	n -= (ssize_t)cut;
+	put_le(frame + 8, (uint64_t)n - TP_HEADER_SIZE, 4);
+	*ret = frame;
+	*len = (size_t)n;
+	return 0;
+}
+
+static void print_reply(const uint8_t *p, size_t n)
+{
+	struct tp_decode_err derr = { 0 };
+	struct tp_msg m;
+	int r = tp_msg_decode(p, n, &m, &derr);
+
+	if (r < 0) {
+		printf("undecodable reply (%zu bytes): %s\n", n, derr.what);
+		return;
+	}
+	if (m.type == TP_ERROR) {
+		printf("ERROR %" PRId32 " %.*s\n", m.error.code,
+		       (int)m.error.message.len,
+		       (const char *)m.error.message.ptr);
+		return;
+	}
+	printf("%s\n", tp_type_name(m.type));
+}
+
+static int parse_size(const char *s, size_t max, size_t *out)
+{
+	uint64_t v;
+
+	if (util_parse_u64(s, &v) < 0 || v > max)
+		return -EINVAL;
+	*out = (size_t)v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *url, *mode;
+	uint8_t *frame = NULL;
+	size_t len = 0, n = 0;
+	uint64_t wait_ms = 5000, v;
+	nng_socket sock;
+	nng_msg *msg;
+	int r, rv, code = 2;
+
+	if (argc == 6 && strcmp(argv[4], "--wait-ms") == 0) {
+		if (util_parse_u64(argv[5], &wait_ms) < 0 || wait_ms > 600000) {
+			fputs(usage, stderr);
+			return 2;
+		}
+		argc -= 2;
+	}
+	if (argc < 3 || argc > 4) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	url = argv[1];
+	mode = argv[2];
+	if (argc == 3) {
+		r = load_hex(mode, &frame, &len);
+	} else if (strcmp(mode, "--garbage") == 0) {
+		r = parse_size(argv[3], RAW_MAX, &n);
+		if (r == 0)
+			r = make_garbage(n, &frame);
+		len = n;
+	} else if (strcmp(mode, "--oversize") == 0) {
+		r = parse_size(argv[3], RAW_MAX, &n);
+		if (r == 0 && n < TP_HEADER_SIZE)
+			r = -EINVAL;
+		if (r == 0 && !(frame = calloc(1, n)))
+			r = -ENOMEM;
+		if (r == 0)
+			header(frame, TP_VERSION, TP_EXEC_LIST,
+			       (uint32_t)(n - TP_HEADER_SIZE));
+		len = n;
+	} else if (strcmp(mode, "--version") == 0) {
+		r = util_parse_u64(argv[3], &v);
+		if (r == 0 && v > UINT16_MAX)
+			r = -EINVAL;
+		if (r == 0 && !(frame = malloc(TP_HEADER_SIZE)))
+			r = -ENOMEM;
+		if (r == 0)
+			header(frame, (uint16_t)v, TP_EXEC_LIST, 0);
+		len = TP_HEADER_SIZE;
+	} else if (strcmp(mode, "--truncated-start") == 0) {
+		r = parse_size(argv[3], TP_FRAME_MAX, &n);
+		if (r == 0)
+			r = make_truncated_start(n, &frame, &len);
+	} else {
+		r = -EINVAL;
+	}
+	if (r < 0) {
+		fprintf(stderr, "tp-raw: %s: %s\n", mode, strerror(-r));
+		fputs(usage, stderr);
+		return 2;
+	}
+
+	if ((rv = nng_req0_open(&sock)) != 0) {
+		fprintf(stderr, "tp-raw: req socket: %s\n", nng_strerror(rv));
+		goto out;
+	}
+	/* One attempt: a resend after a dropped connection is a second frame. */
+	nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, (nng_duration)wait_ms);
+	nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, (nng_duration)wait_ms);
+	nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, 2 * TP_FRAME_MAX);
+	if ((rv = nng_dial(sock, url, NULL, 0)) != 0) {
+		fprintf(stderr, "tp-raw: %s: %s\n", url, nng_strerror(rv));
+		goto close;
+	}
+	if ((rv = nng_msg_alloc(&msg, 0)) != 0 ||
+	    (rv = nng_msg_append(msg, frame, len)) != 0) {
+		fprintf(stderr, "tp-raw: %s\n", nng_strerror(rv));
+		goto close;
+	}
+	if ((rv = nng_sendmsg(sock, msg, 0)) != 0) {
+		nng_msg_free(msg);
+		fprintf(stderr, "tp-raw: send: %s\n", nng_strerror(rv));
+		code = 1;
+		goto close;
+	}
+	if ((rv = nng_recvmsg(sock, &msg, 0)) != 0) {
+		fprintf(stderr, "tp-raw: no reply: %s\n", nng_strerror(rv));
+		code = 1;
+		goto close;
+	}
+	print_reply(nng_msg_body(msg), nng_msg_len(msg));
+	nng_msg_free(msg);
+	code = 0;
+close:
+	nng_close(sock);
+out:
+	free(frame);
+	fflush(stdout);
+	nng_fini();
+	return code;
+}

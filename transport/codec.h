@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/* The tether wire codec: every message on a link is one frame, a fixed
+ * 12-byte header then a body of typed fields. See docs/protocol.md. */
+#ifndef TETHER_CODEC_H
+#define TETHER_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Header: magic "TTHR", u16 version, u16 type, u32 body length (all LE).
+ * The header layout and the ERROR body are frozen across versions so that a
+ * peer of any version can read why it was refused. */
+#define TP_MAGIC "TTHR"
+#define TP_VERSION 1
+#define TP_HEADER_SIZE 12
+
+/* Hard caps. A frame, string or list past them is refused with -EMSGSIZE
+ * before any allocation. */
+#define TP_FRAME_MAX (1u << 20)      /* whole frame, header included */
+#define TP_STR_MAX (64u << 10)       /* one string (argv element, path) */
+#define TP_STRV_MAX 4096u            /* strings in one list */
+#define TP_DATA_MAX (256u << 10)     /* one stream chunk in IO messages */
+#define TP_TABLE_MAX 1024u           /* entries in one EXEC_TABLE */
+#define TP_ERRMSG_MAX 1024u          /* text of an ERROR */
+
+enum tp_type {
+	TP_ERROR = 1,        /* reply: i32 errno, str message */
+	TP_OK = 2,           /* reply: u64 value */
+	TP_EXEC_START = 3,   /* req: start a command */
+	TP_EXEC_STARTED = 4, /* reply: u64 id, i32 pid */
+	TP_EXEC_READ = 5,    /* req: long poll for output and exit */
+	TP_EXEC_OUTPUT = 6,  /* reply to READ */
+	TP_EXEC_WRITE = 7,   /* req: stdin bytes; reply OK(accepted offset) */
+	TP_EXEC_SIGNAL = 8,  /* req: signal the command's process group */
+	TP_EXEC_RESIZE = 9,  /* req: pty window size */
+	TP_EXEC_LIST = 10,   /* req: list commands */
+	TP_EXEC_TABLE = 11,  /* reply to LIST */
+	TP_TYPE_MAX_ = 12,
+};
+
+/* A view into a decoded frame: not NUL-terminated, valid while the frame's
+ * bytes are. Strings never contain NUL (the decoder refuses them). */
+struct tp_bytes {
+	const uint8_t *ptr;
+	uint32_t len;
+};
+
+/* A list of strings as it sits in the frame: count, then (u32 len, bytes)
+ * each. The decoder has already checked every element; iterate with
+ * tp_strv_next(). */
+struct tp_strv {
+	const uint8_t *ptr; /* first element's length prefix */
+	uint32_t size;      /* bytes from ptr to the end of the list */
+	uint32_t count;
+};
+
+/* For encoding, lists are plain arrays of C strings. */
+struct tp_cstrv {
+	const char *const *v;
+	uint32_t count;
+};
+
+enum {
+	TP_EXEC_F_TTY = 1u << 0,    /* run under a pty; stderr joins stdout */
+	TP_EXEC_F_DETACH = 1u << 1, /* survives its client; ring may drop */
+	TP_EXEC_F_STDIN = 1u << 2,  /* client sends stdin; else /dev/null */
+	TP_EXEC_F_ALL_ = 0x7u,
+};
+
+enum tp_exec_state {
+	TP_STATE_RUNNING = 0,
+	TP_STATE_EXITED = 1,
+};
+
+/* How a finished command ended, with its resource usage. */
+struct tp_exit {
+	int32_t code;     /* exit status when signal == 0 */
+	int32_t signal;   /* terminating signal, 0 if it exited */
+	uint8_t timed_out;/* killed by the node's timeout */
+	uint64_t wall_us;
+	uint64_t user_us;
+	uint64_t sys_us;
+	uint64_t maxrss_kb;
+};
+
+struct tp_exec_start {
+	uint32_t flags;      /* TP_EXEC_F_* */
+	uint32_t timeout_ms; /* 0: none */
+	uint16_t rows, cols; /* pty size when TTY */
+	struct tp_bytes cwd; /* empty: the node's default */
+	struct tp_strv argv; /* at least one element */
+	struct tp_strv env;  /* "K=V" each, added to the node's environment */
+};
+
+struct tp_exec_read {
+	uint64_t id;
+	uint64_t out_off; /* client has stdout bytes [0, out_off) */
+	uint64_t err_off;
+	uint32_t wait_ms; /* longest the node may hold the request */
+};
+
+struct tp_exec_output {
+	uint64_t out_off; /* offset of out.ptr[0]; > requested when dropped */
+	struct tp_bytes out;
+	uint64_t err_off;
+	struct tp_bytes err;
+	uint8_t state;    /* enum tp_exec_state; EXITED only once drained */
+	struct tp_exit exit; /* valid when state == EXITED */
+};
+
+struct tp_exec_write {
+	uint64_t id;
+	uint64_t in_off;  /* offset of data.ptr[0] in the stdin stream */
+	struct tp_bytes data;
+	uint8_t eof;      /* close the command's stdin after data */
+};
+
+struct tp_exec_signal {
+	uint64_t id;
+	int32_t signo;
+};
+
+struct tp_exec_resize {
+	uint64_t id;
+	uint16_t rows, cols;
+};
+
+struct tp_exec_started {
+	uint64_t id;
+	int32_t pid;
+};
+
+struct tp_exec_entry {
+	uint64_t id;
+	int32_t pid;
+	uint32_t flags;
+	uint8_t state;
+	struct tp_exit exit;        /* valid when EXITED */
+	uint64_t started_ms;        /* unix epoch milliseconds */
+	struct tp_bytes cmdline;    /* argv joined by spaces, capped */
+};
+
+struct tp_exec_table {
+	uint32_t count;
+	/* Decode: raw entries, read with tp_table_next(). Encode: entries. */
+	const uint8_t *ptr;
+	uint32_t size;
+	const struct tp_exec_entry *entries;
+};
+
+struct tp_error {
+	int32_t code;             /* positive errno */
+	struct tp_bytes message;
+};
+
+struct tp_msg {
+	uint16_t version;
+	uint16_t type; /* enum tp_type */
+	union {
+		struct tp_error error;
+		uint64_t ok;
+		struct tp_exec_start start;
+		struct tp_exec_started started;
+		struct tp_exec_read read;
+		struct tp_exec_output output;
+		struct tp_exec_write write;
+		struct tp_exec_signal signal;
+		struct tp_exec_resize resize;
+		struct tp_exec_table table;
+	};
+	/* Encode-only: the C-string forms of start.argv / start.env. */
+	struct tp_cstrv argv_c, env_c;
+};
+
+/* Decoding failures carry a precise reason for the error reply. */
+struct tp_decode_err {
+	uint16_t peer_version; /* set when the code is -EPROTONOSUPPORT */
+	char what[128];        /* e.g. "EXEC_START.argv[3]: string too long" */
+};
+
+/* tp_msg_decode: parse one frame of len bytes at buf into *m.
+ * Returns 0, or:
+ *   -EPROTO            malformed (bad magic, short, trailing bytes, a field
+ *                      that runs past the end, NUL in a string, zero argv,
+ *                      unknown type or flag bits)
+ *   -EPROTONOSUPPORT   good magic but version != TP_VERSION (err->peer_version)
+ *   -EMSGSIZE          frame or a field over its cap
+ * On error, err->what names the field. *m borrows buf: every tp_bytes and
+ * tp_strv points into it. Never allocates; safe on any untrusted input. */
+int tp_msg_decode(const void *buf, size_t len, struct tp_msg *m,
+		  struct tp_decode_err *err);
+
+/* tp_msg_encode: serialise *m (version ignored: TP_VERSION is written).
+ * For EXEC_START the lists come from argv_c / env_c; for EXEC_TABLE from
+ * table.entries. Returns the frame length and stores a malloc'd buffer in
+ * *ret (caller frees), or -EMSGSIZE if a cap would be exceeded, -EINVAL for
+ * an unknown type, -ENOMEM. */
+ssize_t tp_msg_encode(const struct tp_msg *m, uint8_t **ret);
+
+/* Iterate a decoded list: *pos starts at 0; returns true and sets *out while
+ * elements remain. */
+bool tp_strv_next(const struct tp_strv *v, uint32_t *pos, struct tp_bytes *out);
+
+/* A malloc'd, NULL-terminated copy of a list as C strings (one allocation;
+ * free() the result). Returns NULL on ENOMEM. */
+char **tp_strv_dup(const struct tp_strv *v);
+
+/* Iterate a decoded EXEC_TABLE. */
+bool tp_table_next(const struct tp_exec_table *t, uint32_t *pos,
+		   struct tp_exec_entry *out);
+
+/* "EXEC_START" etc., or "unknown". */
+const char *tp_type_name(uint16_t type);
+
+/* Build an ERROR frame (message truncated to TP_ERRMSG_MAX). */
+ssize_t tp_error_encode(int code, const char *message, uint8_t **ret);
+
+#endif

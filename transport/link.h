@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* Client side of a link: one REQ socket dialed to a node, and channels (nng
+ * contexts) that each carry one request at a time, so a client keeps
+ * several requests outstanding (long polls beside control messages). */
+#ifndef TETHER_LINK_H
+#define TETHER_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+
+struct tp_link;
+struct tp_chan;
+
+/* tp_link_open: dial url (tcp://, ipc://, tls+tcp://) synchronously, so a
+ * node that is not there fails now: -ECONNREFUSED, -ENOENT (ipc path),
+ * -EADDRNOTAVAIL / -EINVAL (bad URL). (nng 1.5 has no dial timeout: an
+ * unreachable host takes the kernel's TCP connect timeout.)
+ * Once the connection is lost, every call on the link fails -ECONNRESET
+ * (a command's node has then already killed it), so callers never hang on
+ * a dead peer. Returns 0 and *ret. */
+int tp_link_open(const char *url, struct tp_link **ret);
+
+/* Close the socket; channels must be closed first. Accepts NULL. */
+void tp_link_close(struct tp_link *l);
+
+const char *tp_link_url(const struct tp_link *l);
+
+/* A channel: thread-confined (one thread uses it at a time), but
+ * tp_chan_abort() may be called from any thread. */
+int tp_chan_open(struct tp_link *l, struct tp_chan **ret);
+void tp_chan_close(struct tp_chan *c);
+
+/* tp_chan_call: send *req, wait for the reply up to timeout_ms, decode it
+ * into *reply (views valid until the next call on c or its close).
+ * An ERROR reply returns -code with its text in err; other failures:
+ * -ETIMEDOUT, -ECONNRESET (link lost), -ECANCELED (aborted), -EPROTO (a
+ * malformed reply; err says why), -EPROTONOSUPPORT (node of another
+ * version). err (may be NULL) gets one line without the "tether: " prefix. */
+int tp_chan_call(struct tp_chan *c, const struct tp_msg *req,
+		 struct tp_msg *reply, uint32_t timeout_ms, char *err,
+		 size_t errlen);
+
+/* Abort the call in progress on c (it returns -ECANCELED). Any thread. */
+void tp_chan_abort(struct tp_chan *c);
+
+#endif
