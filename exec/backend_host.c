@@ -14,17 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define GRACE_MS 2000
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int host_prepare(struct exec_backend *b)
 {
@@ -97,7 +90,7 @@ static int host_run(struct exec_backend *b, const struct exec_spec *spec,
 		.stdout_fd = io->out_fd,
 		.stderr_fd = io->err_fd,
 	};
-	int64_t deadline = spec->timeout_ms ? mono_ms() + spec->timeout_ms : 0;
+	int64_t deadline = spec->timeout_ms ? util_now_ms() + spec->timeout_ms : 0;
 	int64_t kill_at = 0;
 	bool in_open = spec->tty && spec->forward_stdin, out_open = spec->tty;
 	struct exec_proc *p;
@@ -121,7 +114,7 @@ static int host_run(struct exec_backend *b, const struct exec_spec *spec,
 			{ .fd = in_open ? io->in_fd : -1, .events = POLLIN },
 			{ .fd = out_open ? p->out_fd : -1, .events = POLLIN },
 		};
-		int64_t now = mono_ms(), due = kill_at ? kill_at : deadline;
+		int64_t now = util_now_ms(), due = kill_at ? kill_at : deadline;
 		int timeout = due ? (int)(due > now ? due - now : 0) : -1;
 
 		if (poll(fds, 4, timeout) < 0 && errno != EINTR)
@@ -140,7 +133,7 @@ static int host_run(struct exec_backend *b, const struct exec_spec *spec,
 				drain(p->out_fd, io->out_fd);
 			break;
 		}
-		now = mono_ms();
+		now = util_now_ms();
 		if (deadline && now >= deadline) {
 			deadline = 0;
 			res->timed_out = true;

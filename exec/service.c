@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock.h"
 #include "log.h"
 #include "ring.h"
 #include "runner.h"
@@ -91,14 +92,6 @@ struct exec_service {
 	uint64_t next_id;
 	unsigned n_running;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void wake(struct exec_service *s)
 {
@@ -357,7 +350,7 @@ static int park(struct exec_service *s, struct waiter **list,
 		return -ENOMEM;
 	w->req = req;
 	w->pipe = tp_req_pipe(req);
-	w->deadline = mono_ms() + (wait_ms > WAIT_MAX_MS ? WAIT_MAX_MS : wait_ms);
+	w->deadline = util_now_ms() + (wait_ms > WAIT_MAX_MS ? WAIT_MAX_MS : wait_ms);
 	w->next = *list;
 	*list = w;
 	*ret = w;
@@ -497,7 +490,7 @@ static void handle_start(struct exec_service *s, struct tp_req *req,
 	c->id = ++s->next_id;
 	c->started_ms = (uint64_t)time(NULL) * 1000;
 	if (st->timeout_ms)
-		c->deadline = mono_ms() + st->timeout_ms;
+		c->deadline = util_now_ms() + st->timeout_ms;
 
 	c->out.tag = (struct tag){ c, K_OUT };
 	c->err.tag = (struct tag){ c, K_ERR };
@@ -687,7 +680,7 @@ static void answer_pipe(struct waiter **list, uint32_t pipe)
 void exec_service_pipe_gone(uint32_t pipe, void *opaque)
 {
 	struct exec_service *s = opaque;
-	int64_t now = mono_ms();
+	int64_t now = util_now_ms();
 
 	pthread_mutex_lock(&s->lock);
 	for (struct cmd *c = s->cmds; c; c = c->next) {
@@ -791,7 +784,7 @@ static void *io_thread(void *arg)
 			pthread_mutex_unlock(&s->lock);
 			return NULL;
 		}
-		now = mono_ms();
+		now = util_now_ms();
 		for (int i = 0; i < n; i++) {
 			struct tag *t = evs[i].data.ptr;
 			uint64_t v;
