@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -194,6 +195,15 @@ int cli_report_result(const struct exec_result *res, uint32_t timeout_ms,
 	return code;
 }
 
+/* stdin already /dev/null: nothing to forward, and no stdin round trip. */
+static bool stdin_is_devnull(void)
+{
+	struct stat a, b;
+
+	return fstat(STDIN_FILENO, &a) == 0 && stat("/dev/null", &b) == 0 &&
+	       S_ISCHR(a.st_mode) && a.st_rdev == b.st_rdev;
+}
+
 int cli_exec(int argc, char **argv)
 {
 	struct exec_opts o = { 0 };
@@ -214,7 +224,7 @@ int cli_exec(int argc, char **argv)
 		.cwd = o.cwd,
 		.tty = o.tty,
 		.detach = o.detach,
-		.forward_stdin = !o.no_stdin && !o.detach,
+		.forward_stdin = !o.no_stdin && !o.detach && !stdin_is_devnull(),
 	};
 
 	if (pick_backend(&o, &b) < 0)
