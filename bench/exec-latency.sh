@@ -90,11 +90,11 @@ function get(label, key,    i, kv) {
 }
 { get($1); labels[++n] = $1 }
 END {
-	printf "%-16s %6s %9s %9s %9s %9s\n", "command", "runs", "p50 ms", "p90 ms", "p99 ms", "mean ms"
+	printf "%-16s %6s %9s %9s %9s %9s %6s\n", "command", "runs", "p50 ms", "p90 ms", "p99 ms", "mean ms", "hangs"
 	for (i = 1; i <= n; i++) {
 		l = labels[i]
-		printf "%-16s %6d %9.3f %9.3f %9.3f %9.3f\n", l, v[l, "n"],
-		       v[l, "p50"], v[l, "p90"], v[l, "p99"], v[l, "mean"]
+		printf "%-16s %6d %9.3f %9.3f %9.3f %9.3f %6d\n", l, v[l, "n"],
+		       v[l, "p50"], v[l, "p90"], v[l, "p99"], v[l, "mean"], v[l, "hangs"]
 	}
 	t50 = v["tether", "p50"]; t99 = v["tether", "p99"]
 	print ""

@@ -3,6 +3,7 @@
  * Each run is a fresh forked process doing what the node backend does. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@
 #include "remote.h"
 
 #define PH_RUNS_MAX 100000
+#define PH_HANG_S 10    /* a run still going after this is a hang */
+#define PH_HANGS_MAX 20
 
 /* The phases, in the order one run goes through them. */
 enum {
@@ -46,6 +49,8 @@ static const char usage[] =
 	"  freshly forked process that does what `tether exec --node URL -- CMD`\n"
 	"  does after startup, and prints the median and p90 of each phase in ms.\n"
 	"  -s: no stdin forwarding (like tether exec -n)\n"
+	"  A run still going after 10 s is killed (SIGALRM), counted as a hang in\n"
+	"  the phase it had reached, and run again.\n"
 	"  Not measured: execve and dynamic linking of the tether binary (compare\n"
 	"  `tether --version` against `true` with bench/lat for that).\n";
 
@@ -109,6 +114,7 @@ int main(int argc, char **argv)
 	double *all, *col;
 	const char *url;
 	int opt, devnull;
+	long hangs[PH_N] = { 0 }, n_hangs = 0;
 
 	while ((opt = getopt(argc, argv, "+n:sh")) != -1) {
 		switch (opt) {
@@ -154,10 +160,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (long i = 0; i < runs; i++) {
-		double *t = all + i * PH_N, t0 = now_ms(), sum = 0;
+		double *t = all + i * PH_N, t0, sum = 0;
 		int status;
-		pid_t pid = fork();
+		pid_t pid;
 
+		for (int p = 0; p < PH_N; p++)
+			t[p] = -1;
+		t0 = now_ms();
+		pid = fork();
 		if (pid < 0) {
 			perror("exec-phases: fork");
 			return 1;
@@ -165,6 +175,7 @@ int main(int argc, char **argv)
 		if (pid == 0) {
 			dup2(devnull, STDIN_FILENO);
 			dup2(devnull, STDOUT_FILENO);
+			alarm(PH_HANG_S);
 			_exit(child_run(url, argv, fwd_stdin, t));
 		}
 		while (waitpid(pid, &status, 0) < 0)
@@ -173,6 +184,22 @@ int main(int argc, char **argv)
 				return 1;
 			}
 		t[PH_TOTAL] = now_ms() - t0;
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
+			int p = 0;
+
+			while (p < PH_EXIT && t[p] >= 0)
+				p++;
+			hangs[p]++;
+			fprintf(stderr, "exec-phases: run %ld hung in %s\n", i + 1,
+				ph_name[p]);
+			if (++n_hangs > PH_HANGS_MAX) {
+				fprintf(stderr, "exec-phases: more than %d hangs, giving up\n",
+					PH_HANGS_MAX);
+				return 1;
+			}
+			i--;
+			continue;
+		}
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 			fprintf(stderr, "exec-phases: run %ld failed (%s %d)\n",
 				i + 1, WIFEXITED(status) ? "exit" : "signal",
@@ -185,7 +212,8 @@ int main(int argc, char **argv)
 		t[PH_EXIT] = t[PH_TOTAL] - sum;
 	}
 
-	printf("%-10s %9s %9s %9s\n", "phase", "p50 ms", "p90 ms", "mean ms");
+	printf("%-10s %9s %9s %9s %6s\n", "phase", "p50 ms", "p90 ms", "mean ms",
+	       "hangs");
 	for (int p = 0; p < PH_N; p++) {
 		double mean = 0;
 
@@ -194,9 +222,9 @@ int main(int argc, char **argv)
 			mean += col[i];
 		}
 		qsort(col, (size_t)runs, sizeof(double), cmp_double);
-		printf("%-10s %9.3f %9.3f %9.3f\n", ph_name[p],
+		printf("%-10s %9.3f %9.3f %9.3f %6ld\n", ph_name[p],
 		       col[(runs - 1) / 2], col[(runs * 9 + 9) / 10 - 1],
-		       mean / (double)runs);
+		       mean / (double)runs, hangs[p]);
 	}
 	return 0;
 }

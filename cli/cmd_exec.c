@@ -146,7 +146,7 @@ static int pick_backend(struct exec_opts *o, struct exec_backend **ret)
 	}
 	r = exec_config_load(o->config, &cfg, err, sizeof(err));
 	if (r < 0) {
-		log_error("config %s", err);
+		log_error("%s", err);
 		return r;
 	}
 	r = exec_router_resolve(cfg, o->agent, ret, &timeout_ms, err,
@@ -224,7 +224,10 @@ int cli_exec(int argc, char **argv)
 		.cwd = o.cwd,
 		.tty = o.tty,
 		.detach = o.detach,
-		.forward_stdin = !o.no_stdin && !o.detach && !stdin_is_devnull(),
+		/* Under -t the command's stdin is the pty, not /dev/null: only
+		 * a forwarded EOF makes the node type VEOF into it. */
+		.forward_stdin = !o.no_stdin && !o.detach &&
+				 (o.tty || !stdin_is_devnull()),
 	};
 
 	if (pick_backend(&o, &b) < 0)

@@ -69,6 +69,7 @@ struct cmd {
 	bool in_eof;           /* client sent EOF */
 	bool in_closed;        /* stdin closed (EOF delivered or EPIPE) */
 	bool in_armed;         /* EPOLLOUT interest on */
+	bool in_midline;       /* tty: the last byte sent was not a newline */
 	bool exited;           /* reaped */
 	bool timed_out;
 	bool delivered;        /* a reader got the exit */
@@ -272,10 +273,12 @@ static void stdin_close(struct exec_service *s, struct cmd *c)
 	if (c->flags & TP_EXEC_F_TTY) {
 		/* The master is also the output side: send the terminal's EOF
 		 * character instead of closing it. */
-		static const char veof = 4;
+		static const char veof[2] = { 4, 4 };
 
+		/* Mid-line, the first VEOF only hands over the pending bytes
+		 * (as typing "abc^D" does): a second one is the EOF. */
 		ep_set(s, c->proc->in_fd, &c->t_in, 0, EPOLL_CTL_MOD);
-		(void)!write(c->proc->in_fd, &veof, 1);
+		(void)!write(c->proc->in_fd, veof, c->in_midline ? 2 : 1);
 		return;
 	}
 	ep_set(s, c->proc->in_fd, &c->t_in, 0, EPOLL_CTL_DEL);
@@ -290,6 +293,7 @@ static void stdin_pump(struct exec_service *s, struct cmd *c)
 		ssize_t k = write(c->proc->in_fd, p, n);
 
 		if (k > 0) {
+			c->in_midline = p[k - 1] != '\n';
 			exec_ring_consume(&c->in, (size_t)k);
 			continue;
 		}
@@ -451,7 +455,9 @@ static void handle_start(struct exec_service *s, struct tp_req *req,
 	}
 	c->flags = st->flags;
 	c->owner = tp_req_pipe(req);
-	c->in_closed = !(st->flags & TP_EXEC_F_STDIN);
+	/* Without stdin a pty still needs its EOF typed in (ssh -n -t). */
+	c->in_closed = !(st->flags & (TP_EXEC_F_STDIN | TP_EXEC_F_TTY));
+	c->in_eof = (st->flags & TP_EXEC_F_TTY) && !(st->flags & TP_EXEC_F_STDIN);
 
 	spec.argv = argv;
 	spec.env_add = env;
@@ -503,8 +509,11 @@ static void handle_start(struct exec_service *s, struct tp_req *req,
 		ep_set(s, c->out.fd, &c->out.tag, EPOLLIN, EPOLL_CTL_ADD);
 	if (c->err.fd >= 0)
 		ep_set(s, c->err.fd, &c->err.tag, EPOLLIN, EPOLL_CTL_ADD);
-	if (c->proc->in_fd >= 0 && !c->in_closed)
-		ep_set(s, c->proc->in_fd, &c->t_in, 0, EPOLL_CTL_ADD);
+	if (c->proc->in_fd >= 0 && !c->in_closed) {
+		c->in_armed = c->in_eof;
+		ep_set(s, c->proc->in_fd, &c->t_in, c->in_armed ? EPOLLOUT : 0,
+		       EPOLL_CTL_ADD);
+	}
 	ep_set(s, c->proc->pidfd, &c->t_pid, EPOLLIN, EPOLL_CTL_ADD);
 
 	/* Append: the list stays oldest first for eviction. */

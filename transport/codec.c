@@ -195,7 +195,7 @@ static int get_blob(struct rd *r, const char *field, int idx, uint32_t cap,
 	n = load_le(r->p + r->pos, 4);
 	if (n > cap)
 		return fail(r, -EMSGSIZE, field, idx,
-			    "%" PRIu64 " bytes over the %" PRIu32 "-byte cap",
+			    "%" PRIu64 " bytes, over the %" PRIu32 "-byte cap",
 			    n, cap);
 	if (n > r->len - r->pos - 4)
 		return fail(r, -EPROTO, field, idx,
@@ -475,7 +475,7 @@ int tp_msg_decode(const void *buf, size_t len, struct tp_msg *m,
 	}
 	if (len > TP_FRAME_MAX)
 		return fail(&r, -EMSGSIZE, NULL, -1,
-			    "%zu bytes over the %u-byte cap", len,
+			    "%zu bytes, over the %u-byte cap", len,
 			    TP_FRAME_MAX);
 	type = (uint16_t)load_le(p + 6, 2);
 	body = (uint32_t)load_le(p + 8, 4);

@@ -204,7 +204,7 @@ static void worker_cb(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		if (nng_msg_len(w->req) > TP_FRAME_MAX) {
 			tp_req_reply_error(w, EMSGSIZE,
-					   "oversized frame: %zu bytes over the %u-byte cap",
+					   "oversized frame: %zu bytes, over the %u-byte cap",
 					   nng_msg_len(w->req), TP_FRAME_MAX);
 			return;
 		}

@@ -21,7 +21,7 @@ check_dropped()
 	[ -n "$(pids_matching "$S ")" ] || fail "$name: the command is not running"
 	kill_wait "$client"
 	if ! wait_until 15 no_procs "$S "; then
-		left=$(pgrep -af -- "$S " | tr '\n' '|')
+		left=$(procs_matching "$S " | tr '\n' '|')
 		fail "$name: processes outlived their SIGKILLed client by 15 s: $left"
 	fi
 	log "$name: command gone after its client was killed: ok"

@@ -83,6 +83,16 @@ wait_until()
 	done
 }
 
+# True when PID is a child of this shell: teardown never signals a pid that
+# was reaped and then reused by someone else.
+own_child()
+{
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	set -- $st
+	[ "$2" = "$$" ]
+}
+
 # True when PID is gone or a zombie.
 pid_gone()
 {
@@ -138,16 +148,17 @@ tx()
 	return $rc
 }
 
-# start_node TRANSPORT [ROOT]: start a node on ipc (a socket in the temp dir)
-# or tcp (127.0.0.1, port 0), wait for its "listening on" line and set
-# NODE_URL, NODE_PID and NODE_LOG. ROOT defaults to $T.
+# start_node TRANSPORT [ROOT [URL]]: start a node on ipc (a socket in the
+# temp dir) or tcp (127.0.0.1, port 0), or on URL when given, wait for its
+# "listening on" line and set NODE_URL, NODE_PID and NODE_LOG. ROOT
+# defaults to $T.
 start_node()
 {
-	local tr=$1 root=${2:-$T} url line
+	local tr=$1 root=${2:-$T} url=${3:-} line
 	_NODE_N=$((_NODE_N + 1))
 	case $tr in
-	ipc) url=ipc://$T/node$_NODE_N.sock ;;
-	tcp) url=tcp://127.0.0.1:0 ;;
+	ipc) url=${url:-ipc://$T/node$_NODE_N.sock} ;;
+	tcp) url=${url:-tcp://127.0.0.1:0} ;;
 	*) fail "start_node: unknown transport '$tr' (ipc or tcp)" ;;
 	esac
 	NODE_LOG=$T/node$_NODE_N.log
@@ -163,11 +174,26 @@ start_node()
 	line=$(grep -c '^tether node: listening on ' "$NODE_LOG")
 	assert_eq 1 "$line" "listening lines of the node"
 	NODE_URL=$(sed -n 's/^tether node: listening on //p' "$NODE_LOG")
-	case $tr in
-	ipc) assert_eq "$url" "$NODE_URL" "node URL" ;;
-	tcp) assert_match '^tcp://127\.0\.0\.1:[1-9][0-9]*$' "$NODE_URL" "node URL" ;;
+	case $url in
+	*:0) assert_match '^tcp://127\.0\.0\.1:[1-9][0-9]*$' "$NODE_URL" "node URL" ;;
+	*) assert_eq "$url" "$NODE_URL" "node URL" ;;
 	esac
 	export NODE_URL
+}
+
+# stop_node PID SIGNAL: signal a node started by start_node, wait for it
+# (20 s at most) and return its exit status; teardown then leaves it be.
+stop_node()
+{
+	local pid=$1 i
+	kill -"$2" "$pid" 2>/dev/null
+	for i in "${!_NODE_PIDS[@]}"; do
+		[ "${_NODE_PIDS[$i]}" = "$pid" ] && unset '_NODE_PIDS[i]'
+	done
+	# Braces: bash's "Killed" notice for the job goes to /dev/null.
+	{ wait_until 20 pid_gone "$pid"; } 2>/dev/null ||
+		fail "node $pid still runs 20 s after SIG$2"
+	{ wait "$pid"; } 2>/dev/null
 }
 
 # The node is still serving: its process runs and it answers ps.
@@ -177,14 +203,31 @@ node_alive()
 	tx ps --node "$2" >/dev/null 2>&1
 }
 
-# Pids of processes whose command line contains a fixed string.
-pids_matching() { pgrep -f -- "$1" | grep -vx "$$" || true; }
+# procs_matching STRING: "PID ARGV..." of every process whose command line
+# (arguments joined by spaces) contains STRING. Reads /proc with builtins
+# only: no dependency on procps, no fork per process.
+procs_matching()
+{
+	local d args
+	for d in /proc/[1-9]*; do
+		[ "${d#/proc/}" = "$BASHPID" ] && continue
+		mapfile -d '' args <"$d/cmdline" 2>/dev/null || continue
+		[[ " ${args[*]} " == *"$1"* ]] && echo "${d#/proc/} ${args[*]}"
+	done
+	return 0
+}
+
+pids_matching()
+{
+	local line
+	procs_matching "$1" | while read -r line; do echo "${line%% *}"; done
+}
 
 # True when no process's command line contains the string (for wait_until).
 no_procs() { [ -z "$(pids_matching "$1")" ]; }
 
-# Commands that need a unique name for pgrep run a copy of sleep under the
-# temp dir ($T/bin/sleep): nothing outside this test can match it.
+# Commands that must be found again (is the tree gone?) run MARK_SLEEP, a
+# link to sleep in the temp dir: no process outside this test matches it.
 mkdir -p "$T/bin" && ln -s "$(command -v sleep)" "$T/bin/sleep" ||
 	fail "cannot link sleep into $T/bin"
 MARK_SLEEP=$T/bin/sleep
@@ -195,16 +238,16 @@ _teardown()
 	trap - EXIT
 	set +e
 	for pid in "${_PIDS[@]}"; do
-		kill -KILL "$pid" 2>/dev/null
+		own_child "$pid" && kill -KILL "$pid" 2>/dev/null
 	done
 	for pid in "${_NODE_PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null
+		own_child "$pid" && kill -TERM "$pid" 2>/dev/null
 	done
 	for i in "${!_NODE_PIDS[@]}"; do
 		pid=${_NODE_PIDS[$i]}
 		if ! wait_until 15 pid_gone "$pid"; then
 			echo "FAIL: $TEST_NAME: node $pid ignored SIGTERM for 15 s" >&2
-			kill -KILL "$pid" 2>/dev/null
+			own_child "$pid" && kill -KILL "$pid" 2>/dev/null
 			rc=1
 		fi
 		wait "$pid"

@@ -68,6 +68,12 @@ agent_run c -- sh -c 'kill -TERM $$'
 assert_eq 143 "$rc" "exit code of kill -TERM on the tcp node"
 out=$(echo hi | (cd "$T/client" && tx exec --config "$T/tether.json" --agent a -- cat) 2>"$T/agent.err")
 assert_eq hi "$out" "stdin through the host backend ($(show "$T/agent.err"))"
+yes | (cd "$T/client" && tx exec --config "$T/tether.json" --agent a -- head -n 2) \
+	>"$T/agent.out" 2>"$T/agent.err"
+rc=${PIPESTATUS[1]}
+assert_eq 0 "$rc" "exit code of head -n 2 on endless stdin, host backend ($(show "$T/agent.err"))"
+assert_eq "y
+y" "$(cat "$T/agent.out")" "head -n 2 of endless stdin, host backend"
 agent_run slow -n -- sleep 30
 assert_eq 124 "$rc" "exit code of an agent over its configured timeout"
 assert_eq "tether: sandbox timeout exceeded after 1s" "$(cat "$T/agent.err")" \
@@ -79,7 +85,7 @@ assert_eq 124 "$rc" "exit code of the host backend over --timeout ($(show "$T/ag
 assert_eq "tether: sandbox timeout exceeded after 1s" "$(cat "$T/agent.err")" \
 	"stderr of the host backend over --timeout"
 wait_until 10 no_procs "$S 600" ||
-	fail "processes of the host command's tree outlived its timeout: $(pgrep -af -- "$S 600" | tr '\n' '|')"
+	fail "processes of the host command's tree outlived its timeout: $(procs_matching "$S 600" | tr '\n' '|')"
 log "exit codes, stdin and timeouts through the routes: ok"
 
 agent_run nobody -- pwd

@@ -25,7 +25,7 @@ check_timeout()
 		"$(cat "$T/$name.err")" "$name: stderr after --timeout 1"
 	assert_eq ready "$(cat "$T/$name.out")" "$name: output before the timeout"
 	if ! wait_until 10 no_procs "$S "; then
-		left=$(pgrep -af -- "$S " | tr '\n' '|')
+		left=$(procs_matching "$S " | tr '\n' '|')
 		fail "$name: processes of the tree still run 10 s after the timeout: $left"
 	fi
 	log "$name: exit 124, whole tree gone: ok"

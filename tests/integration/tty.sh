@@ -8,14 +8,27 @@
 
 tr=${1:?transport: ipc or tcp}
 
+start_node "$tr"
+export T TETHER NODE_URL
+
+# EOF on the client's stdin reaches a command on a pty (as VEOF), also when
+# that stdin is /dev/null and when the last line has no newline (a
+# terminal needs a second VEOF then).
+out=$(tx exec --node "$NODE_URL" -t -- sh -c 'cat; echo end' </dev/null 2>"$T/eof.err")
+rc=$?
+assert_eq 0 "$rc" "exit code of cat under -t with stdin /dev/null ($(show "$T/eof.err"))"
+assert_eq end "$(printf '%s' "$out" | tr -d '\r')" "output of cat under -t with stdin /dev/null"
+out=$(printf abc | tx exec --node "$NODE_URL" -t -- wc -c 2>"$T/eof.err")
+rc=$?
+assert_eq 0 "$rc" "exit code of wc -c under -t on 'abc' without a newline ($(show "$T/eof.err"))"
+assert_match '3$' "$(printf '%s' "$out" | tr -d '\r')" "wc -c under -t of 'abc' (echo, then the count)"
+log "-t: EOF from /dev/null and after a partial line: ok"
+
 if ! command -v script >/dev/null || ! timeout 10 script -qec true /dev/null \
 	</dev/null >/dev/null 2>&1; then
 	echo "SKIP: script(1) cannot run a command under a pty here" >&2
 	exit 77
 fi
-
-start_node "$tr"
-export T TETHER NODE_URL
 
 # Runs inside script's pty. Every wait is bounded; results go to files.
 cat >"$T/inner.sh" <<'INNER'
@@ -27,8 +40,12 @@ echo $? >"$T/t1.rc"
 
 # A resize while the command runs: bash's background job keeps the pty as
 # stdin (<&0) and the terminal's foreground group, so it gets SIGWINCH.
+# stty sets rows and cols one at a time: each is a SIGWINCH of its own, so
+# the command prints every size it sees and stops at the final one.
 "$TETHER" exec --node "$NODE_URL" -t -- sh -c '
-	stty size; trap "stty size; exit 0" WINCH; echo ready
+	stty size
+	trap "s=\$(stty size); echo \$s; [ \"\$s\" != \"50 120\" ] || exit 0" WINCH
+	echo ready
 	i=0; while [ $i -lt 600 ]; do i=$((i + 1)); sleep 0.05; done; exit 9' \
 	<&0 >"$T/t2.out" 2>"$T/t2.err" &
 p=$!
@@ -59,9 +76,10 @@ log "-t: a terminal of 40x100, stderr joined, exit 5: ok"
 
 [ -e "$T/t2.rc" ] || fail "the resized command did not finish: $(show "$T/script.out")"
 assert_eq 0 "$(cat "$T/t2.rc")" "exit code after a resize (the WINCH trap's; $(show "$T/t2.err"))"
+sizes=$(tr -d '\r' <"$T/t2.out")
 assert_eq "40 100
-ready
-50 120" "$(tr -d '\r' <"$T/t2.out")" "sizes seen before and after a resize"
+ready" "$(echo "$sizes" | head -n 2)" "size seen before a resize"
+assert_eq "50 120" "$(echo "$sizes" | tail -n 1)" "size seen after a resize"
 log "-t: resize to 50x120 reached the command: ok"
 
 node_alive "$NODE_PID" "$NODE_URL" || fail "the node stopped serving"
