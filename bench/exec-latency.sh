@@ -6,7 +6,7 @@ set -euo pipefail
 
 usage() {
 	cat <<EOF
-usage: ${0##*/} [-n RUNS] [-w WARMUP] [-b] [-r RAWDIR] [-u] [-k]
+usage: ${0##*/} [-n RUNS] [-w WARMUP] [-T MS] [-b] [-r RAWDIR] [-u] [-k]
   Starts a tether node and a private sshd on 127.0.0.1 (ephemeral ports),
   then runs each command RUNS times (default 300, at least 200 for the
   report), interleaved round-robin, in one process (bench/lat):
@@ -15,28 +15,35 @@ usage: ${0##*/} [-n RUNS] [-w WARMUP] [-b] [-r RAWDIR] [-u] [-k]
     ssh_master    ssh -o ControlPath=... (one ControlMaster) ... true
     local         fork/exec of true
   -w WARMUP  unmeasured rounds first (default 10)
-  -b         breakdown rows too: 'tether exec -n' (no stdin forwarding)
-             and 'tether --version' (process startup and exit only)
+  -T MS      a run still going after MS (default 10000) is killed and
+             counted in the hangs column, then run again
+  -b         breakdown too: rows for 'tether exec -n' (no stdin forwarding)
+             and 'tether --version' (process startup and exit only), then
+             bench/exec-phases: the client's time per phase, same node
   -r RAWDIR  keep every sample (ms) in RAWDIR/LABEL.txt
   -u         let ssh run the login user's real ~/.bashrc (by default sshd
              runs in a private mount namespace where it reads as empty:
              bash sources it for every ssh command, see bench/lib.sh)
   -k         keep the temp dir (node, sshd logs)
-  Binaries: \$TETHER_BIN, \$BENCH_LAT, or \$BENCH_BUILD/{cli/tether,bench/lat}
+  Binaries: \$TETHER_BIN, \$BENCH_LAT, \$BENCH_EXEC_PHASES, or
+  \$BENCH_BUILD/{cli/tether,bench/lat,bench/exec-phases}
   (default build dir: build-rel, a release build).
 EOF
 }
 
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 runs=300
 warmup=10
+timeout_ms=10000
 breakdown=""
 rawdir=""
-while getopts "n:w:br:ukh" opt; do
+while getopts "n:w:T:br:ukh" opt; do
 	case $opt in
 	n) runs=$OPTARG ;;
 	w) warmup=$OPTARG ;;
+	T) timeout_ms=$OPTARG ;;
 	b) breakdown=1 ;;
 	r) rawdir=$OPTARG ;;
 	u) BENCH_SSH_USER_RC=1 ;;
@@ -47,10 +54,15 @@ while getopts "n:w:br:ukh" opt; do
 done
 [[ $runs =~ ^[0-9]+$ && $runs -ge 1 ]] || bench_die "-n $runs: expected a run count"
 [[ $warmup =~ ^[0-9]+$ ]] || bench_die "-w $warmup: expected a run count"
+[[ $timeout_ms =~ ^[0-9]+$ && $timeout_ms -ge 1 ]] || bench_die "-T $timeout_ms: expected milliseconds"
 [ "$runs" -ge 200 ] || echo "${0##*/}: note: -n $runs is below the 200 runs the report asks for" >&2
 
 bench_need_ssh
-bench_find_bins lat
+if [ -n "$breakdown" ]; then
+	bench_find_bins lat exec-phases
+else
+	bench_find_bins lat
+fi
 bench_setup
 [ -z "$rawdir" ] || mkdir -p "$rawdir"
 
@@ -80,7 +92,12 @@ if [ -n "$breakdown" ]; then
 fi
 
 out=$BENCH_DIR/lat.out
-"$BENCH_LAT" -n "$runs" -w "$warmup" ${rawdir:+-r "$rawdir"} "${cmds[@]}" >"$out"
+cpu0=$(bench_node_cpu)
+t0=$SECONDS
+"$BENCH_LAT" -n "$runs" -w "$warmup" -t "$timeout_ms" ${rawdir:+-r "$rawdir"} "${cmds[@]}" >"$out"
+
+cpu1=$(bench_node_cpu)
+n_tether=$(( (runs + warmup) * (breakdown ? 2 : 1) ))
 
 # lat aborts on any run that does not exit 0 (tether exits 255 on its own
 # failures), so every figure below is of a completed round trip.
@@ -110,3 +127,20 @@ END {
 	printf "  tether p50 %.3f ms                  target <= 2 ms:       %s\n",
 	       t50, ((t50 <= 2) ? "MET" : "MISSED")
 }' "$out"
+
+# A node that burns CPU between requests slows every row: show its share.
+echo
+awk -v c0="$cpu0" -v c1="$cpu1" -v s="$((SECONDS - t0))" -v n="$n_tether" 'BEGIN {
+	printf "tether node CPU during the run: %.2f s in about %d s of wall time (%.2f ms per tether exec)\n",
+	       c1 - c0, s, (c1 - c0) * 1000 / n }'
+
+if [ -n "$breakdown" ]; then
+	# A fresh node, and no stdin forwarding (compare the tether_nostdin
+	# row): nothing left over from the runs above weighs on this one.
+	kill "$BENCH_NODE_PID" 2>/dev/null
+	wait "$BENCH_NODE_PID" 2>/dev/null || true
+	bench_start_node "$BENCH_DIR/root"
+	echo
+	echo "phases of one 'tether exec -n' round trip (bench/exec-phases -s, fresh node, $runs fresh processes):"
+	"$BENCH_EXEC_PHASES" -s -n "$runs" "$BENCH_NODE_URL" true
+fi

@@ -32,7 +32,7 @@ enum {
 	PH_START,    /* EXEC_START round trip: the node forks and execs */
 	PH_FOLLOW,   /* two threads, EXEC_READ (and WRITE eof) until exit */
 	PH_CLOSE,    /* exec_remote_close: nng_close of the link */
-	PH_NNG_FINI, /* nng_close of the first socket */
+	PH_NNG_FINI, /* nng_fini, as cli/main.c does: joins nng's threads */
 	PH_EXIT,     /* parent's view: fork + _exit + reap, minus the above */
 	PH_TOTAL,    /* parent's view: fork to reaped */
 	PH_N,
@@ -96,6 +96,7 @@ static int child_run(const char *url, char **argv, bool fwd_stdin, double *t)
 	b = now_ms();
 	t[PH_CLOSE] = b - a;
 	nng_close(first);
+	nng_fini();
 	t[PH_NNG_FINI] = now_ms() - b;
 	return res.status.code == 0 && res.status.signal == 0 ? 0 : 7;
 }
@@ -226,5 +227,8 @@ int main(int argc, char **argv)
 		       col[(runs - 1) / 2], col[(runs * 9 + 9) / 10 - 1],
 		       mean / (double)runs, hangs[p]);
 	}
+	free(col);
+	munmap(all, (size_t)runs * PH_N * sizeof(double));
+	close(devnull);
 	return 0;
 }

@@ -24,11 +24,15 @@ usage: ${0##*/} [-s BYTES] [-n ROUNDS] [-c CIPHER]... [-C] [-u] [-k]
              give -C to add none)
   -u         let ssh run the login user's real ~/.bashrc (see exec-latency.sh)
   -k         keep the temp dir
+  client cpu: user+sys of the command bench/thru ran (head/cat, tether, ssh).
+  server cpu: user+sys of the node, or of the sshd listener, plus everything
+  they forked and reaped (session processes, shells, the command itself).
   Binaries: \$TETHER_BIN, \$BENCH_THRU, or \$BENCH_BUILD/{cli/tether,bench/thru}
   (default build dir: build-rel, a release build).
 EOF
 }
 
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 size=1073741824
@@ -83,9 +87,9 @@ echo
 ssh_base=(ssh "${BENCH_SSH_OPTS[@]}" -o ControlMaster=no -o ControlPath=none)
 
 # run_path LABEL SOURCE: one thru run of SOURCE's command through LABEL's
-# path; appends "label source seconds cpu" to the results.
+# path; appends "label source seconds client_cpu server_cpu" to the results.
 run_path() {
-	local path=$1 src=$2 cmd out line
+	local path=$1 src=$2 cmd out line server="" c0=0 c1=0
 
 	case $src in
 	zero) cmd=(head -c "$size" /dev/zero) ;;
@@ -93,17 +97,30 @@ run_path() {
 	esac
 	case $path in
 	local) ;;
-	tether) cmd=("$TETHER_BIN" exec --node "$BENCH_NODE_URL" -- "${cmd[@]}") ;;
-	ssh) cmd=("${ssh_base[@]}" "$BENCH_SSH_DEST" "${cmd[*]}") ;;
-	ssh-*) cmd=("${ssh_base[@]}" -c "${path#ssh-}" "$BENCH_SSH_DEST" "${cmd[*]}") ;;
+	tether)
+		cmd=("$TETHER_BIN" exec --node "$BENCH_NODE_URL" -- "${cmd[@]}")
+		server=$BENCH_NODE_PID ;;
+	ssh)
+		cmd=("${ssh_base[@]}" "$BENCH_SSH_DEST" "${cmd[*]}")
+		server=$BENCH_SSHD_PID ;;
+	ssh-*)
+		cmd=("${ssh_base[@]}" -c "${path#ssh-}" "$BENCH_SSH_DEST" "${cmd[*]}")
+		server=$BENCH_SSHD_PID ;;
 	esac
+	[ -z "$server" ] || c0=$(bench_tree_cpu "$server")
 	out=$("$BENCH_THRU" -n 1 -b "$size" "$path/$src" -- "${cmd[@]}" 2>"$BENCH_DIR/thru.err") || {
 		cat "$BENCH_DIR/thru.err" >&2
 		bench_die "$path/$src failed"
 	}
+	if [ -n "$server" ]; then
+		# The sshd session process may still be exiting: let the
+		# listener reap it so its CPU is counted.
+		sleep 0.2
+		c1=$(bench_tree_cpu "$server")
+	fi
 	line=$(sed -n 's/.* best_s=\([0-9.]*\) .* client_cpu_s=\([0-9.]*\)$/\1 \2/p' <<<"$out")
-	echo "$path $src $line" >>"$BENCH_DIR/results"
-	echo "  round $r: $path/$src $(sed 's/^thru: [^ ]* run 1: //' "$BENCH_DIR/thru.err")"
+	echo "$path $src $line $(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')" >>"$BENCH_DIR/results"
+	echo "  round $r: $path/$src $(sed 's/^thru: [^ ]* run 1: //' "$BENCH_DIR/thru.err")${server:+, server cpu $(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }') s}"
 }
 
 paths=(local tether ssh)
@@ -129,19 +146,21 @@ awk -v size="$size" '
 	j = ++n[key]
 	# insertion sort by seconds, carrying the client cpu along
 	while (j > 1 && s[key, j - 1] > $3) {
-		s[key, j] = s[key, j - 1]; cpu[key, j] = cpu[key, j - 1]; j--
+		s[key, j] = s[key, j - 1]; cpu[key, j] = cpu[key, j - 1]
+		srv[key, j] = srv[key, j - 1]; j--
 	}
-	s[key, j] = $3; cpu[key, j] = $4
+	s[key, j] = $3; cpu[key, j] = $4; srv[key, j] = $5
 }
 END {
-	printf "%-28s %-7s %11s %10s %9s %13s\n", "path", "source", "median MB/s", "best MB/s", "median s", "client cpu s"
+	printf "%-28s %-7s %11s %10s %9s %13s %13s\n", "path", "source", "median MB/s", "best MB/s", "median s", "client cpu s", "server cpu s"
 	for (i = 1; i <= k; i++) {
 		key = order[i]
 		m = int(n[key] / 2) + 1
 		split(key, f, " ")
 		mbps[key] = size / s[key, m] / 1e6
-		printf "%-28s %-7s %11.1f %10.1f %9.3f %13.3f\n", f[1], f[2],
-		       mbps[key], size / s[key, 1] / 1e6, s[key, m], cpu[key, m]
+		printf "%-28s %-7s %11.1f %10.1f %9.3f %13.3f %13s\n", f[1], f[2],
+		       mbps[key], size / s[key, 1] / 1e6, s[key, m], cpu[key, m],
+		       f[1] == "local" ? "-" : sprintf("%.2f", srv[key, m])
 	}
 	print ""
 	printf "%-32s %8s %8s\n", "ratios of median MB/s", "zero", "random"

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 # Shared by bench/exec-*.sh (sourced, bash): find the binaries, start a tether
 # node and a private sshd on 127.0.0.1, and undo all of it on exit.
 # Only ever listens on or connects to 127.0.0.1; installs nothing.
@@ -64,6 +65,7 @@ bench_find_bins() {
   cd $BENCH_TOP && meson setup build-rel -Dbuildtype=release -Dtests=disabled && ninja -C build-rel"
 	for name in "$@"; do
 		var=BENCH_${name^^}
+		var=${var//-/_}
 		printf -v "$var" '%s' "${!var:-$build/bench/$name}"
 		[ -x "${!var}" ] || bench_die "no $name helper at ${!var}: ninja -C $build"
 	done
@@ -107,6 +109,9 @@ bench_machine() {
 	echo "cpu:     $(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 	echo "kernel:  $(uname -sr)"
 	echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, before the run)"
+	# Whatever else is burning CPU skews every row: name it.
+	ps -eo pid=,pcpu=,etime=,args= --sort=-pcpu 2>/dev/null |
+		awk '$2 >= 20 { $0 = substr($0, 1, 110); print "busy:    " $0 }' | head -n 3
 	echo "tether:  $TETHER_BIN ($BENCH_BUILDTYPE build)"
 	echo "ssh:     $(ssh -V 2>&1)"
 }
@@ -134,6 +139,20 @@ bench_start_node() {
 	esac
 }
 
+# bench_node_cpu: the node's user+sys CPU so far, in seconds.
+bench_node_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' \
+		"/proc/$BENCH_NODE_PID/stat" 2>/dev/null || echo 0
+}
+
+# bench_tree_cpu PID: user+sys CPU of PID plus its reaped descendants, in
+# seconds: a server's whole cost (the node and the commands it ran; the sshd
+# listener and the session processes, shells and commands it forked).
+bench_tree_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15 + $16 + $17) / hz }' \
+		"/proc/$1/stat" 2>/dev/null || echo 0
+}
+
 sshd_settled() {
 	grep -q 'Server listening on 127.0.0.1' "$BENCH_DIR/sshd.log" 2>/dev/null ||
 		! kill -0 "$BENCH_SSHD_PID" 2>/dev/null
@@ -152,6 +171,7 @@ sshd_launch() {
 	if [ -n "${BENCH_SSH_USER_RC:-}" ] || [ ! -f "$rc" ]; then
 		exec "$BENCH_SSHD" -D -e -f "$1"
 	fi
+	# shellcheck disable=SC2016 # $1 and $@ are the inner sh's
 	exec unshare --mount --propagation private -- sh -c '
 		mount --bind /dev/null "$1" || exit 1
 		shift
@@ -162,14 +182,14 @@ bench_ssh_rc_note() {
 	if [ -n "${BENCH_SSH_USER_RC:-}" ]; then
 		echo "login user's real ~/.bashrc"
 	else
-		echo "~/.bashrc masked as empty"
+		echo "the login user's .bashrc masked as empty"
 	fi
 }
 
 # bench_start_sshd: a private sshd on a free 127.0.0.1 port, its own host
 # key and authorized_keys (a fresh client key), and client options for it.
 bench_start_sshd() {
-	local d=$BENCH_DIR/ssh user port try
+	local d=$BENCH_DIR/ssh user port
 
 	user=$(id -un)
 	mkdir -p "$d" /run/sshd
@@ -179,7 +199,7 @@ bench_start_sshd() {
 	ssh-keygen -q -t ed25519 -N '' -C tether-bench-client -f "$d/client_ed25519" ||
 		bench_die "ssh-keygen failed"
 	cp "$d/client_ed25519.pub" "$d/authorized_keys"
-	for try in $(seq 20); do
+	for _ in $(seq 20); do
 		port=$((20000 + RANDOM % 40000))
 		ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && continue
 		cat >"$d/sshd_config" <<-EOF
@@ -242,6 +262,8 @@ bench_start_master() {
 		>"$BENCH_DIR/master.log" 2>&1 &
 	BENCH_MASTER_PID=$!
 	bench_wait_for 10 master_ready || true
-	kill -0 "$BENCH_MASTER_PID" 2>/dev/null && [ -S "$BENCH_DIR/ssh/ctl" ] ||
-		{ cat "$BENCH_DIR/master.log" >&2; bench_die "ssh ControlMaster did not start"; }
+	if ! kill -0 "$BENCH_MASTER_PID" 2>/dev/null || [ ! -S "$BENCH_DIR/ssh/ctl" ]; then
+		cat "$BENCH_DIR/master.log" >&2
+		bench_die "ssh ControlMaster did not start"
+	fi
 }
