@@ -277,7 +277,7 @@ static void stdin_close(struct exec_service *s, struct cmd *c)
 
 		/* Mid-line, the first VEOF only hands over the pending bytes
 		 * (as typing "abc^D" does): a second one is the EOF. */
-		ep_set(s, c->proc->in_fd, &c->t_in, 0, EPOLL_CTL_MOD);
+		ep_set(s, c->proc->in_fd, &c->t_in, 0, EPOLL_CTL_DEL);
 		(void)!write(c->proc->in_fd, veof, c->in_midline ? 2 : 1);
 		return;
 	}
@@ -809,7 +809,15 @@ static void *io_thread(void *arg)
 				stream_pump(s, t->c, &t->c->err);
 				break;
 			case K_IN:
-				stdin_pump(s, t->c);
+				/* epoll reports ERR/HUP even with no events
+				 * asked: the reader is gone, so stdin is over
+				 * (left registered, it would spin this loop). */
+				if (evs[i].events & (EPOLLERR | EPOLLHUP)) {
+					t->c->in.start = t->c->in.end;
+					stdin_close(s, t->c);
+				} else {
+					stdin_pump(s, t->c);
+				}
 				break;
 			case K_PID:
 				on_exit_event(s, t->c, now);

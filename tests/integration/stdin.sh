@@ -55,3 +55,17 @@ assert_eq /dev/null "$out" "stdin of the command with -n"
 log "-n gives /dev/null: ok"
 
 node_alive "$NODE_PID" "$NODE_URL" || fail "the node stopped serving"
+
+# A command that exits before its client's stdin ends: the node must drop
+# that stdin, not keep polling a pipe nobody reads (it spun a core once).
+node_cpu_ticks() { awk '{print $14 + $15}' "/proc/$NODE_PID/stat"; }
+out=$(sleep 1 | tx exec --node "$NODE_URL" -- true 2>"$T/early.err")
+rc=$?
+assert_eq 0 "$rc" "exit code of sleep 1 | true ($(show "$T/early.err"))"
+before=$(node_cpu_ticks)
+sleep 2
+after=$(node_cpu_ticks)
+# An idle node uses next to no CPU; a spinning one about 100 ticks a second.
+[ $((after - before)) -lt 50 ] ||
+	fail "idle node used $((after - before)) CPU ticks in 2 s after an early exit"
+log "stdin of an exited command is dropped: ok"
