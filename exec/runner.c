@@ -267,7 +267,8 @@ static _Noreturn void child_fail(int fd)
 	_exit(127);
 }
 
-/* Runs between fork and execve: async-signal-safe calls only. */
+/* Runs between vfork and execve, in the parent's memory: system calls on
+ * prepared data only, nothing that allocates or writes shared state. */
 static _Noreturn void child_exec(const struct spawn_ctx *c,
 				 const struct exec_proc_spec *spec)
 {
@@ -301,6 +302,18 @@ static _Noreturn void child_exec(const struct spawn_ctx *c,
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execve(c->path, spec->argv, c->envp);
 	child_fail(c->err_w);
+}
+
+/* vfork in a frame of its own: the child never returns from it, and the
+ * caller's locals are not live across it (no -Wclobbered hazard). */
+static __attribute__((noinline)) pid_t vfork_exec(const struct spawn_ctx *c,
+						   const struct exec_proc_spec *spec)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		child_exec(c, spec);
+	return pid;
 }
 
 static int wait_eintr(pid_t pid, int *status, int flags, struct rusage *ru)
@@ -357,14 +370,16 @@ int exec_proc_spawn(const struct exec_proc_spec *spec, struct exec_proc **ret)
 	if (r < 0)
 		goto out;
 
-	/* Blocked across fork so that no parent handler runs in the child
-	 * before the child has reset the dispositions. */
+	/* Blocked across vfork so that no parent handler runs in the child
+	 * before the child has reset the dispositions. vfork, not fork: the
+	 * child only makes system calls on prepared data (child_exec), and a
+	 * node with many threads and mappings would otherwise pay for copying
+	 * its page tables on every command (measured: 1.9 ms vs 0.9 ms per
+	 * spawn of true with 15 threads and 64 MiB touched). */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	clock_gettime(CLOCK_MONOTONIC, &p->started);
-	pid = fork();
-	if (pid == 0)
-		child_exec(&c, spec);
+	pid = vfork_exec(&c, spec);
 	r = pid < 0 ? -errno : 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r < 0)
