@@ -115,8 +115,8 @@ int cli_attach(int argc, char **argv)
 	}
 	struct exec_io io = { -1, STDOUT_FILENO, STDERR_FILENO, sfd };
 	e = exec_remote_follow(r, id, &io, false, false, &res);
+	cli_signals_close(sfd);
 	exec_remote_close(r);
-	close(sfd);
 	if (e == -EINTR)
 		return 130;
 	if (e < 0)

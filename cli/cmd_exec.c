@@ -267,6 +267,8 @@ int cli_exec(int argc, char **argv)
 	r = b->ops->run(b, &spec, &io, &res);
 	if (raw)
 		cli_term_restore(STDIN_FILENO, &saved);
+	cli_signals_close(sfd);
+	sfd = -1;
 	if (r == -ENOENT)
 		code = 127;
 	else if (r == -EACCES)
@@ -281,7 +283,6 @@ int cli_exec(int argc, char **argv)
 					 o.stats);
 out:
 	exec_backend_free(b);
-	if (sfd >= 0)
-		close(sfd);
+	cli_signals_close(sfd);
 	return code;
 }

@@ -12,6 +12,10 @@
  * thread starts, so all inherit it) and return a signalfd for them. */
 int cli_signals_open(void);
 
+/* Close the signalfd and unblock its signals again, so that a client stuck
+ * in teardown still dies of SIGTERM or Ctrl-C. Accepts -1. */
+void cli_signals_close(int fd);
+
 /* Window size of fd's terminal; false when fd is not a terminal. */
 bool cli_term_size(int fd, uint16_t *rows, uint16_t *cols);
 

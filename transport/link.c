@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
 #include "error.h"
+#include "log.h"
 
 struct tp_chan {
 	struct tp_link *link;
@@ -26,10 +28,14 @@ struct tp_chan {
 struct tp_link {
 	nng_socket sock;
 	char *url;
-	pthread_mutex_t lock; /* chans, lost */
+	pthread_mutex_t lock; /* chans, lost, closed */
+	pthread_cond_t closed_cv;
 	struct tp_chan *chans;
 	bool lost;
+	bool closed;
 };
+
+#define CLOSE_WAIT_S 2
 
 static void on_pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
@@ -59,6 +65,7 @@ int tp_link_open(const char *url, struct tp_link **ret)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->closed_cv, NULL);
 	rv = nng_req0_open(&l->sock);
 	if (rv)
 		goto fail_free;
@@ -84,17 +91,57 @@ int tp_link_open(const char *url, struct tp_link **ret)
 fail_close:
 	nng_close(l->sock);
 fail_free:
+	pthread_cond_destroy(&l->closed_cv);
 	pthread_mutex_destroy(&l->lock);
 	free(l->url);
 	free(l);
 	return tp_errno_from_nng(rv);
 }
 
+static void *close_thread(void *arg)
+{
+	struct tp_link *l = arg;
+
+	nng_close(l->sock);
+	pthread_mutex_lock(&l->lock);
+	l->closed = true;
+	pthread_cond_signal(&l->closed_cv);
+	pthread_mutex_unlock(&l->lock);
+	return NULL;
+}
+
 void tp_link_close(struct tp_link *l)
 {
+	struct timespec deadline;
+	pthread_t t;
+	bool done;
+
 	if (!l)
 		return;
-	nng_close(l->sock);
+	/* nng 1.5 can deadlock in nng_close (nanomsg/nng#648, #1813, fixed
+	 * in later nng): close on a helper thread and give up after
+	 * CLOSE_WAIT_S, leaking the socket, rather than hang our caller. */
+	if (pthread_create(&t, NULL, close_thread, l) != 0) {
+		close_thread(l);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += CLOSE_WAIT_S;
+		pthread_mutex_lock(&l->lock);
+		while (!l->closed &&
+		       pthread_cond_timedwait(&l->closed_cv, &l->lock,
+					      &deadline) == 0)
+			;
+		done = l->closed;
+		pthread_mutex_unlock(&l->lock);
+		if (!done) {
+			log_warn("closing the link to %s is stuck in nng; leaving it",
+				 l->url);
+			pthread_detach(t);
+			return;
+		}
+		pthread_join(t, NULL);
+	}
+	pthread_cond_destroy(&l->closed_cv);
 	pthread_mutex_destroy(&l->lock);
 	free(l->url);
 	free(l);
