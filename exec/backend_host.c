@@ -17,8 +17,6 @@
 #include "clock.h"
 #include "log.h"
 
-#define GRACE_MS 2000
-
 static int host_prepare(struct exec_backend *b)
 {
 	return 0;
@@ -90,8 +88,8 @@ static int host_run(struct exec_backend *b, const struct exec_spec *spec,
 		.stdout_fd = io->out_fd,
 		.stderr_fd = io->err_fd,
 	};
-	int64_t deadline = spec->timeout_ms ? util_now_ms() + spec->timeout_ms : 0;
-	int64_t kill_at = 0;
+	struct exec_timer timer;
+	int64_t due = 0;
 	bool in_open = spec->tty && spec->forward_stdin, out_open = spec->tty;
 	struct exec_proc *p;
 	int e;
@@ -107,6 +105,8 @@ static int host_run(struct exec_backend *b, const struct exec_spec *spec,
 		return e;
 	}
 	memset(res, 0, sizeof(*res));
+	exec_timer_start(&timer, spec->timeout_ms, util_now_ms());
+	due = timer.deadline;
 	for (;;) {
 		struct pollfd fds[4] = {
 			{ .fd = p->pidfd, .events = POLLIN },
@@ -114,7 +114,7 @@ static int host_run(struct exec_backend *b, const struct exec_spec *spec,
 			{ .fd = in_open ? io->in_fd : -1, .events = POLLIN },
 			{ .fd = out_open ? p->out_fd : -1, .events = POLLIN },
 		};
-		int64_t now = util_now_ms(), due = kill_at ? kill_at : deadline;
+		int64_t now = util_now_ms();
 		int timeout = due ? (int)(due > now ? due - now : 0) : -1;
 
 		if (poll(fds, 4, timeout) < 0 && errno != EINTR)
@@ -133,19 +133,11 @@ static int host_run(struct exec_backend *b, const struct exec_spec *spec,
 				drain(p->out_fd, io->out_fd);
 			break;
 		}
-		now = util_now_ms();
-		if (deadline && now >= deadline) {
-			deadline = 0;
-			res->timed_out = true;
-			exec_proc_kill_tree(p, SIGTERM);
-			kill_at = now + GRACE_MS;
-		} else if (kill_at && now >= kill_at) {
-			kill_at = 0;
-			exec_proc_kill_tree(p, SIGKILL);
-		}
+		due = exec_timer_tick(&timer, p, util_now_ms());
 	}
 	if (!p->reaped)
 		exec_proc_reap(p, true);
+	res->timed_out = timer.timed_out;
 	if (res->timed_out)
 		exec_proc_kill_tree(p, SIGKILL);
 	res->status = p->status;

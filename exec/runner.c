@@ -705,3 +705,34 @@ int exec_status_to_exit_code(const struct exec_status *st)
 {
 	return st->signal ? 128 + st->signal : st->code;
 }
+
+void exec_timer_start(struct exec_timer *t, uint32_t timeout_ms, int64_t now)
+{
+	*t = (struct exec_timer){ .deadline = timeout_ms ? now + timeout_ms : 0 };
+}
+
+void exec_timer_kill(struct exec_timer *t, struct exec_proc *p, int64_t now)
+{
+	exec_proc_kill_tree(p, SIGTERM);
+	if (!t->kill_at)
+		t->kill_at = now + EXEC_GRACE_MS;
+}
+
+int64_t exec_timer_tick(struct exec_timer *t, struct exec_proc *p,
+			int64_t now)
+{
+	if (t->deadline && now >= t->deadline) {
+		t->deadline = 0;
+		if (!p->reaped) {
+			t->timed_out = true;
+			exec_timer_kill(t, p, now);
+		}
+	}
+	if (t->kill_at && now >= t->kill_at) {
+		t->kill_at = 0;
+		exec_proc_kill_tree(p, SIGKILL);
+	}
+	if (t->deadline && t->kill_at)
+		return t->deadline < t->kill_at ? t->deadline : t->kill_at;
+	return t->deadline ? t->deadline : t->kill_at;
+}

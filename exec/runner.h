@@ -85,6 +85,27 @@ void exec_proc_close_stdin(struct exec_proc *p);
 /* Close every parent fd; does not kill or reap. Accepts NULL. */
 void exec_proc_free(struct exec_proc *p);
 
+/* The kill policy every backend shares: at the timeout, SIGTERM to the
+ * whole tree; EXEC_GRACE_MS later, SIGKILL. Times are util_now_ms(). */
+#define EXEC_GRACE_MS 2000
+
+struct exec_timer {
+	int64_t deadline;  /* timeout, 0 = none or passed */
+	int64_t kill_at;   /* SIGKILL due, 0 = none */
+	bool timed_out;    /* the timeout fired while the command ran */
+};
+
+/* Arm the timeout (0 = none). */
+void exec_timer_start(struct exec_timer *t, uint32_t timeout_ms, int64_t now);
+
+/* Start the kill sequence now (client gone, shutdown): TERM the tree and
+ * schedule KILL. Does not count as a timeout. */
+void exec_timer_kill(struct exec_timer *t, struct exec_proc *p, int64_t now);
+
+/* Act on what is due at now; returns the next due time, 0 if none. */
+int64_t exec_timer_tick(struct exec_timer *t, struct exec_proc *p,
+			int64_t now);
+
 /* 128+N for a signal, the code otherwise: the shell/ssh convention. */
 int exec_status_to_exit_code(const struct exec_status *st);
 

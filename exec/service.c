@@ -26,7 +26,6 @@
 
 #define RING_CAP (1u << 20)   /* per output stream: replay depth of attach */
 #define STDIN_CAP (1u << 20)  /* stdin bytes accepted ahead of the command */
-#define GRACE_MS 2000         /* TERM to KILL */
 #define LINGER_MS 1000        /* output drain after exit, see drain_linger() */
 #define WAIT_MAX_MS 60000     /* longest a request is held */
 #define MAX_COMMANDS 1024     /* running at once */
@@ -71,9 +70,9 @@ struct cmd {
 	bool in_armed;         /* EPOLLOUT interest on */
 	bool in_midline;       /* tty: the last byte sent was not a newline */
 	bool exited;           /* reaped */
-	bool timed_out;
 	bool delivered;        /* a reader got the exit */
-	int64_t deadline, kill_at, linger_until; /* monotonic ms, 0 = none */
+	struct exec_timer timer; /* timeout and kill sequence */
+	int64_t linger_until;  /* monotonic ms, 0 = none */
 	uint64_t started_ms;   /* unix epoch */
 	char *cmdline;
 	struct tag t_in, t_pid;
@@ -184,22 +183,18 @@ static void stream_resume(struct exec_service *s, struct cmd *c,
 static void reply_output(struct cmd *c, struct tp_req *req,
 			 const struct tp_exec_read *rd)
 {
-	_cleanup_free_ uint8_t *obuf = malloc(TP_DATA_MAX);
-	_cleanup_free_ uint8_t *ebuf = malloc(TP_DATA_MAX);
 	struct tp_msg m = { .type = TP_EXEC_OUTPUT };
 	struct tp_exec_output *o = &m.output;
 	size_t on, en;
 
-	if (!obuf || !ebuf) {
-		tp_req_reply_error(req, ENOMEM, "out of memory");
-		return;
-	}
-	on = exec_ring_copy(&c->out.ring, rd->out_off, obuf, TP_DATA_MAX,
-			    &o->out_off);
-	en = exec_ring_copy(&c->err.ring, rd->err_off, ebuf, TP_DATA_MAX,
-			    &o->err_off);
-	o->out = (struct tp_bytes){ obuf, (uint32_t)on };
-	o->err = (struct tp_bytes){ ebuf, (uint32_t)en };
+	/* Views into the rings, encoded straight into the reply: the lock is
+	 * held, so the bytes cannot move underneath. */
+	on = exec_ring_view(&c->out.ring, rd->out_off, TP_DATA_MAX,
+			    &o->out.ptr, &o->out_off);
+	en = exec_ring_view(&c->err.ring, rd->err_off, TP_DATA_MAX,
+			    &o->err.ptr, &o->err_off);
+	o->out.len = (uint32_t)on;
+	o->err.len = (uint32_t)en;
 	if (cmd_done(c) && o->out_off + on == c->out.ring.end &&
 	    o->err_off + en == c->err.ring.end) {
 		const struct exec_status *st = &c->proc->status;
@@ -208,7 +203,7 @@ static void reply_output(struct cmd *c, struct tp_req *req,
 		o->exit = (struct tp_exit){
 			.code = st->code,
 			.signal = st->signal,
-			.timed_out = c->timed_out,
+			.timed_out = c->timer.timed_out,
 			.wall_us = st->wall_us,
 			.user_us = st->user_us,
 			.sys_us = st->sys_us,
@@ -362,13 +357,6 @@ static int park(struct exec_service *s, struct waiter **list,
 	return 0;
 }
 
-static void cmd_kill(struct cmd *c, int sig, int64_t now)
-{
-	exec_proc_kill_tree(c->proc, sig);
-	if (sig != SIGKILL && !c->kill_at)
-		c->kill_at = now + GRACE_MS;
-}
-
 static char *join_cmdline(char **argv)
 {
 	char *line = malloc(CMDLINE_MAX + 1);
@@ -495,8 +483,7 @@ static void handle_start(struct exec_service *s, struct tp_req *req,
 	}
 	c->id = ++s->next_id;
 	c->started_ms = (uint64_t)time(NULL) * 1000;
-	if (st->timeout_ms)
-		c->deadline = util_now_ms() + st->timeout_ms;
+	exec_timer_start(&c->timer, st->timeout_ms, util_now_ms());
 
 	c->out.tag = (struct tag){ c, K_OUT };
 	c->err.tag = (struct tag){ c, K_ERR };
@@ -593,7 +580,7 @@ static void handle_list(struct exec_service *s, struct tp_req *req)
 		if (e[n].state == TP_STATE_EXITED)
 			e[n].exit = (struct tp_exit){
 				.code = st->code, .signal = st->signal,
-				.timed_out = c->timed_out, .wall_us = st->wall_us,
+				.timed_out = c->timer.timed_out, .wall_us = st->wall_us,
 				.user_us = st->user_us, .sys_us = st->sys_us,
 				.maxrss_kb = st->maxrss_kb,
 			};
@@ -699,7 +686,7 @@ void exec_service_pipe_gone(uint32_t pipe, void *opaque)
 			continue;
 		log_info("command %" PRIu64 " lost its client: killing it", c->id);
 		c->delivered = true; /* nobody will read it: evict when done */
-		cmd_kill(c, SIGTERM, now);
+		exec_timer_kill(&c->timer, c->proc, now);
 	}
 	pthread_mutex_unlock(&s->lock);
 	wake(s);
@@ -720,21 +707,23 @@ static void on_exit_event(struct exec_service *s, struct cmd *c, int64_t now)
 		  c->proc->status.code, c->proc->status.signal);
 }
 
-static void cmd_timers(struct exec_service *s, struct cmd *c, int64_t now)
+static int64_t min_deadline(int64_t a, int64_t b)
 {
-	if (c->deadline && now >= c->deadline) {
-		c->deadline = 0;
-		if (!c->exited) {
-			c->timed_out = true;
-			log_info("command %" PRIu64 " timed out: killing its tree",
-				 c->id);
-			cmd_kill(c, SIGTERM, now);
-		}
-	}
-	if (c->kill_at && now >= c->kill_at) {
-		c->kill_at = 0;
-		cmd_kill(c, SIGKILL, now);
-	}
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return a < b ? a : b;
+}
+
+/* Returns the next time something of c's is due, 0 if nothing. */
+static int64_t cmd_timers(struct exec_service *s, struct cmd *c, int64_t now)
+{
+	bool was = c->timer.timed_out;
+	int64_t next = exec_timer_tick(&c->timer, c->proc, now);
+
+	if (c->timer.timed_out && !was)
+		log_info("command %" PRIu64 " timed out: killing its tree", c->id);
 	if (c->linger_until && now >= c->linger_until) {
 		c->linger_until = 0;
 		stream_pump(s, c, &c->out);
@@ -745,15 +734,7 @@ static void cmd_timers(struct exec_service *s, struct cmd *c, int64_t now)
 		if (!c->err.paused)
 			stream_close(s, &c->err);
 	}
-}
-
-static int64_t min_deadline(int64_t a, int64_t b)
-{
-	if (!a)
-		return b;
-	if (!b)
-		return a;
-	return a < b ? a : b;
+	return min_deadline(next, c->linger_until);
 }
 
 static void evict(struct exec_service *s)
@@ -825,11 +806,8 @@ static void *io_thread(void *arg)
 			}
 		}
 		for (struct cmd *c = s->cmds; c; c = c->next) {
-			cmd_timers(s, c, now);
+			next = min_deadline(next, cmd_timers(s, c, now));
 			cmd_serve_waiters(s, c, now);
-			next = min_deadline(next, c->deadline);
-			next = min_deadline(next, c->kill_at);
-			next = min_deadline(next, c->linger_until);
 			for (struct waiter *w = c->readers; w; w = w->next)
 				next = min_deadline(next, w->deadline);
 			for (struct waiter *w = c->writers; w; w = w->next)
