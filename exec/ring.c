@@ -60,32 +60,6 @@ void exec_ring_write(struct exec_ring *r, const void *data, size_t n)
 	}
 }
 
-size_t exec_ring_copy(const struct exec_ring *r, uint64_t off, void *dst,
-		      size_t max, uint64_t *from)
-{
-	uint8_t *out = dst;
-	size_t total = 0;
-
-	if (off < r->start)
-		off = r->start;
-	if (off > r->end)
-		off = r->end;
-	*from = off;
-	while (total < max && off < r->end) {
-		size_t pos = (size_t)(off % r->cap);
-		size_t k = r->cap - pos;
-
-		if (k > r->end - off)
-			k = (size_t)(r->end - off);
-		if (k > max - total)
-			k = max - total;
-		memcpy(out + total, r->buf + pos, k);
-		total += k;
-		off += k;
-	}
-	return total;
-}
-
 size_t exec_ring_read_ptr(const struct exec_ring *r, const uint8_t **ptr)
 {
 	size_t pos = (size_t)(r->start % r->cap);
@@ -100,4 +74,22 @@ size_t exec_ring_read_ptr(const struct exec_ring *r, const uint8_t **ptr)
 void exec_ring_consume(struct exec_ring *r, size_t n)
 {
 	r->start += n;
+}
+
+size_t exec_ring_view(const struct exec_ring *r, uint64_t off, size_t max,
+		      const uint8_t **ptr, uint64_t *from)
+{
+	size_t pos, n;
+
+	if (off < r->start)
+		off = r->start;
+	if (off > r->end)
+		off = r->end;
+	*from = off;
+	pos = r->cap ? (size_t)(off % r->cap) : 0;
+	*ptr = r->buf + pos;
+	n = r->cap - pos;
+	if (n > r->end - off)
+		n = (size_t)(r->end - off);
+	return n < max ? n : max;
 }

@@ -40,9 +40,10 @@ static inline size_t exec_ring_room(const struct exec_ring *r)
 	return r->cap - (size_t)(r->end - r->start);
 }
 
-/* Copy up to max bytes from offset off (clamped up to start) into dst.
- * Returns the count and the offset the copy starts at in *from. */
-size_t exec_ring_copy(const struct exec_ring *r, uint64_t off, void *dst,
-		      size_t max, uint64_t *from);
+/* A view of up to max held bytes from offset off (clamped up to start),
+ * contiguous, so it may stop at the physical end of the buffer; the rest
+ * follows from the next offset. Returns the length, start offset in *from. */
+size_t exec_ring_view(const struct exec_ring *r, uint64_t off, size_t max,
+		      const uint8_t **ptr, uint64_t *from);
 
 #endif

@@ -775,27 +775,24 @@ static void put_body(struct wr *w, const struct tp_msg *m)
 	}
 }
 
-ssize_t tp_msg_encode(const struct tp_msg *m, uint8_t **ret)
+ssize_t tp_msg_size(const struct tp_msg *m)
 {
-	struct wr measure = { .len = TP_HEADER_SIZE }, out;
-	struct tp_msg check;
-	uint8_t *buf;
-	size_t len;
-	int k;
+	struct wr measure = { .len = TP_HEADER_SIZE };
 
-	if (!m || !ret)
-		return -EINVAL;
-	if (m->type == 0 || m->type >= TP_TYPE_MAX_)
+	if (!m || m->type == 0 || m->type >= TP_TYPE_MAX_)
 		return -EINVAL;
 	put_body(&measure, m);
-	if (measure.r)
-		return measure.r;
-	len = measure.len;
+	return measure.r ? measure.r : (ssize_t)measure.len;
+}
 
-	buf = malloc(len);
-	if (!buf)
-		return -ENOMEM;
-	out = (struct wr){ .p = buf, .cap = len };
+int tp_msg_write(const struct tp_msg *m, uint8_t *buf, size_t len)
+{
+	struct wr out = { .p = buf, .cap = len };
+	struct tp_msg check;
+	int k;
+
+	if (!m || !buf || len < TP_HEADER_SIZE)
+		return -EINVAL;
 	put_raw(&out, TP_MAGIC, 4);
 	put_le(&out, TP_VERSION, 2);
 	put_le(&out, m->type, 2);
@@ -803,22 +800,40 @@ ssize_t tp_msg_encode(const struct tp_msg *m, uint8_t **ret)
 	put_body(&out, m);
 	if (!out.r && out.len != len)
 		out.r = -EINVAL;
-	if (out.r) {
-		free(buf);
+	if (out.r)
 		return out.r;
-	}
 
 	/* The decoder is the single definition of a valid frame (flag bits,
 	 * states, signals, NUL in text, argv and env shapes): run it rather
 	 * than restate its rules, so a peer never receives a frame it must
-	 * refuse. Sizes were refused above, so what remains is -EINVAL. */
+	 * refuse. Sizes were refused by tp_msg_size, so what remains is
+	 * -EINVAL. */
 	k = tp_msg_decode(buf, len, &check, NULL);
+	if (k < 0)
+		return k == -EMSGSIZE ? -EMSGSIZE : -EINVAL;
+	return 0;
+}
+
+ssize_t tp_msg_encode(const struct tp_msg *m, uint8_t **ret)
+{
+	ssize_t len = tp_msg_size(m);
+	uint8_t *buf;
+	int k;
+
+	if (len < 0)
+		return len;
+	if (!ret)
+		return -EINVAL;
+	buf = malloc((size_t)len);
+	if (!buf)
+		return -ENOMEM;
+	k = tp_msg_write(m, buf, (size_t)len);
 	if (k < 0) {
 		free(buf);
-		return k == -EMSGSIZE ? -EMSGSIZE : -EINVAL;
+		return k;
 	}
 	*ret = buf;
-	return (ssize_t)len;
+	return len;
 }
 
 ssize_t tp_error_encode(int code, const char *message, uint8_t **ret)

@@ -199,6 +199,13 @@ int tp_msg_decode(const void *buf, size_t len, struct tp_msg *m,
  * an unknown type, -ENOMEM. */
 ssize_t tp_msg_encode(const struct tp_msg *m, uint8_t **ret);
 
+/* The two halves of tp_msg_encode, for callers that own the buffer (an
+ * nng message): tp_msg_size returns the frame length or the same errors;
+ * tp_msg_write fills exactly len bytes (len from tp_msg_size) and returns
+ * 0, -EINVAL or -EMSGSIZE. */
+ssize_t tp_msg_size(const struct tp_msg *m);
+int tp_msg_write(const struct tp_msg *m, uint8_t *buf, size_t len);
+
 /* Iterate a decoded list: *pos starts at 0; returns true and sets *out while
  * elements remain. */
 bool tp_strv_next(const struct tp_strv *v, uint32_t *pos, struct tp_bytes *out);

@@ -16,6 +16,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "nngmsg.h"
 
 struct tp_chan {
 	struct tp_link *link;
@@ -224,9 +225,7 @@ int tp_chan_call(struct tp_chan *c, const struct tp_msg *req,
 		 size_t errlen)
 {
 	struct tp_decode_err derr = { 0 };
-	uint8_t *frame = NULL;
 	nng_msg *msg;
-	ssize_t n;
 	int r;
 
 	if (err && errlen)
@@ -241,20 +240,9 @@ int tp_chan_call(struct tp_chan *c, const struct tp_msg *req,
 	if (r < 0)
 		return r;
 
-	n = tp_msg_encode(req, &frame);
-	if (n < 0)
-		return (int)n;
-	r = nng_msg_alloc(&msg, 0);
-	if (r) {
-		free(frame);
-		return tp_errno_from_nng(r);
-	}
-	r = nng_msg_append(msg, frame, (size_t)n);
-	free(frame);
-	if (r) {
-		nng_msg_free(msg);
-		return tp_errno_from_nng(r);
-	}
+	r = tp_msg_to_nng(req, &msg);
+	if (r < 0)
+		return r;
 
 	nng_aio_set_timeout(c->aio, timeout_ms ? (nng_duration)timeout_ms :
 						 NNG_DURATION_INFINITE);

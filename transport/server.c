@@ -17,6 +17,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "nngmsg.h"
 
 /* 8 receivers absorb a burst of new requests; 4096 held requests is far
  * beyond what one node's command table allows (each command holds at most
@@ -79,15 +80,15 @@ static int worker_add(struct tp_server *s)
 	return 0;
 }
 
-static void send_frame(struct tp_req *w, const uint8_t *frame, size_t len)
+/* Send msg (consumed; NULL when it could not be built) and release the
+ * request frame. */
+static void send_msg(struct tp_req *w, nng_msg *msg)
 {
-	nng_msg *msg;
-
 	if (w->req) {
 		nng_msg_free(w->req);
 		w->req = NULL;
 	}
-	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, frame, len) != 0) {
+	if (!msg) {
 		/* Without memory for a reply the best we can do is drop it;
 		 * the client's call times out. Recycle the worker. */
 		log_error("reply dropped: out of memory");
@@ -103,18 +104,31 @@ static void send_frame(struct tp_req *w, const uint8_t *frame, size_t len)
 	nng_ctx_send(w->ctx, w->aio);
 }
 
+static void send_frame(struct tp_req *w, const uint8_t *frame, size_t len)
+{
+	nng_msg *msg = NULL;
+
+	if (nng_msg_alloc(&msg, 0) != 0)
+		msg = NULL;
+	else if (nng_msg_append(msg, frame, len) != 0) {
+		nng_msg_free(msg);
+		msg = NULL;
+	}
+	send_msg(w, msg);
+}
+
 void tp_req_reply(struct tp_req *r, const struct tp_msg *m)
 {
-	uint8_t *frame = NULL;
-	ssize_t n = tp_msg_encode(m, &frame);
+	nng_msg *msg;
+	int e = tp_msg_to_nng(m, &msg);
 
-	if (n < 0) {
-		tp_req_reply_error(r, EIO, "reply %s could not be encoded: %s",
-				   tp_type_name(m->type), strerror((int)-n));
+	if (e < 0) {
+		tp_req_reply_error(r, e == -ENOMEM ? ENOMEM : EIO,
+				   "reply %s could not be encoded: %s",
+				   tp_type_name(m->type), strerror(-e));
 		return;
 	}
-	send_frame(r, frame, (size_t)n);
-	free(frame);
+	send_msg(r, msg);
 }
 
 void tp_req_reply_ok(struct tp_req *r, uint64_t value)

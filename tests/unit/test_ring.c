@@ -11,6 +11,44 @@
 
 #include "ring.h"
 
+/* What a reader gets by following views from off, up to max bytes. */
+static size_t gather(const struct exec_ring *r, uint64_t off, uint8_t *dst,
+		     size_t max, uint64_t *from)
+{
+	size_t total = 0;
+	const uint8_t *p;
+	uint64_t at;
+	size_t n;
+
+	n = exec_ring_view(r, off, max, &p, from);
+	at = *from;
+	while (n) {
+		memcpy(dst + total, p, n);
+		total += n;
+		at += n;
+		n = exec_ring_view(r, at, max - total, &p, &at);
+	}
+	return total;
+}
+
+static void test_view_stops_at_wrap(void **state)
+{
+	struct exec_ring r;
+	const uint8_t *p;
+	uint64_t from;
+
+	assert_int_equal(exec_ring_init(&r, 8), 0);
+	exec_ring_write(&r, "abcdefghij", 10); /* holds "cdefghij" */
+	/* Physical layout: "ij" at 0-1, "cdefgh" at 2-7. */
+	assert_int_equal(exec_ring_view(&r, 3, 100, &p, &from), 5);
+	assert_int_equal(from, 3);
+	assert_memory_equal(p, "defgh", 5);
+	assert_int_equal(exec_ring_view(&r, 8, 100, &p, &from), 2);
+	assert_memory_equal(p, "ij", 2);
+	assert_int_equal(exec_ring_view(&r, 10, 100, &p, &from), 0);
+	exec_ring_fini(&r);
+}
+
 static void test_write_copy_wrap(void **state)
 {
 	struct exec_ring r;
@@ -20,7 +58,7 @@ static void test_write_copy_wrap(void **state)
 
 	assert_int_equal(exec_ring_init(&r, 8), 0);
 	exec_ring_write(&r, "abcdef", 6);
-	n = exec_ring_copy(&r, 2, out, sizeof(out), &from);
+	n = gather(&r, 2, out, sizeof(out), &from);
 	assert_int_equal(n, 4);
 	assert_int_equal(from, 2);
 	assert_memory_equal(out, "cdef", 4);
@@ -29,18 +67,18 @@ static void test_write_copy_wrap(void **state)
 	exec_ring_write(&r, "ghij", 4);
 	assert_int_equal(r.start, 2);
 	assert_int_equal(r.end, 10);
-	n = exec_ring_copy(&r, 0, out, sizeof(out), &from);
+	n = gather(&r, 0, out, sizeof(out), &from);
 	assert_int_equal(from, 2); /* clamped up: bytes 0-1 were dropped */
 	assert_int_equal(n, 8);
 	assert_memory_equal(out, "cdefghij", 8);
 
 	/* A copy capped by max, starting mid-wrap. */
-	n = exec_ring_copy(&r, 7, out, 2, &from);
+	n = gather(&r, 7, out, 2, &from);
 	assert_int_equal(n, 2);
 	assert_memory_equal(out, "hi", 2);
 
 	/* At or past the end: nothing, from clamped to end. */
-	n = exec_ring_copy(&r, 99, out, sizeof(out), &from);
+	n = gather(&r, 99, out, sizeof(out), &from);
 	assert_int_equal(n, 0);
 	assert_int_equal(from, 10);
 	exec_ring_fini(&r);
@@ -56,7 +94,7 @@ static void test_write_larger_than_cap(void **state)
 	exec_ring_write(&r, "0123456789", 10);
 	assert_int_equal(r.end, 10);
 	assert_int_equal(r.start, 6);
-	assert_int_equal(exec_ring_copy(&r, 0, out, sizeof(out), &from), 4);
+	assert_int_equal(gather(&r, 0, out, sizeof(out), &from), 4);
 	assert_int_equal(from, 6);
 	assert_memory_equal(out, "6789", 4);
 	exec_ring_fini(&r);
@@ -112,6 +150,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_copy_wrap),
+		cmocka_unit_test(test_view_stops_at_wrap),
 		cmocka_unit_test(test_write_larger_than_cap),
 		cmocka_unit_test(test_write_ptr_commit),
 		cmocka_unit_test(test_fifo),
