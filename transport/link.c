@@ -220,16 +220,12 @@ static int aio_run(struct tp_chan *c)
 	return tp_errno_from_nng(rv);
 }
 
-int tp_chan_call(struct tp_chan *c, const struct tp_msg *req,
-		 struct tp_msg *reply, uint32_t timeout_ms, char *err,
-		 size_t errlen)
+int tp_chan_begin(struct tp_chan *c, const struct tp_msg *req,
+		  uint32_t timeout_ms)
 {
-	struct tp_decode_err derr = { 0 };
 	nng_msg *msg;
 	int r;
 
-	if (err && errlen)
-		err[0] = 0;
 	if (c->reply) {
 		nng_msg_free(c->reply);
 		c->reply = NULL;
@@ -243,7 +239,6 @@ int tp_chan_call(struct tp_chan *c, const struct tp_msg *req,
 	r = tp_msg_to_nng(req, &msg);
 	if (r < 0)
 		return r;
-
 	nng_aio_set_timeout(c->aio, timeout_ms ? (nng_duration)timeout_ms :
 						 NNG_DURATION_INFINITE);
 	nng_aio_set_msg(c->aio, msg);
@@ -253,7 +248,19 @@ int tp_chan_call(struct tp_chan *c, const struct tp_msg *req,
 		nng_msg_free(nng_aio_get_msg(c->aio));
 		return r;
 	}
+	/* The reply is received in the background until tp_chan_finish. */
 	nng_ctx_recv(c->ctx, c->aio);
+	return 0;
+}
+
+int tp_chan_finish(struct tp_chan *c, struct tp_msg *reply, char *err,
+		   size_t errlen)
+{
+	struct tp_decode_err derr = { 0 };
+	int r;
+
+	if (err && errlen)
+		err[0] = 0;
 	r = aio_run(c);
 	if (r < 0)
 		return r;
@@ -280,4 +287,18 @@ int tp_chan_call(struct tp_chan *c, const struct tp_msg *req,
 		return reply->error.code > 0 ? -reply->error.code : -EIO;
 	}
 	return 0;
+}
+
+int tp_chan_call(struct tp_chan *c, const struct tp_msg *req,
+		 struct tp_msg *reply, uint32_t timeout_ms, char *err,
+		 size_t errlen)
+{
+	int r = tp_chan_begin(c, req, timeout_ms);
+
+	if (r < 0) {
+		if (err && errlen)
+			err[0] = 0;
+		return r;
+	}
+	return tp_chan_finish(c, reply, err, errlen);
 }

@@ -42,6 +42,16 @@ int tp_chan_call(struct tp_chan *c, const struct tp_msg *req,
 		 struct tp_msg *reply, uint32_t timeout_ms, char *err,
 		 size_t errlen);
 
+/* tp_chan_call in two halves, so that a caller keeps requests in flight
+ * on several channels (pipelining): tp_chan_begin sends *req (encoded at
+ * once: req may go out of scope) and returns while the reply is received;
+ * tp_chan_finish waits for it, with tp_chan_call's results. Exactly one
+ * finish follows each successful begin. */
+int tp_chan_begin(struct tp_chan *c, const struct tp_msg *req,
+		  uint32_t timeout_ms);
+int tp_chan_finish(struct tp_chan *c, struct tp_msg *reply, char *err,
+		   size_t errlen);
+
 /* Abort the call in progress on c (it returns -ECANCELED). Any thread. */
 void tp_chan_abort(struct tp_chan *c);
 
