@@ -184,28 +184,34 @@ struct follow {
 	const struct exec_io *io;
 	int done_fd;      /* eventfd: the output thread finished */
 	int stop_fd;      /* eventfd: tell the stdin thread to stop */
-	struct tp_chan *out_chan, *in_chan;
+	struct tp_chan *out_chan[2], *in_chan;
 	/* Results of the output thread. */
 	int error;
 	char errtext[TP_ERRMSG_MAX + 64];
 	struct exec_result res;
 };
 
+/* Two READs overlap: the next one is sent as soon as a reply gives its
+ * offsets, before that reply's bytes are written out, so the node can fill
+ * it while we write (one round trip per chunk otherwise caps throughput). */
 static void *output_thread(void *arg)
 {
 	struct follow *f = arg;
 	struct tp_msg req = { .type = TP_EXEC_READ }, rep;
-	uint64_t one = 1;
+	struct tp_chan *cur = f->out_chan[0], *next = f->out_chan[1], *t;
+	uint64_t one = 1, asked_out, asked_err;
 	bool warned = false;
 	int e;
 
 	req.read.id = f->id;
 	req.read.wait_ms = POLL_MS;
-	for (;;) {
+	e = tp_chan_begin(cur, &req, POLL_MS + CALL_SLACK_MS);
+	while (e == 0) {
 		const struct tp_exec_output *o = &rep.output;
 
-		e = tp_chan_call(f->out_chan, &req, &rep, POLL_MS + CALL_SLACK_MS,
-				 f->errtext, sizeof(f->errtext));
+		asked_out = req.read.out_off;
+		asked_err = req.read.err_off;
+		e = tp_chan_finish(cur, &rep, f->errtext, sizeof(f->errtext));
 		if (e == 0 && rep.type != TP_EXEC_OUTPUT) {
 			e = -EPROTO;
 			snprintf(f->errtext, sizeof(f->errtext),
@@ -213,11 +219,17 @@ static void *output_thread(void *arg)
 		}
 		if (e < 0)
 			break;
-		if (!warned && (o->out_off > req.read.out_off ||
-				o->err_off > req.read.err_off)) {
+		if (!warned && (o->out_off > asked_out || o->err_off > asked_err)) {
 			log_warn("command %" PRIu64 ": older output was dropped from the node's buffer",
 				 f->id);
 			warned = true;
+		}
+		req.read.out_off = o->out_off + o->out.len;
+		req.read.err_off = o->err_off + o->err.len;
+		if (o->state != TP_STATE_EXITED) {
+			e = tp_chan_begin(next, &req, POLL_MS + CALL_SLACK_MS);
+			if (e < 0)
+				break;
 		}
 		e = write_all(f->io->out_fd, o->out.ptr, o->out.len);
 		if (e == 0)
@@ -227,8 +239,6 @@ static void *output_thread(void *arg)
 				 "writing output: %s", strerror(-e));
 			break;
 		}
-		req.read.out_off = o->out_off + o->out.len;
-		req.read.err_off = o->err_off + o->err.len;
 		if (o->state == TP_STATE_EXITED) {
 			f->res.status = (struct exec_status){
 				.code = o->exit.code,
@@ -241,6 +251,9 @@ static void *output_thread(void *arg)
 			f->res.timed_out = o->exit.timed_out;
 			break;
 		}
+		t = cur;
+		cur = next;
+		next = t;
 	}
 	f->error = e;
 	(void)!write(f->done_fd, &one, sizeof(one));
@@ -355,7 +368,9 @@ int exec_remote_follow(struct exec_remote *r, uint64_t id,
 		e = -errno;
 		goto out;
 	}
-	e = tp_chan_open(r->link, &f.out_chan);
+	e = tp_chan_open(r->link, &f.out_chan[0]);
+	if (e == 0)
+		e = tp_chan_open(r->link, &f.out_chan[1]);
 	if (e == 0 && interactive && forward_stdin)
 		e = tp_chan_open(r->link, &f.in_chan);
 	if (e < 0)
@@ -381,7 +396,8 @@ int exec_remote_follow(struct exec_remote *r, uint64_t id,
 			break;
 		if (p[1].revents && on_signal(&f, interactive)) {
 			stopped = true;
-			tp_chan_abort(f.out_chan);
+			tp_chan_abort(f.out_chan[0]);
+			tp_chan_abort(f.out_chan[1]);
 			break;
 		}
 	}
@@ -405,7 +421,8 @@ int exec_remote_follow(struct exec_remote *r, uint64_t id,
 	}
 out:
 	tp_chan_close(f.in_chan);
-	tp_chan_close(f.out_chan);
+	tp_chan_close(f.out_chan[1]);
+	tp_chan_close(f.out_chan[0]);
 	if (f.done_fd >= 0)
 		close(f.done_fd);
 	if (f.stop_fd >= 0)

@@ -31,6 +31,12 @@
 #define MAX_COMMANDS 1024     /* running at once */
 #define MAX_FINISHED 64       /* finished records kept for ps and attach */
 #define CMDLINE_MAX 256
+/* Cork: a held READ whose stream is busy waits up to CORK_US for CORK_BYTES
+ * before it is answered, so a fast producer's 4 KiB writes leave in large
+ * replies rather than one round trip each (the first reply after an idle
+ * spell is at most CORK_US late). */
+#define CORK_US 200
+#define CORK_BYTES (64u << 10)
 
 enum tag_kind { K_WAKE, K_OUT, K_ERR, K_IN, K_PID };
 
@@ -73,6 +79,7 @@ struct cmd {
 	bool delivered;        /* a reader got the exit */
 	struct exec_timer timer; /* timeout and kill sequence */
 	int64_t linger_until;  /* monotonic ms, 0 = none */
+	int64_t cork_until;    /* monotonic us, 0 = none; see CORK_US */
 	uint64_t started_ms;   /* unix epoch */
 	char *cmdline;
 	struct tag t_in, t_pid;
@@ -309,16 +316,36 @@ static void stdin_pump(struct exec_service *s, struct cmd *c)
 	}
 }
 
+static uint64_t stream_unread(const struct stream *st, uint64_t off)
+{
+	return st->ring.end - (off > st->ring.start ? off : st->ring.start);
+}
+
+/* True while a ready reader should wait for more bytes (see CORK_US). */
+static bool corked(struct cmd *c, const struct waiter *w, int64_t now_us)
+{
+	if (cmd_done(c) || stream_unread(&c->out, w->rd.out_off) +
+				   stream_unread(&c->err, w->rd.err_off) >=
+			   CORK_BYTES)
+		return false;
+	if (!c->cork_until)
+		c->cork_until = now_us + CORK_US;
+	return now_us < c->cork_until;
+}
+
 /* Answer held requests that are ready or due. */
 static void cmd_serve_waiters(struct exec_service *s, struct cmd *c,
-			      int64_t now)
+			      int64_t now, int64_t now_us)
 {
 	struct waiter **pp, *w;
 
 	for (pp = &c->readers; (w = *pp);) {
-		if (read_ready(c, &w->rd) || now >= w->deadline) {
+		bool ready = read_ready(c, &w->rd);
+
+		if (now >= w->deadline || (ready && !corked(c, w, now_us))) {
 			*pp = w->next;
 			reply_output(c, w->req, &w->rd);
+			c->cork_until = 0;
 			free(w);
 		} else {
 			pp = &w->next;
@@ -759,11 +786,13 @@ static void *io_thread(void *arg)
 {
 	struct exec_service *s = arg;
 	struct epoll_event evs[64];
-	int timeout = -1;
+	struct timespec ts = { 0 };
+	int64_t timeout_us = -1;
 
 	for (;;) {
-		int n = epoll_wait(s->ep, evs, 64, timeout);
-		int64_t now, next = 0;
+		int n = epoll_pwait2(s->ep, evs, 64, timeout_us < 0 ? NULL : &ts,
+				     NULL);
+		int64_t now, now_us, next = 0, cork = 0;
 
 		if (n < 0 && errno != EINTR) {
 			log_error_errno(-errno, "node IO loop");
@@ -775,6 +804,7 @@ static void *io_thread(void *arg)
 			return NULL;
 		}
 		now = util_now_ms();
+		now_us = util_now_us();
 		for (int i = 0; i < n; i++) {
 			struct tag *t = evs[i].data.ptr;
 			uint64_t v;
@@ -807,7 +837,10 @@ static void *io_thread(void *arg)
 		}
 		for (struct cmd *c = s->cmds; c; c = c->next) {
 			next = min_deadline(next, cmd_timers(s, c, now));
-			cmd_serve_waiters(s, c, now);
+			cmd_serve_waiters(s, c, now, now_us);
+			if (c->cork_until && c->readers &&
+			    (!cork || c->cork_until < cork))
+				cork = c->cork_until;
 			for (struct waiter *w = c->readers; w; w = w->next)
 				next = min_deadline(next, w->deadline);
 			for (struct waiter *w = c->writers; w; w = w->next)
@@ -815,7 +848,11 @@ static void *io_thread(void *arg)
 		}
 		evict(s);
 		pthread_mutex_unlock(&s->lock);
-		timeout = next ? (int)(next > now ? next - now : 0) : -1;
+		timeout_us = next ? (next > now ? next - now : 0) * 1000 : -1;
+		if (cork && (timeout_us < 0 || cork - now_us < timeout_us))
+			timeout_us = cork > now_us ? cork - now_us : 0;
+		ts.tv_sec = timeout_us / 1000000;
+		ts.tv_nsec = (timeout_us % 1000000) * 1000;
 	}
 }
 
