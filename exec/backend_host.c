@@ -87,6 +87,7 @@ static int host_run(struct exec_backend *b, const struct exec_spec *spec,
 		.stdin_fd = spec->forward_stdin ? io->in_fd : EXEC_FD_NULL,
 		.stdout_fd = io->out_fd,
 		.stderr_fd = io->err_fd,
+		.die_with_parent = true, /* a client killed with -9: same end */
 	};
 	struct exec_timer timer;
 	int64_t due = 0;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -43,6 +44,7 @@ struct spawn_ctx {
 	size_t n_own;
 	int parent[3];   /* parent ends: in, out, err */
 	int err_r, err_w; /* the child's exec error report; err_w is owned */
+	pid_t parent_pid; /* getpid() before vfork, for die_with_parent */
 };
 
 static bool same_key(const char *a, const char *b)
@@ -277,6 +279,11 @@ static _Noreturn void child_exec(const struct spawn_ctx *c,
 
 	if (setsid() < 0)
 		child_fail(c->err_w);
+	/* A parent killed before prctl took effect would go unnoticed: check
+	 * that it is still ours afterwards. */
+	if (spec->die_with_parent &&
+	    (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != c->parent_pid))
+		child_fail(c->err_w);
 	/* Handlers were copied from the parent; every signal is still blocked
 	 * (see exec_proc_spawn), so none of them can run here. */
 	for (int sig = 1; sig < NSIG; sig++)
@@ -379,6 +386,7 @@ int exec_proc_spawn(const struct exec_proc_spec *spec, struct exec_proc **ret)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	clock_gettime(CLOCK_MONOTONIC, &p->started);
+	c.parent_pid = getpid();
 	pid = vfork_exec(&c, spec);
 	r = pid < 0 ? -errno : 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

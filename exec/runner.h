@@ -30,6 +30,10 @@ struct exec_proc_spec {
 	int stdin_fd, stdout_fd, stderr_fd; /* EXEC_FD_* or a descriptor */
 	const struct exec_rlimit *rlimits;
 	size_t n_rlimits;
+	/* SIGKILL the child when the thread that spawned it dies (including
+	 * a kill -9 of the whole process): PR_SET_PDEATHSIG. Only for
+	 * spawning threads that live as long as their commands should. */
+	bool die_with_parent;
 };
 
 struct exec_status {

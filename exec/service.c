@@ -483,6 +483,9 @@ static void handle_start(struct exec_service *s, struct tp_req *req,
 	spec.stdin_fd = (st->flags & TP_EXEC_F_STDIN) ? EXEC_FD_PIPE : EXEC_FD_NULL;
 	spec.stdout_fd = EXEC_FD_PIPE;
 	spec.stderr_fd = EXEC_FD_PIPE;
+	/* nng's worker threads live as long as the node: a node killed with
+	 * -9 takes its commands' leaders with it. */
+	spec.die_with_parent = true;
 
 	pthread_mutex_lock(&s->lock);
 	if (s->n_running >= MAX_COMMANDS) {

@@ -41,10 +41,13 @@ out=$(tx exec --node "$NODE_URL" -n -- echo again 2>"$T/again.err")
 assert_eq again "$out" "a command on a node restarted on $url ($(show "$T/again.err"))"
 follow_then KILL 8002
 assert_eq 137 "$node_rc" "exit status of a node killed by SIGKILL"
-log "node killed by SIGKILL: client exits 255: ok"
+# The kernel kills a command whose node died (PR_SET_PDEATHSIG).
+wait_until 10 no_procs "$S 8002" ||
+	fail "a command outlived its node killed by SIGKILL"
+log "node killed by SIGKILL: client exits 255, command killed: ok"
 
-# Nobody is left to kill the command: teardown does. A node that listens
-# on the same address (the ipc socket file is still there) works.
+# A node that listens on the same address (the ipc socket file is still
+# there) works.
 start_node "$tr" "$T" "$url"
 out=$(tx exec --node "$NODE_URL" -n -- echo again 2>"$T/again.err")
 assert_eq again "$out" "a command on a node restarted after SIGKILL ($(show "$T/again.err"))"
