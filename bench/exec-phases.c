@@ -16,6 +16,8 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "stats.h"
+
 #include "backend.h"
 #include "log.h"
 #include "remote.h"
@@ -54,14 +56,6 @@ static const char usage[] =
 	"  Not measured: execve and dynamic linking of the tether binary (compare\n"
 	"  `tether --version` against `true` with bench/lat for that).\n";
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* In the child: one round trip, phase times into t[]. 0 or exit code. */
 static int child_run(const char *url, char **argv, bool fwd_stdin, double *t)
 {
@@ -75,37 +69,30 @@ static int child_run(const char *url, char **argv, bool fwd_stdin, double *t)
 	uint64_t id;
 	double a, b;
 
-	a = now_ms();
+	a = bench_now_ms();
 	if (nng_req0_open(&first) != 0)
 		return 3;
-	b = now_ms();
+	b = bench_now_ms();
 	t[PH_NNG_INIT] = b - a;
 	if (exec_remote_open(url, &r) < 0)
 		return 4;
-	a = now_ms();
+	a = bench_now_ms();
 	t[PH_OPEN] = a - b;
 	if (exec_remote_start(r, &spec, &id) < 0)
 		return 5;
-	b = now_ms();
+	b = bench_now_ms();
 	t[PH_START] = b - a;
 	if (exec_remote_follow(r, id, &io, true, fwd_stdin, &res) < 0)
 		return 6;
-	a = now_ms();
+	a = bench_now_ms();
 	t[PH_FOLLOW] = a - b;
 	exec_remote_close(r);
-	b = now_ms();
+	b = bench_now_ms();
 	t[PH_CLOSE] = b - a;
 	nng_close(first);
 	nng_fini();
-	t[PH_NNG_FINI] = now_ms() - b;
+	t[PH_NNG_FINI] = bench_now_ms() - b;
 	return res.status.code == 0 && res.status.signal == 0 ? 0 : 7;
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-	double p = *(const double *)x, q = *(const double *)y;
-
-	return (p > q) - (p < q);
 }
 
 int main(int argc, char **argv)
@@ -167,7 +154,7 @@ int main(int argc, char **argv)
 
 		for (int p = 0; p < PH_N; p++)
 			t[p] = -1;
-		t0 = now_ms();
+		t0 = bench_now_ms();
 		pid = fork();
 		if (pid < 0) {
 			perror("exec-phases: fork");
@@ -184,7 +171,7 @@ int main(int argc, char **argv)
 				perror("exec-phases: waitpid");
 				return 1;
 			}
-		t[PH_TOTAL] = now_ms() - t0;
+		t[PH_TOTAL] = bench_now_ms() - t0;
 		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
 			int p = 0;
 
@@ -222,7 +209,7 @@ int main(int argc, char **argv)
 			col[i] = all[i * PH_N + p];
 			mean += col[i];
 		}
-		qsort(col, (size_t)runs, sizeof(double), cmp_double);
+		qsort(col, (size_t)runs, sizeof(double), bench_cmp_double);
 		printf("%-10s %9.3f %9.3f %9.3f %6ld\n", ph_name[p],
 		       col[(runs - 1) / 2], col[(runs * 9 + 9) / 10 - 1],
 		       mean / (double)runs, hangs[p]);

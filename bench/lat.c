@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stats.h"
+
 /* Hard caps: a command line names a handful of commands, and a run that
  * needs more samples than this is a different benchmark. */
 #define LAT_CMDS_MAX 16
@@ -46,14 +48,6 @@ static const char usage[] =
 	"    LABEL n=N p50=MS p90=MS p99=MS mean=MS min=MS max=MS hangs=K\n"
 	"  -r RAWDIR writes every sample (ms) to RAWDIR/LABEL.txt\n";
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static int parse_count(const char *s, long max, long *ret)
 {
 	char *end;
@@ -72,7 +66,7 @@ static int parse_count(const char *s, long max, long *ret)
 static int run_once(const struct cmd *c, int devnull, int timeout_ms,
 		    double *ms)
 {
-	double t0 = now_ms(), t1;
+	double t0 = bench_now_ms(), t1;
 	bool hung = false;
 	int status, pfd, r;
 	pid_t pid;
@@ -109,7 +103,7 @@ static int run_once(const struct cmd *c, int devnull, int timeout_ms,
 			perror("lat: waitpid");
 			return RUN_FAIL;
 		}
-	t1 = now_ms();
+	t1 = bench_now_ms();
 	if (hung) {
 		fprintf(stderr, "lat: %s: still running after %d ms, killed\n",
 			c->label, timeout_ms);
@@ -124,25 +118,6 @@ static int run_once(const struct cmd *c, int devnull, int timeout_ms,
 	}
 	*ms = t1 - t0;
 	return RUN_OK;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted v[0..n). */
-static double pct(const double *v, size_t n, double p)
-{
-	size_t rank = (size_t)(p / 100.0 * (double)n + 0.999999);
-
-	if (rank < 1)
-		rank = 1;
-	if (rank > n)
-		rank = n;
-	return v[rank - 1];
 }
 
 static int write_raw(const char *dir, const struct cmd *c)
@@ -167,10 +142,10 @@ static void report(struct cmd *c)
 
 	for (size_t i = 0; i < c->n; i++)
 		sum += c->samples[i];
-	qsort(c->samples, c->n, sizeof(double), cmp_double);
+	qsort(c->samples, c->n, sizeof(double), bench_cmp_double);
 	printf("%s n=%zu p50=%.3f p90=%.3f p99=%.3f mean=%.3f min=%.3f max=%.3f hangs=%zu\n",
-	       c->label, c->n, pct(c->samples, c->n, 50),
-	       pct(c->samples, c->n, 90), pct(c->samples, c->n, 99),
+	       c->label, c->n, bench_pct(c->samples, c->n, 50),
+	       bench_pct(c->samples, c->n, 90), bench_pct(c->samples, c->n, 99),
 	       sum / (double)c->n, c->samples[0], c->samples[c->n - 1],
 	       c->hangs);
 }

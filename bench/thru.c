@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stats.h"
+
 /* The consumer reads like `wc -c` would, in fixed chunks; the pipe keeps
  * its default size so every command sees the same consumer. */
 #define THRU_CHUNK (128u << 10)
@@ -29,14 +31,6 @@ static const char usage[] =
 	"    LABEL bytes=N best_s=S median_s=S best_MBps=X median_MBps=X client_cpu_s=C\n"
 	"  client_cpu_s is the median user+sys of CMD itself (not of a server).\n";
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int parse_u64(const char *s, uint64_t *ret)
 {
 	char *end;
@@ -48,13 +42,6 @@ static int parse_u64(const char *s, uint64_t *ret)
 		return -EINVAL;
 	*ret = v;
 	return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static double tv_s(struct timeval tv)
@@ -83,7 +70,7 @@ static int run_once(char **argv, unsigned char *buf, double *secs,
 		close(devnull);
 		return -1;
 	}
-	t0 = now_s();
+	t0 = (bench_now_ms() / 1e3);
 	pid = fork();
 	if (pid < 0) {
 		perror("thru: fork");
@@ -122,7 +109,7 @@ static int run_once(char **argv, unsigned char *buf, double *secs,
 			perror("thru: wait4");
 			return -1;
 		}
-	*secs = now_s() - t0;
+	*secs = (bench_now_ms() / 1e3) - t0;
 	*bytes = n;
 	*cpu = tv_s(ru.ru_utime) + tv_s(ru.ru_stime);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -206,8 +193,8 @@ int main(int argc, char **argv)
 			label, r + 1, n, secs[r], (double)n / secs[r] / 1e6,
 			cpus[r]);
 	}
-	qsort(secs, runs, sizeof(*secs), cmp_double);
-	qsort(cpus, runs, sizeof(*cpus), cmp_double);
+	qsort(secs, runs, sizeof(*secs), bench_cmp_double);
+	qsort(cpus, runs, sizeof(*cpus), bench_cmp_double);
 	/* Upper median for even counts: the slower of the middle two. */
 	printf("%s bytes=%" PRIu64 " best_s=%.3f median_s=%.3f best_MBps=%.1f median_MBps=%.1f client_cpu_s=%.3f\n",
 	       label, bytes, secs[0], secs[runs / 2],
