@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,19 +19,53 @@
 #include "term.h"
 
 static const char usage[] =
-	"usage: tether node --listen URL [--root DIR]\n"
-	"  --listen URL  tcp://HOST:PORT (port 0 picks one), ipc:///PATH, tls+tcp://...\n"
-	"  --root DIR    default and base directory for commands' cwd (default: .)\n";
+	"usage: tether node --listen URL [--root DIR] [--insecure-remote]\n"
+	"  --listen URL       tcp://127.0.0.1:PORT (port 0 picks one) or ipc:///PATH\n"
+	"  --root DIR         default and base directory for commands' cwd (default: .)\n"
+	"  --insecure-remote  allow a tcp address other than loopback: anyone who\n"
+	"                     reaches it can run commands as this user (no pairing yet)\n";
+
+/* Loopback: 127.0.0.0/8, ::1, localhost. */
+static bool tcp_is_loopback(const char *url)
+{
+	const char *host = url + strlen("tcp://");
+	const char *end = strrchr(host, ':');
+	size_t n = end ? (size_t)(end - host) : strlen(host);
+
+	return (n >= 4 && strncmp(host, "127.", 4) == 0) ||
+	       (n == 9 && strncmp(host, "localhost", 9) == 0) ||
+	       (n == 5 && strncmp(host, "[::1]", 5) == 0);
+}
+
+/* The node runs whatever a client sends, unauthenticated until pairing
+ * (tls+tcp with pinned keys) arrives: refuse what would expose that. */
+static int check_listen_url(const char *url, bool insecure_remote)
+{
+	if (strncmp(url, "tls+tcp://", 10) == 0) {
+		log_error("node %s: tls+tcp needs keys from pairing, which this version does not have yet; use ipc:// or tcp://127.0.0.1",
+			  url);
+		return -ENOTSUP;
+	}
+	if (strncmp(url, "tcp://", 6) == 0 && !tcp_is_loopback(url) &&
+	    !insecure_remote) {
+		log_error("node %s: not a loopback address, and a node does not authenticate clients yet; pass --insecure-remote to allow it",
+			  url);
+		return -EPERM;
+	}
+	return 0;
+}
 
 int cli_node(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "root", required_argument, NULL, 'r' },
+		{ "insecure-remote", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *url = NULL, *root = ".";
+	bool insecure_remote = false;
 	char rootbuf[PATH_MAX];
 	struct exec_service *svc = NULL;
 	struct tp_server *srv = NULL;
@@ -41,6 +76,7 @@ int cli_node(int argc, char **argv)
 		switch (c) {
 		case 'l': url = optarg; break;
 		case 'r': root = optarg; break;
+		case 'I': insecure_remote = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return CLI_EXIT_USAGE;
 		}
@@ -49,6 +85,8 @@ int cli_node(int argc, char **argv)
 		fputs(usage, stderr);
 		return CLI_EXIT_USAGE;
 	}
+	if (check_listen_url(url, insecure_remote) < 0)
+		return CLI_EXIT_USAGE;
 	if (!realpath(root, rootbuf)) {
 		log_error_errno(-errno, "node root %s", root);
 		return CLI_EXIT_FAILURE;

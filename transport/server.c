@@ -283,7 +283,14 @@ int tp_server_new(const char *url, tp_handler_fn handler,
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
-	rv = nng_listen(s->sock, url, &l, 0);
+	rv = nng_listener_create(&l, s->sock, url);
+	if (rv)
+		goto fail;
+	/* Anyone who can connect can run commands: owner only, whatever the
+	 * umask says. */
+	if (strncmp(url, "ipc://", 6) == 0)
+		nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
+	rv = nng_listener_start(l, 0);
 	if (rv)
 		goto fail;
 	snprintf(s->url, sizeof(s->url), "%s", url);
