@@ -22,8 +22,8 @@
 #include "log.h"
 #include "remote.h"
 
-#define PH_RUNS_MAX 100000
-#define PH_HANG_S 10    /* a run still going after this is a hang */
+#define PH_RUNS_MAX  100000
+#define PH_HANG_S    10 /* a run still going after this is a hang */
 #define PH_HANGS_MAX 20
 
 /* The phases, in the order one run goes through them. */
@@ -41,8 +41,8 @@ enum {
 };
 
 static const char *const ph_name[PH_N] = {
-	"nng_init", "open_dial", "start_rtt", "follow", "close",
-	"nng_fini", "fork_exit", "total",
+	"nng_init", "open_dial", "start_rtt", "follow",
+	"close",    "nng_fini",	 "fork_exit", "total",
 };
 
 static const char usage[] =
@@ -60,7 +60,8 @@ static const char usage[] =
 static int child_run(const char *url, char **argv, bool fwd_stdin, double *t)
 {
 	char *env[] = { NULL };
-	struct exec_spec spec = { .argv = argv, .env = env,
+	struct exec_spec spec = { .argv = argv,
+				  .env = env,
 				  .forward_stdin = fwd_stdin };
 	struct exec_io io = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, -1 };
 	struct exec_result res = { 0 };
@@ -112,21 +113,16 @@ int main(int argc, char **argv)
 			errno = 0;
 			runs = strtol(optarg, &end, 10);
 			if (errno || *end || runs < 1 || runs > PH_RUNS_MAX) {
-				fprintf(stderr, "exec-phases: -n %s: expected 1..%d\n",
+				fprintf(stderr,
+					"exec-phases: -n %s: expected 1..%d\n",
 					optarg, PH_RUNS_MAX);
 				return 2;
 			}
 			break;
 		}
-		case 's':
-			fwd_stdin = false;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			fputs(usage, stderr);
-			return 2;
+		case 's': fwd_stdin = false; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
 		}
 	}
 	if (argc - optind < 2) {
@@ -178,10 +174,11 @@ int main(int argc, char **argv)
 			while (p < PH_EXIT && t[p] >= 0)
 				p++;
 			hangs[p]++;
-			fprintf(stderr, "exec-phases: run %ld hung in %s\n", i + 1,
-				ph_name[p]);
+			fprintf(stderr, "exec-phases: run %ld hung in %s\n",
+				i + 1, ph_name[p]);
 			if (++n_hangs > PH_HANGS_MAX) {
-				fprintf(stderr, "exec-phases: more than %d hangs, giving up\n",
+				fprintf(stderr,
+					"exec-phases: more than %d hangs, giving up\n",
 					PH_HANGS_MAX);
 				return 1;
 			}
@@ -191,8 +188,8 @@ int main(int argc, char **argv)
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 			fprintf(stderr, "exec-phases: run %ld failed (%s %d)\n",
 				i + 1, WIFEXITED(status) ? "exit" : "signal",
-				WIFEXITED(status) ? WEXITSTATUS(status) :
-						    WTERMSIG(status));
+				WIFEXITED(status) ? WEXITSTATUS(status)
+						  : WTERMSIG(status));
 			return 1;
 		}
 		for (int p = 0; p < PH_EXIT; p++)
@@ -200,8 +197,8 @@ int main(int argc, char **argv)
 		t[PH_EXIT] = t[PH_TOTAL] - sum;
 	}
 
-	printf("%-10s %9s %9s %9s %6s\n", "phase", "p50 ms", "p90 ms", "mean ms",
-	       "hangs");
+	printf("%-10s %9s %9s %9s %6s\n", "phase", "p50 ms", "p90 ms",
+	       "mean ms", "hangs");
 	for (int p = 0; p < PH_N; p++) {
 		double mean = 0;
 

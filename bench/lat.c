@@ -21,17 +21,17 @@
 
 /* Hard caps: a command line names a handful of commands, and a run that
  * needs more samples than this is a different benchmark. */
-#define LAT_CMDS_MAX 16
-#define LAT_RUNS_MAX 1000000
-#define LAT_SEP "---"
+#define LAT_CMDS_MAX  16
+#define LAT_RUNS_MAX  1000000
+#define LAT_SEP	      "---"
 #define LAT_HANGS_MAX 20
 
 struct cmd {
 	const char *label;
-	char **argv;     /* borrowed from main's argv, NULL-terminated */
+	char **argv;	 /* borrowed from main's argv, NULL-terminated */
 	double *samples; /* ms, one per measured run */
 	size_t n;
-	size_t hangs;    /* runs killed after the timeout, not in samples */
+	size_t hangs; /* runs killed after the timeout, not in samples */
 };
 
 /* What one run came to. */
@@ -112,8 +112,8 @@ static int run_once(const struct cmd *c, int devnull, int timeout_ms,
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "lat: %s: %s %d\n", c->label,
 			WIFEXITED(status) ? "exit" : "signal",
-			WIFEXITED(status) ? WEXITSTATUS(status) :
-					    WTERMSIG(status));
+			WIFEXITED(status) ? WEXITSTATUS(status)
+					  : WTERMSIG(status));
 		return RUN_FAIL;
 	}
 	*ms = t1 - t0;
@@ -178,20 +178,15 @@ int main(int argc, char **argv)
 		case 't':
 			if (parse_count(optarg, 3600 * 1000, &timeout_ms) < 0 ||
 			    timeout_ms == 0) {
-				fprintf(stderr, "lat: -t %s: expected 1..3600000 ms\n",
+				fprintf(stderr,
+					"lat: -t %s: expected 1..3600000 ms\n",
 					optarg);
 				return 2;
 			}
 			break;
-		case 'r':
-			rawdir = optarg;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			fputs(usage, stderr);
-			return 2;
+		case 'r': rawdir = optarg; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
 		}
 	}
 
@@ -257,7 +252,8 @@ int main(int argc, char **argv)
 			while ((how = run_once(c, devnull, (int)timeout_ms,
 					       &ms)) == RUN_HANG) {
 				if (++c->hangs > LAT_HANGS_MAX) {
-					fprintf(stderr, "lat: %s: more than %d hangs, giving up\n",
+					fprintf(stderr,
+						"lat: %s: more than %d hangs, giving up\n",
 						c->label, LAT_HANGS_MAX);
 					goto out;
 				}

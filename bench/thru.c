@@ -19,7 +19,7 @@
 
 /* The consumer reads like `wc -c` would, in fixed chunks; the pipe keeps
  * its default size so every command sees the same consumer. */
-#define THRU_CHUNK (128u << 10)
+#define THRU_CHUNK    (128u << 10)
 #define THRU_RUNS_MAX 1000
 
 static const char usage[] =
@@ -115,8 +115,8 @@ static int run_once(char **argv, unsigned char *buf, double *secs,
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "thru: %s: %s %d\n", argv[0],
 			WIFEXITED(status) ? "exit" : "signal",
-			WIFEXITED(status) ? WEXITSTATUS(status) :
-					    WTERMSIG(status));
+			WIFEXITED(status) ? WEXITSTATUS(status)
+					  : WTERMSIG(status));
 		return -1;
 	}
 	return rc;
@@ -143,18 +143,15 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			if (parse_u64(optarg, &expect) < 0) {
-				fprintf(stderr, "thru: -b %s: expected a byte count\n",
+				fprintf(stderr,
+					"thru: -b %s: expected a byte count\n",
 					optarg);
 				return 2;
 			}
 			check = true;
 			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			fputs(usage, stderr);
-			return 2;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
 		}
 	}
 	if (argc - optind < 3 || strcmp(argv[optind + 1], "--") != 0) {
@@ -177,18 +174,22 @@ int main(int argc, char **argv)
 		if (run_once(argv, buf, &secs[r], &n, &cpus[r]) < 0)
 			goto out;
 		if (check && n != expect) {
-			fprintf(stderr, "thru: %s: run %" PRIu64 ": got %" PRIu64
+			fprintf(stderr,
+				"thru: %s: run %" PRIu64 ": got %" PRIu64
 				" bytes, expected %" PRIu64 "\n",
 				label, r + 1, n, expect);
 			goto out;
 		}
 		if (r > 0 && n != bytes) {
-			fprintf(stderr, "thru: %s: byte count changed between runs (%" PRIu64
-				" vs %" PRIu64 ")\n", label, n, bytes);
+			fprintf(stderr,
+				"thru: %s: byte count changed between runs (%" PRIu64
+				" vs %" PRIu64 ")\n",
+				label, n, bytes);
 			goto out;
 		}
 		bytes = n;
-		fprintf(stderr, "thru: %s run %" PRIu64 ": %" PRIu64
+		fprintf(stderr,
+			"thru: %s run %" PRIu64 ": %" PRIu64
 			" bytes in %.3f s, %.1f MB/s, client cpu %.3f s\n",
 			label, r + 1, n, secs[r], (double)n / secs[r] / 1e6,
 			cpus[r]);
@@ -196,7 +197,8 @@ int main(int argc, char **argv)
 	qsort(secs, runs, sizeof(*secs), bench_cmp_double);
 	qsort(cpus, runs, sizeof(*cpus), bench_cmp_double);
 	/* Upper median for even counts: the slower of the middle two. */
-	printf("%s bytes=%" PRIu64 " best_s=%.3f median_s=%.3f best_MBps=%.1f median_MBps=%.1f client_cpu_s=%.3f\n",
+	printf("%s bytes=%" PRIu64
+	       " best_s=%.3f median_s=%.3f best_MBps=%.1f median_MBps=%.1f client_cpu_s=%.3f\n",
 	       label, bytes, secs[0], secs[runs / 2],
 	       (double)bytes / secs[0] / 1e6,
 	       (double)bytes / secs[runs / 2] / 1e6, cpus[runs / 2]);

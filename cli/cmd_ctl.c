@@ -65,9 +65,9 @@ static void print_entry(const struct tp_exec_entry *e, void *opaque)
 		snprintf(status, sizeof(status), "signal %d", e->exit.signal);
 	else
 		snprintf(status, sizeof(status), "exit %d", e->exit.code);
-	printf("%-6" PRIu64 " %-8d %-10s %-9s %-8s %.*s\n", e->id, e->pid, status,
-	       e->flags & TP_EXEC_F_DETACH ? "detached" : "attached", when,
-	       (int)e->cmdline.len, (const char *)e->cmdline.ptr);
+	printf("%-6" PRIu64 " %-8d %-10s %-9s %-8s %.*s\n", e->id, e->pid,
+	       status, e->flags & TP_EXEC_F_DETACH ? "detached" : "attached",
+	       when, (int)e->cmdline.len, (const char *)e->cmdline.ptr);
 }
 
 int cli_ps(int argc, char **argv)
@@ -139,7 +139,8 @@ int cli_kill(int argc, char **argv)
 		return e > 0 ? 0 : CLI_EXIT_USAGE;
 	if (parse_id(argv[optind], &id) < 0)
 		return CLI_EXIT_USAGE;
-	if (optind + 1 < argc && util_parse_signal(argv[optind + 1], &sig) < 0) {
+	if (optind + 1 < argc &&
+	    util_parse_signal(argv[optind + 1], &sig) < 0) {
 		log_error("'%s' is not a signal", argv[optind + 1]);
 		return CLI_EXIT_USAGE;
 	}

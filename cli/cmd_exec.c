@@ -81,29 +81,28 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 		case 'T':
 			if (util_parse_seconds_ms(optarg, &o->timeout_ms) < 0 ||
 			    o->timeout_ms == 0) {
-				log_error("--timeout %s: expected seconds, more than 0",
-					  optarg);
+				log_error(
+					"--timeout %s: expected seconds, more than 0",
+					optarg);
 				return -EINVAL;
 			}
 			o->timeout_set = true;
 			break;
 		case 'e':
 			if (!strchr(optarg, '=') || optarg[0] == '=') {
-				log_error("--env %s: expected NAME=VALUE", optarg);
+				log_error("--env %s: expected NAME=VALUE",
+					  optarg);
 				return -EINVAL;
 			}
 			if (o->n_env == ENV_MAX) {
-				log_error("--env: more than %d variables", ENV_MAX);
+				log_error("--env: more than %d variables",
+					  ENV_MAX);
 				return -E2BIG;
 			}
 			o->env[o->n_env++] = optarg;
 			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 1;
-		default:
-			fputs(usage, stderr);
-			return -EINVAL;
+		case 'h': fputs(usage, stdout); return 1;
+		default: fputs(usage, stderr); return -EINVAL;
 		}
 	}
 	if (optind >= argc) {
@@ -111,7 +110,8 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 		return -EINVAL;
 	}
 	if (o->node && (o->agent || o->config)) {
-		log_error("exec: --node and --agent/--config exclude each other");
+		log_error(
+			"exec: --node and --agent/--config exclude each other");
 		return -EINVAL;
 	}
 	if (!o->node && !o->agent) {
@@ -138,8 +138,9 @@ static int pick_backend(struct exec_opts *o, struct exec_backend **ret)
 	if (!o->config) {
 		r = exec_config_find(path, sizeof(path));
 		if (r < 0) {
-			log_error("exec --agent %s: no config file (give --config FILE or set TETHER_CONFIG)",
-				  o->agent);
+			log_error(
+				"exec --agent %s: no config file (give --config FILE or set TETHER_CONFIG)",
+				o->agent);
 			return r;
 		}
 		o->config = path;
@@ -171,15 +172,16 @@ int cli_report_result(const struct exec_result *res, uint32_t timeout_ms,
 		log_error("sandbox timeout exceeded after %" PRIu32 "%ss",
 			  timeout_ms / 1000, timeout_ms % 1000 ? "+" : "");
 	if (json) {
-		json_t *o = json_pack("{s:i, s:i, s:b, s:f, s:f, s:f, s:I, s:s}",
-				      "exit_code", code, "signal", st->signal,
-				      "timed_out", res->timed_out,
-				      "wall_s", st->wall_us / 1e6,
-				      "user_s", st->user_us / 1e6,
-				      "sys_s", st->sys_us / 1e6,
-				      "max_rss_kb", (json_int_t)st->maxrss_kb,
-				      "backend", backend);
-		char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+		json_t *o = json_pack(
+			"{s:i, s:i, s:b, s:f, s:f, s:f, s:I, s:s}", "exit_code",
+			code, "signal", st->signal, "timed_out", res->timed_out,
+			"wall_s", st->wall_us / 1e6, "user_s",
+			st->user_us / 1e6, "sys_s", st->sys_us / 1e6,
+			"max_rss_kb", (json_int_t)st->maxrss_kb, "backend",
+			backend);
+		char *text =
+			o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6))
+			  : NULL;
 
 		if (text)
 			fprintf(stderr, "%s\n", text);
@@ -188,7 +190,8 @@ int cli_report_result(const struct exec_result *res, uint32_t timeout_ms,
 	}
 	if (stats)
 		fprintf(stderr,
-			"tether: %s %d, wall %.3fs, user %.3fs, sys %.3fs, max rss %" PRIu64 " KiB\n",
+			"tether: %s %d, wall %.3fs, user %.3fs, sys %.3fs, max rss %" PRIu64
+			" KiB\n",
 			st->signal ? "signal" : "exit",
 			st->signal ? st->signal : st->code, st->wall_us / 1e6,
 			st->user_us / 1e6, st->sys_us / 1e6, st->maxrss_kb);
@@ -238,8 +241,9 @@ int cli_exec(int argc, char **argv)
 		goto out;
 	}
 	if (o.detach && !(b->ops->caps & EXEC_CAP_DETACH)) {
-		log_error("backend %s: --detach is not supported (it runs commands on this host, in the foreground)",
-			  b->name);
+		log_error(
+			"backend %s: --detach is not supported (it runs commands on this host, in the foreground)",
+			b->name);
 		goto out;
 	}
 	if (o.tty) {
@@ -247,7 +251,8 @@ int cli_exec(int argc, char **argv)
 
 		if (!cli_term_size(STDIN_FILENO, &spec.rows, &spec.cols))
 			cli_term_size(STDOUT_FILENO, &spec.rows, &spec.cols);
-		if (term && o.n_env < ENV_MAX && (b->ops->caps & EXEC_CAP_REMOTE)) {
+		if (term && o.n_env < ENV_MAX &&
+		    (b->ops->caps & EXEC_CAP_REMOTE)) {
 			snprintf(term_env, sizeof(term_env), "TERM=%s", term);
 			o.env[o.n_env++] = term_env;
 		}
@@ -260,7 +265,8 @@ int cli_exec(int argc, char **argv)
 	r = exec_backend_prepare(b);
 	if (r < 0)
 		goto out;
-	if (o.tty && isatty(STDIN_FILENO) && cli_term_raw(STDIN_FILENO, &saved) == 0)
+	if (o.tty && isatty(STDIN_FILENO) &&
+	    cli_term_raw(STDIN_FILENO, &saved) == 0)
 		raw = true;
 
 	struct exec_io io = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, sfd };

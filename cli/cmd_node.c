@@ -42,14 +42,16 @@ static bool tcp_is_loopback(const char *url)
 static int check_listen_url(const char *url, bool insecure_remote)
 {
 	if (strncmp(url, "tls+tcp://", 10) == 0) {
-		log_error("node %s: tls+tcp needs keys from pairing, which this version does not have yet; use ipc:// or tcp://127.0.0.1",
-			  url);
+		log_error(
+			"node %s: tls+tcp needs keys from pairing, which this version does not have yet; use ipc:// or tcp://127.0.0.1",
+			url);
 		return -ENOTSUP;
 	}
 	if (strncmp(url, "tcp://", 6) == 0 && !tcp_is_loopback(url) &&
 	    !insecure_remote) {
-		log_error("node %s: not a loopback address, and a node does not authenticate clients yet; pass --insecure-remote to allow it",
-			  url);
+		log_error(
+			"node %s: not a loopback address, and a node does not authenticate clients yet; pass --insecure-remote to allow it",
+			url);
 		return -EPERM;
 	}
 	return 0;

@@ -11,11 +11,14 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } commands[] = {
-	{ "node", cli_node, "serve commands: tether node --listen URL [--root DIR]" },
+	{ "node", cli_node,
+	  "serve commands: tether node --listen URL [--root DIR]" },
 	{ "exec", cli_exec, "run a command on a node or an agent's backend" },
 	{ "ps", cli_ps, "list a node's commands: tether ps --node URL" },
-	{ "attach", cli_attach, "follow a command's output: tether attach --node URL ID" },
-	{ "kill", cli_kill, "signal a command: tether kill --node URL ID [SIG]" },
+	{ "attach", cli_attach,
+	  "follow a command's output: tether attach --node URL ID" },
+	{ "kill", cli_kill,
+	  "signal a command: tether kill --node URL ID [SIG]" },
 };
 
 static void usage(FILE *f)
@@ -23,7 +26,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: tether COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "\n'tether COMMAND --help' describes each. TETHER_LOG=debug logs more.\n");
+	fprintf(f,
+		"\n'tether COMMAND --help' describes each. TETHER_LOG=debug logs more.\n");
 }
 
 int main(int argc, char **argv)

@@ -20,21 +20,21 @@ static inline void util_closep(int *fd)
 		close(*fd);
 }
 
-#define _cleanup_free_ _cleanup_(util_freep)
+#define _cleanup_free_	_cleanup_(util_freep)
 #define _cleanup_close_ _cleanup_(util_closep)
 
-#define TAKE_PTR(p)                          \
-	({                                   \
-		__typeof__(p) _tmp_ = (p);   \
-		(p) = NULL;                  \
-		_tmp_;                       \
+#define TAKE_PTR(p)                        \
+	({                                 \
+		__typeof__(p) _tmp_ = (p); \
+		(p) = NULL;                \
+		_tmp_;                     \
 	})
 
-#define TAKE_FD(fd)                          \
-	({                                   \
-		int _tmp_ = (fd);            \
-		(fd) = -1;                   \
-		_tmp_;                       \
+#define TAKE_FD(fd)               \
+	({                        \
+		int _tmp_ = (fd); \
+		(fd) = -1;        \
+		_tmp_;            \
 	})
 
 #define UTIL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -65,13 +65,15 @@ static void emit(enum log_level l, const char *suffix, const char *fmt,
 	if ((int)l > level)
 		return;
 	n = snprintf(line, sizeof(line), "tether: %s",
-		     l == LOG_LEVEL_DEBUG ? "debug: " :
-		     l == LOG_LEVEL_WARN ? "warning: " : "");
+		     l == LOG_LEVEL_DEBUG  ? "debug: "
+		     : l == LOG_LEVEL_WARN ? "warning: "
+					   : "");
 	n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	if (n >= (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
 	if (suffix)
-		n += snprintf(line + n, sizeof(line) - (size_t)n, ": %s", suffix);
+		n += snprintf(line + n, sizeof(line) - (size_t)n, ": %s",
+			      suffix);
 	if (n >= (int)sizeof(line) - 1)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';

@@ -30,16 +30,16 @@ int log_msg_errno(enum log_level level, int r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
-#define log_debug(...)                                            \
-	do {                                                      \
-		if (log_get_level() >= LOG_LEVEL_DEBUG)           \
-			log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__);    \
+#define log_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...)                                         \
+	do {                                                   \
+		if (log_get_level() >= LOG_LEVEL_DEBUG)        \
+			log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__); \
 	} while (0)
 
 #define log_error_errno(r, ...) log_msg_errno(LOG_LEVEL_ERROR, (r), __VA_ARGS__)
-#define log_warn_errno(r, ...) log_msg_errno(LOG_LEVEL_WARN, (r), __VA_ARGS__)
+#define log_warn_errno(r, ...)	log_msg_errno(LOG_LEVEL_WARN, (r), __VA_ARGS__)
 #define log_debug_errno(r, ...) log_msg_errno(LOG_LEVEL_DEBUG, (r), __VA_ARGS__)
 
 #endif

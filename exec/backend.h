@@ -11,16 +11,16 @@
 
 /* Capability mask: what a backend can do beyond run-and-wait. */
 enum {
-	EXEC_CAP_TTY = 1u << 0,    /* -t: a pty with window size */
+	EXEC_CAP_TTY = 1u << 0,	   /* -t: a pty with window size */
 	EXEC_CAP_DETACH = 1u << 1, /* --detach, ps, attach, kill */
 	EXEC_CAP_REMOTE = 1u << 2, /* runs off this host */
 };
 
 /* One command to run. Everything is borrowed for the duration of run(). */
 struct exec_spec {
-	char *const *argv;   /* NULL-terminated, at least one element */
-	char *const *env;    /* "K=V" added to the backend's environment */
-	const char *cwd;     /* NULL: the backend's default */
+	char *const *argv; /* NULL-terminated, at least one element */
+	char *const *env;  /* "K=V" added to the backend's environment */
+	const char *cwd;   /* NULL: the backend's default */
 	bool tty;
 	bool detach;
 	bool forward_stdin;  /* false: the command's stdin is /dev/null */
@@ -38,15 +38,15 @@ struct exec_io {
 
 struct exec_result {
 	struct exec_status status;
-	bool timed_out;  /* the timeout killed it (status.signal is the kill) */
-	uint64_t id;     /* detach: the command id on the backend */
+	bool timed_out; /* the timeout killed it (status.signal is the kill) */
+	uint64_t id;	/* detach: the command id on the backend */
 };
 
 struct exec_backend;
 
 struct exec_backend_ops {
 	const char *type; /* "host", "node" */
-	unsigned caps;    /* EXEC_CAP_* */
+	unsigned caps;	  /* EXEC_CAP_* */
 	/* Create or connect; make the workspace visible. 0 or -errno, with
 	 * the reason logged once. */
 	int (*prepare)(struct exec_backend *b);

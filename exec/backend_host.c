@@ -96,7 +96,8 @@ static int host_run(struct exec_backend *b, const struct exec_spec *spec,
 	int e;
 
 	if (spec->detach)
-		return log_error_errno(-ENOTSUP, "backend %s: --detach", b->name);
+		return log_error_errno(-ENOTSUP, "backend %s: --detach",
+				       b->name);
 	e = exec_proc_spawn(&ps, &p);
 	if (e < 0) {
 		if (e == -ENOENT)

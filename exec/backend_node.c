@@ -45,7 +45,8 @@ static void ignore_entry(const struct tp_exec_entry *e, void *opaque)
 
 static int node_health(struct exec_backend *b)
 {
-	return b->priv ? exec_remote_list(b->priv, ignore_entry, NULL) : -ENOTCONN;
+	return b->priv ? exec_remote_list(b->priv, ignore_entry, NULL)
+		       : -ENOTCONN;
 }
 
 const struct exec_backend_ops exec_backend_node_ops = {

@@ -18,8 +18,8 @@
 #include "cleanup.h"
 
 #define TIMEOUT_MAX_S (30u * 86400u) /* 30 days; also fits uint32_t ms */
-#define PATH_CAP 256                 /* longer JSON paths are cut in errors */
-#define MSG_CAP 512
+#define PATH_CAP      256	     /* longer JSON paths are cut in errors */
+#define MSG_CAP	      512
 
 /* The schema. Each object kind is a table of known keys; scan() rejects any
  * other key and any value of the wrong JSON type, and stores the accepted
@@ -31,17 +31,27 @@ enum kind { K_STRING, K_NUMBER, K_OBJECT, K_ARRAY };
 struct field {
 	const char *key;
 	enum kind kind;
-	size_t slot;              /* offsetof the json_t * in the raw struct */
-	const struct field *sub;  /* K_OBJECT scanned in place, or NULL */
+	size_t slot;		 /* offsetof the json_t * in the raw struct */
+	const struct field *sub; /* K_OBJECT scanned in place, or NULL */
 };
 
 #define SLOT(type, member) offsetof(struct type, member)
 
-struct top_raw { json_t *backends, *nodes, *agents; };
-struct agents_raw { json_t *defaults, *list; };
-struct backend_raw { json_t *type, *url, *node; };
-struct node_raw { json_t *url; };
-struct agent_raw { json_t *id, *backend, *timeout, *exec_host, *exec_node; };
+struct top_raw {
+	json_t *backends, *nodes, *agents;
+};
+struct agents_raw {
+	json_t *defaults, *list;
+};
+struct backend_raw {
+	json_t *type, *url, *node;
+};
+struct node_raw {
+	json_t *url;
+};
+struct agent_raw {
+	json_t *id, *backend, *timeout, *exec_host, *exec_node;
+};
 
 static const struct field top_fields[] = {
 	{ "backends", K_OBJECT, SLOT(top_raw, backends) },
@@ -95,7 +105,7 @@ struct ctx {
 	struct exec_config *c;
 	char *err;
 	size_t errlen;
-	json_t *nodes;    /* the "nodes" object, once checked; or NULL */
+	json_t *nodes;	  /* the "nodes" object, once checked; or NULL */
 	json_t *backends; /* the "backends" object, once checked; or NULL */
 	char path[PATH_CAP];
 	size_t plen;
@@ -211,7 +221,8 @@ static int scan(struct ctx *x, json_t *obj, const struct field *fields,
 	r = check_kind(x, obj, K_OBJECT);
 	if (r < 0)
 		return r;
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		f = field_find(fields, key);
 		if (!f)
 			return fail(x, key, "unknown key");
@@ -236,8 +247,10 @@ static int check_url(struct ctx *x, const char *key, const char *url)
 		if (strncmp(url, url_schemes[i], n) == 0 && url[n])
 			return 0;
 	}
-	return fail(x, key, "bad url '%s' (expected tcp://, ipc:// or "
-		    "tls+tcp://ADDRESS)", url);
+	return fail(x, key,
+		    "bad url '%s' (expected tcp://, ipc:// or "
+		    "tls+tcp://ADDRESS)",
+		    url);
 }
 
 /* The url of node name (checked by parse_node), or NULL. */
@@ -265,8 +278,7 @@ static int parse_node(struct ctx *x, const char *name, json_t *v, void *out)
 	return r < 0 ? r : dup_str(x, json_string_value(raw.url), &n->url);
 }
 
-static int parse_backend(struct ctx *x, const char *name, json_t *v,
-			 void *out)
+static int parse_backend(struct ctx *x, const char *name, json_t *v, void *out)
 {
 	const struct exec_backend_ops *ops, *same;
 	struct exec_backend_conf *b = out;
@@ -291,9 +303,10 @@ static int parse_backend(struct ctx *x, const char *name, json_t *v,
 			    name);
 	if (ops->caps & EXEC_CAP_REMOTE) {
 		if (!raw.url == !raw.node)
-			return fail(x, NULL, "type '%s' needs one of 'url' "
-				    "or 'node'%s", type,
-				    raw.url ? ", not both" : "");
+			return fail(x, NULL,
+				    "type '%s' needs one of 'url' "
+				    "or 'node'%s",
+				    type, raw.url ? ", not both" : "");
 		url = json_string_value(raw.url);
 		r = url ? check_url(x, "url", url) : 0;
 		if (r < 0)
@@ -325,8 +338,10 @@ static int check_backend_name(struct ctx *x, const char *name)
 	if (!ops)
 		return fail(x, "backend", "unknown backend '%s'", name);
 	if (ops->caps & EXEC_CAP_REMOTE)
-		return fail(x, "backend", "type '%s' needs a url: define a "
-			    "backend of that type under 'backends'", name);
+		return fail(x, "backend",
+			    "type '%s' needs a url: define a "
+			    "backend of that type under 'backends'",
+			    name);
 	return 0;
 }
 
@@ -340,8 +355,10 @@ static int parse_timeout(struct ctx *x, json_t *v, uint32_t *ret_ms)
 	if (json_is_integer(v) ? json_integer_value(v) <= 0 ||
 					 json_integer_value(v) > TIMEOUT_MAX_S
 			       : !(s > 0 && s <= TIMEOUT_MAX_S))
-		return fail(x, "timeout", "must be more than 0 and at most %u "
-			    "seconds (30 days)", TIMEOUT_MAX_S);
+		return fail(x, "timeout",
+			    "must be more than 0 and at most %u "
+			    "seconds (30 days)",
+			    TIMEOUT_MAX_S);
 	/* Rounded to the millisecond, but never down to 0 ("none"). */
 	ms = (uint64_t)(s * 1000.0 + 0.5);
 	*ret_ms = ms ? (uint32_t)ms : 1;
@@ -411,7 +428,8 @@ static int parse_agent(struct ctx *x, json_t *v, bool defaults, json_t *seen,
 			return fail(x, "id", "must not be empty");
 		prev = json_object_get(seen, id);
 		if (prev)
-			return fail(x, "id", "duplicate id '%s' (also "
+			return fail(x, "id",
+				    "duplicate id '%s' (also "
 				    "agents.list[%" JSON_INTEGER_FORMAT "])",
 				    id, json_integer_value(prev));
 		if (json_object_set_new(seen, id,
@@ -464,7 +482,8 @@ static int parse_agents(struct ctx *x, json_t *v)
 		return fail_oom(x);
 	}
 	r = 0;
-	json_array_foreach(raw.list, i, entry) {
+	json_array_foreach(raw.list, i, entry)
+	{
 		mark = path_key(x, "list");
 		path_push(x, "[%zu]", i);
 		r = parse_agent(x, entry, false, seen, i, &c->agents[i]);
@@ -494,7 +513,8 @@ static int parse_named(struct ctx *x, json_t *obj, const char *what,
 		return fail_oom(x);
 	mark = path_key(x, what);
 	inner = x->plen;
-	json_object_foreach(obj, name, v) {
+	json_object_foreach(obj, name, v)
+	{
 		if (!*name) {
 			r = fail(x, NULL, "empty name");
 			break;
@@ -579,8 +599,9 @@ int exec_config_parse(const char *text, size_t len, const char *origin,
 		r = -ENOMEM;
 	else if (blank(text, len))
 		r = fail(&x, NULL, "empty file (expected a JSON object)");
-	else if (!(root = json_loadb(text, len, JSON_REJECT_DUPLICATES |
-					     JSON_DECODE_ANY, &jerr)))
+	else if (!(root = json_loadb(text, len,
+				     JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+				     &jerr)))
 		r = fail_json(&x, &jerr);
 	else {
 		r = parse_tree(&x, root);

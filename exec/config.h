@@ -10,27 +10,27 @@
 #define EXEC_CONFIG_FILE_MAX (4u << 20) /* refuse larger config files */
 
 struct exec_backend_conf {
-	char *name;        /* key in "backends" */
-	char *type;        /* "host" | "off" | "none" | "node" */
-	char *url;         /* node: "url", or the url of "node" in "nodes" */
+	char *name; /* key in "backends" */
+	char *type; /* "host" | "off" | "none" | "node" */
+	char *url;  /* node: "url", or the url of "node" in "nodes" */
 };
 
 struct exec_node_conf {
-	char *name;        /* key in "nodes" */
+	char *name; /* key in "nodes" */
 	char *url;
 };
 
 struct exec_agent_conf {
 	char *id;
-	char *backend;     /* a name in backends, or a type name;
+	char *backend;	     /* a name in backends, or a type name;
 			    * NULL: the default's */
-	char *node;        /* tools.exec.node: a name in nodes, with backend
+	char *node;	     /* tools.exec.node: a name in nodes, with backend
 			    * "node"; else NULL */
 	uint32_t timeout_ms; /* 0: none */
 };
 
 struct exec_config {
-	char *origin;      /* file path, for messages */
+	char *origin; /* file path, for messages */
 	struct exec_backend_conf *backends;
 	size_t n_backends;
 	struct exec_node_conf *nodes;

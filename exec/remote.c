@@ -25,10 +25,10 @@
 /* A READ is held by the node up to POLL_MS; the call gives up CALL_SLACK_MS
  * later, so a node that stops answering (without dropping the connection)
  * is noticed within a minute. */
-#define POLL_MS 30000
+#define POLL_MS	      30000
 #define CALL_SLACK_MS 15000
-#define CTL_MS 15000
-#define STDIN_CHUNK (128u << 10)
+#define CTL_MS	      15000
+#define STDIN_CHUNK   (128u << 10)
 
 struct exec_remote {
 	struct tp_link *link;
@@ -47,8 +47,8 @@ int exec_remote_open(const char *url, struct exec_remote **ret)
 		e = tp_chan_open(r->link, &r->ctl);
 	if (e < 0) {
 		log_error("sandbox connection failed: %s: %s", url,
-			  e == -ECONNREFUSED ? "connection refused" :
-					       strerror(-e));
+			  e == -ECONNREFUSED ? "connection refused"
+					     : strerror(-e));
 		exec_remote_close(r);
 		return e;
 	}
@@ -71,7 +71,8 @@ static int call_failed(struct exec_remote *r, int e, const char *err)
 	const char *url = tp_link_url(r->link);
 
 	if (e == -ECONNRESET)
-		log_error("sandbox connection failed: %s: connection lost", url);
+		log_error("sandbox connection failed: %s: connection lost",
+			  url);
 	else if (e == -ETIMEDOUT)
 		log_error("sandbox connection failed: %s: node not answering",
 			  url);
@@ -105,8 +106,9 @@ int exec_remote_start(struct exec_remote *r, const struct exec_spec *spec,
 	req.start.rows = spec->rows;
 	req.start.cols = spec->cols;
 	if (spec->cwd)
-		req.start.cwd = (struct tp_bytes){ (const uint8_t *)spec->cwd,
-						   (uint32_t)strlen(spec->cwd) };
+		req.start.cwd =
+			(struct tp_bytes){ (const uint8_t *)spec->cwd,
+					   (uint32_t)strlen(spec->cwd) };
 	req.argv_c = (struct tp_cstrv){ (const char *const *)spec->argv,
 					strv_count(spec->argv) };
 	req.env_c = (struct tp_cstrv){ (const char *const *)spec->env,
@@ -120,7 +122,8 @@ int exec_remote_start(struct exec_remote *r, const struct exec_spec *spec,
 	if (e < 0)
 		return call_failed(r, e, err);
 	if (rep.type != TP_EXEC_STARTED)
-		return call_failed(r, -EPROTO, "unexpected reply to EXEC_START");
+		return call_failed(r, -EPROTO,
+				   "unexpected reply to EXEC_START");
 	*id = rep.started.id;
 	return 0;
 }
@@ -165,7 +168,8 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
-				struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+				struct pollfd pfd = { .fd = fd,
+						      .events = POLLOUT };
 
 				poll(&pfd, 1, -1);
 				continue;
@@ -182,8 +186,8 @@ struct follow {
 	struct exec_remote *r;
 	uint64_t id;
 	const struct exec_io *io;
-	int done_fd;      /* eventfd: the output thread finished */
-	int stop_fd;      /* eventfd: tell the stdin thread to stop */
+	int done_fd; /* eventfd: the output thread finished */
+	int stop_fd; /* eventfd: tell the stdin thread to stop */
 	struct tp_chan *out_chan[2], *in_chan;
 	/* Results of the output thread. */
 	int error;
@@ -219,9 +223,12 @@ static void *output_thread(void *arg)
 		}
 		if (e < 0)
 			break;
-		if (!warned && (o->out_off > asked_out || o->err_off > asked_err)) {
-			log_warn("command %" PRIu64 ": older output was dropped from the node's buffer",
-				 f->id);
+		if (!warned &&
+		    (o->out_off > asked_out || o->err_off > asked_err)) {
+			log_warn(
+				"command %" PRIu64
+				": older output was dropped from the node's buffer",
+				f->id);
 			warned = true;
 		}
 		req.read.out_off = o->out_off + o->out.len;
@@ -274,8 +281,8 @@ static int send_stdin(struct follow *f, const uint8_t *data, size_t n,
 
 		req.write.id = f->id;
 		req.write.in_off = *off;
-		req.write.data = (struct tp_bytes){ data + done,
-						    (uint32_t)(n - done) };
+		req.write.data =
+			(struct tp_bytes){ data + done, (uint32_t)(n - done) };
 		req.write.eof = eof;
 		e = tp_chan_call(f->in_chan, &req, &rep, 0, NULL, 0);
 		if (e < 0)

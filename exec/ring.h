@@ -11,7 +11,7 @@ struct exec_ring {
 	uint8_t *buf;
 	size_t cap;
 	uint64_t start; /* offset of the oldest byte held */
-	uint64_t end;   /* offset one past the newest byte (bytes ever written) */
+	uint64_t end; /* offset one past the newest byte (bytes ever written) */
 };
 
 /* Allocate cap bytes. 0 or -ENOMEM. */

@@ -18,8 +18,8 @@ static const struct exec_agent_conf *find_agent(const struct exec_config *c,
 	return NULL;
 }
 
-static const struct exec_backend_conf *
-find_backend(const struct exec_config *c, const char *name)
+static const struct exec_backend_conf *find_backend(const struct exec_config *c,
+						    const char *name)
 {
 	for (size_t i = 0; i < c->n_backends; i++)
 		if (strcmp(c->backends[i].name, name) == 0)
@@ -27,8 +27,7 @@ find_backend(const struct exec_config *c, const char *name)
 	return NULL;
 }
 
-static const char *find_node_url(const struct exec_config *c,
-				 const char *name)
+static const char *find_node_url(const struct exec_config *c, const char *name)
 {
 	for (size_t i = 0; i < c->n_nodes; i++)
 		if (strcmp(c->nodes[i].name, name) == 0)

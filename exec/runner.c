@@ -38,11 +38,11 @@ extern char **environ;
  * dup2 onto 0-2 never clobbers a source that is still needed. */
 struct spawn_ctx {
 	char **envp;
-	char *path;      /* what execve gets (relative: resolved after chdir) */
-	int src[3];      /* child side of stdin/stdout/stderr */
-	int own[4];      /* child-side fds the parent closes after fork */
+	char *path; /* what execve gets (relative: resolved after chdir) */
+	int src[3]; /* child side of stdin/stdout/stderr */
+	int own[4]; /* child-side fds the parent closes after fork */
 	size_t n_own;
-	int parent[3];   /* parent ends: in, out, err */
+	int parent[3];	  /* parent ends: in, out, err */
 	int err_r, err_w; /* the child's exec error report; err_w is owned */
 	pid_t parent_pid; /* getpid() before vfork, for die_with_parent */
 };
@@ -281,8 +281,8 @@ static _Noreturn void child_exec(const struct spawn_ctx *c,
 		child_fail(c->err_w);
 	/* A parent killed before prctl took effect would go unnoticed: check
 	 * that it is still ours afterwards. */
-	if (spec->die_with_parent &&
-	    (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != c->parent_pid))
+	if (spec->die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+				      getppid() != c->parent_pid))
 		child_fail(c->err_w);
 	/* Handlers were copied from the parent; every signal is still blocked
 	 * (see exec_proc_spawn), so none of them can run here. */
@@ -313,8 +313,8 @@ static _Noreturn void child_exec(const struct spawn_ctx *c,
 
 /* vfork in a frame of its own: the child never returns from it, and the
  * caller's locals are not live across it (no -Wclobbered hazard). */
-static __attribute__((noinline)) pid_t vfork_exec(const struct spawn_ctx *c,
-						   const struct exec_proc_spec *spec)
+static __attribute__((noinline)) pid_t
+vfork_exec(const struct spawn_ctx *c, const struct exec_proc_spec *spec)
 {
 	pid_t pid = vfork();
 
@@ -350,8 +350,10 @@ static int read_child_error(int fd)
 
 int exec_proc_spawn(const struct exec_proc_spec *spec, struct exec_proc **ret)
 {
-	struct spawn_ctx c = { .parent = { -1, -1, -1 }, .src = { -1, -1, -1 },
-			       .err_r = -1, .err_w = -1 };
+	struct spawn_ctx c = { .parent = { -1, -1, -1 },
+			       .src = { -1, -1, -1 },
+			       .err_r = -1,
+			       .err_w = -1 };
 	struct exec_proc *p = NULL;
 	sigset_t all, old;
 	pid_t pid;
@@ -716,7 +718,8 @@ int exec_status_to_exit_code(const struct exec_status *st)
 
 void exec_timer_start(struct exec_timer *t, uint32_t timeout_ms, int64_t now)
 {
-	*t = (struct exec_timer){ .deadline = timeout_ms ? now + timeout_ms : 0 };
+	*t = (struct exec_timer){ .deadline = timeout_ms ? now + timeout_ms
+							 : 0 };
 }
 
 void exec_timer_kill(struct exec_timer *t, struct exec_proc *p, int64_t now)
@@ -726,8 +729,7 @@ void exec_timer_kill(struct exec_timer *t, struct exec_proc *p, int64_t now)
 		t->kill_at = now + EXEC_GRACE_MS;
 }
 
-int64_t exec_timer_tick(struct exec_timer *t, struct exec_proc *p,
-			int64_t now)
+int64_t exec_timer_tick(struct exec_timer *t, struct exec_proc *p, int64_t now)
 {
 	if (t->deadline && now >= t->deadline) {
 		t->deadline = 0;

@@ -22,11 +22,11 @@ struct exec_rlimit {
 };
 
 struct exec_proc_spec {
-	char *const *argv;     /* borrowed; argv[0] searched in PATH */
-	char *const *env_add;  /* "K=V" over the parent's environ; may be NULL */
-	const char *cwd;       /* NULL: inherit */
-	bool tty;              /* child on a new pty; stdio fields ignored */
-	uint16_t rows, cols;   /* pty window size (0: 24x80) */
+	char *const *argv;    /* borrowed; argv[0] searched in PATH */
+	char *const *env_add; /* "K=V" over the parent's environ; may be NULL */
+	const char *cwd;      /* NULL: inherit */
+	bool tty;	      /* child on a new pty; stdio fields ignored */
+	uint16_t rows, cols;  /* pty window size (0: 24x80) */
 	int stdin_fd, stdout_fd, stderr_fd; /* EXEC_FD_* or a descriptor */
 	const struct exec_rlimit *rlimits;
 	size_t n_rlimits;
@@ -37,17 +37,17 @@ struct exec_proc_spec {
 };
 
 struct exec_status {
-	int code;      /* exit status when signal == 0 */
-	int signal;    /* terminating signal or 0 */
+	int code;   /* exit status when signal == 0 */
+	int signal; /* terminating signal or 0 */
 	uint64_t wall_us, user_us, sys_us, maxrss_kb;
 };
 
 struct exec_proc {
-	pid_t pid;          /* also the process group and session id */
-	int pidfd;          /* readable when the child exits; for poll/epoll */
-	int in_fd;          /* parent end: stdin pipe, or the pty master */
-	int out_fd;         /* parent end: stdout pipe, or the pty master dup */
-	int err_fd;         /* parent end: stderr pipe; -1 under a pty */
+	pid_t pid;  /* also the process group and session id */
+	int pidfd;  /* readable when the child exits; for poll/epoll */
+	int in_fd;  /* parent end: stdin pipe, or the pty master */
+	int out_fd; /* parent end: stdout pipe, or the pty master dup */
+	int err_fd; /* parent end: stderr pipe; -1 under a pty */
 	struct timespec started; /* CLOCK_MONOTONIC */
 	bool reaped;
 	struct exec_status status; /* valid once reaped */
@@ -94,9 +94,9 @@ void exec_proc_free(struct exec_proc *p);
 #define EXEC_GRACE_MS 2000
 
 struct exec_timer {
-	int64_t deadline;  /* timeout, 0 = none or passed */
-	int64_t kill_at;   /* SIGKILL due, 0 = none */
-	bool timed_out;    /* the timeout fired while the command ran */
+	int64_t deadline; /* timeout, 0 = none or passed */
+	int64_t kill_at;  /* SIGKILL due, 0 = none */
+	bool timed_out;	  /* the timeout fired while the command ran */
 };
 
 /* Arm the timeout (0 = none). */
@@ -107,8 +107,7 @@ void exec_timer_start(struct exec_timer *t, uint32_t timeout_ms, int64_t now);
 void exec_timer_kill(struct exec_timer *t, struct exec_proc *p, int64_t now);
 
 /* Act on what is due at now; returns the next due time, 0 if none. */
-int64_t exec_timer_tick(struct exec_timer *t, struct exec_proc *p,
-			int64_t now);
+int64_t exec_timer_tick(struct exec_timer *t, struct exec_proc *p, int64_t now);
 
 /* 128+N for a signal, the code otherwise: the shell/ssh convention. */
 int exec_status_to_exit_code(const struct exec_status *st);

@@ -24,18 +24,18 @@
 #include "ring.h"
 #include "runner.h"
 
-#define RING_CAP (1u << 20)   /* per output stream: replay depth of attach */
-#define STDIN_CAP (1u << 20)  /* stdin bytes accepted ahead of the command */
-#define LINGER_MS 1000        /* output drain after exit, see drain_linger() */
-#define WAIT_MAX_MS 60000     /* longest a request is held */
-#define MAX_COMMANDS 1024     /* running at once */
-#define MAX_FINISHED 64       /* finished records kept for ps and attach */
-#define CMDLINE_MAX 256
+#define RING_CAP     (1u << 20) /* per output stream: replay depth of attach */
+#define STDIN_CAP    (1u << 20) /* stdin bytes accepted ahead of the command */
+#define LINGER_MS    1000  /* output drain after exit, see drain_linger() */
+#define WAIT_MAX_MS  60000 /* longest a request is held */
+#define MAX_COMMANDS 1024  /* running at once */
+#define MAX_FINISHED 64	   /* finished records kept for ps and attach */
+#define CMDLINE_MAX  256
 /* Cork: a held READ whose stream is busy waits up to CORK_US for CORK_BYTES
  * before it is answered, so a fast producer's 4 KiB writes leave in large
  * replies rather than one round trip each (the first reply after an idle
  * spell is at most CORK_US late). */
-#define CORK_US 200
+#define CORK_US	   200
 #define CORK_BYTES (64u << 10)
 
 enum tag_kind { K_WAKE, K_OUT, K_ERR, K_IN, K_PID };
@@ -51,16 +51,16 @@ struct waiter {
 	struct tp_req *req;
 	uint32_t pipe;
 	int64_t deadline;
-	struct tp_exec_read rd;   /* readers */
-	struct tp_exec_write wr;  /* writers: views into req's frame */
+	struct tp_exec_read rd;	 /* readers */
+	struct tp_exec_write wr; /* writers: views into req's frame */
 	struct waiter *next;
 };
 
 struct stream {
 	struct exec_ring ring;
-	uint64_t ack;  /* highest offset a reader says it has */
-	int fd;        /* -1 once at EOF */
-	bool paused;   /* out of epoll interest: the client lags a full ring */
+	uint64_t ack; /* highest offset a reader says it has */
+	int fd;	      /* -1 once at EOF */
+	bool paused;  /* out of epoll interest: the client lags a full ring */
 	struct tag tag;
 };
 
@@ -70,17 +70,17 @@ struct cmd {
 	uint32_t owner; /* pipe that started it */
 	struct exec_proc *proc;
 	struct stream out, err;
-	struct exec_ring in;   /* stdin: start = written to the command */
-	bool in_eof;           /* client sent EOF */
-	bool in_closed;        /* stdin closed (EOF delivered or EPIPE) */
-	bool in_armed;         /* EPOLLOUT interest on */
-	bool in_midline;       /* tty: the last byte sent was not a newline */
-	bool exited;           /* reaped */
-	bool delivered;        /* a reader got the exit */
+	struct exec_ring in;	 /* stdin: start = written to the command */
+	bool in_eof;		 /* client sent EOF */
+	bool in_closed;		 /* stdin closed (EOF delivered or EPIPE) */
+	bool in_armed;		 /* EPOLLOUT interest on */
+	bool in_midline;	 /* tty: the last byte sent was not a newline */
+	bool exited;		 /* reaped */
+	bool delivered;		 /* a reader got the exit */
 	struct exec_timer timer; /* timeout and kill sequence */
-	int64_t linger_until;  /* monotonic ms, 0 = none */
-	int64_t cork_until;    /* monotonic us, 0 = none; see CORK_US */
-	uint64_t started_ms;   /* unix epoch */
+	int64_t linger_until;	 /* monotonic ms, 0 = none */
+	int64_t cork_until;	 /* monotonic us, 0 = none; see CORK_US */
+	uint64_t started_ms;	 /* unix epoch */
 	char *cmdline;
 	struct tag t_in, t_pid;
 	struct waiter *readers, *writers;
@@ -95,7 +95,7 @@ struct exec_service {
 	bool thread_started;
 	pthread_mutex_t lock; /* everything below, and every cmd */
 	bool stopping;
-	struct cmd *cmds;     /* oldest first */
+	struct cmd *cmds; /* oldest first */
 	uint64_t next_id;
 	unsigned n_running;
 };
@@ -196,10 +196,10 @@ static void reply_output(struct cmd *c, struct tp_req *req,
 
 	/* Views into the rings, encoded straight into the reply: the lock is
 	 * held, so the bytes cannot move underneath. */
-	on = exec_ring_view(&c->out.ring, rd->out_off, TP_DATA_MAX,
-			    &o->out.ptr, &o->out_off);
-	en = exec_ring_view(&c->err.ring, rd->err_off, TP_DATA_MAX,
-			    &o->err.ptr, &o->err_off);
+	on = exec_ring_view(&c->out.ring, rd->out_off, TP_DATA_MAX, &o->out.ptr,
+			    &o->out_off);
+	en = exec_ring_view(&c->err.ring, rd->err_off, TP_DATA_MAX, &o->err.ptr,
+			    &o->err_off);
 	o->out.len = (uint32_t)on;
 	o->err.len = (uint32_t)en;
 	if (cmd_done(c) && o->out_off + on == c->out.ring.end &&
@@ -236,13 +236,15 @@ static bool write_try(struct exec_service *s, struct cmd *c, struct tp_req *req,
 	size_t skip, n, room;
 
 	if (c->in_closed || c->in_eof || c->exited) {
-		tp_req_reply_error(req, EPIPE, "stdin of command %" PRIu64 " is closed",
+		tp_req_reply_error(req, EPIPE,
+				   "stdin of command %" PRIu64 " is closed",
 				   c->id);
 		return true;
 	}
 	if (w->in_off > have) {
 		tp_req_reply_error(req, EPROTO,
-				   "stdin offset %" PRIu64 " past the %" PRIu64 " bytes received",
+				   "stdin offset %" PRIu64 " past the %" PRIu64
+				   " bytes received",
 				   w->in_off, have);
 		return true;
 	}
@@ -324,9 +326,10 @@ static uint64_t stream_unread(const struct stream *st, uint64_t off)
 /* True while a ready reader should wait for more bytes (see CORK_US). */
 static bool corked(struct cmd *c, const struct waiter *w, int64_t now_us)
 {
-	if (cmd_done(c) || stream_unread(&c->out, w->rd.out_off) +
-				   stream_unread(&c->err, w->rd.err_off) >=
-			   CORK_BYTES)
+	if (cmd_done(c) ||
+	    stream_unread(&c->out, w->rd.out_off) +
+			    stream_unread(&c->err, w->rd.err_off) >=
+		    CORK_BYTES)
 		return false;
 	if (!c->cork_until)
 		c->cork_until = now_us + CORK_US;
@@ -376,7 +379,8 @@ static int park(struct exec_service *s, struct waiter **list,
 		return -ENOMEM;
 	w->req = req;
 	w->pipe = tp_req_pipe(req);
-	w->deadline = util_now_ms() + (wait_ms > WAIT_MAX_MS ? WAIT_MAX_MS : wait_ms);
+	w->deadline =
+		util_now_ms() + (wait_ms > WAIT_MAX_MS ? WAIT_MAX_MS : wait_ms);
 	w->next = *list;
 	*list = w;
 	*ret = w;
@@ -427,8 +431,8 @@ static char *resolve_cwd(const struct exec_service *s, struct tp_bytes cwd)
 	if (cwd.ptr[0] == '/') {
 		if (asprintf(&path, "%.*s", (int)cwd.len, cwd.ptr) < 0)
 			return NULL;
-	} else if (asprintf(&path, "%s/%.*s", s->root, (int)cwd.len,
-			    cwd.ptr) < 0) {
+	} else if (asprintf(&path, "%s/%.*s", s->root, (int)cwd.len, cwd.ptr) <
+		   0) {
 		return NULL;
 	}
 	return path;
@@ -452,7 +456,8 @@ static void handle_start(struct exec_service *s, struct tp_req *req,
 	}
 	if (stat(cwd, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
 		r = stat(cwd, &sb) < 0 ? errno : ENOTDIR;
-		tp_req_reply_error(req, ENOTDIR, "cwd %s: %s", cwd, strerror(r));
+		tp_req_reply_error(req, ENOTDIR, "cwd %s: %s", cwd,
+				   strerror(r));
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -472,7 +477,8 @@ static void handle_start(struct exec_service *s, struct tp_req *req,
 	c->owner = tp_req_pipe(req);
 	/* Without stdin a pty still needs its EOF typed in (ssh -n -t). */
 	c->in_closed = !(st->flags & (TP_EXEC_F_STDIN | TP_EXEC_F_TTY));
-	c->in_eof = (st->flags & TP_EXEC_F_TTY) && !(st->flags & TP_EXEC_F_STDIN);
+	c->in_eof = (st->flags & TP_EXEC_F_TTY) &&
+		    !(st->flags & TP_EXEC_F_STDIN);
 
 	spec.argv = argv;
 	spec.env_add = env;
@@ -480,7 +486,8 @@ static void handle_start(struct exec_service *s, struct tp_req *req,
 	spec.tty = st->flags & TP_EXEC_F_TTY;
 	spec.rows = st->rows;
 	spec.cols = st->cols;
-	spec.stdin_fd = (st->flags & TP_EXEC_F_STDIN) ? EXEC_FD_PIPE : EXEC_FD_NULL;
+	spec.stdin_fd = (st->flags & TP_EXEC_F_STDIN) ? EXEC_FD_PIPE
+						      : EXEC_FD_NULL;
 	spec.stdout_fd = EXEC_FD_PIPE;
 	spec.stderr_fd = EXEC_FD_PIPE;
 	/* nng's worker threads live as long as the node: a node killed with
@@ -491,7 +498,8 @@ static void handle_start(struct exec_service *s, struct tp_req *req,
 	if (s->n_running >= MAX_COMMANDS) {
 		pthread_mutex_unlock(&s->lock);
 		cmd_free(s, c);
-		tp_req_reply_error(req, EAGAIN, "node busy: %u commands running",
+		tp_req_reply_error(req, EAGAIN,
+				   "node busy: %u commands running",
 				   MAX_COMMANDS);
 		return;
 	}
@@ -576,7 +584,8 @@ static void handle_write(struct exec_service *s, struct cmd *c,
 
 	if (!(c->flags & TP_EXEC_F_STDIN) && !(c->flags & TP_EXEC_F_TTY)) {
 		tp_req_reply_error(req, EBADF,
-				   "command %" PRIu64 " was started without stdin",
+				   "command %" PRIu64
+				   " was started without stdin",
 				   c->id);
 		return;
 	}
@@ -609,14 +618,18 @@ static void handle_list(struct exec_service *s, struct tp_req *req)
 		e[n].state = cmd_done(c) ? TP_STATE_EXITED : TP_STATE_RUNNING;
 		if (e[n].state == TP_STATE_EXITED)
 			e[n].exit = (struct tp_exit){
-				.code = st->code, .signal = st->signal,
-				.timed_out = c->timer.timed_out, .wall_us = st->wall_us,
-				.user_us = st->user_us, .sys_us = st->sys_us,
+				.code = st->code,
+				.signal = st->signal,
+				.timed_out = c->timer.timed_out,
+				.wall_us = st->wall_us,
+				.user_us = st->user_us,
+				.sys_us = st->sys_us,
 				.maxrss_kb = st->maxrss_kb,
 			};
 		e[n].started_ms = c->started_ms;
-		e[n].cmdline = (struct tp_bytes){ (const uint8_t *)c->cmdline,
-						  (uint32_t)strlen(c->cmdline) };
+		e[n].cmdline =
+			(struct tp_bytes){ (const uint8_t *)c->cmdline,
+					   (uint32_t)strlen(c->cmdline) };
 	}
 	m.table.count = n;
 	m.table.entries = e;
@@ -633,9 +646,7 @@ void exec_service_handle(struct tp_req *req, const struct tp_msg *m,
 	int r;
 
 	switch (m->type) {
-	case TP_EXEC_START:
-		handle_start(s, req, &m->start);
-		return;
+	case TP_EXEC_START: handle_start(s, req, &m->start); return;
 	case TP_EXEC_LIST:
 		pthread_mutex_lock(&s->lock);
 		handle_list(s, req);
@@ -654,31 +665,29 @@ void exec_service_handle(struct tp_req *req, const struct tp_msg *m,
 	pthread_mutex_lock(&s->lock);
 	c = cmd_find(s, id);
 	if (!c) {
-		tp_req_reply_error(req, ENOENT, "no command %" PRIu64 " on this node",
-				   id);
+		tp_req_reply_error(req, ENOENT,
+				   "no command %" PRIu64 " on this node", id);
 		goto out;
 	}
 	switch (m->type) {
-	case TP_EXEC_READ:
-		handle_read(s, c, req, &m->read);
-		break;
-	case TP_EXEC_WRITE:
-		handle_write(s, c, req, &m->write);
-		break;
+	case TP_EXEC_READ: handle_read(s, c, req, &m->read); break;
+	case TP_EXEC_WRITE: handle_write(s, c, req, &m->write); break;
 	case TP_EXEC_SIGNAL:
-		r = cmd_done(c) ? -ESRCH : exec_proc_signal(c->proc, m->signal.signo);
+		r = cmd_done(c) ? -ESRCH
+				: exec_proc_signal(c->proc, m->signal.signo);
 		if (r < 0)
-			tp_req_reply_error(req, -r, "command %" PRIu64 " has exited",
-					   id);
+			tp_req_reply_error(
+				req, -r, "command %" PRIu64 " has exited", id);
 		else
 			tp_req_reply_ok(req, 0);
 		break;
 	case TP_EXEC_RESIZE:
 		r = exec_proc_resize(c->proc, m->resize.rows, m->resize.cols);
 		if (r < 0)
-			tp_req_reply_error(req, -r, "command %" PRIu64 ": %s", id,
-					   r == -ENOTTY ? "not on a terminal" :
-							  strerror(-r));
+			tp_req_reply_error(req, -r, "command %" PRIu64 ": %s",
+					   id,
+					   r == -ENOTTY ? "not on a terminal"
+							: strerror(-r));
 		else
 			tp_req_reply_ok(req, 0);
 		break;
@@ -712,9 +721,11 @@ void exec_service_pipe_gone(uint32_t pipe, void *opaque)
 	for (struct cmd *c = s->cmds; c; c = c->next) {
 		answer_pipe(&c->readers, pipe);
 		answer_pipe(&c->writers, pipe);
-		if (c->owner != pipe || (c->flags & TP_EXEC_F_DETACH) || c->exited)
+		if (c->owner != pipe || (c->flags & TP_EXEC_F_DETACH) ||
+		    c->exited)
 			continue;
-		log_info("command %" PRIu64 " lost its client: killing it", c->id);
+		log_info("command %" PRIu64 " lost its client: killing it",
+			 c->id);
 		c->delivered = true; /* nobody will read it: evict when done */
 		exec_timer_kill(&c->timer, c->proc, now);
 	}
@@ -753,7 +764,8 @@ static int64_t cmd_timers(struct exec_service *s, struct cmd *c, int64_t now)
 	int64_t next = exec_timer_tick(&c->timer, c->proc, now);
 
 	if (c->timer.timed_out && !was)
-		log_info("command %" PRIu64 " timed out: killing its tree", c->id);
+		log_info("command %" PRIu64 " timed out: killing its tree",
+			 c->id);
 	if (c->linger_until && now >= c->linger_until) {
 		c->linger_until = 0;
 		stream_pump(s, c, &c->out);
@@ -793,8 +805,8 @@ static void *io_thread(void *arg)
 	int64_t timeout_us = -1;
 
 	for (;;) {
-		int n = epoll_pwait2(s->ep, evs, 64, timeout_us < 0 ? NULL : &ts,
-				     NULL);
+		int n = epoll_pwait2(s->ep, evs, 64,
+				     timeout_us < 0 ? NULL : &ts, NULL);
 		int64_t now, now_us, next = 0, cork = 0;
 
 		if (n < 0 && errno != EINTR) {
@@ -816,12 +828,8 @@ static void *io_thread(void *arg)
 			case K_WAKE:
 				(void)!read(s->wake_fd, &v, sizeof(v));
 				break;
-			case K_OUT:
-				stream_pump(s, t->c, &t->c->out);
-				break;
-			case K_ERR:
-				stream_pump(s, t->c, &t->c->err);
-				break;
+			case K_OUT: stream_pump(s, t->c, &t->c->out); break;
+			case K_ERR: stream_pump(s, t->c, &t->c->err); break;
 			case K_IN:
 				/* epoll reports ERR/HUP even with no events
 				 * asked: the reader is gone, so stdin is over
@@ -833,9 +841,7 @@ static void *io_thread(void *arg)
 					stdin_pump(s, t->c);
 				}
 				break;
-			case K_PID:
-				on_exit_event(s, t->c, now);
-				break;
+			case K_PID: on_exit_event(s, t->c, now); break;
 			}
 		}
 		for (struct cmd *c = s->cmds; c; c = c->next) {
@@ -913,7 +919,8 @@ void exec_service_free(struct exec_service *s)
 		}
 		if (!c->exited) {
 			exec_proc_kill_tree(c->proc, SIGTERM);
-			for (int i = 0; i < 20 && exec_proc_reap(c->proc, false) == 0; i++)
+			for (int i = 0;
+			     i < 20 && exec_proc_reap(c->proc, false) == 0; i++)
 				usleep(100 * 1000);
 			exec_proc_kill_tree(c->proc, SIGKILL);
 			exec_proc_reap(c->proc, true);

@@ -64,7 +64,7 @@ struct rd {
 	uint32_t len;
 	uint32_t pos;
 	const char *msg; /* message name, first part of err->what */
-	int entry;       /* EXEC_TABLE entry being read, or -1 */
+	int entry;	 /* EXEC_TABLE entry being read, or -1 */
 	struct tp_decode_err *err;
 };
 
@@ -307,11 +307,11 @@ static int get_entry(struct rd *r, struct tp_exec_entry *e)
 	if ((k = get_u64(r, "id", &e->id)) < 0 ||
 	    (k = get_i32(r, "pid", &e->pid)) < 0 ||
 	    (k = get_flags(r, "flags", &e->flags)) < 0 ||
-	    (k = get_state(r, &e->state)) < 0 || (k = get_exit(r, &e->exit)) < 0)
+	    (k = get_state(r, &e->state)) < 0 ||
+	    (k = get_exit(r, &e->exit)) < 0)
 		return k;
 	if (e->state == TP_STATE_RUNNING && !exit_is_zero(&e->exit))
-		return fail(r, -EPROTO, "exit", -1,
-			    "set on a running command");
+		return fail(r, -EPROTO, "exit", -1, "set on a running command");
 	if ((k = get_u64(r, "started_ms", &e->started_ms)) < 0 ||
 	    (k = get_str(r, "cmdline", -1, TP_STR_MAX, &e->cmdline)) < 0)
 		return k;
@@ -328,8 +328,8 @@ static int get_table(struct rd *r, struct tp_exec_table *t)
 	if (k < 0)
 		return k;
 	if (count > TP_TABLE_MAX)
-		return fail(r, -EMSGSIZE, "count",
-			    -1, "%" PRIu32 " entries over the %u cap", count,
+		return fail(r, -EMSGSIZE, "count", -1,
+			    "%" PRIu32 " entries over the %u cap", count,
 			    TP_TABLE_MAX);
 	start = r->pos;
 	for (uint32_t i = 0; i < count; i++) {
@@ -357,9 +357,7 @@ static int decode_body(struct rd *r, struct tp_msg *m)
 				 &m->error.message)) < 0)
 			return k;
 		break;
-	case TP_OK:
-		k = get_u64(r, "value", &m->ok);
-		break;
+	case TP_OK: k = get_u64(r, "value", &m->ok); break;
 	case TP_EXEC_START: {
 		struct tp_exec_start *s = &m->start;
 
@@ -392,9 +390,11 @@ static int decode_body(struct rd *r, struct tp_msg *m)
 		struct tp_exec_output *o = &m->output;
 
 		if ((k = get_u64(r, "out_off", &o->out_off)) < 0 ||
-		    (k = get_blob(r, "out", -1, TP_DATA_MAX, true, &o->out)) < 0 ||
+		    (k = get_blob(r, "out", -1, TP_DATA_MAX, true, &o->out)) <
+			    0 ||
 		    (k = get_u64(r, "err_off", &o->err_off)) < 0 ||
-		    (k = get_blob(r, "err", -1, TP_DATA_MAX, true, &o->err)) < 0 ||
+		    (k = get_blob(r, "err", -1, TP_DATA_MAX, true, &o->err)) <
+			    0 ||
 		    (k = get_state(r, &o->state)) < 0)
 			return k;
 		if (o->state == TP_STATE_EXITED)
@@ -406,7 +406,8 @@ static int decode_body(struct rd *r, struct tp_msg *m)
 
 		if ((k = get_u64(r, "id", &w->id)) < 0 ||
 		    (k = get_u64(r, "in_off", &w->in_off)) < 0 ||
-		    (k = get_blob(r, "data", -1, TP_DATA_MAX, true, &w->data)) < 0 ||
+		    (k = get_blob(r, "data", -1, TP_DATA_MAX, true, &w->data)) <
+			    0 ||
 		    (k = get_bool(r, "eof", &w->eof)) < 0)
 			return k;
 		break;
@@ -426,11 +427,8 @@ static int decode_body(struct rd *r, struct tp_msg *m)
 		    (k = get_u16(r, "cols", &m->resize.cols)) < 0)
 			return k;
 		break;
-	case TP_EXEC_LIST:
-		break;
-	case TP_EXEC_TABLE:
-		k = get_table(r, &m->table);
-		break;
+	case TP_EXEC_LIST: break;
+	case TP_EXEC_TABLE: k = get_table(r, &m->table); break;
 	default:
 		return fail(r, -EPROTO, "type", -1, "unknown type %u", m->type);
 	}
@@ -556,8 +554,11 @@ bool tp_table_next(const struct tp_exec_table *t, uint32_t *pos,
 	if (!t || !pos || !out || !t->ptr || *pos >= t->size)
 		return false;
 	r = (struct rd){
-		.p = t->ptr, .len = t->size, .pos = *pos,
-		.msg = "EXEC_TABLE", .entry = -1,
+		.p = t->ptr,
+		.len = t->size,
+		.pos = *pos,
+		.msg = "EXEC_TABLE",
+		.entry = -1,
 	};
 	if (get_entry(&r, out) < 0)
 		return false;
@@ -704,8 +705,8 @@ static void put_table(struct wr *w, const struct tp_exec_table *t)
 		put_le(w, e->state, 1);
 		/* The exit block of a running entry is zeros on the wire,
 		 * whatever the caller left in it. */
-		put_exit(w, e->state == TP_STATE_RUNNING ? &zero_exit
-							 : &e->exit);
+		put_exit(w,
+			 e->state == TP_STATE_RUNNING ? &zero_exit : &e->exit);
 		put_le(w, e->started_ms, 8);
 		put_bytes(w, &e->cmdline, TP_STR_MAX);
 	}
@@ -718,9 +719,7 @@ static void put_body(struct wr *w, const struct tp_msg *m)
 		put_i32(w, m->error.code);
 		put_bytes(w, &m->error.message, TP_ERRMSG_MAX);
 		break;
-	case TP_OK:
-		put_le(w, m->ok, 8);
-		break;
+	case TP_OK: put_le(w, m->ok, 8); break;
 	case TP_EXEC_START:
 		put_le(w, m->start.flags, 4);
 		put_le(w, m->start.timeout_ms, 4);
@@ -764,14 +763,9 @@ static void put_body(struct wr *w, const struct tp_msg *m)
 		put_le(w, m->resize.rows, 2);
 		put_le(w, m->resize.cols, 2);
 		break;
-	case TP_EXEC_LIST:
-		break;
-	case TP_EXEC_TABLE:
-		put_table(w, &m->table);
-		break;
-	default:
-		w->r = -EINVAL;
-		break;
+	case TP_EXEC_LIST: break;
+	case TP_EXEC_TABLE: put_table(w, &m->table); break;
+	default: w->r = -EINVAL; break;
 	}
 }
 
@@ -854,7 +848,7 @@ ssize_t tp_error_encode(int code, const char *message, uint8_t **ret)
 			n--;
 	/* The house convention returns -errno; the wire carries it positive. */
 	m.error.code = code < 0 && code != INT32_MIN ? -code : code;
-	m.error.message = (struct tp_bytes){ (const uint8_t *)message,
-					     (uint32_t)n };
+	m.error.message =
+		(struct tp_bytes){ (const uint8_t *)message, (uint32_t)n };
 	return tp_msg_encode(&m, ret);
 }

@@ -12,22 +12,22 @@
 /* Header: magic "TTHR", u16 version, u16 type, u32 body length (all LE).
  * The header layout and the ERROR body are frozen across versions so that a
  * peer of any version can read why it was refused. */
-#define TP_MAGIC "TTHR"
-#define TP_VERSION 1
+#define TP_MAGIC       "TTHR"
+#define TP_VERSION     1
 #define TP_HEADER_SIZE 12
 
 /* Hard caps. A frame, string or list past them is refused with -EMSGSIZE
  * before any allocation. */
-#define TP_FRAME_MAX (1u << 20)      /* whole frame, header included */
-#define TP_STR_MAX (64u << 10)       /* one string (argv element, path) */
-#define TP_STRV_MAX 4096u            /* strings in one list */
-#define TP_DATA_MAX (256u << 10)     /* one stream chunk in IO messages */
-#define TP_TABLE_MAX 1024u           /* entries in one EXEC_TABLE */
-#define TP_ERRMSG_MAX 1024u          /* text of an ERROR */
+#define TP_FRAME_MAX  (1u << 20)   /* whole frame, header included */
+#define TP_STR_MAX    (64u << 10)  /* one string (argv element, path) */
+#define TP_STRV_MAX   4096u	   /* strings in one list */
+#define TP_DATA_MAX   (256u << 10) /* one stream chunk in IO messages */
+#define TP_TABLE_MAX  1024u	   /* entries in one EXEC_TABLE */
+#define TP_ERRMSG_MAX 1024u	   /* text of an ERROR */
 
 enum tp_type {
-	TP_ERROR = 1,        /* reply: i32 errno, str message */
-	TP_OK = 2,           /* reply: u64 value */
+	TP_ERROR = 1,	     /* reply: i32 errno, str message */
+	TP_OK = 2,	     /* reply: u64 value */
 	TP_EXEC_START = 3,   /* req: start a command */
 	TP_EXEC_STARTED = 4, /* reply: u64 id, i32 pid */
 	TP_EXEC_READ = 5,    /* req: long poll for output and exit */
@@ -52,7 +52,7 @@ struct tp_bytes {
  * tp_strv_next(). */
 struct tp_strv {
 	const uint8_t *ptr; /* first element's length prefix */
-	uint32_t size;      /* bytes from ptr to the end of the list */
+	uint32_t size;	    /* bytes from ptr to the end of the list */
 	uint32_t count;
 };
 
@@ -76,9 +76,9 @@ enum tp_exec_state {
 
 /* How a finished command ended, with its resource usage. */
 struct tp_exit {
-	int32_t code;     /* exit status when signal == 0 */
-	int32_t signal;   /* terminating signal, 0 if it exited */
-	uint8_t timed_out;/* killed by the node's timeout */
+	int32_t code;	   /* exit status when signal == 0 */
+	int32_t signal;	   /* terminating signal, 0 if it exited */
+	uint8_t timed_out; /* killed by the node's timeout */
 	uint64_t wall_us;
 	uint64_t user_us;
 	uint64_t sys_us;
@@ -86,7 +86,7 @@ struct tp_exit {
 };
 
 struct tp_exec_start {
-	uint32_t flags;      /* TP_EXEC_F_* */
+	uint32_t flags;	     /* TP_EXEC_F_* */
 	uint32_t timeout_ms; /* 0: none */
 	uint16_t rows, cols; /* pty size when TTY */
 	struct tp_bytes cwd; /* empty: the node's default */
@@ -106,15 +106,15 @@ struct tp_exec_output {
 	struct tp_bytes out;
 	uint64_t err_off;
 	struct tp_bytes err;
-	uint8_t state;    /* enum tp_exec_state; EXITED only once drained */
+	uint8_t state;	     /* enum tp_exec_state; EXITED only once drained */
 	struct tp_exit exit; /* valid when state == EXITED */
 };
 
 struct tp_exec_write {
 	uint64_t id;
-	uint64_t in_off;  /* offset of data.ptr[0] in the stdin stream */
+	uint64_t in_off; /* offset of data.ptr[0] in the stdin stream */
 	struct tp_bytes data;
-	uint8_t eof;      /* close the command's stdin after data */
+	uint8_t eof; /* close the command's stdin after data */
 };
 
 struct tp_exec_signal {
@@ -137,9 +137,9 @@ struct tp_exec_entry {
 	int32_t pid;
 	uint32_t flags;
 	uint8_t state;
-	struct tp_exit exit;        /* valid when EXITED */
-	uint64_t started_ms;        /* unix epoch milliseconds */
-	struct tp_bytes cmdline;    /* argv joined by spaces, capped */
+	struct tp_exit exit;	 /* valid when EXITED */
+	uint64_t started_ms;	 /* unix epoch milliseconds */
+	struct tp_bytes cmdline; /* argv joined by spaces, capped */
 };
 
 struct tp_exec_table {
@@ -151,7 +151,7 @@ struct tp_exec_table {
 };
 
 struct tp_error {
-	int32_t code;             /* positive errno */
+	int32_t code; /* positive errno */
 	struct tp_bytes message;
 };
 
@@ -177,7 +177,7 @@ struct tp_msg {
 /* Decoding failures carry a precise reason for the error reply. */
 struct tp_decode_err {
 	uint16_t peer_version; /* set when the code is -EPROTONOSUPPORT */
-	char what[128];        /* e.g. "EXEC_START.argv[3]: string too long" */
+	char what[128];	       /* e.g. "EXEC_START.argv[3]: string too long" */
 };
 
 /* tp_msg_decode: parse one frame of len bytes at buf into *m.

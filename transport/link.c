@@ -72,7 +72,8 @@ int tp_link_open(const char *url, struct tp_link **ret)
 		goto fail_free;
 	/* Requests are idempotent by design (offsets), but a resend after a
 	 * reconnect would reach a node that no longer knows us: never resend. */
-	nng_socket_set_ms(l->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_socket_set_ms(l->sock, NNG_OPT_REQ_RESENDTIME,
+			  NNG_DURATION_INFINITE);
 	nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, 2 * TP_FRAME_MAX);
 	rv = nng_dialer_create(&d, l->sock, url);
 	if (rv)
@@ -135,8 +136,9 @@ void tp_link_close(struct tp_link *l)
 		done = l->closed;
 		pthread_mutex_unlock(&l->lock);
 		if (!done) {
-			log_warn("closing the link to %s is stuck in nng; leaving it",
-				 l->url);
+			log_warn(
+				"closing the link to %s is stuck in nng; leaving it",
+				l->url);
 			pthread_detach(t);
 			return;
 		}
@@ -239,8 +241,8 @@ int tp_chan_begin(struct tp_chan *c, const struct tp_msg *req,
 	r = tp_msg_to_nng(req, &msg);
 	if (r < 0)
 		return r;
-	nng_aio_set_timeout(c->aio, timeout_ms ? (nng_duration)timeout_ms :
-						 NNG_DURATION_INFINITE);
+	nng_aio_set_timeout(c->aio, timeout_ms ? (nng_duration)timeout_ms
+					       : NNG_DURATION_INFINITE);
 	nng_aio_set_msg(c->aio, msg);
 	nng_ctx_send(c->ctx, c->aio);
 	r = aio_run(c);
@@ -270,9 +272,10 @@ int tp_chan_finish(struct tp_chan *c, struct tp_msg *reply, char *err,
 			  &derr);
 	if (r == -EPROTONOSUPPORT) {
 		if (err)
-			snprintf(err, errlen,
-				 "protocol version mismatch: node speaks %u, this client speaks %u",
-				 derr.peer_version, TP_VERSION);
+			snprintf(
+				err, errlen,
+				"protocol version mismatch: node speaks %u, this client speaks %u",
+				derr.peer_version, TP_VERSION);
 		return r;
 	}
 	if (r < 0) {
@@ -282,7 +285,8 @@ int tp_chan_finish(struct tp_chan *c, struct tp_msg *reply, char *err,
 	}
 	if (reply->type == TP_ERROR) {
 		if (err)
-			snprintf(err, errlen, "%.*s", (int)reply->error.message.len,
+			snprintf(err, errlen, "%.*s",
+				 (int)reply->error.message.len,
 				 (const char *)reply->error.message.ptr);
 		return reply->error.code > 0 ? -reply->error.code : -EIO;
 	}

@@ -22,7 +22,7 @@
 /* 8 receivers absorb a burst of new requests; 4096 held requests is far
  * beyond what one node's command table allows (each command holds at most
  * a READ and a WRITE). Past it, requests queue in nng until one frees. */
-#define MIN_IDLE 8
+#define MIN_IDLE    8
 #define MAX_WORKERS 4096
 
 /* Frames up to this size are read and answered with EMSGSIZE; past it nng
@@ -172,11 +172,13 @@ static void handle_frame(struct tp_req *w)
 
 	r = tp_msg_decode(nng_msg_body(w->req), nng_msg_len(w->req), &m, &derr);
 	if (r == -EPROTONOSUPPORT) {
-		log_warn("refused a request: protocol version mismatch: peer speaks %u, this node speaks %u",
-			 derr.peer_version, TP_VERSION);
-		tp_req_reply_error(w, EPROTONOSUPPORT,
-				   "protocol version mismatch: peer speaks %u, this node speaks %u",
-				   derr.peer_version, TP_VERSION);
+		log_warn(
+			"refused a request: protocol version mismatch: peer speaks %u, this node speaks %u",
+			derr.peer_version, TP_VERSION);
+		tp_req_reply_error(
+			w, EPROTONOSUPPORT,
+			"protocol version mismatch: peer speaks %u, this node speaks %u",
+			derr.peer_version, TP_VERSION);
 		return;
 	}
 	if (r < 0) {
@@ -184,8 +186,8 @@ static void handle_frame(struct tp_req *w)
 			 r == -EMSGSIZE ? "oversized frame" : "malformed frame",
 			 derr.what);
 		tp_req_reply_error(w, -r, "%s: %s",
-				   r == -EMSGSIZE ? "oversized frame" :
-						    "malformed frame",
+				   r == -EMSGSIZE ? "oversized frame"
+						  : "malformed frame",
 				   derr.what);
 		return;
 	}
@@ -217,9 +219,10 @@ static void worker_cb(void *arg)
 			(void)worker_add(s);
 		pthread_mutex_unlock(&s->lock);
 		if (nng_msg_len(w->req) > TP_FRAME_MAX) {
-			tp_req_reply_error(w, EMSGSIZE,
-					   "oversized frame: %zu bytes, over the %u-byte cap",
-					   nng_msg_len(w->req), TP_FRAME_MAX);
+			tp_req_reply_error(
+				w, EMSGSIZE,
+				"oversized frame: %zu bytes, over the %u-byte cap",
+				nng_msg_len(w->req), TP_FRAME_MAX);
 			return;
 		}
 		handle_frame(w);
@@ -236,8 +239,7 @@ static void worker_cb(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		nng_ctx_recv(w->ctx, w->aio);
 		return;
-	case W_HELD:
-		return;
+	case W_HELD: return;
 	}
 }
 
@@ -249,8 +251,8 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 		s->gone(nng_pipe_id(p), s->opaque);
 }
 
-int tp_server_new(const char *url, tp_handler_fn handler,
-		  tp_pipe_gone_fn gone, void *opaque, struct tp_server **ret)
+int tp_server_new(const char *url, tp_handler_fn handler, tp_pipe_gone_fn gone,
+		  void *opaque, struct tp_server **ret)
 {
 	struct tp_server *s;
 	nng_listener l;
@@ -294,12 +296,12 @@ int tp_server_new(const char *url, tp_handler_fn handler,
 	if (rv)
 		goto fail;
 	snprintf(s->url, sizeof(s->url), "%s", url);
-	if (strncmp(url, "tcp://", 6) == 0 && nng_listener_get_int(l,
-			NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
+	if (strncmp(url, "tcp://", 6) == 0 &&
+	    nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
 		const char *colon = strrchr(url, ':');
 
-		snprintf(s->url, sizeof(s->url), "%.*s:%d",
-			 (int)(colon - url), url, port);
+		snprintf(s->url, sizeof(s->url), "%.*s:%d", (int)(colon - url),
+			 url, port);
 	}
 	*ret = s;
 	return 0;

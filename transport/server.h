@@ -24,8 +24,8 @@ typedef void (*tp_pipe_gone_fn)(uint32_t pipe_id, void *opaque);
 
 /* Listen on url and start serving. Returns 0 and *ret, or -errno:
  * -EADDRINUSE, -EADDRNOTAVAIL, -EINVAL (bad URL), -ENOMEM. */
-int tp_server_new(const char *url, tp_handler_fn handler,
-		  tp_pipe_gone_fn gone, void *opaque, struct tp_server **ret);
+int tp_server_new(const char *url, tp_handler_fn handler, tp_pipe_gone_fn gone,
+		  void *opaque, struct tp_server **ret);
 
 /* The URL actually listened on: a tcp port 0 replaced by the port the
  * kernel chose. Valid for the server's lifetime. */

@@ -40,8 +40,8 @@ static void check_round_trip(const uint8_t *data, size_t size,
 		ents = calloc((size_t)m.table.count + 1, sizeof(*ents));
 		if (!ents)
 			abort();
-		while (i < m.table.count && tp_table_next(&m.table, &pos,
-							   &ents[i]))
+		while (i < m.table.count &&
+		       tp_table_next(&m.table, &pos, &ents[i]))
 			i++;
 		if (i != m.table.count || pos != m.table.size)
 			abort();

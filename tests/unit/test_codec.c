@@ -248,11 +248,18 @@ static void assert_exit_eq(const struct tp_exit *a, const struct tp_exit *b)
 static const char *const sample_argv[] = { "sh", "-c", "echo héllo >&2" };
 static const char *const sample_env[] = { "PATH=/bin", "EMPTY=", "X==y" };
 static const struct tp_exec_entry sample_entries[] = {
-	{ .id = 1, .pid = 100, .flags = TP_EXEC_F_DETACH, .state = 0,
+	{ .id = 1,
+	  .pid = 100,
+	  .flags = TP_EXEC_F_DETACH,
+	  .state = 0,
 	  .started_ms = 1700000000000ull,
 	  .cmdline = { (const uint8_t *)"sleep 10", 8 } },
-	{ .id = UINT64_MAX, .pid = 2, .flags = 0, .state = 1,
-	  .exit = { .code = 3, .wall_us = 5 }, .started_ms = 0,
+	{ .id = UINT64_MAX,
+	  .pid = 2,
+	  .flags = 0,
+	  .state = 1,
+	  .exit = { .code = 3, .wall_us = 5 },
+	  .started_ms = 0,
 	  .cmdline = { (const uint8_t *)"", 0 } },
 };
 
@@ -260,37 +267,52 @@ static size_t samples(struct tp_msg *out)
 {
 	size_t n = 0;
 
-	out[n++] = (struct tp_msg){ .type = TP_ERROR,
-		.error = { ENOENT, { (const uint8_t *)"nope", 4 } } };
+	out[n++] = (struct tp_msg){
+		.type = TP_ERROR,
+		.error = { ENOENT, { (const uint8_t *)"nope", 4 } }
+	};
 	out[n++] = (struct tp_msg){ .type = TP_ERROR };
 	out[n++] = (struct tp_msg){ .type = TP_OK, .ok = UINT64_MAX };
 	out[n++] = (struct tp_msg){ .type = TP_EXEC_START,
-		.start = { .flags = TP_EXEC_F_ALL_, .timeout_ms = 1,
-			   .rows = 24, .cols = 80,
-			   .cwd = { (const uint8_t *)"/tmp", 4 } },
-		.argv_c = { sample_argv, 3 }, .env_c = { sample_env, 3 } };
+				    .start = { .flags = TP_EXEC_F_ALL_,
+					       .timeout_ms = 1,
+					       .rows = 24,
+					       .cols = 80,
+					       .cwd = { (const uint8_t *)"/tmp",
+							4 } },
+				    .argv_c = { sample_argv, 3 },
+				    .env_c = { sample_env, 3 } };
 	out[n++] = (struct tp_msg){ .type = TP_EXEC_START,
-		.argv_c = { sample_argv, 1 } };
+				    .argv_c = { sample_argv, 1 } };
 	out[n++] = (struct tp_msg){ .type = TP_EXEC_STARTED,
-		.started = { 7, 4242 } };
+				    .started = { 7, 4242 } };
 	out[n++] = (struct tp_msg){ .type = TP_EXEC_READ,
-		.read = { 7, 0, UINT64_MAX, 30000 } };
+				    .read = { 7, 0, UINT64_MAX, 30000 } };
 	out[n++] = (struct tp_msg){ .type = TP_EXEC_OUTPUT,
-		.output = { .out_off = 5, .out = { (const uint8_t *)"ab", 2 },
-			    .err_off = 0, .state = TP_STATE_RUNNING } };
-	out[n++] = (struct tp_msg){ .type = TP_EXEC_OUTPUT,
-		.output = { .out_off = 1, .err_off = 2,
-			    .err = { (const uint8_t *)"x", 1 },
-			    .state = TP_STATE_EXITED, .exit = exit_full() } };
-	out[n++] = (struct tp_msg){ .type = TP_EXEC_WRITE,
-		.write = { 7, 10, { (const uint8_t *)"in", 2 }, 1 } };
-	out[n++] = (struct tp_msg){ .type = TP_EXEC_SIGNAL,
-		.signal = { 7, 15 } };
+				    .output = {
+					    .out_off = 5,
+					    .out = { (const uint8_t *)"ab", 2 },
+					    .err_off = 0,
+					    .state = TP_STATE_RUNNING } };
+	out[n++] =
+		(struct tp_msg){ .type = TP_EXEC_OUTPUT,
+				 .output = { .out_off = 1,
+					     .err_off = 2,
+					     .err = { (const uint8_t *)"x", 1 },
+					     .state = TP_STATE_EXITED,
+					     .exit = exit_full() } };
+	out[n++] = (struct tp_msg){
+		.type = TP_EXEC_WRITE,
+		.write = { 7, 10, { (const uint8_t *)"in", 2 }, 1 }
+	};
+	out[n++] =
+		(struct tp_msg){ .type = TP_EXEC_SIGNAL, .signal = { 7, 15 } };
 	out[n++] = (struct tp_msg){ .type = TP_EXEC_RESIZE,
-		.resize = { 7, 50, 132 } };
+				    .resize = { 7, 50, 132 } };
 	out[n++] = (struct tp_msg){ .type = TP_EXEC_LIST };
 	out[n++] = (struct tp_msg){ .type = TP_EXEC_TABLE,
-		.table = { .count = 2, .entries = sample_entries } };
+				    .table = { .count = 2,
+					       .entries = sample_entries } };
 	out[n++] = (struct tp_msg){ .type = TP_EXEC_TABLE };
 	return n;
 }
@@ -302,11 +324,11 @@ static void test_header_is_frozen(void **state)
 	/* The golden bytes of one frame: the header layout and LE order
 	 * must never change, or older peers cannot even read the ERROR. */
 	static const uint8_t want[] = {
-		'T', 'T', 'H', 'R', 1, 0, 5, 0, 28, 0, 0, 0,
-		0x01, 0x02, 0, 0, 0, 0, 0, 0,	/* id */
-		0, 0, 0, 0, 0, 0, 0, 0,		/* out_off */
-		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-		0x30, 0x75, 0, 0,		/* wait_ms 30000 */
+		'T',  'T',  'H',  'R',	1,    0,    5,	  0,	28,   0,    0,
+		0,    0x01, 0x02, 0,	0,    0,    0,	  0,	0, /* id */
+		0,    0,    0,	  0,	0,    0,    0,	  0,	   /* out_off */
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x30, 0x75, 0,
+		0, /* wait_ms 30000 */
 	};
 	struct tp_msg m = { .type = TP_EXEC_READ,
 			    .read = { 0x0201, 0, UINT64_MAX, 30000 } };
@@ -328,8 +350,8 @@ static void test_error_round_trip(void **state)
 	assert_non_null(big);
 	memset(big, 'e', TP_ERRMSG_MAX);
 	m.error.code = EPROTONOSUPPORT;
-	m.error.message = (struct tp_bytes){ (const uint8_t *)big,
-					     TP_ERRMSG_MAX };
+	m.error.message =
+		(struct tp_bytes){ (const uint8_t *)big, TP_ERRMSG_MAX };
 	round_trip(&m, &d, &frame);
 	assert_int_equal(d.error.code, EPROTONOSUPPORT);
 	assert_bytes(d.error.message, big, TP_ERRMSG_MAX);
@@ -555,8 +577,9 @@ static void test_write_signal_resize_list(void **state)
 
 	assert_non_null(data);
 	data[TP_DATA_MAX - 1] = 0xff;
-	m.write = (struct tp_exec_write){ UINT64_MAX, UINT64_MAX,
-					  { data, TP_DATA_MAX }, 1 };
+	m.write = (struct tp_exec_write){
+		UINT64_MAX, UINT64_MAX, { data, TP_DATA_MAX }, 1
+	};
 	round_trip(&m, &d, &frame);
 	assert_int_equal(d.write.id, UINT64_MAX);
 	assert_int_equal(d.write.in_off, UINT64_MAX);
@@ -599,14 +622,24 @@ static void test_write_signal_resize_list(void **state)
 static void test_table_round_trip(void **state)
 {
 	struct tp_exec_entry in[3] = {
-		{ .id = 0, .pid = 1, .flags = TP_EXEC_F_ALL_, .state = 0,
+		{ .id = 0,
+		  .pid = 1,
+		  .flags = TP_EXEC_F_ALL_,
+		  .state = 0,
 		  .started_ms = UINT64_MAX,
 		  .cmdline = { (const uint8_t *)"make -j8", 8 } },
-		{ .id = UINT64_MAX, .pid = -1, .flags = 0, .state = 1,
-		  .exit = exit_full(), .started_ms = 0,
+		{ .id = UINT64_MAX,
+		  .pid = -1,
+		  .flags = 0,
+		  .state = 1,
+		  .exit = exit_full(),
+		  .started_ms = 0,
 		  .cmdline = { NULL, 0 } },
 		/* Running, with leftovers in exit: zeros on the wire. */
-		{ .id = 5, .pid = 6, .state = 0, .exit = exit_full(),
+		{ .id = 5,
+		  .pid = 6,
+		  .state = 0,
+		  .exit = exit_full(),
 		  .cmdline = { (const uint8_t *)"x", 1 } },
 	};
 	struct tp_msg m = { .type = TP_EXEC_TABLE }, d;
@@ -655,8 +688,8 @@ static void test_table_max_entries(void **state)
 		in[i].id = i;
 		in[i].cmdline = (struct tp_bytes){ (const uint8_t *)"true", 4 };
 	}
-	m.table = (struct tp_exec_table){ .count = TP_TABLE_MAX,
-					  .entries = in };
+	m.table =
+		(struct tp_exec_table){ .count = TP_TABLE_MAX, .entries = in };
 	round_trip(&m, &d, &frame);
 	assert_int_equal(d.table.count, TP_TABLE_MAX);
 	free(frame);
@@ -691,8 +724,8 @@ static void test_type_names(void **state)
 
 static void test_short_and_bad_magic(void **state)
 {
-	static const uint8_t list[] = { 'T', 'T', 'H', 'R', 1, 0, 10, 0,
-					0, 0, 0, 0 };
+	static const uint8_t list[] = { 'T', 'T', 'H', 'R', 1, 0,
+					10,  0,	  0,   0,   0, 0 };
 	struct tp_decode_err e;
 	struct tp_msg m;
 	uint8_t buf[12];
@@ -890,7 +923,8 @@ static void test_nul_in_strings(void **state)
 	fb_le(&f, 0, 8);
 	fb_raw(&f, "\3\0\0\0a\0b", 7);
 	assert_int_equal(fb_decode(&f, &e), -EPROTO);
-	assert_string_equal(e.what, "EXEC_TABLE[0].cmdline: string contains NUL");
+	assert_string_equal(e.what,
+			    "EXEC_TABLE[0].cmdline: string contains NUL");
 }
 
 static void test_string_over_cap(void **state)
@@ -1168,21 +1202,20 @@ static void test_encode_size_refusals(void **state)
 	memset(longs, 's', TP_STR_MAX + 1);
 	longs[TP_STR_MAX + 1] = '\0';
 
-	m = (struct tp_msg){ .type = TP_ERROR, .error = { EIO,
-		{ data, TP_ERRMSG_MAX + 1 } } };
+	m = (struct tp_msg){ .type = TP_ERROR,
+			     .error = { EIO, { data, TP_ERRMSG_MAX + 1 } } };
 	assert_encode_fails(&m, -EMSGSIZE);
 
 	argv[0] = "ls";
 	argv[1] = longs;
-	m = (struct tp_msg){ .type = TP_EXEC_START,
-			     .argv_c = { argv, 2 } };
+	m = (struct tp_msg){ .type = TP_EXEC_START, .argv_c = { argv, 2 } };
 	assert_encode_fails(&m, -EMSGSIZE);
 	m.argv_c.count = 1;
 	m.env_c = (struct tp_cstrv){ argv + 1, 1 };
 	assert_encode_fails(&m, -EMSGSIZE);
 	m.env_c.count = 0;
-	m.start.cwd = (struct tp_bytes){ (const uint8_t *)longs,
-					 TP_STR_MAX + 1 };
+	m.start.cwd =
+		(struct tp_bytes){ (const uint8_t *)longs, TP_STR_MAX + 1 };
 	assert_encode_fails(&m, -EMSGSIZE);
 
 	for (uint32_t i = 0; i <= TP_STRV_MAX; i++)
@@ -1213,8 +1246,8 @@ static void test_encode_size_refusals(void **state)
 					.entries = ents } };
 	assert_encode_fails(&m, -EMSGSIZE);
 	for (uint32_t i = 0; i < TP_TABLE_MAX; i++)
-		ents[i].cmdline = (struct tp_bytes){ (const uint8_t *)longs,
-						     1000 };
+		ents[i].cmdline =
+			(struct tp_bytes){ (const uint8_t *)longs, 1000 };
 	m.table.count = TP_TABLE_MAX;
 	assert_encode_fails(&m, -EMSGSIZE);
 

@@ -314,7 +314,8 @@ static void test_unknown_keys(void **state)
 
 	assert_int_equal(parse_q("{'agents': {'list': [{'id': 'a'},"
 				 " {'id': 'b'},"
-				 " {'id': 'c', 'backnd': 'host'}]}}", &c, err),
+				 " {'id': 'c', 'backnd': 'host'}]}}",
+				 &c, err),
 			 -EINVAL);
 	assert_string_equal(err,
 			    "tether.json: agents.list[2].backnd: unknown key");
@@ -364,12 +365,12 @@ static void test_wrong_types(void **state)
 
 static void test_backend_errors(void **state)
 {
-	expect_error("{'backends': {'b': {'url': 'tcp://h:1'}}}",
-		     "backends.b", "missing 'type'", NULL);
+	expect_error("{'backends': {'b': {'url': 'tcp://h:1'}}}", "backends.b",
+		     "missing 'type'", NULL);
 	expect_error("{'backends': {'b': {'type': 'docker'}}}",
 		     "backends.b.type", "'docker'", NULL);
-	expect_error("{'backends': {'b': {'type': 'node'}}}",
-		     "backends.b", "'url'", "'node'", NULL);
+	expect_error("{'backends': {'b': {'type': 'node'}}}", "backends.b",
+		     "'url'", "'node'", NULL);
 	expect_error("{'nodes': {'n': {'url': 'tcp://h:1'}},"
 		     " 'backends': {'b': {'type': 'node', 'url': 'tcp://h:1',"
 		     "  'node': 'n'}}}",
@@ -381,8 +382,8 @@ static void test_backend_errors(void **state)
 		     "backends.b.url", "'http://h:1'", NULL);
 	expect_error("{'backends': {'b': {'type': 'node', 'url': 'tcp://'}}}",
 		     "backends.b.url", "'tcp://'", NULL);
-	expect_error("{'nodes': {'n': {'url': 'ssh://h'}}}",
-		     "nodes.n.url", "'ssh://h'", NULL);
+	expect_error("{'nodes': {'n': {'url': 'ssh://h'}}}", "nodes.n.url",
+		     "'ssh://h'", NULL);
 	expect_error("{'nodes': {'n': {}}}", "nodes.n", "missing 'url'", NULL);
 	expect_error("{'backends': {'b': {'type': 'host',"
 		     " 'url': 'tcp://h:1'}}}",
@@ -401,25 +402,28 @@ static void test_agent_errors(void **state)
 {
 	expect_error("{'agents': {'list': [{'backend': 'host'}]}}",
 		     "agents.list[0]", "missing 'id'", NULL);
-	expect_error("{'agents': {'list': [{'id': ''}]}}",
-		     "agents.list[0].id", "empty", NULL);
+	expect_error("{'agents': {'list': [{'id': ''}]}}", "agents.list[0].id",
+		     "empty", NULL);
 	expect_error("{'agents': {'list': [{'id': 'a'}, {'id': 'b'},"
 		     " {'id': 'a'}]}}",
-		     "agents.list[2].id", "duplicate id 'a'",
-		     "agents.list[0]", NULL);
+		     "agents.list[2].id", "duplicate id 'a'", "agents.list[0]",
+		     NULL);
 }
 
 static void test_timeouts(void **state)
 {
-	static const char *const bad[] = { "0", "-1", "0.0", "-0.5", "'30'",
-					   "2592001", "2592000.5", "1e12",
-					   "true", "null" };
+	static const char *const bad[] = { "0",		"-1",	"0.0",
+					   "-0.5",	"'30'", "2592001",
+					   "2592000.5", "1e12", "true",
+					   "null" };
 	char q[128];
 	struct exec_config *c;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(q, sizeof(q), "{'agents': {'list': [{'id': 'a',"
-			 " 'timeout': %s}]}}", bad[i]);
+		snprintf(q, sizeof(q),
+			 "{'agents': {'list': [{'id': 'a',"
+			 " 'timeout': %s}]}}",
+			 bad[i]);
 		expect_error(q, "agents.list[0].timeout", NULL);
 	}
 	expect_error("{'agents': {'defaults': {'timeout': 'x'}}}",
@@ -450,10 +454,11 @@ static void test_json_errors(void **state)
 	if (strncmp(err, "tether.json:3:", 14) != 0)
 		fail_msg("no line:col in '%s'", err);
 	expect_error("{'a': 1,}", "tether.json:1:", NULL);
-	expect_error("{'agents': {}, 'agents': {}}", "tether.json:1:",
-		     "duplicate", NULL);
+	expect_error("{'agents': {}, 'agents': {}}",
+		     "tether.json:1:", "duplicate", NULL);
 	expect_error("{'backends': {'b': {'type': 'host'},"
-		     " 'b': {'type': 'host'}}}", "duplicate", NULL);
+		     " 'b': {'type': 'host'}}}",
+		     "duplicate", NULL);
 	expect_error("", "empty", NULL);
 	expect_error(" \n\t ", "empty", NULL);
 	expect_error("[]", "tether.json: expected an object", NULL);
@@ -496,8 +501,7 @@ static void test_load(void **state)
 
 	make_tmpdir(dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/missing.json", dir);
-	assert_int_equal(exec_config_load(path, &c, err, sizeof(err)),
-			 -ENOENT);
+	assert_int_equal(exec_config_load(path, &c, err, sizeof(err)), -ENOENT);
 	assert_null(c);
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "No such file"));
@@ -517,8 +521,7 @@ static void test_load(void **state)
 
 	/* Parse errors name the file as origin. */
 	write_file(path, "{\"x\": 1}", 8);
-	assert_int_equal(exec_config_load(path, &c, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(exec_config_load(path, &c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "x: unknown key"));
 
@@ -558,8 +561,7 @@ static void test_find(void **state)
 	write_file(want, "{}", 2);
 	assert_int_equal(exec_config_find(buf, sizeof(buf)), 0);
 	assert_string_equal(buf, want);
-	assert_int_equal(exec_config_find(small, sizeof(small)),
-			 -ENAMETOOLONG);
+	assert_int_equal(exec_config_find(small, sizeof(small)), -ENAMETOOLONG);
 
 	/* $XDG_CONFIG_HOME replaces ~/.config; relative is ignored. */
 	setenv("XDG_CONFIG_HOME", dir, 1);

@@ -291,7 +291,6 @@ static void test_exit_code(void **state)
 	proc_free(p);
 }
 
-
 static void test_sigkill(void **state)
 {
 	struct exec_proc_spec spec = spec_pipes(ARGV("sleep", "300"));
@@ -364,8 +363,8 @@ static void test_env(void **state)
 
 static void test_cwd(void **state)
 {
-	char dir[64], real[PATH_MAX], script[128], out[PATH_MAX + 16],
-		err[256], want[PATH_MAX + 16];
+	char dir[64], real[PATH_MAX], script[128], out[PATH_MAX + 16], err[256],
+		want[PATH_MAX + 16];
 	struct exec_proc_spec spec = spec_pipes(ARGV("pwd"));
 	struct exec_proc *p;
 
@@ -663,7 +662,7 @@ static void test_signal_state(void **state)
 	proc_free(p);
 }
 
-#define THREADS 4
+#define THREADS		  4
 #define ROUNDS_PER_THREAD 25
 
 /* One cat round trip without cmocka asserts, which must stay on the main
@@ -852,8 +851,8 @@ static bool sleeper_dead(const struct sleeper *s)
 	       st.start != s->start;
 }
 
-static void kill_tree_and_check(struct exec_proc *p, struct sleeper *s,
-				int n, int min_count)
+static void kill_tree_and_check(struct exec_proc *p, struct sleeper *s, int n,
+				int min_count)
 {
 	int64_t deadline;
 
@@ -876,8 +875,7 @@ static void kill_tree_and_check(struct exec_proc *p, struct sleeper *s,
 static void test_kill_tree_grandchildren(void **state)
 {
 	struct exec_proc_spec spec = spec_pipes(ARGV(
-		"sh", "-c",
-		"sleep 300 & sleep 300 & setsid sleep 300 & wait"));
+		"sh", "-c", "sleep 300 & sleep 300 & setsid sleep 300 & wait"));
 	struct sleeper s[3];
 	struct exec_proc *p = spawn_ok(&spec);
 	int n = wait_sleepers(p->pid, s, 3);
