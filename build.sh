@@ -3,13 +3,14 @@
 # One entry point for a fresh Debian 12 machine (as root): installs what is
 # missing, builds, then runs the demo or every test suite.
 #   ./build.sh demo    a local tether node running a real build via tether exec
-#   ./build.sh test    -Dwerror, ASan+UBSan: unit + integration; clang: fuzz
+#   ./build.sh test    format check; -Dwerror, ASan+UBSan: unit + integration;
+#                      clang: fuzz
 set -euo pipefail
 cd "$(dirname "$0")"
 top=$PWD
 
 # Build and test dependencies, all Debian 12 packages.
-PKGS=(gcc clang libclang-rt-14-dev meson ninja-build pkg-config
+PKGS=(gcc clang clang-format libclang-rt-14-dev meson ninja-build pkg-config
       libnng-dev libjansson-dev libcmocka-dev libzstd-dev libxxhash-dev
       libfuse3-dev fuse3 libssh-dev openssh-client openssh-server
       procps psmisc coreutils util-linux)
@@ -64,8 +65,22 @@ demo() {
 	echo "    streamed back from $url with its exit status and resource usage."
 }
 
+# House style (.clang-format, kernel style): a tree that is not formatted
+# fails the run, naming the files.
+check_format() {
+	local bad
+	bad=$(git ls-files '*.c' '*.h' | while read -r f; do
+		clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || echo "$f"
+	done)
+	if [ -n "$bad" ]; then
+		echo "build.sh: not formatted (run clang-format -i on them):" $bad >&2
+		return 1
+	fi
+}
+
 run_tests() {
 	local failed=0 passed=0 n
+	check_format
 	# Sanitized, warnings-as-errors build: the suites run under it.
 	[ -d build-ci ] || meson setup build-ci -Dwerror=true \
 		-Db_sanitize=address,undefined -Db_lundef=false >/dev/null
