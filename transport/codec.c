@@ -225,7 +225,7 @@ static int get_strv(struct rd *r, const char *field, enum strv_kind kind,
 		    struct tp_strv *out)
 {
 	uint32_t count, start;
-	struct tp_bytes s;
+	struct tp_bytes s = { 0 }; /* -O3 cannot see get_str sets it */
 	const uint8_t *eq;
 	int k;
 
@@ -519,7 +519,7 @@ bool tp_strv_next(const struct tp_strv *v, uint32_t *pos, struct tp_bytes *out)
 
 char **tp_strv_dup(const struct tp_strv *v)
 {
-	struct tp_bytes s;
+	struct tp_bytes s = { 0 }; /* -O3 cannot see get_str sets it */
 	uint32_t pos = 0, n = 0;
 	size_t bytes = 0;
 	char **out, *dst;
