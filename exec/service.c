@@ -187,6 +187,22 @@ static void stream_resume(struct exec_service *s, struct cmd *c,
 	}
 }
 
+/* How a finished command ended, as the wire reports it. */
+static struct tp_exit cmd_exit(const struct cmd *c)
+{
+	const struct exec_status *st = &c->proc->status;
+
+	return (struct tp_exit){
+		.code = st->code,
+		.signal = st->signal,
+		.timed_out = c->timer.timed_out,
+		.wall_us = st->wall_us,
+		.user_us = st->user_us,
+		.sys_us = st->sys_us,
+		.maxrss_kb = st->maxrss_kb,
+	};
+}
+
 static void reply_output(struct cmd *c, struct tp_req *req,
 			 const struct tp_exec_read *rd)
 {
@@ -204,18 +220,8 @@ static void reply_output(struct cmd *c, struct tp_req *req,
 	o->err.len = (uint32_t)en;
 	if (cmd_done(c) && o->out_off + on == c->out.ring.end &&
 	    o->err_off + en == c->err.ring.end) {
-		const struct exec_status *st = &c->proc->status;
-
 		o->state = TP_STATE_EXITED;
-		o->exit = (struct tp_exit){
-			.code = st->code,
-			.signal = st->signal,
-			.timed_out = c->timer.timed_out,
-			.wall_us = st->wall_us,
-			.user_us = st->user_us,
-			.sys_us = st->sys_us,
-			.maxrss_kb = st->maxrss_kb,
-		};
+		o->exit = cmd_exit(c);
 		c->delivered = true;
 	}
 	tp_req_reply(req, &m);
@@ -610,22 +616,12 @@ static void handle_list(struct exec_service *s, struct tp_req *req)
 		return;
 	}
 	for (struct cmd *c = s->cmds; c && n < TP_TABLE_MAX; c = c->next, n++) {
-		const struct exec_status *st = &c->proc->status;
-
 		e[n].id = c->id;
 		e[n].pid = c->proc->pid;
 		e[n].flags = c->flags;
 		e[n].state = cmd_done(c) ? TP_STATE_EXITED : TP_STATE_RUNNING;
 		if (e[n].state == TP_STATE_EXITED)
-			e[n].exit = (struct tp_exit){
-				.code = st->code,
-				.signal = st->signal,
-				.timed_out = c->timer.timed_out,
-				.wall_us = st->wall_us,
-				.user_us = st->user_us,
-				.sys_us = st->sys_us,
-				.maxrss_kb = st->maxrss_kb,
-			};
+			e[n].exit = cmd_exit(c);
 		e[n].started_ms = c->started_ms;
 		e[n].cmdline =
 			(struct tp_bytes){ (const uint8_t *)c->cmdline,
