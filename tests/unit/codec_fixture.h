@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared fixture of the codec suites: a hand frame builder for shapes the
+ * encoder refuses to make, sample messages, and assertion helpers. */
+#ifndef TETHER_CODEC_FIXTURE_H
+#define TETHER_CODEC_FIXTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+
+/* Room for a frame past the cap, to test the size refusals. */
+#define FB_CAP (TP_FRAME_MAX + 4096u)
+
+struct fb {
+	uint8_t *p;
+	size_t len;
+};
+
+void le_store(uint8_t *p, uint64_t v, unsigned width);
+void fb_init(struct fb *f, uint16_t type);
+void fb_le(struct fb *f, uint64_t v, unsigned width);
+void fb_raw(struct fb *f, const void *src, size_t n);
+void fb_str(struct fb *f, const char *s);
+void fb_fill(struct fb *f, size_t n, uint8_t c);
+void fb_exit(struct fb *f, uint8_t timed_out);
+void fb_seal(struct fb *f);
+int fb_decode(struct fb *f, struct tp_decode_err *e);
+void assert_bytes(struct tp_bytes b, const void *p, size_t n);
+void assert_what_has(const struct tp_decode_err *e, const char *s);
+void assert_reencodes(const uint8_t *frame, size_t len,
+		      const struct tp_msg *dm);
+void round_trip(const struct tp_msg *m, struct tp_msg *out, uint8_t **frame);
+void assert_truncations_refused(const struct tp_msg *m);
+void assert_trailing_refused(const struct tp_msg *m);
+struct tp_exit exit_full(void);
+void assert_exit_eq(const struct tp_exit *a, const struct tp_exit *b);
+extern const char *const sample_argv[];
+extern const char *const sample_env[];
+extern const struct tp_exec_entry sample_entries[];
+uint8_t *encode_ok(const struct tp_msg *m, size_t *len);
+size_t samples(struct tp_msg *out);
+
+#endif
