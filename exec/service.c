@@ -31,12 +31,13 @@
 #define MAX_COMMANDS 1024  /* running at once */
 #define MAX_FINISHED 64	   /* finished records kept for ps and attach */
 #define CMDLINE_MAX  256
-/* Cork: a held READ whose stream is busy waits up to CORK_US for CORK_BYTES
- * before it is answered, so a fast producer's 4 KiB writes leave in large
- * replies rather than one round trip each (the first reply after an idle
- * spell is at most CORK_US late). */
-#define CORK_US	   200
-#define CORK_BYTES (64u << 10)
+/* Cork: a held READ whose stream is busy (output sent within CORK_BUSY_US)
+ * waits up to CORK_US for CORK_BYTES before it is answered, so a fast
+ * producer's 4 KiB writes leave in large replies rather than one round trip
+ * each; output after an idle spell leaves at once. */
+#define CORK_US	     200
+#define CORK_BUSY_US 1000
+#define CORK_BYTES   (64u << 10)
 
 enum tag_kind { K_WAKE, K_OUT, K_ERR, K_IN, K_PID };
 
@@ -80,6 +81,7 @@ struct cmd {
 	struct exec_timer timer; /* timeout and kill sequence */
 	int64_t linger_until;	 /* monotonic ms, 0 = none */
 	int64_t cork_until;	 /* monotonic us, 0 = none; see CORK_US */
+	int64_t last_out_us;	 /* when a reply last carried output */
 	uint64_t started_ms;	 /* unix epoch */
 	char *cmdline;
 	struct tag t_in, t_pid;
@@ -218,6 +220,8 @@ static void reply_output(struct cmd *c, struct tp_req *req,
 			    &o->err_off);
 	o->out.len = (uint32_t)on;
 	o->err.len = (uint32_t)en;
+	if (on + en)
+		c->last_out_us = util_now_us();
 	if (cmd_done(c) && o->out_off + on == c->out.ring.end &&
 	    o->err_off + en == c->err.ring.end) {
 		o->state = TP_STATE_EXITED;
@@ -332,7 +336,7 @@ static uint64_t stream_unread(const struct stream *st, uint64_t off)
 /* True while a ready reader should wait for more bytes (see CORK_US). */
 static bool corked(struct cmd *c, const struct waiter *w, int64_t now_us)
 {
-	if (cmd_done(c) ||
+	if (now_us - c->last_out_us > CORK_BUSY_US || cmd_done(c) ||
 	    stream_unread(&c->out, w->rd.out_off) +
 			    stream_unread(&c->err, w->rd.err_off) >=
 		    CORK_BYTES)
