@@ -11,7 +11,7 @@ top=$PWD
 
 # Build and test dependencies, all Debian 12 packages.
 PKGS=(gcc clang clang-format libclang-rt-14-dev meson ninja-build pkg-config
-      libnng-dev libjansson-dev libcmocka-dev libzstd-dev libxxhash-dev
+      libnng-dev libmbedtls-dev libjansson-dev libcmocka-dev libzstd-dev libxxhash-dev
       libfuse3-dev fuse3 libssh-dev openssh-client openssh-server
       procps psmisc coreutils util-linux)
 
