@@ -464,8 +464,8 @@ static void handle_start(struct exec_service *s, struct tp_req *req,
 		tp_req_reply_error(req, ENOMEM, "out of memory");
 		return;
 	}
-	if (stat(cwd, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-		r = stat(cwd, &sb) < 0 ? errno : ENOTDIR;
+	r = stat(cwd, &sb) < 0 ? errno : S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
+	if (r) {
 		tp_req_reply_error(req, ENOTDIR, "cwd %s: %s", cwd,
 				   strerror(r));
 		return;
