@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "cleanup.h"
 #include "cli.h"
+#include "codec.h"
 #include "config.h"
 #include "log.h"
 #include "parse.h"
@@ -32,7 +33,9 @@ static const char usage[] =
 	"  --agent ID         run where the config routes agent ID\n"
 	"  --timeout SECONDS  kill the command's whole tree after SECONDS (exit 124)\n"
 	"  --env K=V          set an environment variable (repeatable)\n"
-	"  --cwd DIR          working directory (relative: to the node's root)\n"
+	"  --cwd DIR          working directory (relative: to the node's root, or to\n"
+	"                     the workspace; it may not leave a workspace)\n"
+	"  --workspace NAME   run in the node's copy of workspace NAME (tether sync)\n"
 	"  -t, --tty          run under a pty sized like this terminal\n"
 	"  -n, --no-stdin     give the command /dev/null as stdin\n"
 	"  --detach           start it, print its id, return (see ps, attach, kill)\n"
@@ -40,7 +43,7 @@ static const char usage[] =
 	"  --stats            print a line of exit status and resource usage on stderr\n";
 
 struct exec_opts {
-	const char *node, *config, *agent, *cwd;
+	const char *node, *config, *agent, *cwd, *workspace;
 	uint32_t timeout_ms;
 	bool timeout_set;
 	char *env[ENV_MAX + 1];
@@ -57,6 +60,7 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "env", required_argument, NULL, 'e' },
 		{ "cwd", required_argument, NULL, 'w' },
+		{ "workspace", required_argument, NULL, 'W' },
 		{ "tty", no_argument, NULL, 't' },
 		{ "no-stdin", no_argument, NULL, 'n' },
 		{ "detach", no_argument, NULL, 'd' },
@@ -73,6 +77,16 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 		case 'C': o->config = optarg; break;
 		case 'A': o->agent = optarg; break;
 		case 'w': o->cwd = optarg; break;
+		case 'W':
+			if (!tp_name_ok((const uint8_t *)optarg,
+					strlen(optarg))) {
+				log_error(
+					"--workspace %s: not a name (1-%u of A-Z a-z 0-9 _ - ., not starting with '.')",
+					optarg, TP_NAME_MAX);
+				return -EINVAL;
+			}
+			o->workspace = optarg;
+			break;
 		case 't': o->tty = true; break;
 		case 'n': o->no_stdin = true; break;
 		case 'd': o->detach = true; break;
@@ -225,6 +239,7 @@ int cli_exec(int argc, char **argv)
 		.argv = argv + optind,
 		.env = o.env,
 		.cwd = o.cwd,
+		.workspace = o.workspace,
 		.tty = o.tty,
 		.detach = o.detach,
 		/* Under -t the command's stdin is the pty, not /dev/null: only
@@ -236,6 +251,12 @@ int cli_exec(int argc, char **argv)
 	if (pick_backend(&o, &b) < 0)
 		return CLI_EXIT_FAILURE;
 	spec.timeout_ms = o.timeout_ms;
+	if (o.workspace && !(b->ops->caps & EXEC_CAP_REMOTE)) {
+		log_error(
+			"backend %s: --workspace needs a node (this backend runs in the agent's own directory)",
+			b->name);
+		goto out;
+	}
 	if (o.tty && !(b->ops->caps & EXEC_CAP_TTY)) {
 		log_error("backend %s: -t is not supported", b->name);
 		goto out;

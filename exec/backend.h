@@ -18,9 +18,10 @@ enum {
 
 /* One command to run. Everything is borrowed for the duration of run(). */
 struct exec_spec {
-	char *const *argv; /* NULL-terminated, at least one element */
-	char *const *env;  /* "K=V" added to the backend's environment */
-	const char *cwd;   /* NULL: the backend's default */
+	char *const *argv;     /* NULL-terminated, at least one element */
+	char *const *env;      /* "K=V" added to the backend's environment */
+	const char *cwd;       /* NULL: the backend's default */
+	const char *workspace; /* a synced workspace to run in, or NULL */
 	bool tty;
 	bool detach;
 	bool forward_stdin;  /* false: the command's stdin is /dev/null */

@@ -109,6 +109,10 @@ int exec_remote_start(struct exec_remote *r, const struct exec_spec *spec,
 		req.start.cwd =
 			(struct tp_bytes){ (const uint8_t *)spec->cwd,
 					   (uint32_t)strlen(spec->cwd) };
+	if (spec->workspace)
+		req.start.workspace =
+			(struct tp_bytes){ (const uint8_t *)spec->workspace,
+					   (uint32_t)strlen(spec->workspace) };
 	req.argv_c = (struct tp_cstrv){ (const char *const *)spec->argv,
 					strv_count(spec->argv) };
 	req.env_c = (struct tp_cstrv){ (const char *const *)spec->env,

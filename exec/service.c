@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -91,6 +92,8 @@ struct cmd {
 
 struct exec_service {
 	char *root;
+	exec_workspace_fn ws_fn;
+	void *ws_opaque;
 	int ep, wake_fd;
 	struct tag t_wake;
 	pthread_t thread;
@@ -432,9 +435,18 @@ static void cmd_free(struct exec_service *s, struct cmd *c)
 	free(c);
 }
 
-static char *resolve_cwd(const struct exec_service *s, struct tp_bytes cwd)
+void exec_service_set_workspaces(struct exec_service *s, exec_workspace_fn fn,
+				 void *opaque)
 {
-	char *path = NULL;
+	s->ws_fn = fn;
+	s->ws_opaque = opaque;
+}
+
+/* A command's cwd without a workspace: the root, a path relative to it, or
+ * an absolute path. */
+static char *root_cwd(const struct exec_service *s, struct tp_bytes cwd)
+{
+	char *path;
 
 	if (cwd.len == 0)
 		return strdup(s->root);
@@ -448,18 +460,77 @@ static char *resolve_cwd(const struct exec_service *s, struct tp_bytes cwd)
 	return path;
 }
 
+/* Within a workspace, cwd is relative to its tree and, symlinks resolved,
+ * may not leave it. Returns the directory or NULL with the reply sent. */
+static char *workspace_cwd(const struct exec_service *s, struct tp_req *req,
+			   const struct tp_exec_start *st)
+{
+	char name[TP_NAME_MAX + 1], base[PATH_MAX], err[256];
+	_cleanup_free_ char *joined = NULL;
+	char *real;
+	size_t n;
+	int r;
+
+	snprintf(name, sizeof(name), "%.*s", (int)st->workspace.len,
+		 st->workspace.ptr);
+	if (!s->ws_fn) {
+		tp_req_reply_error(
+			req, ENOENT,
+			"workspace %s: this node keeps no workspaces", name);
+		return NULL;
+	}
+	r = s->ws_fn(s->ws_opaque, name, base, sizeof(base), err, sizeof(err));
+	if (r < 0) {
+		tp_req_reply_error(req, -r, "%s", err);
+		return NULL;
+	}
+	if (st->cwd.len && st->cwd.ptr[0] == '/') {
+		tp_req_reply_error(req, EINVAL,
+				   "cwd %.*s: must be relative to workspace %s",
+				   (int)st->cwd.len, st->cwd.ptr, name);
+		return NULL;
+	}
+	if (asprintf(&joined, "%s/%.*s", base, (int)st->cwd.len, st->cwd.ptr) <
+	    0) {
+		tp_req_reply_error(req, ENOMEM, "out of memory");
+		return NULL;
+	}
+	real = realpath(joined, NULL);
+	if (!real) {
+		tp_req_reply_error(req, ENOTDIR, "cwd %.*s in workspace %s: %s",
+				   (int)st->cwd.len, st->cwd.ptr, name,
+				   strerror(errno));
+		return NULL;
+	}
+	n = strlen(base);
+	if (strncmp(real, base, n) != 0 || (real[n] != '/' && real[n])) {
+		tp_req_reply_error(req, EACCES, "cwd %.*s: leaves workspace %s",
+				   (int)st->cwd.len, st->cwd.ptr, name);
+		free(real);
+		return NULL;
+	}
+	return real;
+}
+
 static void handle_start(struct exec_service *s, struct tp_req *req,
 			 const struct tp_exec_start *st)
 {
 	_cleanup_free_ char **argv = tp_strv_dup(&st->argv);
 	_cleanup_free_ char **env = tp_strv_dup(&st->env);
-	_cleanup_free_ char *cwd = resolve_cwd(s, st->cwd);
+	_cleanup_free_ char *cwd = NULL;
 	struct exec_proc_spec spec = { 0 };
 	struct tp_msg m = { .type = TP_EXEC_STARTED };
 	struct stat sb;
 	struct cmd *c;
 	int r;
 
+	if (st->workspace.len) {
+		cwd = workspace_cwd(s, req, st);
+		if (!cwd)
+			return;
+	} else {
+		cwd = root_cwd(s, st->cwd);
+	}
 	if (!argv || !env || !cwd) {
 		tp_req_reply_error(req, ENOMEM, "out of memory");
 		return;

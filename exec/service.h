@@ -5,6 +5,7 @@
 #ifndef TETHER_SERVICE_H
 #define TETHER_SERVICE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "codec.h"
@@ -15,6 +16,17 @@ struct exec_service;
 /* root: the default cwd of commands and the base of relative cwds
  * (borrowed, copied). Starts the IO thread. 0 or -errno. */
 int exec_service_new(const char *root, struct exec_service **ret);
+
+/* Where a workspace's tree is on this node: fills out (cap bytes) with its
+ * directory and returns 0, or returns -ENOENT (no such workspace, or none
+ * committed yet) with err filled. */
+typedef int (*exec_workspace_fn)(void *opaque, const char *name, char *out,
+				 size_t cap, char *err, size_t errcap);
+
+/* Let EXEC_START name a workspace (before serving). Without a resolver a
+ * workspace is refused. */
+void exec_service_set_workspaces(struct exec_service *s, exec_workspace_fn fn,
+				 void *opaque);
 
 /* tp_handler_fn / tp_pipe_gone_fn for a tp_server (opaque = service). */
 void exec_service_handle(struct tp_req *req, const struct tp_msg *msg,

@@ -22,6 +22,15 @@ static const char *const type_names[TP_TYPE_MAX_] = {
 	[TP_EXEC_RESIZE] = "EXEC_RESIZE",
 	[TP_EXEC_LIST] = "EXEC_LIST",
 	[TP_EXEC_TABLE] = "EXEC_TABLE",
+	[TP_SYNC_BEGIN] = "SYNC_BEGIN",
+	[TP_SYNC_STATE] = "SYNC_STATE",
+	[TP_SYNC_OFFER] = "SYNC_OFFER",
+	[TP_SYNC_NEED] = "SYNC_NEED",
+	[TP_SYNC_WANT] = "SYNC_WANT",
+	[TP_SYNC_PUT] = "SYNC_PUT",
+	[TP_SYNC_COMMIT] = "SYNC_COMMIT",
+	[TP_SYNC_STATUS] = "SYNC_STATUS",
+	[TP_SYNC_TABLE] = "SYNC_TABLE",
 };
 
 /* Signals the node may deliver: Linux numbers 1..SIGRTMAX (64). */
@@ -346,6 +355,191 @@ static int get_table(struct rd *r, struct tp_exec_table *t)
 	return 0;
 }
 
+bool tp_name_ok(const uint8_t *p, size_t n)
+{
+	if (n == 0 || n > TP_NAME_MAX || p[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = p[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		      c == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* A workspace or domain name; empty only where allowed. */
+static int get_name(struct rd *r, const char *field, bool empty_ok,
+		    struct tp_bytes *out)
+{
+	int k = get_str(r, field, -1, TP_NAME_MAX, out);
+
+	if (k < 0 || (empty_ok && out->len == 0))
+		return k;
+	if (!tp_name_ok(out->ptr, out->len))
+		return fail(r, -EPROTO, field, -1,
+			    "not a name (1-%u of A-Z a-z 0-9 _ - ., not "
+			    "starting with '.')",
+			    TP_NAME_MAX);
+	return 0;
+}
+
+static int get_id(struct rd *r, const char *field, uint8_t out[TP_ID_SIZE])
+{
+	if (TP_ID_SIZE > r->len - r->pos)
+		return fail(r, -EPROTO, field, -1, "truncated id");
+	memcpy(out, r->p + r->pos, TP_ID_SIZE);
+	r->pos += TP_ID_SIZE;
+	return 0;
+}
+
+static int get_session(struct rd *r, uint64_t *out)
+{
+	int k = get_u64(r, "session", out);
+
+	if (k == 0 && *out == 0)
+		return fail(r, -EPROTO, "session", -1, "0 is not a session");
+	return k;
+}
+
+static int get_sync_state(struct rd *r, struct tp_sync_state *s)
+{
+	int k;
+
+	if ((k = get_u64(r, "version", &s->version)) < 0 ||
+	    (k = get_id(r, "root", s->root)) < 0 ||
+	    (k = get_u64(r, "files", &s->files)) < 0 ||
+	    (k = get_u64(r, "bytes", &s->bytes)) < 0 ||
+	    (k = get_u64(r, "committed_ms", &s->committed_ms)) < 0)
+		return k;
+	return 0;
+}
+
+static int get_wsentry(struct rd *r, struct tp_sync_entry *e)
+{
+	int k;
+
+	if ((k = get_name(r, "name", false, &e->name)) < 0 ||
+	    (k = get_name(r, "domain", false, &e->domain)) < 0 ||
+	    (k = get_sync_state(r, &e->state)) < 0 ||
+	    (k = get_u64(r, "pending_ms", &e->pending_ms)) < 0)
+		return k;
+	return 0;
+}
+
+static int get_wstab(struct rd *r, struct tp_sync_table *t)
+{
+	uint32_t count, start;
+	struct tp_sync_entry e;
+	int k;
+
+	k = get_u32(r, "count", &count);
+	if (k < 0)
+		return k;
+	if (count > TP_WSTAB_MAX)
+		return fail(r, -EMSGSIZE, "count", -1,
+			    "%" PRIu32 " entries over the %u cap", count,
+			    TP_WSTAB_MAX);
+	start = r->pos;
+	for (uint32_t i = 0; i < count; i++) {
+		r->entry = (int)i;
+		k = get_wsentry(r, &e);
+		if (k < 0)
+			return k;
+	}
+	r->entry = -1;
+	t->count = count;
+	t->ptr = r->p + start;
+	t->size = r->pos - start;
+	t->entries = NULL;
+	return 0;
+}
+
+static int get_want(struct rd *r, struct tp_sync_want *w)
+{
+	int k;
+
+	if ((k = get_session(r, &w->session)) < 0 ||
+	    (k = get_u64(r, "total", &w->total)) < 0 ||
+	    (k = get_u64(r, "index", &w->index)) < 0 ||
+	    (k = get_u32(r, "count", &w->count)) < 0)
+		return k;
+	if (w->count > TP_WANT_MAX)
+		return fail(r, -EMSGSIZE, "count", -1,
+			    "%" PRIu32 " ids over the %u cap", w->count,
+			    TP_WANT_MAX);
+	if (w->index > w->total || w->count > w->total - w->index)
+		return fail(r, -EPROTO, "count", -1,
+			    "ids %" PRIu64 "+%" PRIu32
+			    " past the total %" PRIu64,
+			    w->index, w->count, w->total);
+	if ((uint64_t)w->count * TP_ID_SIZE > r->len - r->pos)
+		return fail(r, -EPROTO, "ids", -1,
+			    "truncated (%" PRIu32 " ids)", w->count);
+	w->ids = r->p + r->pos;
+	r->pos += w->count * TP_ID_SIZE;
+	return 0;
+}
+
+static int get_offer(struct rd *r, struct tp_sync_offer *o)
+{
+	int k;
+
+	if ((k = get_name(r, "workspace", false, &o->workspace)) < 0 ||
+	    (k = get_session(r, &o->session)) < 0 ||
+	    (k = get_u64(r, "offset", &o->offset)) < 0 ||
+	    (k = get_u64(r, "total", &o->total)) < 0 ||
+	    (k = get_blob(r, "data", -1, TP_BULK_MAX, true, &o->data)) < 0)
+		return k;
+	if (o->offset > o->total || o->data.len > o->total - o->offset)
+		return fail(r, -EPROTO, "data", -1,
+			    "bytes %" PRIu64 "+%" PRIu32
+			    " past the total %" PRIu64,
+			    o->offset, o->data.len, o->total);
+	return 0;
+}
+
+static int decode_sync(struct rd *r, struct tp_msg *m)
+{
+	int k = 0;
+
+	switch (m->type) {
+	case TP_SYNC_BEGIN:
+		if ((k = get_name(r, "workspace", false, &m->begin.workspace)) <
+			    0 ||
+		    (k = get_name(r, "domain", true, &m->begin.domain)) < 0)
+			return k;
+		break;
+	case TP_SYNC_STATE: k = get_sync_state(r, &m->state); break;
+	case TP_SYNC_OFFER: k = get_offer(r, &m->offer); break;
+	case TP_SYNC_NEED:
+		if ((k = get_session(r, &m->need.session)) < 0 ||
+		    (k = get_u64(r, "index", &m->need.index)) < 0)
+			return k;
+		break;
+	case TP_SYNC_WANT: k = get_want(r, &m->want); break;
+	case TP_SYNC_PUT:
+		if ((k = get_session(r, &m->put.session)) < 0 ||
+		    (k = get_blob(r, "pack", -1, TP_BULK_MAX, true,
+				  &m->put.pack)) < 0)
+			return k;
+		break;
+	case TP_SYNC_COMMIT:
+		if ((k = get_session(r, &m->commit.session)) < 0 ||
+		    (k = get_u64(r, "version", &m->commit.version)) < 0 ||
+		    (k = get_id(r, "root", m->commit.root)) < 0)
+			return k;
+		break;
+	case TP_SYNC_STATUS: break;
+	case TP_SYNC_TABLE: k = get_wstab(r, &m->wstab); break;
+	default:
+		return fail(r, -EPROTO, "type", -1, "unknown type %u", m->type);
+	}
+	return k;
+}
+
 static int decode_body(struct rd *r, struct tp_msg *m)
 {
 	int k = 0;
@@ -366,6 +560,7 @@ static int decode_body(struct rd *r, struct tp_msg *m)
 		    (k = get_u16(r, "rows", &s->rows)) < 0 ||
 		    (k = get_u16(r, "cols", &s->cols)) < 0 ||
 		    (k = get_str(r, "cwd", -1, TP_STR_MAX, &s->cwd)) < 0 ||
+		    (k = get_name(r, "workspace", true, &s->workspace)) < 0 ||
 		    (k = get_strv(r, "argv", STRV_ARGV, &s->argv)) < 0 ||
 		    (k = get_strv(r, "env", STRV_ENV, &s->env)) < 0)
 			return k;
@@ -429,8 +624,7 @@ static int decode_body(struct rd *r, struct tp_msg *m)
 		break;
 	case TP_EXEC_LIST: break;
 	case TP_EXEC_TABLE: k = get_table(r, &m->table); break;
-	default:
-		return fail(r, -EPROTO, "type", -1, "unknown type %u", m->type);
+	default: k = decode_sync(r, m); break;
 	}
 	return k;
 }
@@ -561,6 +755,26 @@ bool tp_table_next(const struct tp_exec_table *t, uint32_t *pos,
 		.entry = -1,
 	};
 	if (get_entry(&r, out) < 0)
+		return false;
+	*pos = r.pos;
+	return true;
+}
+
+bool tp_wstab_next(const struct tp_sync_table *t, uint32_t *pos,
+		   struct tp_sync_entry *out)
+{
+	struct rd r;
+
+	if (!t || !pos || !out || !t->ptr || *pos >= t->size)
+		return false;
+	r = (struct rd){
+		.p = t->ptr,
+		.len = t->size,
+		.pos = *pos,
+		.msg = "SYNC_TABLE",
+		.entry = -1,
+	};
+	if (get_wsentry(&r, out) < 0)
 		return false;
 	*pos = r.pos;
 	return true;
@@ -712,6 +926,90 @@ static void put_table(struct wr *w, const struct tp_exec_table *t)
 	}
 }
 
+static void put_sync_state(struct wr *w, const struct tp_sync_state *s)
+{
+	put_le(w, s->version, 8);
+	put_raw(w, s->root, TP_ID_SIZE);
+	put_le(w, s->files, 8);
+	put_le(w, s->bytes, 8);
+	put_le(w, s->committed_ms, 8);
+}
+
+static void put_wstab(struct wr *w, const struct tp_sync_table *t)
+{
+	if (w->r)
+		return;
+	if (t->count > TP_WSTAB_MAX) {
+		w->r = -EMSGSIZE;
+		return;
+	}
+	if (t->count && !t->entries) {
+		w->r = -EINVAL;
+		return;
+	}
+	put_le(w, t->count, 4);
+	for (uint32_t i = 0; i < t->count && !w->r; i++) {
+		put_bytes(w, &t->entries[i].name, TP_NAME_MAX);
+		put_bytes(w, &t->entries[i].domain, TP_NAME_MAX);
+		put_sync_state(w, &t->entries[i].state);
+		put_le(w, t->entries[i].pending_ms, 8);
+	}
+}
+
+static void put_want(struct wr *w, const struct tp_sync_want *q)
+{
+	if (w->r)
+		return;
+	if (q->count > TP_WANT_MAX) {
+		w->r = -EMSGSIZE;
+		return;
+	}
+	if (q->count && !q->ids) {
+		w->r = -EINVAL;
+		return;
+	}
+	put_le(w, q->session, 8);
+	put_le(w, q->total, 8);
+	put_le(w, q->index, 8);
+	put_le(w, q->count, 4);
+	put_raw(w, q->ids, (size_t)q->count * TP_ID_SIZE);
+}
+
+static void put_sync(struct wr *w, const struct tp_msg *m)
+{
+	switch (m->type) {
+	case TP_SYNC_BEGIN:
+		put_bytes(w, &m->begin.workspace, TP_NAME_MAX);
+		put_bytes(w, &m->begin.domain, TP_NAME_MAX);
+		break;
+	case TP_SYNC_STATE: put_sync_state(w, &m->state); break;
+	case TP_SYNC_OFFER:
+		put_bytes(w, &m->offer.workspace, TP_NAME_MAX);
+		put_le(w, m->offer.session, 8);
+		put_le(w, m->offer.offset, 8);
+		put_le(w, m->offer.total, 8);
+		put_bytes(w, &m->offer.data, TP_BULK_MAX);
+		break;
+	case TP_SYNC_NEED:
+		put_le(w, m->need.session, 8);
+		put_le(w, m->need.index, 8);
+		break;
+	case TP_SYNC_WANT: put_want(w, &m->want); break;
+	case TP_SYNC_PUT:
+		put_le(w, m->put.session, 8);
+		put_bytes(w, &m->put.pack, TP_BULK_MAX);
+		break;
+	case TP_SYNC_COMMIT:
+		put_le(w, m->commit.session, 8);
+		put_le(w, m->commit.version, 8);
+		put_raw(w, m->commit.root, TP_ID_SIZE);
+		break;
+	case TP_SYNC_STATUS: break;
+	case TP_SYNC_TABLE: put_wstab(w, &m->wstab); break;
+	default: w->r = -EINVAL; break;
+	}
+}
+
 static void put_body(struct wr *w, const struct tp_msg *m)
 {
 	switch (m->type) {
@@ -726,6 +1024,7 @@ static void put_body(struct wr *w, const struct tp_msg *m)
 		put_le(w, m->start.rows, 2);
 		put_le(w, m->start.cols, 2);
 		put_bytes(w, &m->start.cwd, TP_STR_MAX);
+		put_bytes(w, &m->start.workspace, TP_NAME_MAX);
 		put_cstrv(w, &m->argv_c);
 		put_cstrv(w, &m->env_c);
 		break;
@@ -765,7 +1064,7 @@ static void put_body(struct wr *w, const struct tp_msg *m)
 		break;
 	case TP_EXEC_LIST: break;
 	case TP_EXEC_TABLE: put_table(w, &m->table); break;
-	default: w->r = -EINVAL; break;
+	default: put_sync(w, m); break;
 	}
 }
 

@@ -18,12 +18,17 @@
 
 /* Hard caps. A frame, string or list past them is refused with -EMSGSIZE
  * before any allocation. */
-#define TP_FRAME_MAX  (1u << 20)   /* whole frame, header included */
-#define TP_STR_MAX    (64u << 10)  /* one string (argv element, path) */
-#define TP_STRV_MAX   4096u	   /* strings in one list */
-#define TP_DATA_MAX   (256u << 10) /* one stream chunk in IO messages */
-#define TP_TABLE_MAX  1024u	   /* entries in one EXEC_TABLE */
-#define TP_ERRMSG_MAX 1024u	   /* text of an ERROR */
+#define TP_FRAME_MAX  (1u << 20)    /* whole frame, header included */
+#define TP_STR_MAX    (64u << 10)   /* one string (argv element, path) */
+#define TP_STRV_MAX   4096u	    /* strings in one list */
+#define TP_DATA_MAX   (256u << 10)  /* one stream chunk in IO messages */
+#define TP_TABLE_MAX  1024u	    /* entries in one EXEC_TABLE */
+#define TP_ERRMSG_MAX 1024u	    /* text of an ERROR */
+#define TP_BULK_MAX   (1016u << 10) /* SYNC_OFFER.data, SYNC_PUT.pack */
+#define TP_NAME_MAX   64u	    /* workspace and trust-domain names */
+#define TP_WANT_MAX   32768u	    /* chunk ids in one SYNC_WANT */
+#define TP_WSTAB_MAX  1024u	    /* entries in one SYNC_TABLE */
+#define TP_ID_SIZE    16u	    /* a chunk or manifest id (XXH3-128) */
 
 enum tp_type {
 	TP_ERROR = 1,	     /* reply: i32 errno, str message */
@@ -37,7 +42,16 @@ enum tp_type {
 	TP_EXEC_RESIZE = 9,  /* req: pty window size */
 	TP_EXEC_LIST = 10,   /* req: list commands */
 	TP_EXEC_TABLE = 11,  /* reply to LIST */
-	TP_TYPE_MAX_ = 12,
+	TP_SYNC_BEGIN = 12,  /* req: open a workspace -> SYNC_STATE */
+	TP_SYNC_STATE = 13,  /* reply: a workspace's committed version */
+	TP_SYNC_OFFER = 14,  /* req: a piece of a manifest delta */
+	TP_SYNC_NEED = 15,   /* req: the next page of SYNC_WANT */
+	TP_SYNC_WANT = 16,   /* reply: chunk ids the node lacks */
+	TP_SYNC_PUT = 17,    /* req: a chunk pack; reply OK(new chunks) */
+	TP_SYNC_COMMIT = 18, /* req: make the offered version current */
+	TP_SYNC_STATUS = 19, /* req: list workspaces -> SYNC_TABLE */
+	TP_SYNC_TABLE = 20,  /* reply to STATUS */
+	TP_TYPE_MAX_ = 21,
 };
 
 /* A view into a decoded frame: not NUL-terminated, valid while the frame's
@@ -90,6 +104,9 @@ struct tp_exec_start {
 	uint32_t timeout_ms; /* 0: none */
 	uint16_t rows, cols; /* pty size when TTY */
 	struct tp_bytes cwd; /* empty: the node's default */
+	/* empty: none; else cwd is relative to this workspace's tree and may
+	 * not leave it */
+	struct tp_bytes workspace;
 	struct tp_strv argv; /* at least one element */
 	struct tp_strv env;  /* "K=V" each, added to the node's environment */
 };
@@ -150,6 +167,67 @@ struct tp_exec_table {
 	const struct tp_exec_entry *entries;
 };
 
+/* ---- sync (docs/protocol.md, "Workspace sync") ---- */
+
+struct tp_sync_begin {
+	struct tp_bytes workspace; /* a name: [A-Za-z0-9_.-], not leading '.' */
+	struct tp_bytes domain;	   /* chunk store to use; empty: workspace */
+};
+
+struct tp_sync_state {
+	uint64_t version; /* 0: nothing committed yet */
+	uint8_t root[TP_ID_SIZE];
+	uint64_t files;	       /* entries that are not directories */
+	uint64_t bytes;	       /* sum of file sizes */
+	uint64_t committed_ms; /* unix epoch ms of the commit; 0: never */
+};
+
+struct tp_sync_offer {
+	struct tp_bytes workspace;
+	uint64_t session; /* chosen by the client, nonzero */
+	uint64_t offset;  /* of data in the encoded delta */
+	uint64_t total;	  /* length of the encoded delta */
+	struct tp_bytes data;
+};
+
+struct tp_sync_need {
+	uint64_t session;
+	uint64_t index; /* first wanted id to return */
+};
+
+struct tp_sync_want {
+	uint64_t session;
+	uint64_t total;	    /* ids wanted in all */
+	uint64_t index;	    /* of ids[0] in the whole list */
+	uint32_t count;	    /* ids here, at most TP_WANT_MAX */
+	const uint8_t *ids; /* count * TP_ID_SIZE bytes */
+};
+
+struct tp_sync_put {
+	uint64_t session;
+	struct tp_bytes pack; /* chunk pack (docs/protocol.md) */
+};
+
+struct tp_sync_commit {
+	uint64_t session;
+	uint64_t version;
+	uint8_t root[TP_ID_SIZE];
+};
+
+struct tp_sync_entry {
+	struct tp_bytes name, domain;
+	struct tp_sync_state state;
+	uint64_t pending_ms; /* an uncommitted offer is this old; 0: none */
+};
+
+struct tp_sync_table {
+	uint32_t count;
+	/* Decode: raw entries, read with tp_wstab_next(). Encode: entries. */
+	const uint8_t *ptr;
+	uint32_t size;
+	const struct tp_sync_entry *entries;
+};
+
 struct tp_error {
 	int32_t code; /* positive errno */
 	struct tp_bytes message;
@@ -169,6 +247,14 @@ struct tp_msg {
 		struct tp_exec_signal signal;
 		struct tp_exec_resize resize;
 		struct tp_exec_table table;
+		struct tp_sync_begin begin;
+		struct tp_sync_state state;
+		struct tp_sync_offer offer;
+		struct tp_sync_need need;
+		struct tp_sync_want want;
+		struct tp_sync_put put;
+		struct tp_sync_commit commit;
+		struct tp_sync_table wstab;
 	};
 	/* Encode-only: the C-string forms of start.argv / start.env. */
 	struct tp_cstrv argv_c, env_c;
@@ -217,6 +303,13 @@ char **tp_strv_dup(const struct tp_strv *v);
 /* Iterate a decoded EXEC_TABLE. */
 bool tp_table_next(const struct tp_exec_table *t, uint32_t *pos,
 		   struct tp_exec_entry *out);
+
+/* Iterate a decoded SYNC_TABLE. */
+bool tp_wstab_next(const struct tp_sync_table *t, uint32_t *pos,
+		   struct tp_sync_entry *out);
+
+/* Whether n bytes at p are a valid workspace or domain name. */
+bool tp_name_ok(const uint8_t *p, size_t n);
 
 /* "EXEC_START" etc., or "unknown". */
 const char *tp_type_name(uint16_t type);

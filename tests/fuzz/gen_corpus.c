@@ -61,6 +61,13 @@ int main(int argc, char **argv)
 		  .started_ms = 1700000000001ull,
 		  .cmdline = { (const uint8_t *)"make -j8", 8 } },
 	};
+	static const uint8_t ids[2 * TP_ID_SIZE] = { 1, [TP_ID_SIZE] = 2 };
+	const struct tp_sync_entry ws[1] = {
+		{ { (const uint8_t *)"w", 1 },
+		  { (const uint8_t *)"w", 1 },
+		  { 1, { 3 }, 1, 1, 1 },
+		  0 },
+	};
 	const struct {
 		const char *name;
 		struct tp_msg m;
@@ -76,7 +83,8 @@ int main(int argc, char **argv)
 			       .timeout_ms = 30000,
 			       .rows = 24,
 			       .cols = 80,
-			       .cwd = { (const uint8_t *)"/work", 5 } },
+			       .cwd = { (const uint8_t *)"src", 3 },
+			       .workspace = { (const uint8_t *)"ws", 2 } },
 		    .argv_c = { args, 3 },
 		    .env_c = { env, 2 } } },
 		{ "exec_started",
@@ -111,6 +119,32 @@ int main(int argc, char **argv)
 		{ "exec_table",
 		  { .type = TP_EXEC_TABLE,
 		    .table = { .count = 2, .entries = ents } } },
+		{ "sync_begin",
+		  { .type = TP_SYNC_BEGIN,
+		    .begin = { { (const uint8_t *)"agent-1", 7 },
+			       { (const uint8_t *)"team", 4 } } } },
+		{ "sync_state",
+		  { .type = TP_SYNC_STATE,
+		    .state = { 3, { 1, 2 }, 10, 4096, 1700000000000ull } } },
+		{ "sync_offer",
+		  { .type = TP_SYNC_OFFER,
+		    .offer = { { (const uint8_t *)"w", 1 },
+			       5,
+			       0,
+			       4,
+			       { (const uint8_t *)"TSDL", 4 } } } },
+		{ "sync_need", { .type = TP_SYNC_NEED, .need = { 5, 1 } } },
+		{ "sync_want",
+		  { .type = TP_SYNC_WANT, .want = { 5, 2, 0, 2, ids } } },
+		{ "sync_put",
+		  { .type = TP_SYNC_PUT,
+		    .put = { 5, { (const uint8_t *)"pack", 4 } } } },
+		{ "sync_commit",
+		  { .type = TP_SYNC_COMMIT, .commit = { 5, 4, { 9 } } } },
+		{ "sync_status", { .type = TP_SYNC_STATUS } },
+		{ "sync_table",
+		  { .type = TP_SYNC_TABLE,
+		    .wstab = { .count = 1, .entries = ws } } },
 	};
 
 	if (argc != 2) {

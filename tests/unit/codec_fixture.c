@@ -123,6 +123,7 @@ void assert_reencodes(const uint8_t *frame, size_t len, const struct tp_msg *dm)
 {
 	struct tp_msg m = *dm;
 	struct tp_exec_entry *ents = NULL;
+	struct tp_sync_entry *ws = NULL;
 	char **argv = NULL, **env = NULL;
 	uint8_t *again;
 	size_t n;
@@ -145,6 +146,15 @@ void assert_reencodes(const uint8_t *frame, size_t len, const struct tp_msg *dm)
 			i++;
 		assert_int_equal(i, m.table.count);
 		m.table.entries = ents;
+	} else if (m.type == TP_SYNC_TABLE) {
+		uint32_t pos = 0, i = 0;
+
+		ws = calloc(m.wstab.count + 1, sizeof(*ws));
+		assert_non_null(ws);
+		while (tp_wstab_next(&m.wstab, &pos, &ws[i]))
+			i++;
+		assert_int_equal(i, m.wstab.count);
+		m.wstab.entries = ws;
 	}
 	again = encode_ok(&m, &n);
 	assert_int_equal(n, len);
@@ -153,6 +163,7 @@ void assert_reencodes(const uint8_t *frame, size_t len, const struct tp_msg *dm)
 	free(argv);
 	free(env);
 	free(ents);
+	free(ws);
 }
 
 /* Encodes m, decodes it into *out (borrowing *frame, which the caller
@@ -253,6 +264,24 @@ const struct tp_exec_entry sample_entries[] = {
 	  .cmdline = { (const uint8_t *)"", 0 } },
 };
 
+#define B(s) ((const uint8_t *)(s))
+
+const uint8_t sample_ids[2 * TP_ID_SIZE] = { 0xaa, [TP_ID_SIZE] = 0xbb };
+
+struct tp_sync_state sample_state(void)
+{
+	return (struct tp_sync_state){ .version = 3,
+				       .root = { 0xde, 0xad },
+				       .files = 80000,
+				       .bytes = 1300000000,
+				       .committed_ms = 1795000000000 };
+}
+
+const struct tp_sync_entry sample_ws[2] = {
+	{ { B("a"), 1 }, { B("a"), 1 }, { 0 }, 0 },
+	{ { B("b-2"), 3 }, { B("shared"), 6 }, { 7, { 1 }, 2, 3, 4 }, 1500 },
+};
+
 size_t samples(struct tp_msg *out)
 {
 	size_t n = 0;
@@ -269,7 +298,8 @@ size_t samples(struct tp_msg *out)
 					       .rows = 24,
 					       .cols = 80,
 					       .cwd = { (const uint8_t *)"/tmp",
-							4 } },
+							4 },
+					       .workspace = { B("ws-1"), 4 } },
 				    .argv_c = { sample_argv, 3 },
 				    .env_c = { sample_env, 3 } };
 	out[n++] = (struct tp_msg){ .type = TP_EXEC_START,
@@ -304,5 +334,29 @@ size_t samples(struct tp_msg *out)
 				    .table = { .count = 2,
 					       .entries = sample_entries } };
 	out[n++] = (struct tp_msg){ .type = TP_EXEC_TABLE };
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_BEGIN,
+				    .begin = { { B("agent.a_1"), 9 },
+					       { B("team"), 4 } } };
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_BEGIN,
+				    .begin = { { B("w"), 1 } } };
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_STATE,
+				    .state = sample_state() };
+	out[n++] = (struct tp_msg){
+		.type = TP_SYNC_OFFER,
+		.offer = { { B("w"), 1 }, 9, 3, 10, { B("delta"), 5 } }
+	};
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_NEED, .need = { 9, 2 } };
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_WANT,
+				    .want = { 9, 5, 3, 2, sample_ids } };
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_WANT,
+				    .want = { 9, 0, 0, 0, NULL } };
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_PUT,
+				    .put = { 9, { B("pack"), 4 } } };
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_COMMIT,
+				    .commit = { 9, 4, { 1, 2, 3 } } };
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_STATUS };
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_TABLE,
+				    .wstab = { .count = 2,
+					       .entries = sample_ws } };
 	return n;
 }

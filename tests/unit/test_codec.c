@@ -407,6 +407,69 @@ static void test_table_max_entries(void **state)
 	free(in);
 }
 
+/* Every sync sample keeps its values through encode and decode. */
+static void test_sync_round_trip(void **state)
+{
+	struct tp_msg s[48], d;
+	size_t n = samples(s), seen = 0;
+	uint8_t *frame;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i].type < TP_SYNC_BEGIN)
+			continue;
+		seen++;
+		round_trip(&s[i], &d, &frame);
+		switch (d.type) {
+		case TP_SYNC_BEGIN:
+			assert_bytes(d.begin.workspace,
+				     s[i].begin.workspace.ptr,
+				     s[i].begin.workspace.len);
+			assert_bytes(d.begin.domain, s[i].begin.domain.ptr,
+				     s[i].begin.domain.len);
+			break;
+		case TP_SYNC_STATE:
+			assert_memory_equal(&d.state, &s[i].state,
+					    sizeof(d.state));
+			break;
+		case TP_SYNC_OFFER:
+			assert_int_equal(d.offer.session, 9);
+			assert_int_equal(d.offer.offset, 3);
+			assert_int_equal(d.offer.total, 10);
+			assert_bytes(d.offer.data, "delta", 5);
+			break;
+		case TP_SYNC_WANT:
+			assert_int_equal(d.want.count, s[i].want.count);
+			assert_int_equal(d.want.total, s[i].want.total);
+			assert_int_equal(d.want.index, s[i].want.index);
+			if (d.want.count)
+				assert_memory_equal(d.want.ids, sample_ids,
+						    sizeof(sample_ids));
+			break;
+		case TP_SYNC_PUT: assert_bytes(d.put.pack, "pack", 4); break;
+		case TP_SYNC_COMMIT:
+			assert_int_equal(d.commit.version, 4);
+			assert_memory_equal(d.commit.root, s[i].commit.root,
+					    TP_ID_SIZE);
+			break;
+		case TP_SYNC_TABLE: {
+			struct tp_sync_entry e;
+			uint32_t pos = 0;
+
+			assert_int_equal(d.wstab.count, 2);
+			assert_true(tp_wstab_next(&d.wstab, &pos, &e));
+			assert_true(tp_wstab_next(&d.wstab, &pos, &e));
+			assert_bytes(e.domain, "shared", 6);
+			assert_int_equal(e.pending_ms, 1500);
+			assert_int_equal(e.state.version, 7);
+			assert_false(tp_wstab_next(&d.wstab, &pos, &e));
+			break;
+		}
+		}
+		free(frame);
+	}
+	assert_int_equal(seen, 11);
+}
+
 static void test_type_names(void **state)
 {
 	assert_string_equal(tp_type_name(TP_ERROR), "ERROR");
@@ -431,6 +494,7 @@ int main(void)
 		cmocka_unit_test(test_write_signal_resize_list),
 		cmocka_unit_test(test_table_round_trip),
 		cmocka_unit_test(test_table_max_entries),
+		cmocka_unit_test(test_sync_round_trip),
 		cmocka_unit_test(test_type_names),
 	};
 

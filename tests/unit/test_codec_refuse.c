@@ -142,7 +142,7 @@ static void test_unknown_type(void **state)
 
 static void test_truncation_points(void **state)
 {
-	struct tp_msg s[32];
+	struct tp_msg s[48];
 	size_t n = samples(s);
 
 	for (size_t i = 0; i < n; i++)
@@ -151,7 +151,7 @@ static void test_truncation_points(void **state)
 
 static void test_trailing_byte(void **state)
 {
-	struct tp_msg s[32];
+	struct tp_msg s[48];
 	size_t n = samples(s);
 
 	for (size_t i = 0; i < n; i++)
@@ -184,6 +184,7 @@ static void test_nul_in_strings(void **state)
 
 	start_head(&f, 0);
 	fb_str(&f, "");
+	fb_str(&f, ""); /* workspace */
 	fb_le(&f, 4, 4);
 	fb_str(&f, "a");
 	fb_str(&f, "b");
@@ -195,6 +196,7 @@ static void test_nul_in_strings(void **state)
 
 	start_head(&f, 0);
 	fb_str(&f, "");
+	fb_str(&f, ""); /* workspace */
 	fb_le(&f, 1, 4);
 	fb_str(&f, "ls");
 	fb_le(&f, 1, 4);
@@ -230,6 +232,7 @@ static void test_string_over_cap(void **state)
 	/* Really present, one byte over. */
 	start_head(&f, 0);
 	fb_str(&f, "");
+	fb_str(&f, ""); /* workspace */
 	fb_le(&f, 2, 4);
 	fb_str(&f, "ls");
 	fb_fill(&f, TP_STR_MAX + 1, 'a');
@@ -309,12 +312,14 @@ static void test_strv_shapes(void **state)
 	/* Count over the cap, checked before any element. */
 	start_head(&f, 0);
 	fb_str(&f, "");
+	fb_str(&f, ""); /* workspace */
 	fb_le(&f, TP_STRV_MAX + 1, 4);
 	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
 	assert_what_has(&e, "EXEC_START.argv");
 
 	start_head(&f, 0);
 	fb_str(&f, "");
+	fb_str(&f, ""); /* workspace */
 	fb_le(&f, 1, 4);
 	fb_str(&f, "ls");
 	fb_le(&f, TP_STRV_MAX + 1, 4);
@@ -324,6 +329,7 @@ static void test_strv_shapes(void **state)
 	/* Count larger than the elements present. */
 	start_head(&f, 0);
 	fb_str(&f, "");
+	fb_str(&f, ""); /* workspace */
 	fb_le(&f, 3, 4);
 	fb_str(&f, "ls");
 	fb_str(&f, "-l");
@@ -333,6 +339,7 @@ static void test_strv_shapes(void **state)
 	/* Empty argv. */
 	start_head(&f, 0);
 	fb_str(&f, "");
+	fb_str(&f, ""); /* workspace */
 	fb_le(&f, 0, 4);
 	fb_le(&f, 0, 4);
 	assert_int_equal(fb_decode(&f, &e), -EPROTO);
@@ -341,6 +348,7 @@ static void test_strv_shapes(void **state)
 	/* Empty argv element. */
 	start_head(&f, 0);
 	fb_str(&f, "");
+	fb_str(&f, ""); /* workspace */
 	fb_le(&f, 2, 4);
 	fb_str(&f, "ls");
 	fb_str(&f, "");
@@ -353,6 +361,7 @@ static void test_strv_shapes(void **state)
 	for (size_t i = 0; i < 3; i++) {
 		start_head(&f, 0);
 		fb_str(&f, "");
+		fb_str(&f, ""); /* workspace */
 		fb_le(&f, 1, 4);
 		fb_str(&f, "ls");
 		fb_le(&f, 2, 4);
@@ -372,6 +381,7 @@ static void test_flag_and_enum_values(void **state)
 	for (size_t i = 0; i < 3; i++) {
 		start_head(&f, bad_flags[i]);
 		fb_str(&f, "");
+		fb_str(&f, ""); /* workspace */
 		fb_le(&f, 1, 4);
 		fb_str(&f, "ls");
 		fb_le(&f, 0, 4);
@@ -596,6 +606,95 @@ static void test_encode_invalid_refusals(void **state)
 	assert_encode_fails(&m, -EINVAL);
 }
 
+static void test_sync_shapes(void **state)
+{
+	static const char *const bad_names[] = { ".hidden", "a/b", "a b",
+						 "caf\xc3\xa9", ".." };
+	struct tp_decode_err e;
+	struct fb f;
+	char long_name[TP_NAME_MAX + 2];
+
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		fb_init(&f, TP_SYNC_BEGIN);
+		fb_str(&f, bad_names[i]);
+		fb_str(&f, "");
+		assert_int_equal(fb_decode(&f, &e), -EPROTO);
+		assert_what_has(&e, "SYNC_BEGIN.workspace: not a name");
+	}
+	/* An empty workspace is refused; an empty domain means "its own". */
+	fb_init(&f, TP_SYNC_BEGIN);
+	fb_str(&f, "");
+	fb_str(&f, "");
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	fb_init(&f, TP_SYNC_BEGIN);
+	fb_str(&f, "w");
+	fb_str(&f, long_name);
+	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
+	assert_what_has(&e, "SYNC_BEGIN.domain");
+
+	/* Session 0 is never valid. */
+	fb_init(&f, TP_SYNC_PUT);
+	fb_le(&f, 0, 8);
+	fb_str(&f, "");
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_PUT.session");
+
+	/* An offer piece past its total. */
+	fb_init(&f, TP_SYNC_OFFER);
+	fb_str(&f, "w");
+	fb_le(&f, 1, 8);
+	fb_le(&f, 8, 8);
+	fb_le(&f, 10, 8);
+	fb_str(&f, "abc");
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_OFFER.data: bytes 8+3 past the total 10");
+
+	/* A want page past its total, over the cap, and short of its ids. */
+	fb_init(&f, TP_SYNC_WANT);
+	fb_le(&f, 1, 8);
+	fb_le(&f, 2, 8);
+	fb_le(&f, 1, 8);
+	fb_le(&f, 2, 4);
+	fb_fill(&f, 28, 0);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "past the total");
+	fb_init(&f, TP_SYNC_WANT);
+	fb_le(&f, 1, 8);
+	fb_le(&f, UINT64_MAX, 8);
+	fb_le(&f, 0, 8);
+	fb_le(&f, TP_WANT_MAX + 1, 4);
+	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
+	fb_init(&f, TP_SYNC_WANT);
+	fb_le(&f, 1, 8);
+	fb_le(&f, 2, 8);
+	fb_le(&f, 0, 8);
+	fb_le(&f, 2, 4);
+	fb_raw(&f, sample_ids, TP_ID_SIZE + 3);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_WANT.ids: truncated");
+
+	/* A table entry whose name is not a name. */
+	fb_init(&f, TP_SYNC_TABLE);
+	fb_le(&f, 1, 4);
+	fb_str(&f, "ok");
+	fb_str(&f, "no/pe");
+	fb_fill(&f, 0, 0);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_TABLE[0].domain");
+
+	/* A bad workspace in EXEC_START. */
+	start_head(&f, 0);
+	fb_str(&f, "");
+	fb_str(&f, "../x");
+	fb_le(&f, 1, 4);
+	fb_str(&f, "ls");
+	fb_le(&f, 0, 4);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "EXEC_START.workspace");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -614,6 +713,7 @@ int main(void)
 		cmocka_unit_test(test_table_shapes),
 		cmocka_unit_test(test_encode_size_refusals),
 		cmocka_unit_test(test_encode_invalid_refusals),
+		cmocka_unit_test(test_sync_shapes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
