@@ -16,14 +16,41 @@
 #include "log.h"
 #include "server.h"
 #include "service.h"
+#include "sink.h"
 #include "term.h"
 
 static const char usage[] =
 	"usage: tether node --listen URL [--root DIR] [--insecure-remote]\n"
 	"  --listen URL       tcp://127.0.0.1:PORT (port 0 picks one) or ipc:///PATH\n"
-	"  --root DIR         default and base directory for commands' cwd (default: .)\n"
+	"  --root DIR         default and base directory for commands' cwd (default: .);\n"
+	"                     synced workspaces live in DIR/workspaces, state in DIR/.tether\n"
 	"  --insecure-remote  allow a tcp address other than loopback: anyone who\n"
 	"                     reaches it can run commands as this user (no pairing yet)\n";
+
+/* One node, two services: workspace sync and exec. */
+struct node {
+	struct exec_service *exec;
+	struct sd_sink *sink;
+};
+
+static void node_handle(struct tp_req *req, const struct tp_msg *msg,
+			void *opaque)
+{
+	struct node *n = opaque;
+
+	if (sd_sink_owns(msg->type))
+		sd_sink_handle(req, msg, n->sink);
+	else
+		exec_service_handle(req, msg, n->exec);
+}
+
+static void node_pipe_gone(uint32_t pipe_id, void *opaque)
+{
+	struct node *n = opaque;
+
+	sd_sink_pipe_gone(pipe_id, n->sink);
+	exec_service_pipe_gone(pipe_id, n->exec);
+}
 
 /* Loopback: 127.0.0.0/8, ::1, localhost. */
 static bool tcp_is_loopback(const char *url)
@@ -69,7 +96,7 @@ int cli_node(int argc, char **argv)
 	const char *url = NULL, *root = ".";
 	bool insecure_remote = false;
 	char rootbuf[PATH_MAX];
-	struct exec_service *svc = NULL;
+	struct node node = { 0 };
 	struct tp_server *srv = NULL;
 	struct signalfd_siginfo si;
 	int c, r, sfd;
@@ -102,13 +129,17 @@ int cli_node(int argc, char **argv)
 		log_error_errno(sfd, "signalfd");
 		return CLI_EXIT_FAILURE;
 	}
-	r = exec_service_new(rootbuf, &svc);
+	r = sd_sink_new(rootbuf, &node.sink);
+	if (r < 0)
+		goto out;
+	r = exec_service_new(rootbuf, &node.exec);
 	if (r < 0) {
 		log_error_errno(r, "starting the exec service");
 		goto out;
 	}
-	r = tp_server_new(url, exec_service_handle, exec_service_pipe_gone, svc,
-			  &srv);
+	exec_service_set_workspaces(node.exec, sd_sink_workspace_dir,
+				    node.sink);
+	r = tp_server_new(url, node_handle, node_pipe_gone, &node, &srv);
 	if (r < 0) {
 		log_error_errno(r, "node cannot listen on %s", url);
 		goto out;
@@ -123,7 +154,8 @@ int cli_node(int argc, char **argv)
 	r = 0;
 out:
 	tp_server_free(srv);
-	exec_service_free(svc);
+	exec_service_free(node.exec);
+	sd_sink_free(node.sink);
 	close(sfd);
 	return r < 0 ? CLI_EXIT_FAILURE : 0;
 }

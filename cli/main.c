@@ -19,6 +19,12 @@ static const struct {
 	  "follow a command's output: tether attach --node URL ID" },
 	{ "kill", cli_kill,
 	  "signal a command: tether kill --node URL ID [SIG]" },
+	{ "sync", cli_sync,
+	  "mirror a directory: tether sync DIR --node URL --workspace NAME" },
+	{ "watch", cli_watch,
+	  "keep a node's copy current: tether watch DIR --node URL --workspace NAME" },
+	{ "status", cli_status,
+	  "a node's workspaces: tether status --node URL" },
 };
 
 static void usage(FILE *f)

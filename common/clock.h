@@ -22,4 +22,14 @@ static inline int64_t util_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Wall-clock time, Unix epoch milliseconds: for timestamps shown to people,
+ * never for deadlines. */
+static inline int64_t util_epoch_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 #endif

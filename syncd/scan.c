@@ -1,0 +1,942 @@
+/* SPDX-License-Identifier: MIT */
+/* Workspace scanner with a persistent stat cache (see scan.h). */
+#include "scan.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "cleanup.h"
+#include "ignore.h"
+#include "log.h"
+
+#define CACHE_MAGIC   "TSCA"
+#define CACHE_VERSION 1
+/* A file changed this close to the scan could change again within the
+ * same timestamp tick: such a file is hashed again next time. */
+#define RACY_NS	  100000000ll
+#define MAX_TRIES 3
+
+struct item {
+	char *path;
+	uint32_t len;
+	uint8_t type;
+	uint32_t mode;
+	uint64_t size;
+	int64_t mtime, ctime;
+	uint64_t dev, ino, nlink;
+	char *target;
+	struct sd_chunkref *chunks;
+	uint32_t nchunks;
+	bool hash, racy;
+	int err; /* hashing failed: -errno */
+};
+
+/* A cached file: where its chunks sit in the cache file's buffer. */
+struct centry {
+	uint64_t key; /* XXH3-64 of the path; 0 = empty slot */
+	const uint8_t *path;
+	uint32_t len;
+	uint64_t dev, ino, size;
+	int64_t mtime, ctime;
+	uint32_t nchunks;
+	const uint8_t *chunks; /* nchunks * (16 + 4) bytes */
+};
+
+struct scan {
+	const struct sd_scan_opts *o;
+	int root;
+	struct sd_ignore *ig;
+	struct item *v;
+	size_t n, cap;
+	struct sd_scan_stats *st;
+	struct sd_err *why;
+	/* the cache as loaded */
+	uint8_t *cbuf;
+	struct centry *ct;
+	size_t ctcap;
+	/* hashing */
+	size_t *todo, ntodo;
+	atomic_size_t next;
+	int64_t start_ns;
+};
+
+static int fail(struct sd_err *why, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct sd_err *why, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why) {
+		va_start(ap, fmt);
+		vsnprintf(why->what, sizeof(why->what), fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+static int64_t ns_of(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000ll + t->tv_nsec;
+}
+
+static uint64_t path_key(const void *p, size_t n)
+{
+	uint64_t k = XXH3_64bits(p, n);
+
+	return k ? k : 1;
+}
+
+/* ---- the stat cache ---- */
+
+static uint64_t rd(const uint8_t *p, unsigned w)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < w; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static void cache_insert(struct scan *sc, const struct centry *e)
+{
+	size_t h = e->key & (sc->ctcap - 1);
+
+	while (sc->ct[h].key)
+		h = (h + 1) & (sc->ctcap - 1);
+	sc->ct[h] = *e;
+}
+
+/* Load the cache; any problem just means an empty cache. */
+static void cache_load(struct scan *sc)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat sb;
+	size_t got = 0, pos = 16, n;
+	uint32_t count;
+
+	if (!sc->o->cache)
+		return;
+	fd = open(sc->o->cache, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) < 0 || sb.st_size < 16 ||
+	    (uint64_t)sb.st_size > SD_ENC_MAX)
+		return;
+	n = (size_t)sb.st_size;
+	sc->cbuf = malloc(n);
+	if (!sc->cbuf)
+		return;
+	while (got < n) {
+		ssize_t k = read(fd, sc->cbuf + got, n - got);
+
+		if (k <= 0)
+			goto bad;
+		got += (size_t)k;
+	}
+	if (memcmp(sc->cbuf, CACHE_MAGIC, 4) ||
+	    rd(sc->cbuf + 4, 4) != CACHE_VERSION)
+		goto bad;
+	count = (uint32_t)rd(sc->cbuf + 12, 4);
+	if (count > n / 64)
+		goto bad;
+	sc->ctcap = 16;
+	while (sc->ctcap < 2 * (size_t)count)
+		sc->ctcap <<= 1;
+	sc->ct = calloc(sc->ctcap, sizeof(*sc->ct));
+	if (!sc->ct)
+		goto bad;
+	for (uint32_t i = 0; i < count; i++) {
+		struct centry e;
+
+		if (n - pos < 4)
+			goto bad;
+		e.len = (uint32_t)rd(sc->cbuf + pos, 4);
+		pos += 4;
+		if (e.len > SD_PATH_MAX || n - pos < (size_t)e.len + 44)
+			goto bad;
+		e.path = sc->cbuf + pos;
+		pos += e.len;
+		e.dev = rd(sc->cbuf + pos, 8);
+		e.ino = rd(sc->cbuf + pos + 8, 8);
+		e.size = rd(sc->cbuf + pos + 16, 8);
+		e.mtime = (int64_t)rd(sc->cbuf + pos + 24, 8);
+		e.ctime = (int64_t)rd(sc->cbuf + pos + 32, 8);
+		e.nchunks = (uint32_t)rd(sc->cbuf + pos + 40, 4);
+		pos += 44;
+		if (e.nchunks > (n - pos) / 20)
+			goto bad;
+		e.chunks = sc->cbuf + pos;
+		pos += (size_t)e.nchunks * 20;
+		e.key = path_key(e.path, e.len);
+		cache_insert(sc, &e);
+	}
+	return;
+bad:
+	log_warn("stat cache %s is damaged: rescanning every file",
+		 sc->o->cache);
+	free(sc->cbuf);
+	free(sc->ct);
+	sc->cbuf = NULL;
+	sc->ct = NULL;
+	sc->ctcap = 0;
+}
+
+static const struct centry *cache_find(const struct scan *sc,
+				       const struct item *it)
+{
+	uint64_t k;
+	size_t h;
+
+	if (!sc->ct)
+		return NULL;
+	k = path_key(it->path, it->len);
+	for (h = k & (sc->ctcap - 1); sc->ct[h].key;
+	     h = (h + 1) & (sc->ctcap - 1)) {
+		const struct centry *e = &sc->ct[h];
+
+		if (e->key == k && e->len == it->len &&
+		    !memcmp(e->path, it->path, it->len))
+			return e;
+	}
+	return NULL;
+}
+
+/* Reuse the cached chunks when nothing about the file changed. */
+static bool cache_reuse(struct scan *sc, struct item *it)
+{
+	const struct centry *e = cache_find(sc, it);
+	uint64_t sum = 0;
+
+	if (!e || e->dev != it->dev || e->ino != it->ino ||
+	    e->size != it->size || e->mtime != it->mtime ||
+	    e->ctime != it->ctime || e->ctime == 0)
+		return false;
+	it->chunks = calloc(e->nchunks ? e->nchunks : 1, sizeof(*it->chunks));
+	if (!it->chunks)
+		return false;
+	for (uint32_t i = 0; i < e->nchunks; i++) {
+		memcpy(it->chunks[i].id.b, e->chunks + 20 * i, SD_ID_SIZE);
+		it->chunks[i].len = (uint32_t)rd(e->chunks + 20 * i + 16, 4);
+		sum += it->chunks[i].len;
+	}
+	it->nchunks = e->nchunks;
+	if (sum != it->size) {
+		free(it->chunks);
+		it->chunks = NULL;
+		it->nchunks = 0;
+		return false;
+	}
+	return true;
+}
+
+static void put(uint8_t **p, uint64_t v, unsigned w)
+{
+	for (unsigned i = 0; i < w; i++)
+		(*p)[i] = (uint8_t)(v >> (8 * i));
+	*p += w;
+}
+
+static void cache_save(struct scan *sc)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t size = 16;
+	uint32_t count = 0;
+	uint8_t *p;
+
+	if (!sc->o->cache)
+		return;
+	for (size_t i = 0; i < sc->n; i++) {
+		const struct item *it = &sc->v[i];
+
+		if (it->type != SD_T_FILE)
+			continue;
+		size += 48 + it->len + (size_t)it->nchunks * 20;
+		count++;
+	}
+	buf = malloc(size);
+	if (!buf || asprintf(&tmp, "%s.tmp", sc->o->cache) < 0)
+		return;
+	p = buf;
+	memcpy(p, CACHE_MAGIC, 4);
+	p += 4;
+	put(&p, CACHE_VERSION, 4);
+	put(&p, 0, 4);
+	put(&p, count, 4);
+	for (size_t i = 0; i < sc->n; i++) {
+		const struct item *it = &sc->v[i];
+
+		if (it->type != SD_T_FILE)
+			continue;
+		put(&p, it->len, 4);
+		memcpy(p, it->path, it->len);
+		p += it->len;
+		put(&p, it->dev, 8);
+		put(&p, it->ino, 8);
+		put(&p, it->size, 8);
+		put(&p, (uint64_t)it->mtime, 8);
+		/* ctime 0 never matches: a racy file is read again. */
+		put(&p, it->racy ? 0 : (uint64_t)it->ctime, 8);
+		put(&p, it->nchunks, 4);
+		for (uint32_t c = 0; c < it->nchunks; c++) {
+			memcpy(p, it->chunks[c].id.b, SD_ID_SIZE);
+			p += SD_ID_SIZE;
+			put(&p, it->chunks[c].len, 4);
+		}
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, buf, size) != (ssize_t)size ||
+	    rename(tmp, sc->o->cache) < 0) {
+		log_warn("stat cache %s not saved: %s", sc->o->cache,
+			 strerror(errno));
+		unlink(tmp);
+	}
+}
+
+/* ---- the walk ---- */
+
+static struct item *item_new(struct scan *sc)
+{
+	if (sc->n == sc->cap) {
+		size_t cap = sc->cap ? 2 * sc->cap : 1024;
+		struct item *v = realloc(sc->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		sc->v = v;
+		sc->cap = cap;
+	}
+	memset(&sc->v[sc->n], 0, sizeof(sc->v[0]));
+	return &sc->v[sc->n++];
+}
+
+static int walk(struct scan *sc, int dfd, char *path, size_t plen);
+
+static int add_entry(struct scan *sc, int dfd, const char *name, char *path,
+		     size_t plen)
+{
+	size_t nlen = strlen(name), len = plen ? plen + 1 + nlen : nlen;
+	struct item *it;
+	struct stat sb;
+	bool is_dir;
+	int r;
+
+	if (len > SD_PATH_MAX) {
+		log_warn("%.*s/%s: path longer than %u bytes, not synced",
+			 (int)plen, path, name, SD_PATH_MAX);
+		return 0;
+	}
+	if (plen)
+		path[plen] = '/';
+	memcpy(path + (plen ? plen + 1 : 0), name, nlen + 1);
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0
+				       : fail(sc->why, -errno, "%s: %s", path,
+					      strerror(errno));
+	is_dir = S_ISDIR(sb.st_mode);
+	if (sd_ignore_match(sc->ig, path, len, is_dir))
+		return 0;
+	if (!is_dir && !S_ISREG(sb.st_mode) && !S_ISLNK(sb.st_mode)) {
+		sc->st->skipped++;
+		return 0;
+	}
+	it = item_new(sc);
+	if (!it || !(it->path = strndup(path, len)))
+		return fail(sc->why, -ENOMEM, "out of memory");
+	it->len = (uint32_t)len;
+	it->mode = sb.st_mode & 07777;
+	it->mtime = ns_of(&sb.st_mtim);
+	it->ctime = ns_of(&sb.st_ctim);
+	it->dev = sb.st_dev;
+	it->ino = sb.st_ino;
+	it->nlink = sb.st_nlink;
+	if (S_ISREG(sb.st_mode)) {
+		it->type = SD_T_FILE;
+		it->size = (uint64_t)sb.st_size;
+		it->hash = !cache_reuse(sc, it);
+		return 0;
+	}
+	if (S_ISLNK(sb.st_mode)) {
+		char buf[SD_PATH_MAX + 1];
+		ssize_t k = readlinkat(dfd, name, buf, sizeof(buf));
+
+		if (k < 0)
+			return errno == ENOENT ? (sc->n--, free(it->path), 0)
+					       : fail(sc->why, -errno, "%s: %s",
+						      path, strerror(errno));
+		if (k == 0 || k > (ssize_t)SD_PATH_MAX) {
+			log_warn("%s: symlink target of %zd bytes, not synced",
+				 path, k);
+			sc->n--;
+			free(it->path);
+			return 0;
+		}
+		it->type = SD_T_SYMLINK;
+		it->target = strndup(buf, (size_t)k);
+		it->size = (uint64_t)k;
+		return it->target ? 0 : fail(sc->why, -ENOMEM, "out of memory");
+	}
+	it->type = SD_T_DIR;
+	{
+		_cleanup_close_ int cfd =
+			openat(dfd, name,
+			       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (cfd < 0)
+			return errno == ENOENT ? 0
+					       : fail(sc->why, -errno, "%s: %s",
+						      path, strerror(errno));
+		r = sd_ignore_enter_dir(sc->ig, path, len, cfd);
+		if (r < 0)
+			return fail(sc->why, r, "%s: ignore rules: %s", path,
+				    strerror(-r));
+		r = walk(sc, cfd, path, len);
+		sd_ignore_leave_dir(sc->ig);
+	}
+	path[plen] = '\0';
+	return r;
+}
+
+static int walk(struct scan *sc, int dfd, char *path, size_t plen)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(dfd), r = 0;
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return fail(sc->why, r, "%s: %s", plen ? path : ".",
+			    strerror(-r));
+	}
+	while (r == 0 && (errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		r = add_entry(sc, dfd, de->d_name, path, plen);
+		path[plen] = '\0';
+	}
+	if (r == 0 && errno)
+		r = fail(sc->why, -errno, "%s: %s", plen ? path : ".",
+			 strerror(errno));
+	closedir(d);
+	return r;
+}
+
+/* ---- hard links ---- */
+
+static int cmp_ino(const void *a, const void *b)
+{
+	const struct item *x = *(const struct item *const *)a;
+	const struct item *y = *(const struct item *const *)b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return sd_path_cmp(x->path, x->len, y->path, y->len);
+}
+
+/* Files with more than one name in the tree: the first name in manifest
+ * order keeps the data, the others become SD_T_HARDLINK to it. */
+static int link_groups(struct scan *sc)
+{
+	_cleanup_free_ struct item **v = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < sc->n; i++)
+		n += sc->v[i].type == SD_T_FILE && sc->v[i].nlink > 1;
+	if (n < 2)
+		return 0;
+	v = malloc(n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	n = 0;
+	for (size_t i = 0; i < sc->n; i++)
+		if (sc->v[i].type == SD_T_FILE && sc->v[i].nlink > 1)
+			v[n++] = &sc->v[i];
+	qsort(v, n, sizeof(*v), cmp_ino);
+	for (size_t i = 1; i < n; i++) {
+		struct item *p = v[i - 1];
+
+		while (p->type == SD_T_HARDLINK)
+			p = (struct item *)(void *)p->target; /* see below */
+		if (v[i]->dev != p->dev || v[i]->ino != p->ino)
+			continue;
+		/* Point at the primary item for now; the target path is
+		 * filled in once every item is final. */
+		free(v[i]->chunks);
+		v[i]->chunks = NULL;
+		v[i]->nchunks = 0;
+		v[i]->type = SD_T_HARDLINK;
+		v[i]->hash = false;
+		v[i]->target = (char *)p;
+		sc->st->hardlinks++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (v[i]->type != SD_T_HARDLINK)
+			continue;
+		v[i]->target =
+			strndup(((struct item *)(void *)v[i]->target)->path,
+				((struct item *)(void *)v[i]->target)->len);
+		if (!v[i]->target)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- hashing ---- */
+
+static int hash_one(struct scan *sc, struct item *it)
+{
+	for (int tries = 0;; tries++) {
+		_cleanup_close_ int fd =
+			openat(sc->root, it->path,
+			       O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+		struct stat a, b;
+		uint64_t size = 0;
+		int r;
+
+		if (fd < 0 || fstat(fd, &a) < 0)
+			return -errno;
+		free(it->chunks);
+		it->chunks = NULL;
+		r = sd_cdc_file_refs(&sc->o->cdc, fd, (uint64_t)a.st_size,
+				     &it->chunks, &it->nchunks, &size);
+		if (r < 0)
+			return r;
+		if (fstat(fd, &b) < 0)
+			return -errno;
+		it->size = size;
+		it->mode = b.st_mode & 07777;
+		it->mtime = ns_of(&b.st_mtim);
+		it->ctime = ns_of(&b.st_ctim);
+		if ((ns_of(&a.st_mtim) == it->mtime &&
+		     ns_of(&a.st_ctim) == it->ctime &&
+		     (uint64_t)b.st_size == size) ||
+		    tries + 1 == MAX_TRIES) {
+			it->racy = tries + 1 == MAX_TRIES &&
+				   ns_of(&a.st_ctim) != it->ctime;
+			return 0;
+		}
+	}
+}
+
+static void *hasher(void *arg)
+{
+	struct scan *sc = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&sc->next, 1)) < sc->ntodo) {
+		struct item *it = &sc->v[sc->todo[i]];
+
+		it->err = hash_one(sc, it);
+	}
+	return NULL;
+}
+
+static int hash_all(struct scan *sc)
+{
+	unsigned n = sc->o->threads;
+	pthread_t th[16];
+	unsigned started = 0;
+
+	if (n == 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+
+		n = c > 0 ? (unsigned)c : 1;
+	}
+	if (n > 16)
+		n = 16;
+	sc->todo = malloc((sc->n + 1) * sizeof(*sc->todo));
+	if (!sc->todo)
+		return -ENOMEM;
+	for (size_t i = 0; i < sc->n; i++)
+		if (sc->v[i].type == SD_T_FILE && sc->v[i].hash)
+			sc->todo[sc->ntodo++] = i;
+	if (n > sc->ntodo)
+		n = sc->ntodo ? (unsigned)sc->ntodo : 1;
+	atomic_init(&sc->next, 0);
+	for (; started + 1 < n; started++)
+		if (pthread_create(&th[started], NULL, hasher, sc) != 0)
+			break;
+	hasher(sc);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	for (size_t i = 0; i < sc->ntodo; i++) {
+		struct item *it = &sc->v[sc->todo[i]];
+
+		if (it->err == -ENOENT) {
+			/* Deleted while we looked: absent from this scan. */
+			it->type = 0;
+			continue;
+		}
+		if (it->err < 0)
+			return fail(sc->why, it->err, "%s: %s", it->path,
+				    strerror(-it->err));
+		sc->st->hashed_files++;
+		sc->st->hashed_bytes += it->size;
+	}
+	return 0;
+}
+
+/* ---- putting it together ---- */
+
+static int build(struct scan *sc, struct sd_manifest *out)
+{
+	int r;
+
+	for (size_t i = 0; i < sc->n; i++) {
+		struct item *it = &sc->v[i];
+		struct sd_entry e = {
+			.path = it->path,
+			.path_len = it->len,
+			.type = it->type,
+		};
+
+		if (!it->type)
+			continue;
+		if (it->type != SD_T_HARDLINK) {
+			e.mode = it->mode;
+			e.mtime_ns = it->mtime;
+		}
+		if (it->type == SD_T_FILE) {
+			e.size = it->size;
+			e.nchunks = it->nchunks;
+			e.chunks = it->chunks;
+			sc->st->files++;
+			sc->st->bytes += it->size;
+			if (it->mtime >= sc->start_ns - RACY_NS ||
+			    it->ctime >= sc->start_ns - RACY_NS)
+				it->racy = true;
+		} else if (it->type == SD_T_SYMLINK) {
+			e.size = it->size;
+			sc->st->symlinks++;
+		} else if (it->type == SD_T_DIR) {
+			sc->st->dirs++;
+		}
+		if (it->target) {
+			e.target = it->target;
+			e.target_len = (uint32_t)strlen(it->target);
+		}
+		r = sd_manifest_add(out, &e, sc->why);
+		if (r < 0)
+			return r;
+	}
+	return sd_manifest_seal(out, sc->why);
+}
+
+int sd_scan(const char *root, const struct sd_scan_opts *o,
+	    struct sd_manifest *out, struct sd_scan_stats *st,
+	    struct sd_err *why)
+{
+	struct sd_ignore_config icfg;
+	struct scan sc = { .o = o, .st = st, .why = why, .root = -1 };
+	char *path = NULL;
+	struct timespec t0, t1;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	sd_manifest_init(out);
+	clock_gettime(CLOCK_REALTIME, &t0);
+	sc.start_ns = ns_of(&t0);
+	sd_ignore_config_init(&icfg);
+	icfg.patterns = o->ignore;
+	icfg.npatterns = o->nignore;
+	icfg.root_name = root;
+	r = sd_ignore_new(&icfg, &sc.ig);
+	if (r < 0)
+		return fail(why, r, "ignore rules: %s", strerror(-r));
+	sc.root = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	path = malloc(SD_PATH_MAX + SD_NAME_MAX + 2);
+	if (sc.root < 0 || !path) {
+		r = fail(why, sc.root < 0 ? -errno : -ENOMEM, "%s: %s", root,
+			 strerror(sc.root < 0 ? errno : ENOMEM));
+		goto out;
+	}
+	path[0] = '\0';
+	cache_load(&sc);
+	r = sd_ignore_enter_dir(sc.ig, "", 0, sc.root);
+	if (r < 0) {
+		fail(why, r, "%s: ignore rules: %s", root, strerror(-r));
+		goto out;
+	}
+	r = walk(&sc, sc.root, path, 0);
+	sd_ignore_leave_dir(sc.ig);
+	if (r == 0)
+		r = link_groups(&sc) < 0 ? fail(why, -ENOMEM, "out of memory")
+					 : 0;
+	if (r == 0)
+		r = hash_all(&sc);
+	if (r == 0)
+		r = build(&sc, out);
+	if (r == 0)
+		cache_save(&sc);
+out:
+	clock_gettime(CLOCK_REALTIME, &t1);
+	st->ms = (uint64_t)(ns_of(&t1) - ns_of(&t0)) / 1000000;
+	for (size_t i = 0; i < sc.n; i++) {
+		free(sc.v[i].path);
+		free(sc.v[i].target);
+		free(sc.v[i].chunks);
+	}
+	free(sc.v);
+	free(sc.todo);
+	free(sc.cbuf);
+	free(sc.ct);
+	free(path);
+	sd_ignore_free(sc.ig);
+	if (sc.root >= 0)
+		close(sc.root);
+	if (r < 0) {
+		sd_manifest_free(out);
+		sd_manifest_init(out);
+	}
+	return r;
+}
+
+/* ---- incremental update ---- */
+
+#define UPDATE_MAX 4096
+
+/* An ignore stack entered down to rel's parent. */
+static struct sd_ignore *ignore_for(int root, const struct sd_scan_opts *o,
+				    const char *rootname, const char *rel,
+				    size_t len)
+{
+	struct sd_ignore_config icfg;
+	struct sd_ignore *ig;
+	int fd = dup(root);
+	size_t i = 0;
+
+	sd_ignore_config_init(&icfg);
+	icfg.patterns = o->ignore;
+	icfg.npatterns = o->nignore;
+	icfg.root_name = rootname;
+	if (fd < 0 || sd_ignore_new(&icfg, &ig) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	if (sd_ignore_enter_dir(ig, "", 0, fd) < 0)
+		goto fail;
+	for (;;) {
+		const char *slash = memchr(rel + i, '/', len - i);
+		size_t end = slash ? (size_t)(slash - rel) : len;
+		char comp[SD_NAME_MAX + 1];
+		int next;
+
+		if (!slash)
+			break;
+		if (end - i > SD_NAME_MAX ||
+		    sd_ignore_match(ig, rel, end, true))
+			goto fail;
+		memcpy(comp, rel + i, end - i);
+		comp[end - i] = '\0';
+		next = openat(fd, comp,
+			      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = next;
+		if (fd < 0 || sd_ignore_enter_dir(ig, rel, end, fd) < 0)
+			goto fail;
+		i = end + 1;
+	}
+	close(fd);
+	return ig;
+fail:
+	if (fd >= 0)
+		close(fd);
+	sd_ignore_free(ig);
+	return NULL;
+}
+
+bool sd_scan_ignored(const char *root, const struct sd_scan_opts *o,
+		     const char *rel, size_t len, bool is_dir)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct sd_ignore *ig;
+	bool r = true; /* an ancestor is ignored, or unreadable */
+
+	if (fd < 0)
+		return false;
+	ig = ignore_for(fd, o, root, rel, len);
+	if (ig) {
+		r = sd_ignore_match(ig, rel, len, is_dir);
+		sd_ignore_free(ig);
+	}
+	close(fd);
+	return r;
+}
+
+static bool is_rule_file(const char *p, size_t len)
+{
+	const char *slash = memrchr(p, '/', len);
+	const char *base = slash ? slash + 1 : p;
+	size_t n = len - (size_t)(base - p);
+
+	return (n == strlen(SD_IGNORE_GITIGNORE) &&
+		!memcmp(base, SD_IGNORE_GITIGNORE, n)) ||
+	       (n == strlen(SD_IGNORE_TETHERIGNORE) &&
+		!memcmp(base, SD_IGNORE_TETHERIGNORE, n));
+}
+
+/* Look at one changed path again: its new item, or none (gone, ignored,
+ * not syncable). Returns 0, 1 (needs a full scan) or -errno. */
+static int restat(struct scan *sc, const char *rootname, const char *p,
+		  size_t len, bool *gone_or_file)
+{
+	struct stat sb;
+	struct sd_ignore *ig;
+	struct item *it;
+	bool ignored;
+
+	*gone_or_file = true;
+	if (fstatat(sc->root, p, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+	ig = ignore_for(sc->root, sc->o, rootname, p, len);
+	if (!ig)
+		return 0; /* under an ignored or vanished directory */
+	ignored = sd_ignore_match(ig, p, len, S_ISDIR(sb.st_mode));
+	sd_ignore_free(ig);
+	if (ignored)
+		return 0;
+	if (!S_ISDIR(sb.st_mode) && !S_ISREG(sb.st_mode) &&
+	    !S_ISLNK(sb.st_mode))
+		return 0;
+	if (S_ISREG(sb.st_mode) && sb.st_nlink > 1)
+		return 1;
+	it = item_new(sc);
+	if (!it || !(it->path = strndup(p, len)))
+		return -ENOMEM;
+	it->len = (uint32_t)len;
+	it->mode = sb.st_mode & 07777;
+	it->mtime = ns_of(&sb.st_mtim);
+	it->ctime = ns_of(&sb.st_ctim);
+	if (S_ISDIR(sb.st_mode)) {
+		it->type = SD_T_DIR;
+		*gone_or_file = false;
+	} else if (S_ISREG(sb.st_mode)) {
+		it->type = SD_T_FILE;
+		it->size = (uint64_t)sb.st_size;
+		it->hash = true;
+	} else {
+		char buf[SD_PATH_MAX + 1];
+		ssize_t k = readlinkat(sc->root, p, buf, sizeof(buf));
+
+		if (k <= 0 || k > (ssize_t)SD_PATH_MAX) {
+			sc->n--;
+			free(it->path);
+			return k < 0 && errno != ENOENT ? -errno : 0;
+		}
+		it->type = SD_T_SYMLINK;
+		it->size = (uint64_t)k;
+		it->target = strndup(buf, (size_t)k);
+		if (!it->target)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int sd_scan_update(const char *root, const struct sd_scan_opts *o,
+		   const struct sd_manifest *prev, const char *const *paths,
+		   size_t n, struct sd_manifest *out, struct sd_scan_stats *st,
+		   struct sd_err *why)
+{
+	struct scan sc = { .o = o, .st = st, .why = why, .root = -1 };
+	_cleanup_free_ uint8_t *skip = NULL;
+	struct timespec t0, t1;
+	int r = 0;
+
+	memset(st, 0, sizeof(*st));
+	sd_manifest_init(out);
+	clock_gettime(CLOCK_REALTIME, &t0);
+	sc.start_ns = ns_of(&t0);
+	if (n > UPDATE_MAX)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (is_rule_file(paths[i], strlen(paths[i])))
+			return 1;
+	skip = calloc(prev->count + 1, 1);
+	sc.root = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!skip || sc.root < 0) {
+		r = fail(why, skip ? -errno : -ENOMEM, "%s: %s", root,
+			 strerror(skip ? errno : ENOMEM));
+		goto out;
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const char *p = paths[i];
+		size_t len = strlen(p);
+		const struct sd_entry *e = sd_manifest_find(prev, p, len);
+		bool drop_subtree;
+
+		if (e && e->type == SD_T_HARDLINK)
+			r = 1;
+		if (e && r == 0)
+			skip[e - prev->e] = 1;
+		if (r == 0)
+			r = restat(&sc, root, p, len, &drop_subtree);
+		if (r == 0 && drop_subtree && len < SD_PATH_MAX) {
+			char pre[SD_PATH_MAX + 1];
+			size_t a, b;
+
+			memcpy(pre, p, len);
+			pre[len] = '/';
+			a = sd_manifest_lower_bound(prev, pre, len + 1);
+			pre[len] = '/' + 1;
+			b = sd_manifest_lower_bound(prev, pre, len + 1);
+			memset(skip + a, 1, b - a);
+		}
+	}
+	if (r == 0) {
+		/* Hard links into a file that changed would now dangle. */
+		for (size_t k = 0; k < prev->count && r == 0; k++)
+			if (prev->e[k].type == SD_T_HARDLINK) {
+				const struct sd_entry *t = sd_manifest_find(
+					prev, prev->e[k].target,
+					prev->e[k].target_len);
+
+				if (t && skip[t - prev->e])
+					r = 1;
+			}
+	}
+	if (r == 0)
+		r = hash_all(&sc);
+	for (size_t k = 0; k < prev->count && r == 0; k++) {
+		if (!skip[k])
+			r = sd_manifest_add(out, &prev->e[k], why);
+	}
+	if (r == 0) {
+		r = build(&sc, out);
+		if (r == -EINVAL)
+			r = 1; /* e.g. a parent that is not there yet */
+	}
+out:
+	clock_gettime(CLOCK_REALTIME, &t1);
+	st->ms = (uint64_t)(ns_of(&t1) - ns_of(&t0)) / 1000000;
+	for (size_t i = 0; i < sc.n; i++) {
+		free(sc.v[i].path);
+		free(sc.v[i].target);
+		free(sc.v[i].chunks);
+	}
+	free(sc.v);
+	free(sc.todo);
+	if (sc.root >= 0)
+		close(sc.root);
+	if (r != 0) {
+		sd_manifest_free(out);
+		sd_manifest_init(out);
+	}
+	return r;
+}

@@ -1,0 +1,1029 @@
+/* SPDX-License-Identifier: MIT */
+/* Node side of workspace sync (see sink.h). */
+#include "sink.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "clock.h"
+#include "failpoint.h"
+#include "log.h"
+#include "manifest.h"
+#include "store.h"
+#include "tree.h"
+#include "zchunk.h"
+
+#define WORKERS	    2
+#define OFFER_MAX   (1ull << 30) /* one encoded delta held in memory */
+#define SESSION_MAX 256
+
+struct domain {
+	struct domain *next;
+	char name[TP_NAME_MAX + 1];
+	struct sd_store *store;
+};
+
+struct ws {
+	struct ws *next;
+	char name[TP_NAME_MAX + 1];
+	struct domain *dom;
+	char *meta;		     /* .tether/ws/NAME */
+	char *dir;		     /* workspaces/NAME */
+	char *stage;		     /* workspaces/.stage-NAME */
+	char *journal;		     /* .tether/ws/NAME/journal */
+	pthread_mutex_t commit_lock; /* cur on the commit path */
+	struct sd_manifest cur;	     /* committed; read under the sink lock */
+	uint64_t files, bytes, committed_ms;
+};
+
+struct session {
+	struct session *next;
+	uint64_t id;
+	uint32_t pipe;
+	struct ws *ws;
+	uint64_t started_ms;
+	uint8_t *buf; /* the encoded delta, arriving */
+	uint64_t total, got;
+	bool offered; /* the delta is decoded and result built */
+	struct sd_manifest result;
+	unsigned refs; /* workers using it, under the sink lock */
+	bool dead;     /* unlinked: freed by the last unref */
+	struct sd_id *want;
+	size_t nwant;
+};
+
+struct job {
+	struct job *next;
+	struct tp_req *req;
+	struct tp_msg msg; /* its views point into the request frame */
+};
+
+struct sd_sink {
+	char *root, *state, *wsroot;
+	pthread_mutex_t lock; /* lists, sessions, ws->cur swaps */
+	pthread_cond_t cond;
+	struct domain *domains;
+	struct ws *wss;
+	struct session *sessions;
+	unsigned nsessions;
+	struct job *head, **tail;
+	bool stopping;
+	pthread_t th[WORKERS];
+	unsigned nth;
+};
+
+int sd_sink_owns(uint16_t type)
+{
+	return type >= TP_SYNC_BEGIN && type <= TP_SYNC_TABLE;
+}
+
+/* ---- files ---- */
+
+static int write_file_durable(const char *path, const void *p, size_t n)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+	int r = 0;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	for (size_t off = 0; off < n && r == 0;) {
+		ssize_t k = write(fd, (const uint8_t *)p + off, n - off);
+
+		if (k < 0 && errno != EINTR)
+			r = -errno;
+		else if (k > 0)
+			off += (size_t)k;
+	}
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+static int read_file(const char *path, uint8_t **buf, size_t *len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	size_t got = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size > SD_ENC_MAX)
+		return -EFBIG;
+	*buf = malloc((size_t)st.st_size + 1);
+	if (!*buf)
+		return -ENOMEM;
+	while (got < (size_t)st.st_size) {
+		ssize_t k = read(fd, *buf + got, (size_t)st.st_size - got);
+
+		if (k <= 0) {
+			free(*buf);
+			return k < 0 ? -errno : -EIO;
+		}
+		got += (size_t)k;
+	}
+	(*buf)[got] = 0;
+	*len = got;
+	return 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return mkdir(buf, mode) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+/* ---- domains and workspaces (sink lock held) ---- */
+
+static struct domain *domain_get(struct sd_sink *s, const char *name,
+				 struct sd_err *why)
+{
+	_cleanup_free_ char *dir = NULL;
+	struct domain *d;
+	int r;
+
+	for (d = s->domains; d; d = d->next)
+		if (!strcmp(d->name, name))
+			return d;
+	d = calloc(1, sizeof(*d));
+	if (!d || asprintf(&dir, "%s/stores/%s", s->state, name) < 0) {
+		free(d);
+		snprintf(why->what, sizeof(why->what), "out of memory");
+		return NULL;
+	}
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	r = sd_store_open(dir, &d->store, why);
+	if (r < 0) {
+		free(d);
+		return NULL;
+	}
+	d->next = s->domains;
+	s->domains = d;
+	return d;
+}
+
+static void ws_count(struct ws *w)
+{
+	w->files = w->bytes = 0;
+	for (size_t i = 0; i < w->cur.count; i++) {
+		if (w->cur.e[i].type == SD_T_DIR)
+			continue;
+		w->files++;
+		if (w->cur.e[i].type == SD_T_FILE)
+			w->bytes += w->cur.e[i].size;
+	}
+}
+
+static void ws_free(struct ws *w)
+{
+	if (!w)
+		return;
+	sd_manifest_free(&w->cur);
+	pthread_mutex_destroy(&w->commit_lock);
+	free(w->meta);
+	free(w->dir);
+	free(w->stage);
+	free(w->journal);
+	free(w);
+}
+
+static int save_manifest(struct ws *w, const struct sd_manifest *m)
+{
+	_cleanup_free_ uint8_t *enc = NULL;
+	_cleanup_free_ char *path = NULL;
+	size_t len;
+	int r;
+
+	r = sd_manifest_encode(m, &enc, &len);
+	if (r < 0)
+		return r;
+	if (asprintf(&path, "%s/manifest", w->meta) < 0)
+		return -ENOMEM;
+	return write_file_durable(path, enc, len);
+}
+
+/* Load (or create, when create) a workspace's state and finish a commit a
+ * crash interrupted. */
+static struct ws *ws_load(struct sd_sink *s, const char *name,
+			  const char *domain, bool create, struct sd_err *why)
+{
+	_cleanup_free_ char *dpath = NULL, *mpath = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct sd_tree t;
+	struct sd_manifest done;
+	struct ws *w = calloc(1, sizeof(*w));
+	size_t len;
+	int r;
+
+	if (!w)
+		goto nomem;
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	pthread_mutex_init(&w->commit_lock, NULL);
+	sd_manifest_init(&w->cur);
+	if (asprintf(&w->meta, "%s/ws/%s", s->state, name) < 0 ||
+	    asprintf(&w->dir, "%s/%s", s->wsroot, name) < 0 ||
+	    asprintf(&w->stage, "%s/.stage-%s", s->wsroot, name) < 0 ||
+	    asprintf(&w->journal, "%s/ws/%s/journal", s->state, name) < 0 ||
+	    asprintf(&dpath, "%s/domain", w->meta) < 0 ||
+	    asprintf(&mpath, "%s/manifest", w->meta) < 0)
+		goto nomem;
+	r = read_file(dpath, &buf, &len);
+	if (r == -ENOENT && create) {
+		r = mkdir_p(w->meta, 0700);
+		if (r == 0)
+			r = write_file_durable(dpath, domain, strlen(domain));
+		if (r < 0) {
+			snprintf(why->what, sizeof(why->what),
+				 "workspace %s: %s: %s", name, w->meta,
+				 strerror(-r));
+			goto fail;
+		}
+		buf = (uint8_t *)strdup(domain);
+		if (!buf)
+			goto nomem;
+	} else if (r < 0) {
+		snprintf(why->what, sizeof(why->what), "workspace %s: %s: %s",
+			 name, dpath, strerror(-r));
+		goto fail;
+	}
+	if (!tp_name_ok(buf, strlen((char *)buf))) {
+		snprintf(why->what, sizeof(why->what),
+			 "workspace %s: %s holds no domain name", name, dpath);
+		goto fail;
+	}
+	w->dom = domain_get(s, (char *)buf, why);
+	if (!w->dom)
+		goto fail;
+	free(TAKE_PTR(buf));
+	r = read_file(mpath, &buf, &len);
+	if (r == 0) {
+		struct stat st;
+
+		r = sd_manifest_decode(buf, len, &w->cur, why);
+		if (r < 0)
+			goto fail;
+		/* The manifest is written at each commit. */
+		if (stat(mpath, &st) == 0)
+			w->committed_ms =
+				(uint64_t)st.st_mtim.tv_sec * 1000 +
+				(uint64_t)st.st_mtim.tv_nsec / 1000000;
+	} else if (r != -ENOENT) {
+		snprintf(why->what, sizeof(why->what), "workspace %s: %s: %s",
+			 name, mpath, strerror(-r));
+		goto fail;
+	}
+	t = (struct sd_tree){ w->dir, w->stage, w->journal };
+	r = sd_tree_recover(&t, &w->cur, &done, why);
+	if (r < 0)
+		goto fail;
+	if (r == 1) {
+		r = save_manifest(w, &done);
+		if (r < 0) {
+			sd_manifest_free(&done);
+			snprintf(why->what, sizeof(why->what),
+				 "workspace %s: saving its manifest: %s", name,
+				 strerror(-r));
+			goto fail;
+		}
+		sd_tree_finish(&t);
+		sd_manifest_free(&w->cur);
+		w->cur = done;
+		log_warn("workspace %s: finished version %" PRIu64
+			 " that a crash interrupted",
+			 name, w->cur.version);
+	}
+	ws_count(w);
+	w->next = s->wss;
+	s->wss = w;
+	return w;
+nomem:
+	snprintf(why->what, sizeof(why->what), "out of memory");
+fail:
+	ws_free(w);
+	return NULL;
+}
+
+static struct ws *ws_find(struct sd_sink *s, const char *name, size_t len)
+{
+	for (struct ws *w = s->wss; w; w = w->next)
+		if (strlen(w->name) == len && !memcmp(w->name, name, len))
+			return w;
+	return NULL;
+}
+
+/* ---- sessions (sink lock held) ---- */
+
+static struct session *session_find(struct sd_sink *s, uint64_t id)
+{
+	for (struct session *x = s->sessions; x; x = x->next)
+		if (x->id == id)
+			return x;
+	return NULL;
+}
+
+static void session_free(struct session *x)
+{
+	free(x->buf);
+	free(x->want);
+	sd_manifest_free(&x->result);
+	free(x);
+}
+
+/* Unlink x; it is freed now or by its last user's unref. */
+static void session_drop(struct sd_sink *s, struct session *x)
+{
+	for (struct session **p = &s->sessions; *p; p = &(*p)->next) {
+		if (*p == x) {
+			*p = x->next;
+			s->nsessions--;
+			x->dead = true;
+			if (x->refs == 0)
+				session_free(x);
+			return;
+		}
+	}
+}
+
+static void session_unref(struct sd_sink *s, struct session *x)
+{
+	pthread_mutex_lock(&s->lock);
+	if (--x->refs == 0 && x->dead)
+		session_free(x);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- replies ---- */
+
+static void state_of(const struct ws *w, struct tp_sync_state *st)
+{
+	*st = (struct tp_sync_state){ .version = w->cur.version,
+				      .files = w->files,
+				      .bytes = w->bytes,
+				      .committed_ms = w->committed_ms };
+	if (w->cur.version)
+		memcpy(st->root, w->cur.root.b, TP_ID_SIZE);
+}
+
+static void reply_state(struct tp_req *req, const struct ws *w)
+{
+	struct tp_msg m = { .type = TP_SYNC_STATE };
+
+	state_of(w, &m.state);
+	tp_req_reply(req, &m);
+}
+
+static void reply_want(struct tp_req *req, const struct session *x,
+		       uint64_t index)
+{
+	struct tp_msg m = { .type = TP_SYNC_WANT };
+	uint64_t n = index < x->nwant ? x->nwant - index : 0;
+
+	m.want.session = x->id;
+	m.want.total = x->nwant;
+	m.want.index = index < x->nwant ? index : x->nwant;
+	m.want.count = (uint32_t)(n > TP_WANT_MAX ? TP_WANT_MAX : n);
+	m.want.ids = m.want.count ? x->want[index].b : NULL;
+	tp_req_reply(req, &m);
+}
+
+/* ---- handlers (on a worker thread) ---- */
+
+static void do_begin(struct sd_sink *s, struct tp_req *req,
+		     const struct tp_sync_begin *b)
+{
+	char name[TP_NAME_MAX + 1], domain[TP_NAME_MAX + 1];
+	struct sd_err why = { "" };
+	struct ws *w;
+
+	snprintf(name, sizeof(name), "%.*s", (int)b->workspace.len,
+		 b->workspace.ptr);
+	snprintf(domain, sizeof(domain), "%.*s",
+		 (int)(b->domain.len ? b->domain.len : b->workspace.len),
+		 b->domain.len ? b->domain.ptr : b->workspace.ptr);
+	pthread_mutex_lock(&s->lock);
+	w = ws_find(s, name, strlen(name));
+	if (!w)
+		w = ws_load(s, name, domain, true, &why);
+	if (w && b->domain.len && strcmp(w->dom->name, domain)) {
+		pthread_mutex_unlock(&s->lock);
+		tp_req_reply_error(req, EPERM,
+				   "workspace %s uses domain %s, not %s", name,
+				   w->dom->name, domain);
+		return;
+	}
+	if (w)
+		reply_state(req, w);
+	pthread_mutex_unlock(&s->lock);
+	if (!w)
+		tp_req_reply_error(req, EIO, "%s", why.what);
+}
+
+/* The chunks next needs that the store lacks, each once. */
+static int compute_want(struct session *x, const struct sd_delta *d)
+{
+	struct sd_store *st = x->ws->dom->store;
+	size_t cap = 0, hcap = 1024, nh = 0;
+	struct sd_id *seen;
+	int r = 0;
+
+	for (size_t i = 0; i < d->put.count; i++)
+		nh += d->put.e[i].nchunks;
+	while (hcap < 2 * nh)
+		hcap <<= 1;
+	seen = calloc(hcap, sizeof(*seen));
+	if (!seen)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->put.count && r == 0; i++) {
+		const struct sd_entry *e = &d->put.e[i];
+
+		for (uint32_t c = 0; c < e->nchunks; c++) {
+			const struct sd_id *id = &e->chunks[c].id;
+			size_t h = sd_id_key(id) & (hcap - 1);
+			static const struct sd_id zero;
+			bool dup = false;
+
+			/* Open addressing; the all-zero id stands for an
+			 * empty slot (and is never wanted twice). */
+			while (!sd_id_eq(&seen[h], &zero)) {
+				if (sd_id_eq(&seen[h], id)) {
+					dup = true;
+					break;
+				}
+				h = (h + 1) & (hcap - 1);
+			}
+			if (dup)
+				continue;
+			seen[h] = *id;
+			if (sd_store_has(st, id))
+				continue;
+			if (x->nwant == cap) {
+				struct sd_id *n;
+
+				cap = cap ? 2 * cap : 1024;
+				n = realloc(x->want, cap * sizeof(*n));
+				if (!n) {
+					r = -ENOMEM;
+					break;
+				}
+				x->want = n;
+			}
+			x->want[x->nwant++] = *id;
+		}
+	}
+	free(seen);
+	return r;
+}
+
+/* The whole delta is here: check it against the committed version and
+ * work out what to ask for. */
+static void offer_complete(struct sd_sink *s, struct tp_req *req,
+			   struct session *x)
+{
+	struct sd_manifest empty, *base;
+	struct sd_err why = { "" };
+	struct sd_delta d;
+	int r;
+
+	sd_delta_init(&d);
+	sd_manifest_init(&empty);
+	sd_manifest_seal(&empty, NULL);
+	r = sd_delta_decode(x->buf, x->total, &d, &why);
+	if (r < 0) {
+		tp_req_reply_error(req, EINVAL, "workspace %s: offer: %s",
+				   x->ws->name, why.what);
+		goto out;
+	}
+	pthread_mutex_lock(&x->ws->commit_lock);
+	base = d.base_version == 0 ? &empty : &x->ws->cur;
+	r = sd_delta_apply(base, &d, &x->result, &why);
+	pthread_mutex_unlock(&x->ws->commit_lock);
+	if (r < 0) {
+		tp_req_reply_error(req, -r, "workspace %s: offer: %s",
+				   x->ws->name, why.what);
+		goto out;
+	}
+	r = compute_want(x, &d);
+	if (r < 0) {
+		tp_req_reply_error(req, ENOMEM, "out of memory");
+		goto out;
+	}
+	free(x->buf);
+	x->buf = NULL;
+	x->offered = true;
+	reply_want(req, x, 0);
+out:
+	sd_delta_free(&d);
+}
+
+static void offer_piece(struct sd_sink *s, struct tp_req *req,
+			struct session *x, const struct tp_sync_offer *o)
+{
+	memcpy(x->buf + x->got, o->data.ptr, o->data.len);
+	x->got += o->data.len;
+	if (x->got < x->total)
+		tp_req_reply_ok(req, x->got);
+	else
+		offer_complete(s, req, x);
+}
+
+static void do_offer(struct sd_sink *s, struct tp_req *req,
+		     const struct tp_sync_offer *o)
+{
+	struct session *x;
+	struct ws *w;
+
+	pthread_mutex_lock(&s->lock);
+	w = ws_find(s, (const char *)o->workspace.ptr, o->workspace.len);
+	x = session_find(s, o->session);
+	if (!w) {
+		pthread_mutex_unlock(&s->lock);
+		tp_req_reply_error(req, ENOENT,
+				   "workspace %.*s: no SYNC_BEGIN yet",
+				   (int)o->workspace.len, o->workspace.ptr);
+		return;
+	}
+	if (!x && o->offset == 0) {
+		if (o->total > OFFER_MAX || s->nsessions >= SESSION_MAX) {
+			pthread_mutex_unlock(&s->lock);
+			tp_req_reply_error(req, E2BIG,
+					   "workspace %s: offer of %" PRIu64
+					   " bytes refused (at most %llu, "
+					   "%u syncs at once)",
+					   w->name, o->total, OFFER_MAX,
+					   SESSION_MAX);
+			return;
+		}
+		x = calloc(1, sizeof(*x));
+		if (x)
+			x->buf = malloc(o->total ? o->total : 1);
+		if (!x || !x->buf) {
+			free(x);
+			pthread_mutex_unlock(&s->lock);
+			tp_req_reply_error(req, ENOMEM, "out of memory");
+			return;
+		}
+		x->id = o->session;
+		x->pipe = tp_req_pipe(req);
+		x->ws = w;
+		x->total = o->total;
+		x->started_ms = util_now_ms();
+		sd_manifest_init(&x->result);
+		x->next = s->sessions;
+		s->sessions = x;
+		s->nsessions++;
+	}
+	if (x)
+		x->refs++;
+	pthread_mutex_unlock(&s->lock);
+	if (!x || x->ws != w || x->offered || o->total != x->total ||
+	    o->offset != x->got)
+		tp_req_reply_error(req, EPROTO,
+				   "workspace %s: offer piece at %" PRIu64
+				   " does not continue session %" PRIx64,
+				   w->name, o->offset, o->session);
+	else
+		offer_piece(s, req, x, o);
+	if (x)
+		session_unref(s, x);
+}
+
+static struct session *session_ready(struct sd_sink *s, struct tp_req *req,
+				     uint64_t id)
+{
+	struct session *x;
+
+	pthread_mutex_lock(&s->lock);
+	x = session_find(s, id);
+	if (x && x->offered)
+		x->refs++;
+	pthread_mutex_unlock(&s->lock);
+	if (!x || !x->offered) {
+		tp_req_reply_error(req, ENOENT,
+				   "sync session %" PRIx64
+				   " unknown or not offered yet (the node may "
+				   "have restarted: sync again)",
+				   id);
+		return NULL;
+	}
+	return x;
+}
+
+static void do_put(struct sd_sink *s, struct tp_req *req,
+		   const struct tp_sync_put *p)
+{
+	struct session *x = session_ready(s, req, p->session);
+	struct sd_err why = { "" };
+	ssize_t n;
+
+	if (!x)
+		return;
+	n = sd_store_put_batch(x->ws->dom->store, p->pack.ptr, p->pack.len,
+			       &why);
+	if (n < 0)
+		tp_req_reply_error(req, (int)-n, "workspace %s: %s",
+				   x->ws->name, why.what);
+	else
+		tp_req_reply_ok(req, (uint64_t)n);
+	session_unref(s, x);
+}
+
+static int tree_read(void *opaque, const struct sd_id *id, void *dst,
+		     uint32_t len, struct sd_err *why)
+{
+	size_t got = 0;
+	int r = sd_store_get(opaque, id, dst, len, &got, why);
+
+	if (r == 0 && got != len) {
+		char hex[SD_ID_HEX];
+
+		snprintf(why->what, sizeof(why->what),
+			 "chunk %s: %zu bytes, the manifest says %" PRIu32,
+			 sd_id_hex(id, hex), got, len);
+		return -EIO;
+	}
+	return r;
+}
+
+static int commit_locked(struct sd_sink *s, struct session *x,
+			 const struct tp_sync_commit *c, struct sd_err *why)
+{
+	struct ws *w = x->ws;
+	struct sd_tree t = { w->dir, w->stage, w->journal };
+	struct sd_tree_src src = { tree_read, w->dom->store };
+	struct sd_delta d;
+	size_t missing = 0;
+	int r;
+
+	if (c->version != w->cur.version + 1 ||
+	    x->result.version != c->version ||
+	    memcmp(x->result.root.b, c->root, TP_ID_SIZE)) {
+		snprintf(why->what, sizeof(why->what),
+			 "workspace %s is at version %" PRIu64
+			 "; commit of version %" PRIu64 " refused (another "
+			 "sync came first, or the root hash differs)",
+			 w->name, w->cur.version, c->version);
+		return -ESTALE;
+	}
+	for (size_t i = 0; i < x->nwant; i++)
+		missing += !sd_store_has(w->dom->store, &x->want[i]);
+	if (missing) {
+		snprintf(why->what, sizeof(why->what),
+			 "workspace %s: %zu of %zu chunks still missing",
+			 w->name, missing, x->nwant);
+		return -ENOENT;
+	}
+	sd_delta_init(&d);
+	r = sd_delta_diff(&w->cur, &x->result, &d);
+	if (r == 0)
+		r = sd_tree_update(&t, &w->cur, &d, &x->result, &src, why);
+	sd_delta_free(&d);
+	if (r < 0)
+		return r;
+	r = save_manifest(w, &x->result);
+	if (r < 0) {
+		snprintf(why->what, sizeof(why->what),
+			 "workspace %s: saving its manifest: %s", w->name,
+			 strerror(-r));
+		return r;
+	}
+	util_failpoint("commit-saved");
+	sd_tree_finish(&t);
+	pthread_mutex_lock(&s->lock);
+	sd_manifest_free(&w->cur);
+	w->cur = x->result;
+	sd_manifest_init(&x->result);
+	w->committed_ms = (uint64_t)util_epoch_ms();
+	ws_count(w);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static void do_commit(struct sd_sink *s, struct tp_req *req,
+		      const struct tp_sync_commit *c)
+{
+	struct session *x = session_ready(s, req, c->session);
+	struct sd_err why = { "" };
+	int r;
+
+	if (!x)
+		return;
+	pthread_mutex_lock(&x->ws->commit_lock);
+	r = commit_locked(s, x, c, &why);
+	pthread_mutex_unlock(&x->ws->commit_lock);
+	if (r < 0) {
+		tp_req_reply_error(req, -r, "%s", why.what);
+		if (r != -ENOENT) {
+			pthread_mutex_lock(&s->lock);
+			session_drop(s, x);
+			pthread_mutex_unlock(&s->lock);
+		}
+	} else {
+		pthread_mutex_lock(&s->lock);
+		reply_state(req, x->ws);
+		session_drop(s, x);
+		pthread_mutex_unlock(&s->lock);
+	}
+	session_unref(s, x);
+}
+
+static void do_status(struct sd_sink *s, struct tp_req *req)
+{
+	struct tp_msg m = { .type = TP_SYNC_TABLE };
+	struct tp_sync_entry *ents;
+	uint32_t n = 0;
+	uint64_t now = (uint64_t)util_now_ms();
+
+	pthread_mutex_lock(&s->lock);
+	for (struct ws *w = s->wss; w; w = w->next)
+		n++;
+	n = n > TP_WSTAB_MAX ? TP_WSTAB_MAX : n;
+	ents = calloc(n + 1, sizeof(*ents));
+	if (!ents) {
+		pthread_mutex_unlock(&s->lock);
+		tp_req_reply_error(req, ENOMEM, "out of memory");
+		return;
+	}
+	n = 0;
+	for (struct ws *w = s->wss; w && n < TP_WSTAB_MAX; w = w->next, n++) {
+		struct tp_sync_entry *e = &ents[n];
+
+		e->name = (struct tp_bytes){ (const uint8_t *)w->name,
+					     (uint32_t)strlen(w->name) };
+		e->domain = (struct tp_bytes){ (const uint8_t *)w->dom->name,
+					       (uint32_t)strlen(w->dom->name) };
+		state_of(w, &e->state);
+		for (struct session *x = s->sessions; x; x = x->next)
+			if (x->ws == w &&
+			    now - x->started_ms + 1 > e->pending_ms)
+				e->pending_ms = now - x->started_ms + 1;
+	}
+	m.wstab.count = n;
+	m.wstab.entries = ents;
+	tp_req_reply(req, &m);
+	pthread_mutex_unlock(&s->lock);
+	free(ents);
+}
+
+static void run_job(struct sd_sink *s, struct tp_req *req,
+		    const struct tp_msg *m)
+{
+	switch (m->type) {
+	case TP_SYNC_BEGIN: do_begin(s, req, &m->begin); break;
+	case TP_SYNC_OFFER: do_offer(s, req, &m->offer); break;
+	case TP_SYNC_NEED: {
+		struct session *x = session_ready(s, req, m->need.session);
+
+		if (x) {
+			reply_want(req, x, m->need.index);
+			session_unref(s, x);
+		}
+		break;
+	}
+	case TP_SYNC_PUT: do_put(s, req, &m->put); break;
+	case TP_SYNC_COMMIT: do_commit(s, req, &m->commit); break;
+	case TP_SYNC_STATUS: do_status(s, req); break;
+	default:
+		tp_req_reply_error(req, EPROTO, "%s is not a request",
+				   tp_type_name(m->type));
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct sd_sink *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		struct job *j;
+
+		while (!s->head && !s->stopping)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (s->stopping)
+			break;
+		j = s->head;
+		s->head = j->next;
+		if (!s->head)
+			s->tail = &s->head;
+		pthread_mutex_unlock(&s->lock);
+		run_job(s, j->req, &j->msg);
+		free(j);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+void sd_sink_handle(struct tp_req *req, const struct tp_msg *msg, void *opaque)
+{
+	struct sd_sink *s = opaque;
+	struct job *j = malloc(sizeof(*j));
+
+	if (!j) {
+		tp_req_reply_error(req, ENOMEM, "out of memory");
+		return;
+	}
+	/* The frame msg views stays valid until the reply; *msg itself does
+	 * not outlive this call. */
+	*j = (struct job){ NULL, req, *msg };
+	pthread_mutex_lock(&s->lock);
+	*s->tail = j;
+	s->tail = &j->next;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void sd_sink_pipe_gone(uint32_t pipe_id, void *opaque)
+{
+	struct sd_sink *s = opaque;
+	struct session **p;
+
+	/* A session whose client is gone is never committed; its chunks stay
+	 * in the store, so the next sync does not send them again. A worker
+	 * using it frees it when done. */
+	pthread_mutex_lock(&s->lock);
+	for (p = &s->sessions; *p;) {
+		struct session *x = *p;
+
+		if (x->pipe == pipe_id) {
+			*p = x->next;
+			s->nsessions--;
+			x->dead = true;
+			if (x->refs == 0)
+				session_free(x);
+		} else {
+			p = &x->next;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+int sd_sink_workspace_dir(void *opaque, const char *name, char *out, size_t cap,
+			  char *err, size_t errcap)
+{
+	struct sd_sink *s = opaque;
+	struct ws *w;
+	int r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	w = ws_find(s, name, strlen(name));
+	if (!w || w->cur.version == 0) {
+		snprintf(err, errcap,
+			 "workspace %s: nothing synced to this node yet "
+			 "(tether sync DIR --workspace %s)",
+			 name, name);
+		r = -ENOENT;
+	} else if (!realpath(w->dir, out) || strlen(out) >= cap) {
+		snprintf(err, errcap, "workspace %s: %s: %s", name, w->dir,
+			 strerror(errno));
+		r = -EIO;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* ---- life cycle ---- */
+
+static int load_all(struct sd_sink *s)
+{
+	_cleanup_free_ char *dir = NULL;
+	struct dirent *de;
+	DIR *d;
+
+	if (asprintf(&dir, "%s/ws", s->state) < 0)
+		return -ENOMEM;
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		struct sd_err why = { "" };
+
+		if (!tp_name_ok((const uint8_t *)de->d_name,
+				strlen(de->d_name)))
+			continue;
+		if (!ws_load(s, de->d_name, NULL, false, &why))
+			log_warn("%s (the workspace is skipped)", why.what);
+	}
+	closedir(d);
+	return 0;
+}
+
+int sd_sink_new(const char *root, struct sd_sink **ret)
+{
+	struct sd_sink *s = calloc(1, sizeof(*s));
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->tail = &s->head;
+	if (asprintf(&s->root, "%s", root) < 0 ||
+	    asprintf(&s->state, "%s/.tether", root) < 0 ||
+	    asprintf(&s->wsroot, "%s/workspaces", root) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = mkdir_p(s->state, 0700);
+	if (r == 0)
+		r = mkdir_p(s->wsroot, 0755);
+	if (r == 0) {
+		_cleanup_free_ char *stores = NULL;
+
+		r = asprintf(&stores, "%s/stores", s->state) < 0
+			    ? -ENOMEM
+			    : mkdir_p(stores, 0700);
+	}
+	if (r < 0) {
+		log_error_errno(r, "node state under %s", root);
+		goto fail;
+	}
+	r = load_all(s);
+	if (r < 0) {
+		log_error_errno(r, "loading workspaces from %s", s->state);
+		goto fail;
+	}
+	for (; s->nth < WORKERS; s->nth++) {
+		r = -pthread_create(&s->th[s->nth], NULL, worker, s);
+		if (r < 0)
+			goto fail;
+	}
+	*ret = s;
+	return 0;
+fail:
+	sd_sink_free(s);
+	return r;
+}
+
+void sd_sink_free(struct sd_sink *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	for (unsigned i = 0; i < s->nth; i++)
+		pthread_join(s->th[i], NULL);
+	while (s->head) {
+		struct job *j = s->head;
+
+		s->head = j->next;
+		free(j);
+	}
+	while (s->sessions) {
+		struct session *x = s->sessions;
+
+		s->sessions = x->next;
+		session_free(x);
+	}
+	while (s->wss) {
+		struct ws *w = s->wss;
+
+		s->wss = w->next;
+		ws_free(w);
+	}
+	while (s->domains) {
+		struct domain *d = s->domains;
+
+		s->domains = d->next;
+		sd_store_close(d->store);
+		free(d);
+	}
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s->root);
+	free(s->state);
+	free(s->wsroot);
+	free(s);
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* The agent's side of workspace sync: scan the directory, offer the delta
+ * from what the node holds, send the chunks it wants (compressed, packed,
+ * several requests in flight), commit. */
+#ifndef TETHER_SOURCE_H
+#define TETHER_SOURCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "link.h"
+#include "scan.h"
+
+struct sd_source_opts {
+	const char *dir;       /* the workspace on this machine */
+	const char *workspace; /* its name on the node */
+	const char *domain;    /* chunk store on the node; NULL: its own */
+	const char *cache_dir; /* stat cache and last manifests */
+	struct sd_scan_opts scan;
+	int level;	   /* zstd level */
+	unsigned inflight; /* SYNC_PUTs in flight; 0: default */
+	/* Called now and then while chunks are sent (NULL: none). */
+	void (*progress)(void *opaque, uint64_t chunks_done,
+			 uint64_t chunks_total, uint64_t raw_done,
+			 uint64_t raw_total);
+	void *progress_opaque;
+};
+
+struct sd_source_report {
+	struct sd_scan_stats scan;
+	uint64_t version; /* committed (or already current) */
+	bool up_to_date;  /* nothing to send: the node had this tree */
+	bool full;	  /* sent a full snapshot, not a delta */
+	uint64_t changed; /* entries added, replaced or deleted */
+	uint64_t offer_bytes;
+	uint64_t chunks_sent;
+	uint64_t raw_bytes;  /* of the chunks sent, before zstd */
+	uint64_t wire_bytes; /* of the chunk packs sent */
+	uint64_t ms;	     /* wall time, scan included */
+};
+
+/* One sync of o->dir to workspace o->workspace over link: open, scan,
+ * push, close. Returns 0, or -errno with why (one line: what failed and
+ * why). */
+int sd_source_sync(struct tp_link *link, const struct sd_source_opts *o,
+		   struct sd_source_report *rep, struct sd_err *why);
+
+/* The pieces, for a caller that syncs again and again (tether watch). */
+struct sd_source;
+
+/* o is borrowed for the source's lifetime. 0 or -errno with why. */
+int sd_source_open(struct tp_link *link, const struct sd_source_opts *o,
+		   struct sd_source **ret, struct sd_err *why);
+
+/* Save the last-committed manifest only at close, not after every push. */
+void sd_source_set_lazy_save(struct sd_source *s, bool lazy);
+
+/* The directory, resolved. */
+const char *sd_source_dir(const struct sd_source *s);
+
+/* A full scan (stat cache used) into *m, initialised here. */
+int sd_source_scan(struct sd_source *s, struct sd_manifest *m,
+		   struct sd_scan_stats *st, struct sd_err *why);
+
+/* Make the node's workspace hold sealed m (its version is set here). On
+ * success m is taken (left empty) and becomes sd_source_last(). rep's
+ * scan and ms are left alone. */
+int sd_source_push(struct sd_source *s, struct sd_manifest *m,
+		   struct sd_source_report *rep, struct sd_err *why);
+
+/* The manifest the node committed last, as far as this source knows, or
+ * NULL before the first push. */
+const struct sd_manifest *sd_source_last(const struct sd_source *s);
+
+void sd_source_close(struct sd_source *s);
+
+/* The default cache directory: $TETHER_CACHE, else
+ * $XDG_CACHE_HOME/tether, else ~/.cache/tether. Written to buf. */
+int sd_source_cache_dir(char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,746 @@
+/* SPDX-License-Identifier: MIT */
+/* Journaled update of a workspace tree from one manifest version to the
+ * next (see tree.h). Every path is resolved one component at a time with
+ * O_NOFOLLOW from the tree's own descriptor, so nothing a command left in
+ * the tree (a symlink where a directory was) can redirect a write. */
+#include "tree.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "failpoint.h"
+#include "zchunk.h"
+
+#define JOURNAL_MAGIC	"TJNL"
+#define JOURNAL_VERSION 1
+
+static int why_set(struct sd_err *why, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int why_set(struct sd_err *why, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why) {
+		va_start(ap, fmt);
+		vsnprintf(why->what, sizeof(why->what), fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+/* ---- removing ---- */
+
+static int rm_rf_at(int dfd, const char *name);
+
+static int rm_dir_contents(int fd)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		r = rm_rf_at(dirfd(d), de->d_name);
+		if (r < 0)
+			break;
+	}
+	closedir(d);
+	return r;
+}
+
+/* Remove name under dfd, whatever it is; absent is fine. */
+static int rm_rf_at(int dfd, const char *name)
+{
+	int fd;
+
+	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (rm_dir_contents(fd) < 0)
+		return -errno;
+	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* ---- walking paths without following anything ---- */
+
+/* The directory a path's parent names, opened; the last one is kept since
+ * manifest order visits siblings together. */
+struct walker {
+	int root;
+	int fd;	   /* parent of the last path, or -1 */
+	char *dir; /* its path relative to root ("" for root) */
+	size_t dir_len;
+};
+
+static void walker_reset(struct walker *w)
+{
+	if (w->fd >= 0 && w->fd != w->root)
+		close(w->fd);
+	w->fd = -1;
+	free(w->dir);
+	w->dir = NULL;
+	w->dir_len = 0;
+}
+
+/* Open dir path (len bytes, "" for the root) as a real directory,
+ * creating missing components (mode 0755 until their entry sets it) and
+ * replacing a component that is not a directory. */
+static int open_dir(struct walker *w, const char *path, size_t len, int *out)
+{
+	char comp[SD_NAME_MAX + 1];
+	size_t i = 0;
+	int cur = w->root, next;
+
+	if (w->fd >= 0 && w->dir_len == len && !memcmp(w->dir, path, len)) {
+		*out = w->fd;
+		return 0;
+	}
+	walker_reset(w);
+	while (i < len) {
+		size_t j = i;
+
+		while (j < len && path[j] != '/')
+			j++;
+		if (j - i > SD_NAME_MAX)
+			return -ENAMETOOLONG;
+		memcpy(comp, path + i, j - i);
+		comp[j - i] = '\0';
+		for (int tries = 0;; tries++) {
+			next = openat(cur, comp,
+				      O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					      O_CLOEXEC);
+			if (next >= 0 || tries == 2)
+				break;
+			if (errno == ENOTDIR || errno == ELOOP) {
+				int r = rm_rf_at(cur, comp);
+
+				if (r < 0)
+					return r;
+			} else if (errno != ENOENT) {
+				break;
+			}
+			if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST)
+				break;
+		}
+		if (next < 0) {
+			int e = -errno;
+
+			if (cur != w->root)
+				close(cur);
+			return e;
+		}
+		if (cur != w->root)
+			close(cur);
+		cur = next;
+		i = j + 1;
+	}
+	w->dir = strndup(path, len);
+	if (!w->dir) {
+		if (cur != w->root)
+			close(cur);
+		return -ENOMEM;
+	}
+	w->dir_len = len;
+	w->fd = cur;
+	*out = cur;
+	return 0;
+}
+
+/* The parent directory of path and its last component. */
+static int open_parent(struct walker *w, const char *path, size_t len, int *fd,
+		       const char **leaf)
+{
+	const char *slash = memrchr(path, '/', len);
+	size_t plen = slash ? (size_t)(slash - path) : 0;
+
+	*leaf = slash ? slash + 1 : path;
+	return open_dir(w, path, plen, fd);
+}
+
+/* ---- the change set of one delta ---- */
+
+static bool same_chunks(const struct sd_entry *a, const struct sd_entry *b)
+{
+	if (a->nchunks != b->nchunks)
+		return false;
+	for (uint32_t i = 0; i < a->nchunks; i++)
+		if (!sd_id_eq(&a->chunks[i].id, &b->chunks[i].id) ||
+		    a->chunks[i].len != b->chunks[i].len)
+			return false;
+	return true;
+}
+
+/* A put that needs new bytes on disk (a staged file or symlink), as
+ * opposed to a directory, a hard link, or a metadata-only change. */
+static bool needs_stage(const struct sd_manifest *old, const struct sd_entry *e)
+{
+	const struct sd_entry *o;
+
+	if (e->type == SD_T_SYMLINK)
+		return true;
+	if (e->type != SD_T_FILE)
+		return false;
+	o = sd_manifest_find(old, e->path, e->path_len);
+	return !o || o->type != SD_T_FILE || !same_chunks(o, e);
+}
+
+static bool is_dir_type(uint8_t t)
+{
+	return t == SD_T_DIR;
+}
+
+static void stage_name(char buf[24], size_t i)
+{
+	snprintf(buf, 24, "%zu", i);
+}
+
+static struct timespec ts_of(int64_t ns)
+{
+	int64_t s = ns / 1000000000, r = ns % 1000000000;
+
+	if (r < 0) {
+		r += 1000000000;
+		s--;
+	}
+	return (struct timespec){ .tv_sec = s, .tv_nsec = r };
+}
+
+/* ---- staging (before the commit point) ---- */
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+static int stage_file(int sfd, const char *name, const struct sd_entry *e,
+		      const struct sd_tree_src *src, uint8_t *buf,
+		      struct sd_err *why)
+{
+	_cleanup_close_ int fd = -1;
+	struct timespec ts[2];
+	uint64_t off = 0;
+	int r;
+
+	fd = openat(sfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return why_set(why, -errno, "staging %s: %s", e->path,
+			       strerror(errno));
+	for (uint32_t i = 0; i < e->nchunks; i++) {
+		uint32_t n = e->chunks[i].len;
+
+		r = src->read(src->opaque, &e->chunks[i].id, buf, n, why);
+		if (r < 0)
+			return r;
+		/* Runs of zeros stay holes: a sparse file stays sparse. */
+		if (!all_zero(buf, n)) {
+			for (uint32_t done = 0; done < n;) {
+				ssize_t k = pwrite(fd, buf + done, n - done,
+						   (off_t)(off + done));
+
+				if (k < 0) {
+					if (errno == EINTR)
+						continue;
+					return why_set(why, -errno,
+						       "writing %s: %s",
+						       e->path,
+						       strerror(errno));
+				}
+				done += (uint32_t)k;
+			}
+		}
+		off += n;
+	}
+	if (ftruncate(fd, (off_t)e->size) < 0 ||
+	    fchmod(fd, (mode_t)e->mode) < 0)
+		return why_set(why, -errno, "staging %s: %s", e->path,
+			       strerror(errno));
+	ts[0] = ts[1] = ts_of(e->mtime_ns);
+	if (futimens(fd, ts) < 0)
+		return why_set(why, -errno, "staging %s: %s", e->path,
+			       strerror(errno));
+	return 0;
+}
+
+static int stage_all(const struct sd_tree *t, int sfd,
+		     const struct sd_manifest *old, const struct sd_delta *d,
+		     const struct sd_tree_src *src, struct sd_err *why)
+{
+	_cleanup_free_ uint8_t *buf = malloc(SD_CHUNK_MAX);
+	char name[24];
+	int r;
+
+	if (!buf)
+		return why_set(why, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < d->put.count; i++) {
+		const struct sd_entry *e = &d->put.e[i];
+		struct timespec ts[2];
+
+		if (!needs_stage(old, e))
+			continue;
+		if (i == d->put.count / 2)
+			util_failpoint("tree-staging");
+		stage_name(name, i);
+		if (e->type == SD_T_FILE) {
+			r = stage_file(sfd, name, e, src, buf, why);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (symlinkat(e->target, sfd, name) < 0)
+			return why_set(why, -errno, "staging symlink %s: %s",
+				       e->path, strerror(errno));
+		ts[0] = ts[1] = ts_of(e->mtime_ns);
+		if (utimensat(sfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+			return why_set(why, -errno, "staging symlink %s: %s",
+				       e->path, strerror(errno));
+	}
+	if (syncfs(sfd) < 0)
+		return why_set(why, -errno, "syncing %s: %s", t->stage,
+			       strerror(errno));
+	return 0;
+}
+
+static int write_journal(const struct sd_tree *t, const struct sd_delta *d,
+			 struct sd_err *why)
+{
+	_cleanup_free_ uint8_t *enc = NULL;
+	_cleanup_free_ char *tmp = NULL, *dir = NULL;
+	_cleanup_close_ int fd = -1, dfd = -1;
+	uint8_t head[8] = JOURNAL_MAGIC;
+	size_t len;
+	int r;
+
+	r = sd_delta_encode(d, &enc, &len);
+	if (r < 0)
+		return why_set(why, r, "encoding the journal: %s",
+			       strerror(-r));
+	if (asprintf(&tmp, "%s.tmp", t->journal) < 0)
+		return why_set(why, -ENOMEM, "out of memory");
+	head[4] = JOURNAL_VERSION;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return why_set(why, -errno, "journal %s: %s", tmp,
+			       strerror(errno));
+	for (size_t off = 0; off < sizeof(head) + len;) {
+		const uint8_t *p = off < sizeof(head)
+					   ? head + off
+					   : enc + off - sizeof(head);
+		size_t n = off < sizeof(head) ? sizeof(head) - off
+					      : len - (off - sizeof(head));
+		ssize_t k = write(fd, p, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			goto fail;
+		off += (size_t)k;
+	}
+	if (fsync(fd) < 0)
+		goto fail;
+	if (rename(tmp, t->journal) < 0)
+		goto fail;
+	dir = strdup(t->journal);
+	if (dir && strrchr(dir, '/'))
+		*strrchr(dir, '/') = '\0';
+	dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (dfd >= 0)
+		fsync(dfd);
+	return 0;
+fail:
+	r = -errno;
+	unlink(tmp);
+	return why_set(why, r, "journal %s: %s", t->journal, strerror(-r));
+}
+
+/* ---- applying (after the commit point; idempotent) ---- */
+
+static int entry_fail(struct sd_err *why, int r, const char *what,
+		      const struct sd_entry *e)
+{
+	return why_set(why, r, "%s %s: %s", what, e->path, strerror(-r));
+}
+
+static int lstat_type(int pfd, const char *leaf, mode_t *fmt)
+{
+	struct stat st;
+
+	if (fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	*fmt = st.st_mode & S_IFMT;
+	return 0;
+}
+
+/* Deletions, and whatever sits where a put needs another kind of entry. */
+static int apply_deletes(struct walker *w, const struct sd_delta *d,
+			 const struct sd_manifest *new, struct sd_err *why)
+{
+	const char *leaf;
+	mode_t fmt;
+	int pfd, r;
+
+	for (size_t i = 0; i < d->ndel; i++) {
+		const struct sd_entry *n =
+			sd_manifest_find(new, d->del[i], d->del_len[i]);
+
+		r = open_parent(w, d->del[i], d->del_len[i], &pfd, &leaf);
+		if (r == -ENOENT)
+			continue;
+		if (r == 0 && n && lstat_type(pfd, leaf, &fmt) == 0 &&
+		    (fmt == S_IFDIR) == is_dir_type(n->type))
+			continue;
+		if (r == 0)
+			r = rm_rf_at(pfd, leaf);
+		if (r < 0)
+			return why_set(why, r, "deleting %s: %s", d->del[i],
+				       strerror(-r));
+	}
+	for (size_t i = 0; i < d->put.count; i++) {
+		const struct sd_entry *e = &d->put.e[i];
+
+		r = open_parent(w, e->path, e->path_len, &pfd, &leaf);
+		if (r < 0)
+			return entry_fail(why, r, "opening the parent of", e);
+		if (lstat_type(pfd, leaf, &fmt) < 0)
+			continue;
+		if ((fmt == S_IFDIR) != is_dir_type(e->type)) {
+			r = rm_rf_at(pfd, leaf);
+			if (r < 0)
+				return entry_fail(why, r, "replacing", e);
+		}
+	}
+	return 0;
+}
+
+static int apply_puts(struct walker *w, int sfd, const struct sd_manifest *old,
+		      const struct sd_delta *d, struct sd_err *why)
+{
+	struct timespec ts[2];
+	const char *leaf;
+	char name[24];
+	int pfd, r;
+
+	for (size_t i = 0; i < d->put.count; i++) {
+		const struct sd_entry *e = &d->put.e[i];
+
+		if (e->type == SD_T_DIR) {
+			r = open_dir(w, e->path, e->path_len, &pfd);
+			if (r == 0 && fchmod(pfd, (mode_t)e->mode) < 0)
+				r = -errno;
+			if (r < 0)
+				return entry_fail(why, r, "creating", e);
+			continue;
+		}
+		if (e->type == SD_T_HARDLINK)
+			continue;
+		r = open_parent(w, e->path, e->path_len, &pfd, &leaf);
+		if (r < 0)
+			return entry_fail(why, r, "opening the parent of", e);
+		if (!needs_stage(old, e)) {
+			/* Same bytes: only mode and time change. */
+			ts[0] = ts[1] = ts_of(e->mtime_ns);
+			if (fchmodat(pfd, leaf, (mode_t)e->mode, 0) < 0 ||
+			    utimensat(pfd, leaf, ts, AT_SYMLINK_NOFOLLOW) < 0)
+				return entry_fail(why, -errno, "updating", e);
+			continue;
+		}
+		stage_name(name, i);
+		if (renameat(sfd, name, pfd, leaf) < 0) {
+			mode_t fmt;
+
+			/* Recovery: renamed before the crash. */
+			if (errno == ENOENT && lstat_type(pfd, leaf, &fmt) == 0)
+				continue;
+			return entry_fail(why, -errno, "placing", e);
+		}
+	}
+	return 0;
+}
+
+/* Whether a put (in d) changed the bytes of the file at path. */
+static bool content_changed(const struct sd_manifest *old,
+			    const struct sd_delta *d, const char *path,
+			    size_t len)
+{
+	for (size_t i = 0; i < d->put.count; i++) {
+		const struct sd_entry *e = &d->put.e[i];
+
+		if (e->path_len == len && !memcmp(e->path, path, len))
+			return needs_stage(old, e);
+	}
+	return false;
+}
+
+/* Hard links: new ones, and old ones whose file got new bytes (a rename
+ * replaced its inode). */
+static int apply_links(struct walker *w, const struct sd_manifest *old,
+		       const struct sd_delta *d, const struct sd_manifest *new,
+		       struct sd_err *why)
+{
+	const char *leaf, *tleaf;
+	int pfd, tfd, r;
+
+	for (size_t i = 0; i < new->count; i++) {
+		const struct sd_entry *e = &new->e[i];
+		const struct sd_entry *o;
+		struct walker tw = { .root = w->root, .fd = -1 };
+
+		if (e->type != SD_T_HARDLINK)
+			continue;
+		o = sd_manifest_find(old, e->path, e->path_len);
+		if (o && o->type == SD_T_HARDLINK &&
+		    o->target_len == e->target_len &&
+		    !memcmp(o->target, e->target, e->target_len) &&
+		    !content_changed(old, d, e->target, e->target_len))
+			continue;
+		r = open_parent(&tw, e->target, e->target_len, &tfd, &tleaf);
+		if (r == 0)
+			r = open_parent(w, e->path, e->path_len, &pfd, &leaf);
+		if (r == 0 && unlinkat(pfd, leaf, 0) < 0 && errno != ENOENT)
+			r = -errno;
+		if (r == 0 && linkat(tfd, tleaf, pfd, leaf, 0) < 0)
+			r = -errno;
+		walker_reset(&tw);
+		if (r < 0)
+			return entry_fail(why, r, "linking", e);
+	}
+	return 0;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	const struct sd_entry *x = *(const struct sd_entry *const *)a;
+	const struct sd_entry *y = *(const struct sd_entry *const *)b;
+	size_t n = x->path_len < y->path_len ? x->path_len : y->path_len;
+	int c = memcmp(x->path, y->path, n);
+
+	if (c == 0)
+		c = x->path_len < y->path_len ? -1 : x->path_len > y->path_len;
+	return -c;
+}
+
+/* Adding, removing or renaming an entry changes its directory's mtime:
+ * set it back, deepest first, for every directory the delta touched. */
+static int apply_dir_times(struct walker *w, const struct sd_delta *d,
+			   const struct sd_manifest *new, struct sd_err *why)
+{
+	_cleanup_free_ const struct sd_entry **dirs = NULL;
+	size_t n = 0, cap = d->put.count + d->ndel;
+	struct timespec ts[2];
+	const char *leaf;
+	int pfd, r;
+
+	dirs = calloc(cap ? 2 * cap : 1, sizeof(*dirs));
+	if (!dirs)
+		return why_set(why, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < cap; i++) {
+		const char *p = i < d->put.count ? d->put.e[i].path
+						 : d->del[i - d->put.count];
+		size_t len = i < d->put.count ? d->put.e[i].path_len
+					      : d->del_len[i - d->put.count];
+		const char *slash = memrchr(p, '/', len);
+		const struct sd_entry *e;
+
+		if (i < d->put.count && d->put.e[i].type == SD_T_DIR)
+			dirs[n++] = &d->put.e[i];
+		if (slash &&
+		    (e = sd_manifest_find(new, p, (size_t)(slash - p))))
+			dirs[n++] = e;
+	}
+	qsort(dirs, n, sizeof(*dirs), cmp_desc);
+	for (size_t i = 0; i < n; i++) {
+		if (i && dirs[i] == dirs[i - 1])
+			continue;
+		r = open_parent(w, dirs[i]->path, dirs[i]->path_len, &pfd,
+				&leaf);
+		ts[0] = ts[1] = ts_of(dirs[i]->mtime_ns);
+		if (r == 0 && utimensat(pfd, leaf, ts, AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
+		if (r < 0)
+			return entry_fail(why, r, "setting the time of",
+					  dirs[i]);
+	}
+	return 0;
+}
+
+static int apply_all(const struct sd_tree *t, int sfd,
+		     const struct sd_manifest *old, const struct sd_delta *d,
+		     const struct sd_manifest *new, struct sd_err *why)
+{
+	struct walker w = { .fd = -1 };
+	int r;
+
+	w.root = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w.root < 0)
+		return why_set(why, -errno, "workspace %s: %s", t->dir,
+			       strerror(errno));
+	r = apply_deletes(&w, d, new, why);
+	util_failpoint("tree-deleted");
+	if (r == 0)
+		r = apply_puts(&w, sfd, old, d, why);
+	if (r == 0)
+		r = apply_links(&w, old, d, new, why);
+	if (r == 0)
+		r = apply_dir_times(&w, d, new, why);
+	if (r == 0 && syncfs(w.root) < 0)
+		r = why_set(why, -errno, "syncing %s: %s", t->dir,
+			    strerror(errno));
+	walker_reset(&w);
+	close(w.root);
+	return r;
+}
+
+/* ---- entry points ---- */
+
+static int open_stage(const struct sd_tree *t, bool clear, struct sd_err *why)
+{
+	int fd;
+
+	if (mkdir(t->stage, 0700) < 0 && errno != EEXIST)
+		return why_set(why, -errno, "stage %s: %s", t->stage,
+			       strerror(errno));
+	fd = open(t->stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return why_set(why, -errno, "stage %s: %s", t->stage,
+			       strerror(errno));
+	if (clear) {
+		int r = rm_dir_contents(dup(fd));
+
+		if (r < 0) {
+			close(fd);
+			return why_set(why, r, "clearing %s: %s", t->stage,
+				       strerror(-r));
+		}
+	}
+	return fd;
+}
+
+int sd_tree_update(const struct sd_tree *t, const struct sd_manifest *old,
+		   const struct sd_delta *d, const struct sd_manifest *new,
+		   const struct sd_tree_src *src, struct sd_err *why)
+{
+	_cleanup_close_ int sfd = -1;
+	int r;
+
+	if (mkdir(t->dir, 0755) < 0 && errno != EEXIST)
+		return why_set(why, -errno, "workspace %s: %s", t->dir,
+			       strerror(errno));
+	sfd = open_stage(t, true, why);
+	if (sfd < 0)
+		return sfd;
+	r = stage_all(t, sfd, old, d, src, why);
+	if (r == 0)
+		r = write_journal(t, d, why);
+	if (r < 0) {
+		/* Before the commit point: the old version is untouched. */
+		(void)!rm_dir_contents(dup(sfd));
+		return r;
+	}
+	util_failpoint("tree-journaled");
+	r = apply_all(t, sfd, old, d, new, why);
+	util_failpoint("tree-applied");
+	return r;
+}
+
+void sd_tree_finish(const struct sd_tree *t)
+{
+	int fd;
+
+	unlink(t->journal);
+	fd = open(t->stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		(void)!rm_dir_contents(fd);
+}
+
+static int read_journal(const struct sd_tree *t, struct sd_delta *d,
+			struct sd_err *why)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	size_t got = 0;
+
+	fd = open(t->journal, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0
+				       : why_set(why, -errno, "journal %s: %s",
+						 t->journal, strerror(errno));
+	if (fstat(fd, &st) < 0 || st.st_size < 8 ||
+	    (uint64_t)st.st_size > SD_ENC_MAX)
+		return why_set(why, -EINVAL, "journal %s: bad size",
+			       t->journal);
+	buf = malloc((size_t)st.st_size);
+	if (!buf)
+		return why_set(why, -ENOMEM, "out of memory");
+	while (got < (size_t)st.st_size) {
+		ssize_t k = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (k <= 0)
+			return why_set(why, k < 0 ? -errno : -EIO,
+				       "journal %s: short read", t->journal);
+		got += (size_t)k;
+	}
+	if (memcmp(buf, JOURNAL_MAGIC, 4) || buf[4] != JOURNAL_VERSION)
+		return why_set(why, -EINVAL, "journal %s: not a tether journal",
+			       t->journal);
+	return sd_delta_decode(buf + 8, got - 8, d, why) < 0 ? -EINVAL : 1;
+}
+
+int sd_tree_recover(const struct sd_tree *t, const struct sd_manifest *saved,
+		    struct sd_manifest *new, struct sd_err *why)
+{
+	struct sd_delta d;
+	_cleanup_close_ int sfd = -1;
+	int r;
+
+	sd_manifest_init(new);
+	sd_delta_init(&d);
+	r = read_journal(t, &d, why);
+	if (r <= 0) {
+		sd_delta_free(&d);
+		if (r == 0) {
+			sfd = open_stage(t, true, why);
+			return sfd < 0 ? sfd : 0;
+		}
+		return r;
+	}
+	if (saved->version == d.version && sd_id_eq(&saved->root, &d.root)) {
+		/* The manifest was saved: the update had finished. */
+		sd_delta_free(&d);
+		sd_tree_finish(t);
+		return 0;
+	}
+	r = sd_delta_apply(saved, &d, new, why);
+	if (r == 0) {
+		sfd = open_stage(t, false, why);
+		r = sfd < 0 ? sfd : apply_all(t, sfd, saved, &d, new, why);
+	}
+	sd_delta_free(&d);
+	if (r < 0) {
+		sd_manifest_free(new);
+		sd_manifest_init(new);
+		return r;
+	}
+	return 1;
+}
