@@ -288,6 +288,7 @@ static int stage_all(const struct sd_tree *t, int sfd,
 		     const struct sd_tree_src *src, struct sd_err *why)
 {
 	_cleanup_free_ uint8_t *buf = malloc(SD_CHUNK_MAX);
+	size_t staged = 0;
 	char name[24];
 	int r;
 
@@ -299,7 +300,7 @@ static int stage_all(const struct sd_tree *t, int sfd,
 
 		if (!needs_stage(old, e))
 			continue;
-		if (i == d->put.count / 2)
+		if (staged++ == 1)
 			util_failpoint("tree-staging");
 		stage_name(name, i);
 		if (e->type == SD_T_FILE) {
