@@ -17,11 +17,11 @@
 
 #include "cleanup.h"
 #include "clock.h"
-#include "failpoint.h"
 #include "log.h"
 #include "manifest.h"
 #include "store.h"
 #include "tree.h"
+#include "wslog.h"
 #include "zchunk.h"
 
 #define WORKERS	    2
@@ -41,8 +41,9 @@ struct ws {
 	char *meta;		     /* .tether/ws/NAME */
 	char *dir;		     /* workspaces/NAME */
 	char *stage;		     /* workspaces/.stage-NAME */
-	char *journal;		     /* .tether/ws/NAME/journal */
-	pthread_mutex_t commit_lock; /* cur on the commit path */
+	struct sd_wslog *log;	     /* committed versions, durable */
+	bool tree_dirty;	     /* the last commit is not synced yet */
+	pthread_mutex_t commit_lock; /* cur, log and tree on commits */
 	struct sd_manifest cur;	     /* committed; read under the sink lock */
 	uint64_t files, bytes, committed_ms;
 };
@@ -57,6 +58,9 @@ struct session {
 	uint64_t total, got;
 	bool offered; /* the delta is decoded and result built */
 	struct sd_manifest result;
+	/* The offered delta, kept when it is from the committed version. */
+	struct sd_delta delta;
+	bool have_delta;
 	unsigned refs; /* workers using it, under the sink lock */
 	bool dead;     /* unlinked: freed by the last unref */
 	struct sd_id *want;
@@ -214,23 +218,8 @@ static void ws_free(struct ws *w)
 	free(w->meta);
 	free(w->dir);
 	free(w->stage);
-	free(w->journal);
+	sd_wslog_close(w->log);
 	free(w);
-}
-
-static int save_manifest(struct ws *w, const struct sd_manifest *m)
-{
-	_cleanup_free_ uint8_t *enc = NULL;
-	_cleanup_free_ char *path = NULL;
-	size_t len;
-	int r;
-
-	r = sd_manifest_encode(m, &enc, &len);
-	if (r < 0)
-		return r;
-	if (asprintf(&path, "%s/manifest", w->meta) < 0)
-		return -ENOMEM;
-	return write_file_durable(path, enc, len);
 }
 
 /* Load (or create, when create) a workspace's state and finish a commit a
@@ -238,10 +227,10 @@ static int save_manifest(struct ws *w, const struct sd_manifest *m)
 static struct ws *ws_load(struct sd_sink *s, const char *name,
 			  const char *domain, bool create, struct sd_err *why)
 {
-	_cleanup_free_ char *dpath = NULL, *mpath = NULL;
+	_cleanup_free_ char *dpath = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
+	struct sd_wslog_state st;
 	struct sd_tree t;
-	struct sd_manifest done;
 	struct ws *w = calloc(1, sizeof(*w));
 	size_t len;
 	int r;
@@ -254,9 +243,7 @@ static struct ws *ws_load(struct sd_sink *s, const char *name,
 	if (asprintf(&w->meta, "%s/ws/%s", s->state, name) < 0 ||
 	    asprintf(&w->dir, "%s/%s", s->wsroot, name) < 0 ||
 	    asprintf(&w->stage, "%s/.stage-%s", s->wsroot, name) < 0 ||
-	    asprintf(&w->journal, "%s/ws/%s/journal", s->state, name) < 0 ||
-	    asprintf(&dpath, "%s/domain", w->meta) < 0 ||
-	    asprintf(&mpath, "%s/manifest", w->meta) < 0)
+	    asprintf(&dpath, "%s/domain", w->meta) < 0)
 		goto nomem;
 	r = read_file(dpath, &buf, &len);
 	if (r == -ENOENT && create) {
@@ -285,44 +272,26 @@ static struct ws *ws_load(struct sd_sink *s, const char *name,
 	w->dom = domain_get(s, (char *)buf, why);
 	if (!w->dom)
 		goto fail;
-	free(TAKE_PTR(buf));
-	r = read_file(mpath, &buf, &len);
-	if (r == 0) {
-		struct stat st;
-
-		r = sd_manifest_decode(buf, len, &w->cur, why);
-		if (r < 0)
-			goto fail;
-		/* The manifest is written at each commit. */
-		if (stat(mpath, &st) == 0)
-			w->committed_ms =
-				(uint64_t)st.st_mtim.tv_sec * 1000 +
-				(uint64_t)st.st_mtim.tv_nsec / 1000000;
-	} else if (r != -ENOENT) {
-		snprintf(why->what, sizeof(why->what), "workspace %s: %s: %s",
-			 name, mpath, strerror(-r));
-		goto fail;
-	}
-	t = (struct sd_tree){ w->dir, w->stage, w->journal };
-	r = sd_tree_recover(&t, &w->cur, &done, why);
+	r = sd_wslog_open(w->meta, &w->log, &st, why);
 	if (r < 0)
 		goto fail;
-	if (r == 1) {
-		r = save_manifest(w, &done);
+	t = (struct sd_tree){ w->dir, w->stage };
+	if (st.redo) {
+		/* The last commit may not have reached the tree: redo it. */
+		r = sd_tree_redo(&t, &st.prev, &st.last, &st.cur, why);
+		if (r == 0)
+			r = sd_tree_sync(&t, why);
 		if (r < 0) {
-			sd_manifest_free(&done);
-			snprintf(why->what, sizeof(why->what),
-				 "workspace %s: saving its manifest: %s", name,
-				 strerror(-r));
+			sd_wslog_state_free(&st);
 			goto fail;
 		}
-		sd_tree_finish(&t);
-		sd_manifest_free(&w->cur);
-		w->cur = done;
-		log_warn("workspace %s: finished version %" PRIu64
-			 " that a crash interrupted",
-			 name, w->cur.version);
+	} else {
+		sd_tree_clear_stage(&t);
 	}
+	w->cur = st.cur;
+	sd_manifest_init(&st.cur);
+	w->committed_ms = st.committed_ms;
+	sd_wslog_state_free(&st);
 	ws_count(w);
 	w->next = s->wss;
 	s->wss = w;
@@ -354,6 +323,7 @@ static struct session *session_find(struct sd_sink *s, uint64_t id)
 
 static void session_free(struct session *x)
 {
+	sd_delta_free(&x->delta);
 	free(x->buf);
 	free(x->want);
 	sd_manifest_free(&x->result);
@@ -541,6 +511,11 @@ static void offer_complete(struct sd_sink *s, struct tp_req *req,
 	free(x->buf);
 	x->buf = NULL;
 	x->offered = true;
+	if (d.base_version != 0) {
+		x->delta = d;
+		x->have_delta = true;
+		sd_delta_init(&d);
+	}
 	reply_want(req, x, 0);
 out:
 	sd_delta_free(&d);
@@ -675,15 +650,31 @@ static int tree_read(void *opaque, const struct sd_id *id, void *dst,
 	return r;
 }
 
+struct commit_point {
+	struct ws *w;
+	const struct sd_delta *d;
+	bool reached;
+};
+
+static int commit_point(void *opaque, struct sd_err *why)
+{
+	struct commit_point *cp = opaque;
+	int r = sd_wslog_append(cp->w->log, cp->d, why);
+
+	cp->reached = r == 0;
+	return r;
+}
+
 static int commit_locked(struct sd_sink *s, struct session *x,
 			 const struct tp_sync_commit *c, struct sd_err *why)
 {
 	struct ws *w = x->ws;
-	struct sd_tree t = { w->dir, w->stage, w->journal };
+	struct sd_tree t = { w->dir, w->stage };
 	struct sd_tree_src src = { tree_read, w->dom->store };
-	struct sd_delta d;
+	struct commit_point cp = { .w = w };
+	struct sd_delta diff;
 	size_t missing = 0;
-	int r;
+	int r = 0;
 
 	if (c->version != w->cur.version + 1 ||
 	    x->result.version != c->version ||
@@ -703,30 +694,60 @@ static int commit_locked(struct sd_sink *s, struct session *x,
 			 w->name, missing, x->nwant);
 		return -ENOENT;
 	}
-	sd_delta_init(&d);
-	r = sd_delta_diff(&w->cur, &x->result, &d);
-	if (r == 0)
-		r = sd_tree_update(&t, &w->cur, &d, &x->result, &src, why);
-	sd_delta_free(&d);
-	if (r < 0)
-		return r;
-	r = save_manifest(w, &x->result);
-	if (r < 0) {
-		snprintf(why->what, sizeof(why->what),
-			 "workspace %s: saving its manifest: %s", w->name,
-			 strerror(-r));
-		return r;
+	/* The log and the tree take the delta from the committed version:
+	 * the offered one when it was, else (a full snapshot) the diff. */
+	sd_delta_init(&diff);
+	if (x->have_delta) {
+		cp.d = &x->delta;
+	} else {
+		r = sd_delta_diff(&w->cur, &x->result, &diff);
+		if (r < 0)
+			snprintf(why->what, sizeof(why->what), "out of memory");
+		cp.d = &diff;
 	}
-	util_failpoint("commit-saved");
-	sd_tree_finish(&t);
+	/* The previous commit's tree must be durable before this one's
+	 * commit point: a restart only ever redoes the last record. */
+	if (r == 0 && w->tree_dirty) {
+		r = sd_tree_sync(&t, why);
+		w->tree_dirty = r < 0;
+	}
+	if (r == 0)
+		r = sd_tree_update(&t, &w->cur, cp.d, &x->result, &src,
+				   commit_point, &cp, why);
+	sd_delta_free(&diff);
+	if (!cp.reached)
+		return r;
+	if (r < 0)
+		log_error("workspace %s: version %" PRIu64
+			  " is committed but its tree update failed (%s): a "
+			  "restart of the node redoes it",
+			  w->name, x->result.version, why->what);
 	pthread_mutex_lock(&s->lock);
 	sd_manifest_free(&w->cur);
 	w->cur = x->result;
 	sd_manifest_init(&x->result);
 	w->committed_ms = (uint64_t)util_epoch_ms();
+	w->tree_dirty = true;
 	ws_count(w);
 	pthread_mutex_unlock(&s->lock);
-	return 0;
+	return r;
+}
+
+/* After the reply, off the client's path: fold a long log into a new
+ * base. */
+static void after_commit(struct ws *w)
+{
+	struct sd_tree t = { w->dir, w->stage };
+	struct sd_err why = { "" };
+
+	if (!sd_wslog_wants_compact(w->log))
+		return;
+	if (sd_tree_sync(&t, &why) == 0) {
+		w->tree_dirty = false;
+		if (sd_wslog_compact(w->log, &w->cur, &why) == 0)
+			return;
+	}
+	log_warn("workspace %s: %s (the log keeps growing)", w->name, why.what);
 }
 
 static void do_commit(struct sd_sink *s, struct tp_req *req,
@@ -740,8 +761,8 @@ static void do_commit(struct sd_sink *s, struct tp_req *req,
 		return;
 	pthread_mutex_lock(&x->ws->commit_lock);
 	r = commit_locked(s, x, c, &why);
-	pthread_mutex_unlock(&x->ws->commit_lock);
 	if (r < 0) {
+		pthread_mutex_unlock(&x->ws->commit_lock);
 		tp_req_reply_error(req, -r, "%s", why.what);
 		if (r != -ENOENT) {
 			pthread_mutex_lock(&s->lock);
@@ -753,6 +774,8 @@ static void do_commit(struct sd_sink *s, struct tp_req *req,
 		reply_state(req, x->ws);
 		session_drop(s, x);
 		pthread_mutex_unlock(&s->lock);
+		after_commit(x->ws);
+		pthread_mutex_unlock(&x->ws->commit_lock);
 	}
 	session_unref(s, x);
 }

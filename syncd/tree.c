@@ -21,8 +21,8 @@
 #include "failpoint.h"
 #include "zchunk.h"
 
-#define JOURNAL_MAGIC	"TJNL"
-#define JOURNAL_VERSION 1
+/* Past this many new files, one syncfs beats an fsync each. */
+#define FSYNC_EACH_MAX 32
 
 static int why_set(struct sd_err *why, int r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -211,9 +211,11 @@ static bool is_dir_type(uint8_t t)
 	return t == SD_T_DIR;
 }
 
-static void stage_name(char buf[24], size_t i)
+/* Staged files are named by version and put index, so that a redo never
+ * takes the files of an update that did not reach its commit point. */
+static void stage_name(char buf[48], uint64_t version, size_t i)
 {
-	snprintf(buf, 24, "%zu", i);
+	snprintf(buf, 48, "%" PRIu64 "-%zu", version, i);
 }
 
 static struct timespec ts_of(int64_t ns)
@@ -235,7 +237,7 @@ static bool all_zero(const uint8_t *p, size_t n)
 }
 
 static int stage_file(int sfd, const char *name, const struct sd_entry *e,
-		      const struct sd_tree_src *src, uint8_t *buf,
+		      const struct sd_tree_src *src, uint8_t *buf, bool sync,
 		      struct sd_err *why)
 {
 	_cleanup_close_ int fd = -1;
@@ -277,7 +279,7 @@ static int stage_file(int sfd, const char *name, const struct sd_entry *e,
 		return why_set(why, -errno, "staging %s: %s", e->path,
 			       strerror(errno));
 	ts[0] = ts[1] = ts_of(e->mtime_ns);
-	if (futimens(fd, ts) < 0)
+	if (futimens(fd, ts) < 0 || (sync && fsync(fd) < 0))
 		return why_set(why, -errno, "staging %s: %s", e->path,
 			       strerror(errno));
 	return 0;
@@ -288,12 +290,16 @@ static int stage_all(const struct sd_tree *t, int sfd,
 		     const struct sd_tree_src *src, struct sd_err *why)
 {
 	_cleanup_free_ uint8_t *buf = malloc(SD_CHUNK_MAX);
-	size_t staged = 0;
-	char name[24];
+	size_t staged = 0, total = 0;
+	char name[48];
+	bool each;
 	int r;
 
 	if (!buf)
 		return why_set(why, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < d->put.count; i++)
+		total += needs_stage(old, &d->put.e[i]);
+	each = total <= FSYNC_EACH_MAX;
 	for (size_t i = 0; i < d->put.count; i++) {
 		const struct sd_entry *e = &d->put.e[i];
 		struct timespec ts[2];
@@ -302,9 +308,9 @@ static int stage_all(const struct sd_tree *t, int sfd,
 			continue;
 		if (staged++ == 1)
 			util_failpoint("tree-staging");
-		stage_name(name, i);
+		stage_name(name, d->version, i);
 		if (e->type == SD_T_FILE) {
-			r = stage_file(sfd, name, e, src, buf, why);
+			r = stage_file(sfd, name, e, src, buf, each, why);
 			if (r < 0)
 				return r;
 			continue;
@@ -317,62 +323,12 @@ static int stage_all(const struct sd_tree *t, int sfd,
 			return why_set(why, -errno, "staging symlink %s: %s",
 				       e->path, strerror(errno));
 	}
-	if (syncfs(sfd) < 0)
+	/* Few files: each was fsync'd as it was written; their names (and
+	 * the symlinks) are in the stage directory. */
+	if (total && (each ? fsync(sfd) : syncfs(sfd)) < 0)
 		return why_set(why, -errno, "syncing %s: %s", t->stage,
 			       strerror(errno));
 	return 0;
-}
-
-static int write_journal(const struct sd_tree *t, const struct sd_delta *d,
-			 struct sd_err *why)
-{
-	_cleanup_free_ uint8_t *enc = NULL;
-	_cleanup_free_ char *tmp = NULL, *dir = NULL;
-	_cleanup_close_ int fd = -1, dfd = -1;
-	uint8_t head[8] = JOURNAL_MAGIC;
-	size_t len;
-	int r;
-
-	r = sd_delta_encode(d, &enc, &len);
-	if (r < 0)
-		return why_set(why, r, "encoding the journal: %s",
-			       strerror(-r));
-	if (asprintf(&tmp, "%s.tmp", t->journal) < 0)
-		return why_set(why, -ENOMEM, "out of memory");
-	head[4] = JOURNAL_VERSION;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return why_set(why, -errno, "journal %s: %s", tmp,
-			       strerror(errno));
-	for (size_t off = 0; off < sizeof(head) + len;) {
-		const uint8_t *p = off < sizeof(head)
-					   ? head + off
-					   : enc + off - sizeof(head);
-		size_t n = off < sizeof(head) ? sizeof(head) - off
-					      : len - (off - sizeof(head));
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			goto fail;
-		off += (size_t)k;
-	}
-	if (fsync(fd) < 0)
-		goto fail;
-	if (rename(tmp, t->journal) < 0)
-		goto fail;
-	dir = strdup(t->journal);
-	if (dir && strrchr(dir, '/'))
-		*strrchr(dir, '/') = '\0';
-	dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-	if (dfd >= 0)
-		fsync(dfd);
-	return 0;
-fail:
-	r = -errno;
-	unlink(tmp);
-	return why_set(why, r, "journal %s: %s", t->journal, strerror(-r));
 }
 
 /* ---- applying (after the commit point; idempotent) ---- */
@@ -439,7 +395,7 @@ static int apply_puts(struct walker *w, int sfd, const struct sd_manifest *old,
 {
 	struct timespec ts[2];
 	const char *leaf;
-	char name[24];
+	char name[48];
 	int pfd, r;
 
 	for (size_t i = 0; i < d->put.count; i++) {
@@ -466,7 +422,7 @@ static int apply_puts(struct walker *w, int sfd, const struct sd_manifest *old,
 				return entry_fail(why, -errno, "updating", e);
 			continue;
 		}
-		stage_name(name, i);
+		stage_name(name, d->version, i);
 		if (renameat(sfd, name, pfd, leaf) < 0) {
 			mode_t fmt;
 
@@ -587,7 +543,8 @@ static int apply_dir_times(struct walker *w, const struct sd_delta *d,
 
 static int apply_all(const struct sd_tree *t, int sfd,
 		     const struct sd_manifest *old, const struct sd_delta *d,
-		     const struct sd_manifest *new, struct sd_err *why)
+		     const struct sd_manifest *new, bool redo,
+		     struct sd_err *why)
 {
 	struct walker w = { .fd = -1 };
 	int r;
@@ -597,16 +554,14 @@ static int apply_all(const struct sd_tree *t, int sfd,
 		return why_set(why, -errno, "workspace %s: %s", t->dir,
 			       strerror(errno));
 	r = apply_deletes(&w, d, new, why);
-	util_failpoint("tree-deleted");
+	if (!redo)
+		util_failpoint("tree-deleted");
 	if (r == 0)
 		r = apply_puts(&w, sfd, old, d, why);
 	if (r == 0)
 		r = apply_links(&w, old, d, new, why);
 	if (r == 0)
 		r = apply_dir_times(&w, d, new, why);
-	if (r == 0 && syncfs(w.root) < 0)
-		r = why_set(why, -errno, "syncing %s: %s", t->dir,
-			    strerror(errno));
 	walker_reset(&w);
 	close(w.root);
 	return r;
@@ -639,7 +594,8 @@ static int open_stage(const struct sd_tree *t, bool clear, struct sd_err *why)
 
 int sd_tree_update(const struct sd_tree *t, const struct sd_manifest *old,
 		   const struct sd_delta *d, const struct sd_manifest *new,
-		   const struct sd_tree_src *src, struct sd_err *why)
+		   const struct sd_tree_src *src, sd_tree_commit_fn commit,
+		   void *opaque, struct sd_err *why)
 {
 	_cleanup_close_ int sfd = -1;
 	int r;
@@ -652,96 +608,50 @@ int sd_tree_update(const struct sd_tree *t, const struct sd_manifest *old,
 		return sfd;
 	r = stage_all(t, sfd, old, d, src, why);
 	if (r == 0)
-		r = write_journal(t, d, why);
+		r = commit(opaque, why);
 	if (r < 0) {
 		/* Before the commit point: the old version is untouched. */
 		(void)!rm_dir_contents(dup(sfd));
 		return r;
 	}
 	util_failpoint("tree-journaled");
-	r = apply_all(t, sfd, old, d, new, why);
+	r = apply_all(t, sfd, old, d, new, false, why);
 	util_failpoint("tree-applied");
 	return r;
 }
 
-void sd_tree_finish(const struct sd_tree *t)
+int sd_tree_redo(const struct sd_tree *t, const struct sd_manifest *old,
+		 const struct sd_delta *d, const struct sd_manifest *new,
+		 struct sd_err *why)
 {
-	int fd;
+	_cleanup_close_ int sfd = -1;
 
-	unlink(t->journal);
-	fd = open(t->stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (mkdir(t->dir, 0755) < 0 && errno != EEXIST)
+		return why_set(why, -errno, "workspace %s: %s", t->dir,
+			       strerror(errno));
+	sfd = open_stage(t, false, why);
+	if (sfd < 0)
+		return sfd;
+	return apply_all(t, sfd, old, d, new, true, why);
+}
+
+int sd_tree_sync(const struct sd_tree *t, struct sd_err *why)
+{
+	_cleanup_close_ int fd =
+		open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || syncfs(fd) < 0)
+		return why_set(why, -errno, "syncing %s: %s", t->dir,
+			       strerror(errno));
+	sd_tree_clear_stage(t);
+	return 0;
+}
+
+void sd_tree_clear_stage(const struct sd_tree *t)
+{
+	int fd =
+		open(t->stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
 	if (fd >= 0)
 		(void)!rm_dir_contents(fd);
-}
-
-static int read_journal(const struct sd_tree *t, struct sd_delta *d,
-			struct sd_err *why)
-{
-	_cleanup_free_ uint8_t *buf = NULL;
-	_cleanup_close_ int fd = -1;
-	struct stat st;
-	size_t got = 0;
-
-	fd = open(t->journal, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0
-				       : why_set(why, -errno, "journal %s: %s",
-						 t->journal, strerror(errno));
-	if (fstat(fd, &st) < 0 || st.st_size < 8 ||
-	    (uint64_t)st.st_size > SD_ENC_MAX)
-		return why_set(why, -EINVAL, "journal %s: bad size",
-			       t->journal);
-	buf = malloc((size_t)st.st_size);
-	if (!buf)
-		return why_set(why, -ENOMEM, "out of memory");
-	while (got < (size_t)st.st_size) {
-		ssize_t k = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (k <= 0)
-			return why_set(why, k < 0 ? -errno : -EIO,
-				       "journal %s: short read", t->journal);
-		got += (size_t)k;
-	}
-	if (memcmp(buf, JOURNAL_MAGIC, 4) || buf[4] != JOURNAL_VERSION)
-		return why_set(why, -EINVAL, "journal %s: not a tether journal",
-			       t->journal);
-	return sd_delta_decode(buf + 8, got - 8, d, why) < 0 ? -EINVAL : 1;
-}
-
-int sd_tree_recover(const struct sd_tree *t, const struct sd_manifest *saved,
-		    struct sd_manifest *new, struct sd_err *why)
-{
-	struct sd_delta d;
-	_cleanup_close_ int sfd = -1;
-	int r;
-
-	sd_manifest_init(new);
-	sd_delta_init(&d);
-	r = read_journal(t, &d, why);
-	if (r <= 0) {
-		sd_delta_free(&d);
-		if (r == 0) {
-			sfd = open_stage(t, true, why);
-			return sfd < 0 ? sfd : 0;
-		}
-		return r;
-	}
-	if (saved->version == d.version && sd_id_eq(&saved->root, &d.root)) {
-		/* The manifest was saved: the update had finished. */
-		sd_delta_free(&d);
-		sd_tree_finish(t);
-		return 0;
-	}
-	r = sd_delta_apply(saved, &d, new, why);
-	if (r == 0) {
-		sfd = open_stage(t, false, why);
-		r = sfd < 0 ? sfd : apply_all(t, sfd, saved, &d, new, why);
-	}
-	sd_delta_free(&d);
-	if (r < 0) {
-		sd_manifest_free(new);
-		sd_manifest_init(new);
-		return r;
-	}
-	return 1;
 }

@@ -20,43 +20,49 @@ struct sd_tree_src {
 };
 
 /* The paths of one workspace's tree on the node. stage must be on the same
- * filesystem as dir (renamed into it) and journal in a directory that
- * outlives crashes. */
+ * filesystem as dir (renamed into it). */
 struct sd_tree {
-	const char *dir;     /* the tree itself */
-	const char *stage;   /* scratch for new files */
-	const char *journal; /* the roll-forward record */
+	const char *dir;   /* the tree itself */
+	const char *stage; /* scratch for new files */
 };
+
+/* The commit point: make the delta durable (the caller's log) so that a
+ * restart redoes it. 0 or -errno with why. */
+typedef int (*sd_tree_commit_fn)(void *opaque, struct sd_err *why);
 
 /* Make t->dir, which holds sealed version old, hold new = old + d (the
  * caller has applied and verified d). Every chunk new needs must be
  * readable from src. Steps: write new files and symlinks under stage (mode
- * and mtime set), syncfs; write the journal (the commit point); then
- * delete, create directories, rename, link and set directory times in dir;
- * syncfs. The journal stays until sd_tree_finish(): the caller saves new
- * as the workspace's manifest first. A failure before the commit point (a full
- * disk, a missing chunk) removes what it staged and leaves old intact: the
- * return is -errno with why naming the path and cause. After the commit
- * point failures are retried by sd_tree_recover(). Entries of dir that no
- * manifest knows (files a command wrote) are left alone unless a path the
- * delta deletes or changes the type of holds them.
+ * and mtime set; fsync'd, or one syncfs for many); commit(), the commit
+ * point; then delete, create directories, rename, link and set directory
+ * times in dir. The tree is not synced at the end: call sd_tree_sync()
+ * before the next commit point, so that a crash never has to redo more
+ * than the last delta. A failure before the commit point (a full disk, a
+ * missing chunk) removes what it staged and leaves old intact: the return
+ * is -errno with why naming the path and cause. A failure after it is
+ * finished by sd_tree_redo() (the caller's log holds d).
  *
  * Nothing is followed: a symlink that a command planted where the
- * manifest has a directory is replaced by the directory. */
+ * manifest has a directory is replaced by the directory. Entries of dir
+ * that no manifest knows (files a command wrote) are left alone unless a
+ * path the delta deletes or changes the type of holds them. */
 int sd_tree_update(const struct sd_tree *t, const struct sd_manifest *old,
 		   const struct sd_delta *d, const struct sd_manifest *new,
-		   const struct sd_tree_src *src, struct sd_err *why);
+		   const struct sd_tree_src *src, sd_tree_commit_fn commit,
+		   void *opaque, struct sd_err *why);
 
-/* Remove the journal and the stage: the update is complete and the caller
- * has saved the new manifest. */
-void sd_tree_finish(const struct sd_tree *t);
+/* After a restart: redo the last committed delta d (old -> new), whether
+ * the crash came before, during or after its application: every step is
+ * idempotent. Uses the files still in stage. */
+int sd_tree_redo(const struct sd_tree *t, const struct sd_manifest *old,
+		 const struct sd_delta *d, const struct sd_manifest *new,
+		 struct sd_err *why);
 
-/* After a restart, with saved the manifest the caller last saved: if a
- * journal is present, finish the update it records and return 1 with *new
- * (initialised here) the version it completed, which the caller saves
- * before calling sd_tree_finish(); else clear the stage and return 0.
- * -errno with why on failure. */
-int sd_tree_recover(const struct sd_tree *t, const struct sd_manifest *saved,
-		    struct sd_manifest *new, struct sd_err *why);
+/* Flush the tree (syncfs) and clear the stage. */
+int sd_tree_sync(const struct sd_tree *t, struct sd_err *why);
+
+/* Remove whatever is in the stage (an update that never reached its
+ * commit point). */
+void sd_tree_clear_stage(const struct sd_tree *t);
 
 #endif

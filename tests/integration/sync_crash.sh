@@ -62,7 +62,7 @@ v2=$(digest "$src")
 # Each failpoint: the node dies there during the commit of version 2.
 # Before the journal the old version must survive; from the journal on,
 # the restarted node finishes the new one.
-for fp in tree-staging tree-journaled tree-deleted tree-applied commit-saved; do
+for fp in tree-staging tree-journaled tree-deleted tree-applied; do
 	root=$T/root-$fp
 	cp -a "$base" "$root" || fail "copy of the node's root"
 	TETHER_FAILPOINT=$fp start_node "$tr" "$root"
