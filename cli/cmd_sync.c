@@ -302,6 +302,7 @@ static const char watch_usage[] =
 
 struct watcher {
 	struct sync_cli *c;
+	char dir[PATH_MAX]; /* DIR, resolved: the watcher outlives a link */
 	struct tp_link *link;
 	struct sd_source *src;
 	bool announced_loss;
@@ -311,8 +312,7 @@ static bool skip_dir(const char *rel, size_t len, void *opaque)
 {
 	struct watcher *w = opaque;
 
-	return sd_scan_ignored(sd_source_dir(w->src), &w->c->o.scan, rel, len,
-			       true);
+	return sd_scan_ignored(w->dir, &w->c->o.scan, rel, len, true);
 }
 
 static void watch_close(struct watcher *w)
@@ -417,6 +417,10 @@ int cli_watch(int argc, char **argv)
 		return CLI_EXIT_FAILURE;
 	}
 	sd_watch_batch_init(&b);
+	if (!realpath(c.o.dir, w.dir)) {
+		log_error_errno(-errno, "watch %s", c.o.dir);
+		goto out;
+	}
 	if (watch_connect(&w, &why) < 0) {
 		log_error("watch %s -> %s: %s", c.o.dir, c.o.workspace,
 			  why.what);
@@ -424,7 +428,7 @@ int cli_watch(int argc, char **argv)
 	}
 	/* Watch first, then scan: a change made during the first scan is
 	 * then an event, not a loss. */
-	r = sd_watch_new(sd_source_dir(w.src), skip_dir, &w, &wt, &why);
+	r = sd_watch_new(w.dir, skip_dir, &w, &wt, &why);
 	if (r < 0) {
 		log_error("watch %s: %s", c.o.dir, why.what);
 		goto out;

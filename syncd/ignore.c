@@ -54,7 +54,7 @@ struct sd_ignore {
 	struct level *levels;
 	size_t depth, cap;
 	char *root_name;
-	size_t path_len;	 /* the current directory's path, in path */
+	size_t path_len; /* the current directory's path, in path */
 	char path[SD_PATH_MAX];
 };
 
@@ -239,7 +239,8 @@ static int dowild(const uchar *p, const uchar *t, const uchar *te,
 					;
 				if (!pathname) {
 					match_slash = 1;
-				} else if ((prev_p < pattern || *prev_p == '/') &&
+				} else if ((prev_p < pattern ||
+					    *prev_p == '/') &&
 					   (*p == '\0' || *p == '/' ||
 					    (p[0] == '\\' && p[1] == '/'))) {
 					/* "**" as a whole component: "a/ ** /b"
@@ -340,8 +341,8 @@ static bool pat_parse(struct pat *pt, uchar *s, size_t len)
 		flags |= PAT_NODIR;
 	prefix = simple_length(s, len);
 	if (flags & PAT_NODIR) {
-		if (len && s[0] == '*' && simple_length(s + 1, len - 1) ==
-						  len - 1)
+		if (len && s[0] == '*' &&
+		    simple_length(s + 1, len - 1) == len - 1)
 			flags |= PAT_ENDSWITH;
 	} else if (s[0] == '/') {
 		/* Anchoring is implied: patterns that hold a '/' are matched
@@ -456,8 +457,8 @@ static size_t count_lines(const char *buf, size_t size)
 {
 	size_t n = 1;
 
-	for (const char *p = buf; (p = memchr(p, '\n', size - (size_t)(p - buf)));
-	     p++)
+	for (const char *p = buf;
+	     (p = memchr(p, '\n', size - (size_t)(p - buf))); p++)
 		n++;
 	return n;
 }
@@ -585,8 +586,7 @@ static int level_load(const struct sd_ignore *ig, struct level *lvl,
 			continue;
 		display(what, sizeof(what), ig->root_name, rel_dir, len,
 			files[i]);
-		parse_text(lvl->text[i], size[i], lvl->pats, &lvl->npats,
-			   what);
+		parse_text(lvl->text[i], size[i], lvl->pats, &lvl->npats, what);
 	}
 	if (lvl->npats == 0) {
 		free(lvl->pats);

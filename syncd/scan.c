@@ -148,7 +148,7 @@ static void cache_load(struct scan *sc)
 	    rd(sc->cbuf + 4, 4) != CACHE_VERSION)
 		goto bad;
 	count = (uint32_t)rd(sc->cbuf + 12, 4);
-	if (count > n / 64)
+	if (count > n / 48) /* a record takes at least 48 bytes */
 		goto bad;
 	sc->ctcap = 16;
 	while (sc->ctcap < 2 * (size_t)count)
@@ -849,25 +849,69 @@ static int restat(struct scan *sc, const char *rootname, const char *p,
 	return 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The paths and their parent directories (whose mtimes an added, removed
+ * or renamed entry changed), sorted and unique; one allocation each. */
+static char **with_parents(const char *const *paths, size_t n, size_t *count)
+{
+	char **v = calloc(2 * n + 1, sizeof(*v));
+	size_t k = 0, u = 0;
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *slash = strrchr(paths[i], '/');
+
+		v[k++] = strdup(paths[i]);
+		if (slash)
+			v[k++] = strndup(paths[i], (size_t)(slash - paths[i]));
+		if (!v[k - 1] || (slash && !v[k - 2]))
+			goto fail;
+	}
+	qsort(v, k, sizeof(*v), cmp_str);
+	for (size_t i = 0; i < k; i++) {
+		if (u && !strcmp(v[u - 1], v[i]))
+			free(v[i]);
+		else
+			v[u++] = v[i];
+	}
+	*count = u;
+	return v;
+fail:
+	for (size_t i = 0; i < k; i++)
+		free(v[i]);
+	free(v);
+	return NULL;
+}
+
 int sd_scan_update(const char *root, const struct sd_scan_opts *o,
-		   const struct sd_manifest *prev, const char *const *paths,
-		   size_t n, struct sd_manifest *out, struct sd_scan_stats *st,
-		   struct sd_err *why)
+		   const struct sd_manifest *prev, const char *const *given,
+		   size_t ngiven, struct sd_manifest *out,
+		   struct sd_scan_stats *st, struct sd_err *why)
 {
 	struct scan sc = { .o = o, .st = st, .why = why, .root = -1 };
 	_cleanup_free_ uint8_t *skip = NULL;
+	char **paths = NULL;
 	struct timespec t0, t1;
+	size_t n = 0;
 	int r = 0;
 
 	memset(st, 0, sizeof(*st));
 	sd_manifest_init(out);
 	clock_gettime(CLOCK_REALTIME, &t0);
 	sc.start_ns = ns_of(&t0);
-	if (n > UPDATE_MAX)
+	if (ngiven > UPDATE_MAX)
 		return 1;
-	for (size_t i = 0; i < n; i++)
-		if (is_rule_file(paths[i], strlen(paths[i])))
+	for (size_t i = 0; i < ngiven; i++)
+		if (is_rule_file(given[i], strlen(given[i])))
 			return 1;
+	paths = with_parents(given, ngiven, &n);
+	if (!paths)
+		return fail(why, -ENOMEM, "out of memory");
 	skip = calloc(prev->count + 1, 1);
 	sc.root = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (!skip || sc.root < 0) {
@@ -932,6 +976,9 @@ out:
 	}
 	free(sc.v);
 	free(sc.todo);
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
 	if (sc.root >= 0)
 		close(sc.root);
 	if (r != 0) {

@@ -762,6 +762,7 @@ static void resync(struct sd_watch *w)
  * root was replaced (rm -rf && mkdir, a fresh clone) or never watched. */
 static void rebuild(struct sd_watch *w)
 {
+	char q[512];
 	struct sd_wnode *n;
 	struct stat st;
 	int fd, wd;
@@ -797,7 +798,7 @@ static void rebuild(struct sd_watch *w)
 	drain(w);
 	w->quiet = false;
 	w->need_resync = false;
-	log_info("watching '%s' again", w->root_path);
+	log_info("watching '%s' again", quote(w->root_path, q, sizeof(q)));
 }
 
 /* Tries again every directory that could not be watched. */
@@ -906,6 +907,7 @@ static void handle(struct sd_watch *w, const struct inotify_event *ev)
 		if (c && c->wd >= 0) {
 			/* Park it: a MOVED_TO in this batch finds it again by
 			 * its watch; if none does, it left the tree. */
+			c->from_wd = n->wd;
 			if (sd_wtree_place(&w->t, c, &w->t.limbo, c->name,
 					   c->name_len) < 0)
 				sd_wtree_drop(&w->t, c, true);
@@ -1080,16 +1082,40 @@ static size_t handle_buf(struct sd_watch *w, const char *buf, size_t n)
 	return count;
 }
 
+/* Directories moved away and not seen again in this batch. Most left the
+ * tree. But appear() places directories where they are now, not where the
+ * event being handled saw them, so a later, stale IN_MOVED_FROM (renames
+ * that swap two directories, a name reused at once) can park one that is
+ * still in place: look at its old name before letting it go. */
+static void settle_moves(struct sd_watch *w)
+{
+	struct sd_wnode *n;
+
+	while ((n = w->t.limbo.child)) {
+		struct sd_wnode *p = sd_wtree_by_wd(&w->t, n->from_wd);
+		char name[NAME_MAX + 1];
+		size_t nl = n->name_len;
+
+		if (p && p != n && !sd_wtree_is_under(p, &w->t.limbo)) {
+			memcpy(name, n->name, nl);
+			/* Finds n by its watch if it is there: puts it
+			 * back and lists it (its events were dropped while
+			 * it had no path). Never frees n. */
+			appear(w, p, name, nl, -1, true);
+		}
+		if (n->parent == &w->t.limbo)
+			sd_wtree_drop(&w->t, n, true);
+	}
+	drain(w);
+}
+
 /* The end of a batch: settle moves, repair the tree, and in degraded mode
  * retry what could not be watched. */
 static void finish(struct sd_watch *w, bool any)
 {
-	struct sd_wnode *n;
 	int64_t now = util_now_ms();
 
-	/* Moved away and not seen again: out of the tree. */
-	while ((n = w->t.limbo.child))
-		sd_wtree_drop(&w->t, n, true);
+	settle_moves(w);
 	if (w->root_lost) {
 		if (now >= w->next_tick)
 			rebuild(w);
@@ -1110,9 +1136,12 @@ static void finish(struct sd_watch *w, bool any)
 		w->t.freed = false;
 		w->ticks_since_retry = 0;
 		retry_unwatched(w);
-		if (!degraded(w))
+		if (!degraded(w)) {
+			char q[512];
+
 			log_info("every directory under '%s' is watched again",
-				 w->root_path);
+				 quote(w->root_path, q, sizeof(q)));
+		}
 	}
 }
 

@@ -60,6 +60,8 @@ void sd_watch_batch_fini(struct sd_watch_batch *b);
 /* Watches every directory under root (the root included), except those
  * skip says to leave out; skip may be NULL, opaque is passed to it and
  * borrowed for the watcher's lifetime. root is copied (as its realpath).
+ * *ret is the caller's, freed with sd_watch_free(); why is filled only on
+ * failure.
  * Directories found while walking are watched before they are listed, so
  * nothing created during the walk is missed.
  *
@@ -101,9 +103,9 @@ void sd_watch_set_rescan_interval(struct sd_watch *w, unsigned int ms);
  * replaced.
  *
  * Returns 1 when b holds work (paths or rescan), 0 when it is empty, or
- * -errno with why filled when reading the inotify descriptor failed or
- * memory ran out (the watcher then still works, but this batch was lost:
- * treat it as a rescan). */
+ * -errno with why filled: -ENOMEM before anything was read (nothing is
+ * lost; call again), or a read(2) error on the inotify descriptor (b then
+ * says rescan; the watcher keeps working). */
 int sd_watch_read(struct sd_watch *w, struct sd_watch_batch *b,
 		  unsigned int coalesce_ms, struct sd_err *why);
 
@@ -111,7 +113,7 @@ struct sd_watch_stats {
 	size_t watched;		 /* directories with an inotify watch */
 	size_t unwatched;	 /* directories that could not get one */
 	unsigned long overflows; /* IN_Q_OVERFLOW seen */
-	bool root_lost;		 /* root moved or deleted, not re-opened yet */
+	bool root_lost; /* root unwatched: moved, deleted, or no watch left */
 };
 
 void sd_watch_get_stats(const struct sd_watch *w, struct sd_watch_stats *out);

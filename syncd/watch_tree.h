@@ -26,6 +26,7 @@ struct sd_wnode {
 	ino_t ino;
 	unsigned int epoch;
 	int wd;
+	int from_wd; /* in limbo: the parent it was moved from */
 };
 
 struct sd_wtable {

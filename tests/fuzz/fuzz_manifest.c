@@ -39,7 +39,8 @@ static void check_refusal(int r, const struct sd_err *why)
 {
 	check(r == -EINVAL || r == -EMSGSIZE || r == -EPROTONOSUPPORT ||
 	      r == -ENOMEM);
-	check(why->what[0] != '\0' && memchr(why->what, '\0', sizeof(why->what)));
+	check(why->what[0] != '\0' &&
+	      memchr(why->what, '\0', sizeof(why->what)));
 }
 
 static void check_same_bytes(int r, uint8_t *buf, size_t len,
@@ -92,8 +93,8 @@ static void fuzz_manifest(const uint8_t *data, size_t size)
 
 /* out came from applying d to b: it is d's version and root, and the diff
  * of b and out, through the encoder and decoder, gives out again. */
-static void check_applied(const struct sd_manifest *b,
-			  const struct sd_delta *d, struct sd_manifest *out)
+static void check_applied(const struct sd_manifest *b, const struct sd_delta *d,
+			  struct sd_manifest *out)
 {
 	struct sd_manifest again;
 	struct sd_delta dd, dec;
@@ -127,7 +128,8 @@ static void apply(const struct sd_manifest *b, struct sd_delta *d)
 	int r;
 
 	r = sd_delta_apply(b, d, &out, &why);
-	if (r == -EINVAL && !strncmp(why.what, mismatch, sizeof(mismatch) - 1)) {
+	if (r == -EINVAL &&
+	    !strncmp(why.what, mismatch, sizeof(mismatch) - 1)) {
 		got = strstr(why.what, ", got ");
 		check(got && sd_id_parse(got + 6, &d->root) == 0);
 		r = sd_delta_apply(b, d, &out, &why);

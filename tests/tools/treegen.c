@@ -40,14 +40,14 @@ static const char usage[] =
 #define FILES_MAX     100000u
 #define DEPTH_MAX     5
 /* Content edits skip files larger than this (the sparse file). */
-#define EDIT_MAX (64ull << 20)
+#define EDIT_MAX    (64ull << 20)
 #define SPARSE_SIZE (2ull << 30)
 #define BUF_SIZE    (1u << 20) /* digest reads */
 
 /* ---- errors ---- */
 
 __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt,
-								  ...)
+								...)
 {
 	va_list ap;
 
@@ -161,9 +161,9 @@ static void fill_random(struct rng *r, uint8_t *p, size_t n)
 /* Text-like bytes (compressible), so zstd has something to do. */
 static void fill_text(struct rng *r, uint8_t *p, size_t n)
 {
-	static const char words[][8] = { "int ",   "return", "; ",    "\n",
-					 "static", "{",	     "}\n",   "x = ",
-					 "foo",	   "(void)", "bar",   "\t" };
+	static const char words[][8] = { "int ",   "return", "; ",  "\n",
+					 "static", "{",	     "}\n", "x = ",
+					 "foo",	   "(void)", "bar", "\t" };
 
 	for (size_t i = 0; i < n;) {
 		const char *w = words[below(r, UTIL_ARRAY_SIZE(words))];
@@ -206,7 +206,7 @@ static void set_mtime(int root, const char *path, int64_t ns)
 
 static const mode_t file_modes[] = { 0644, 0644, 0644, 0600, 0755,
 				     0700, 0444, 0640, 0755, 04755 };
-static const mode_t dir_modes[] = { 0755, 0755, 0755, 0700, 0750,
+static const mode_t dir_modes[] = { 0755, 0755,	 0755,	0700, 0750,
 				    0775, 02755, 01777, 0555 };
 
 /* ---- names ---- */
@@ -215,7 +215,7 @@ static const mode_t dir_modes[] = { 0755, 0755, 0755, 0700, 0750,
  * counter appended keeps names unique. */
 static const char *const name_styles[] = {
 	"file",
-	"caf\xc3\xa9-\xc3\xa9",	   /* UTF-8 e-acute */
+	"caf\xc3\xa9-\xc3\xa9",	    /* UTF-8 e-acute */
 	"\xe6\x97\xa5\xe6\x9c\xac", /* UTF-8 "Japan" */
 	"ctl\x01x",
 	"bad\xff\xfe byte",
@@ -355,7 +355,8 @@ static void dir_writable(int root, const char *dir)
 		return;
 	if (fstatat(root, *dir ? dir : ".", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    !(st.st_mode & S_IWUSR))
-		fchmodat(root, *dir ? dir : ".", (st.st_mode & 07777) | 0700, 0);
+		fchmodat(root, *dir ? dir : ".", (st.st_mode & 07777) | 0700,
+			 0);
 }
 
 static char *parent_of(const char *path)
@@ -536,8 +537,7 @@ static void gen_sparse(struct gen *g)
 	strs_push(&g->links, path);
 }
 
-static int cmd_gen(const char *dir, uint64_t seed, unsigned nfiles,
-		   bool sparse)
+static int cmd_gen(const char *dir, uint64_t seed, unsigned nfiles, bool sparse)
 {
 	struct gen g = { .root = -1 };
 	size_t ndirs = 4 + nfiles / 8;
@@ -603,7 +603,9 @@ static int cmd_gen(const char *dir, uint64_t seed, unsigned nfiles,
 		targets[4] = "no-such-target";
 		targets[5] = "odd\xff\x01 target/..";
 		for (size_t i = 0; i < UTIL_ARRAY_SIZE(targets); i++) {
-			const char *in = i == 0 ? d1 : i == 1 ? d2 : pick_dir(&g);
+			const char *in = i == 0	  ? d1
+					 : i == 1 ? d2
+						  : pick_dir(&g);
 			char *p = gen_path(&g, in, SIZE_MAX);
 
 			make_symlink(g.root, targets[i], p);
@@ -696,8 +698,8 @@ static void walk_dir(int dfd, const char *rel, struct ents *l)
 		}
 		p = join(rel, de->d_name);
 		e = &l->v[l->n];
-		if (fstatat(dirfd(d), de->d_name, &e->st,
-			    AT_SYMLINK_NOFOLLOW) < 0)
+		if (fstatat(dirfd(d), de->d_name, &e->st, AT_SYMLINK_NOFOLLOW) <
+		    0)
 			die("stat %s: %s", shown(p), strerror(errno));
 		e->path = p;
 		l->n++;
@@ -1002,8 +1004,8 @@ static bool mutate_one(struct mut *m, enum op op)
 		if (!(e = pick_ent(m, is_nonempty_editable)))
 			return false;
 		fd = open_rw(m->root, e->path, O_WRONLY);
-		if (ftruncate(fd, (off_t)below(&m->r,
-					      (uint64_t)e->st.st_size)) < 0)
+		if (ftruncate(fd,
+			      (off_t)below(&m->r, (uint64_t)e->st.st_size)) < 0)
 			die("truncate %s: %s", shown(e->path), strerror(errno));
 		close(fd);
 		say(op, e->path, NULL);
@@ -1066,8 +1068,8 @@ static bool mutate_one(struct mut *m, enum op op)
 	case OP_RENAME_OVER: {
 		const struct ent *t;
 
-		if (!(e = pick_ent(m, is_not_dir)) || !(t = pick_ent(m, is_file)) ||
-		    e == t)
+		if (!(e = pick_ent(m, is_not_dir)) ||
+		    !(t = pick_ent(m, is_file)) || e == t)
 			return false;
 		parent_writable(m->root, e->path);
 		parent_writable(m->root, t->path);
@@ -1171,8 +1173,7 @@ static bool mutate_one(struct mut *m, enum op op)
 		say(op, p, q);
 		break;
 	}
-	case OP_COUNT:
-		return false;
+	case OP_COUNT: return false;
 	}
 	free(p);
 	free(q);
@@ -1270,10 +1271,10 @@ static int cmd_digest(const char *dir)
 		const struct ent *e = &l.v[i];
 		mode_t fmt = e->st.st_mode & S_IFMT;
 		const char *leader = NULL;
-		char type = fmt == S_IFREG   ? 'f'
-			    : fmt == S_IFDIR ? 'd'
-			    : fmt == S_IFLNK ? 'l'
-			    : fmt == S_IFIFO ? 'p'
+		char type = fmt == S_IFREG    ? 'f'
+			    : fmt == S_IFDIR  ? 'd'
+			    : fmt == S_IFLNK  ? 'l'
+			    : fmt == S_IFIFO  ? 'p'
 			    : fmt == S_IFSOCK ? 's'
 					      : 'c';
 		uint64_t size = fmt == S_IFDIR ? 0 : (uint64_t)e->st.st_size;
@@ -1361,7 +1362,8 @@ int main(int argc, char **argv)
 		for (int i = 4; i < argc; i++) {
 			if (!strcmp(argv[i], "--sparse")) {
 				sparse = true;
-			} else if (!strcmp(argv[i], "--files") && i + 1 < argc) {
+			} else if (!strcmp(argv[i], "--files") &&
+				   i + 1 < argc) {
 				uint64_t n = parse_u64(argv[++i], "--files");
 
 				if (n < 1 || n > FILES_MAX)
@@ -1378,7 +1380,8 @@ int main(int argc, char **argv)
 		return cmd_mutate(argv[2], parse_u64(argv[3], "SEED"));
 	if (argc == 3 && !strcmp(argv[1], "digest"))
 		return cmd_digest(argv[2]);
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		fputs(usage, stdout);
 		return 0;
 	}

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,8 +20,11 @@
 #include <cmocka.h>
 
 #include "ignore.h"
+#include "ignore_gen.h"
 #include "log.h"
 #include "manifest.h"
+
+extern char **environ;
 
 /* ---- fixture: a private temp directory per test ---- */
 
@@ -484,7 +488,8 @@ static void test_star_question(void **state)
 {
 	struct fx *f = *state;
 
-	put(f, ".gitignore", "*.c\na?c\nd*r\n/s/*.h\n/m*n/o\n/q?r/s\n");
+	put(f, ".gitignore",
+	    "*.c\na?c\nd*r\n/s/*.h\n/m*n/o\n/q?r/s\n/t?u/v\n/w[!x]y/z\n");
 	IGN("x.c");
 	IGN("dir/x.c");
 	IGN(".c");
@@ -499,6 +504,11 @@ static void test_star_question(void **state)
 	IGN("mxyn/o");
 	KEEP("m/n/o");
 	IGN("q1r/s");
+	/* Neither '?' nor a class matches the '/' between components. */
+	KEEP("t/u/v");
+	IGN("t.u/v");
+	KEEP("w/y/z");
+	IGN("w.y/z");
 }
 
 static void test_classes(void **state)
@@ -639,8 +649,8 @@ static void test_extra_patterns(void **state)
 {
 	struct fx *f = *state;
 	struct sd_ignore_config cfg;
-	const char *pats[] = { "*.o", "/root-only", "dir/\n#c\nsecond",
-			       "!never", "\\#lit", "  " };
+	const char *pats[] = { "*.o",	 "/root-only", "dir/\n#c\nsecond",
+			       "!never", "\\#lit",     "  " };
 	char long_pat[SD_IGNORE_PATTERN_MAX + 2];
 	const char *bad[] = { long_pat };
 	struct sd_ignore *ig = NULL;
@@ -906,314 +916,12 @@ static void test_pathological(void **state)
 	IGN(deep);
 }
 
-/* ---- against git: random trees and rule files ---- */
+/* ---- against git: random trees and rule files (ignore_gen.c) ---- */
 
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rnd(struct rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static unsigned rn(struct rng *r, unsigned n)
-{
-	return (unsigned)(rnd(r) % n);
-}
-
-static bool chance(struct rng *r, unsigned pct)
-{
-	return rn(r, 100) < pct;
-}
-
-struct buf {
-	char b[8192];
-	size_t n;
-};
-
-static void b_add(struct buf *b, const void *p, size_t n)
-{
-	if (b->n + n > sizeof(b->b))
-		n = sizeof(b->b) - b->n;
-	memcpy(b->b + b->n, p, n);
-	b->n += n;
-}
-
-static void b_str(struct buf *b, const char *s)
-{
-	b_add(b, s, strlen(s));
-}
-
-static void b_ch(struct buf *b, char c)
-{
-	b_add(b, &c, 1);
-}
-
-#define MAXN 72
-
-struct gnode {
-	char path[256];
-	size_t len;
-	int kind; /* 0 file, 1 directory, 2 symlink */
-	int depth;
-};
-
-struct gcase {
-	struct gnode n[MAXN];
-	int count;
-	/* Rule files of the root (index 0) and of each directory node i
-	 * (index i + 1). */
-	struct buf *gi[MAXN + 1], *ti[MAXN + 1];
-	char extra[4][300];
-	const char *extrap[4];
-	int nextra;
-};
-
-static const char *const NAMES[] = {
-	"a",	  "b",	     "c",	    "ab",	  "abc",
-	"foo",	  "bar",     "x.c",	    "x.o",	  "y.o",
-	"lib.a",  "a.log",   "debug.log",   "build",	  "out",
-	"doc",	  "src",     "node_modules", "Makefile",  "README.md",
-	"A",	  "Foo",     "1",	    "2.txt",	  "a-b",
-	".hidden", ".env",   "#hash",	    "!bang",	  "sp ace",
-	"trail ", " lead",   "[x]",	    "st*r",	  "q?",
-	"b\\s",	  "br]",     "\xff\xfe",    "caf\xc3\xa9", "\x80",
-	"tab\tx", "x",	     "y",	    "z",	  "aa",
-	"**",	  "*",	     "-",	    "!",	  "#",
-	"\\",	  "a b  ",   "^",	    "[!a]",	  "nl\nx",
-};
-static const char ALPHA[] = "abcxyzAB019._- #![]*?\\^:\x80\xe9\xff";
-
-static void gen_name(struct rng *r, char *out, size_t *len)
-{
-	for (;;) {
-		if (chance(r, 65)) {
-			strcpy(out, NAMES[rn(r, sizeof(NAMES) /
-						    sizeof(NAMES[0]))]);
-		} else {
-			unsigned n = 1 + rn(r, 6);
-
-			for (unsigned i = 0; i < n; i++)
-				out[i] = ALPHA[rn(r, sizeof(ALPHA) - 1)];
-			out[n] = '\0';
-		}
-		if (strcmp(out, ".") && strcmp(out, "..") &&
-		    strcmp(out, ".git") && strcmp(out, ".gitignore") &&
-		    strcmp(out, ".tetherignore"))
-			break;
-	}
-	*len = strlen(out);
-}
-
-static void gen_tree(struct rng *r, struct gcase *g, const char *ppath,
-		     size_t plen, int depth)
-{
-	int k = depth == 0 ? 3 + (int)rn(r, 5) : (int)rn(r, 5);
-
-	for (int i = 0; i < k && g->count < MAXN; i++) {
-		struct gnode *n = &g->n[g->count];
-		char name[64];
-		size_t nl;
-		bool dup = false;
-
-		gen_name(r, name, &nl);
-		n->len = plen ? plen + 1 + nl : nl;
-		if (plen) {
-			memcpy(n->path, ppath, plen);
-			n->path[plen] = '/';
-		}
-		memcpy(n->path + (plen ? plen + 1 : 0), name, nl + 1);
-		for (int j = 0; j < g->count && !dup; j++)
-			dup = strcmp(g->n[j].path, n->path) == 0;
-		if (dup)
-			continue;
-		n->depth = depth;
-		n->kind = depth < 4 && chance(r, 35) ? 1 : chance(r, 5) ? 2 : 0;
-		g->count++;
-		if (n->kind == 1)
-			gen_tree(r, g, n->path, n->len, depth + 1);
-	}
-}
-
-/* A name's bytes as a pattern: mostly literal (escaped where needed),
- * sometimes with wildcards and classes that may or may not match. */
-static void emit_lit(struct rng *r, struct buf *b, const char *s, size_t n)
-{
-	static const char *const classes[] = {
-		"[[:alpha:]]", "[[:digit:]]", "[[:punct:]]", "[[:space:]]",
-		"[[:upper:]]", "[[:lower:]]", "[[:alnum:]]", "[[:xdigit:]]",
-		"[[:print:]]", "[[:graph:]]", "[[:cntrl:]]", "[[:blank:]]",
-		"[[:nope:]]",  "[[:alpha]",
-	};
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		unsigned k = rn(r, 100);
-
-		if (k < 6) {
-			b_ch(b, '?');
-		} else if (k < 10) {
-			b_ch(b, '*');
-			i += rn(r, 3);
-		} else if (k < 15) {
-			/* A class around c, maybe negated, maybe a range. */
-			b_ch(b, '[');
-			if (chance(r, 25))
-				b_ch(b, chance(r, 50) ? '!' : '^');
-			if (chance(r, 30))
-				b_ch(b, (char)ALPHA[rn(r, sizeof(ALPHA) - 1)]);
-			if (chance(r, 40)) {
-				unsigned char lo = c > 10 ? c - rn(r, 10) : c;
-				unsigned char hi = c < 245 ? c + rn(r, 10) : c;
-
-				if (strchr("]\\-!^[", lo) && lo)
-					b_ch(b, '\\');
-				b_ch(b, (char)lo);
-				b_ch(b, '-');
-				if (strchr("]\\-!^[", hi) && hi)
-					b_ch(b, '\\');
-				b_ch(b, (char)hi);
-			} else {
-				if (strchr("]\\-!^[", c))
-					b_ch(b, '\\');
-				b_ch(b, (char)c);
-			}
-			b_ch(b, ']');
-		} else if (k < 17) {
-			b_str(b, classes[rn(r, sizeof(classes) /
-						       sizeof(classes[0]))]);
-		} else {
-			if (strchr("*?[\\", c) || (k < 20 && c != '\n'))
-				b_ch(b, '\\');
-			b_ch(b, (char)c);
-		}
-	}
-}
-
-static void gen_pattern(struct rng *r, struct gcase *g, int dir,
-			struct buf *out)
-{
-	const char *dpath = dir < 0 ? "" : g->n[dir].path;
-	size_t dlen = dir < 0 ? 0 : g->n[dir].len;
-	const char *comps[16];
-	size_t clen[16];
-	int nc = 0, cand[MAXN], ncand = 0;
-	char rel[256], tmp[64];
-	struct buf b = { .n = 0 };
-	unsigned mode;
-
-	for (int i = 0; i < g->count; i++)
-		if (g->n[i].len > dlen &&
-		    (dlen == 0 || (memcmp(g->n[i].path, dpath, dlen) == 0 &&
-				   g->n[i].path[dlen] == '/')))
-			cand[ncand++] = i;
-	if (ncand && chance(r, 80)) {
-		const struct gnode *t = &g->n[cand[rn(r, (unsigned)ncand)]];
-
-		strcpy(rel, t->path + (dlen ? dlen + 1 : 0));
-	} else {
-		size_t l;
-
-		gen_name(r, tmp, &l);
-		strcpy(rel, tmp);
-	}
-	for (char *p = rel, *s; nc < 16; p = s + 1) {
-		s = strchr(p, '/');
-		comps[nc] = p;
-		clen[nc++] = s ? (size_t)(s - p) : strlen(p);
-		if (!s)
-			break;
-	}
-
-	mode = rn(r, 100);
-	if (mode < 30) {
-		emit_lit(r, &b, comps[nc - 1], clen[nc - 1]);
-	} else if (mode < 52) {
-		if (chance(r, 50))
-			b_ch(&b, '/');
-		for (int i = 0; i < nc; i++) {
-			if (i)
-				b_ch(&b, '/');
-			if (chance(r, 8))
-				b_str(&b, chance(r, 50) ? "*" : "**");
-			else
-				emit_lit(r, &b, comps[i], clen[i]);
-		}
-	} else if (mode < 62) {
-		b_str(&b, chance(r, 20) ? "/**/" : "**/");
-		emit_lit(r, &b, comps[nc - 1], clen[nc - 1]);
-	} else if (mode < 72) {
-		int j = (int)rn(r, (unsigned)nc);
-
-		for (int i = 0; i <= j; i++) {
-			if (i)
-				b_ch(&b, '/');
-			emit_lit(r, &b, comps[i], clen[i]);
-		}
-		b_str(&b, chance(r, 40) ? "/**" : chance(r, 50) ? "/*" : "/");
-	} else if (mode < 82) {
-		emit_lit(r, &b, comps[0], clen[0]);
-		b_str(&b, chance(r, 70) ? "/**/" : "**/");
-		emit_lit(r, &b, comps[nc - 1], clen[nc - 1]);
-	} else {
-		static const char junk[] = "ab*?[]!^-/\\:# ";
-		unsigned n = 1 + rn(r, 8);
-
-		for (unsigned i = 0; i < n; i++)
-			b_ch(&b, junk[rn(r, sizeof(junk) - 1)]);
-		if (chance(r, 10))
-			b_ch(&b, '\0');
-	}
-	if (chance(r, 20))
-		b_ch(&b, '/');
-
-	/* Negate, and keep a leading '#' / '!' and a trailing space literal
-	 * (mostly). */
-	if (chance(r, 25))
-		b_ch(out, '!');
-	if (b.n && (b.b[0] == '#' || b.b[0] == '!') && chance(r, 85))
-		b_ch(out, '\\');
-	if (b.n && b.b[b.n - 1] == ' ' && chance(r, 85)) {
-		b.b[b.n - 1] = '\\';
-		b_ch(&b, ' ');
-	}
-	b_add(out, b.b, b.n);
-	if (chance(r, 8))
-		b_str(out, chance(r, 50) ? " " : "   ");
-}
-
-static struct buf *gen_rules(struct rng *r, struct gcase *g, int dir,
-			     bool bom)
-{
-	struct buf *b = calloc(1, sizeof(*b));
-	unsigned lines = 1 + rn(r, 8);
-	const char *eol = chance(r, 15) ? "\r\n" : "\n";
-
-	assert_non_null(b);
-	if (bom)
-		b_str(b, "\xef\xbb\xbf");
-	for (unsigned i = 0; i < lines; i++) {
-		if (chance(r, 8))
-			b_str(b, chance(r, 50) ? "# a comment" : "#*");
-		else if (chance(r, 5))
-			b_str(b, chance(r, 50) ? "" : "  ");
-		else
-			gen_pattern(r, g, dir, b);
-		if (i + 1 < lines || chance(r, 80))
-			b_str(b, eol);
-	}
-	return b;
-}
-
-static void write_case(struct fx *f, struct gcase *g)
+static void write_case(struct fx *f, struct gen_case *g)
 {
 	for (int i = 0; i < g->count; i++) {
-		const struct gnode *n = &g->n[i];
+		const struct gen_node *n = &g->n[i];
 
 		if (n->kind == 1)
 			assert_int_equal(mkdirat(f->rootfd, n->path, 0755), 0);
@@ -1241,126 +949,45 @@ static void write_case(struct fx *f, struct gcase *g)
 	}
 }
 
-static void gen_case(struct rng *r, struct gcase *g)
+/* Runs argv (posix_spawn: no fork of this ASan-sized process), its stdout
+ * into *out (NUL-terminated, malloc'd) unless out is NULL. Returns the exit
+ * status, 127 if it could not be run. */
+static int run(char *const argv[], char **out, size_t *len)
 {
-	memset(g, 0, sizeof(*g));
-	gen_tree(r, g, "", 0, 0);
-	for (int i = 0; i <= g->count; i++) {
-		int dir = i - 1;
-
-		if (i && g->n[dir].kind != 1)
-			continue;
-		if (chance(r, i ? 35 : 85))
-			g->gi[i] = gen_rules(r, g, dir, chance(r, 8));
-		if (chance(r, 25)) {
-			g->ti[i] = gen_rules(r, g, dir, false);
-			if (!g->gi[i])
-				g->gi[i] = calloc(1, sizeof(struct buf));
-			assert_non_null(g->gi[i]);
-		}
-	}
-	if (chance(r, 25)) {
-		g->nextra = 1 + (int)rn(r, 3);
-		for (int i = 0; i < g->nextra; i++) {
-			struct buf b = { .n = 0 };
-
-			gen_pattern(r, g, -1, &b);
-			b.n = strnlen(b.b, b.n);
-			if (b.n >= sizeof(g->extra[i]))
-				b.n = sizeof(g->extra[i]) - 1;
-			memcpy(g->extra[i], b.b, b.n);
-			g->extra[i][b.n] = '\0';
-			g->extrap[i] = g->extra[i];
-		}
-	}
-}
-
-static void free_case(struct gcase *g)
-{
-	for (int i = 0; i <= MAXN; i++) {
-		free(g->gi[i]);
-		free(g->ti[i]);
-	}
-}
-
-static void dump_bytes(const char *what, const char *p, size_t n)
-{
-	fprintf(stderr, "  %s: \"", what);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (c == '\n')
-			fputs("\\n\"\n     \"", stderr);
-		else if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
-			fprintf(stderr, "\\x%02x", c);
-		else
-			fputc(c, stderr);
-	}
-	fputs("\"\n", stderr);
-}
-
-static void dump_case(const struct gcase *g)
-{
-	static const char *const kinds[] = { "file", "dir", "symlink" };
-
-	for (int i = 0; i < g->count; i++)
-		dump_bytes(kinds[g->n[i].kind], g->n[i].path, g->n[i].len);
-	for (int i = 0; i <= g->count; i++) {
-		char what[300];
-		const char *d = i ? g->n[i - 1].path : "";
-
-		if (g->gi[i]) {
-			snprintf(what, sizeof(what), "%s%s.gitignore", d,
-				 i ? "/" : "");
-			dump_bytes(what, g->gi[i]->b, g->gi[i]->n);
-		}
-		if (g->ti[i]) {
-			snprintf(what, sizeof(what), "%s%s.tetherignore", d,
-				 i ? "/" : "");
-			dump_bytes(what, g->ti[i]->b, g->ti[i]->n);
-		}
-	}
-	for (int i = 0; i < g->nextra; i++)
-		dump_bytes("config pattern", g->extra[i], strlen(g->extra[i]));
-}
-
-/* Runs argv in cwd; its stdout into *out (NUL-terminated, malloc'd).
- * Returns the exit status, 127 if it could not be run. */
-static int run(const char *cwd, char *const argv[], char **out, size_t *len)
-{
-	int pfd[2], status;
+	posix_spawn_file_actions_t fa;
+	int pfd[2], status, r;
 	size_t cap = 4096, n = 0;
 	char *b = malloc(cap);
 	pid_t pid;
 
 	assert_non_null(b);
-	assert_int_equal(pipe(pfd), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(pfd[1], STDOUT_FILENO);
-		close(pfd[0]);
-		close(pfd[1]);
-		if (chdir(cwd) < 0)
-			_exit(126);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, pfd[1],
+							  STDOUT_FILENO),
+			 0);
+	r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
 	close(pfd[1]);
+	if (r != 0) {
+		close(pfd[0]);
+		free(b);
+		return 127;
+	}
 	for (;;) {
-		ssize_t r;
+		ssize_t got;
 
 		if (n + 1 >= cap) {
 			cap *= 2;
 			b = realloc(b, cap);
 			assert_non_null(b);
 		}
-		r = read(pfd[0], b + n, cap - n - 1);
-		if (r < 0 && errno == EINTR)
+		got = read(pfd[0], b + n, cap - n - 1);
+		if (got < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (got <= 0)
 			break;
-		n += (size_t)r;
+		n += (size_t)got;
 	}
 	close(pfd[0]);
 	b[n] = '\0';
@@ -1377,9 +1004,9 @@ static int run(const char *cwd, char *const argv[], char **out, size_t *len)
 
 /* git reads .tetherignore's rules as if they followed .gitignore's, and
  * the config's as .git/info/exclude. */
-static void git_view(struct fx *f, const struct gcase *g)
+static void git_view(struct fx *f, const struct gen_case *g)
 {
-	struct buf *b = malloc(sizeof(*b));
+	struct gen_buf *b = malloc(sizeof(*b));
 	char p[300];
 
 	assert_non_null(b);
@@ -1389,17 +1016,17 @@ static void git_view(struct fx *f, const struct gcase *g)
 		if (!g->ti[i])
 			continue;
 		b->n = 0;
-		b_add(b, g->gi[i]->b, g->gi[i]->n);
+		gen_buf_add(b, g->gi[i]->b, g->gi[i]->n);
 		if (b->n && b->b[b->n - 1] != '\n')
-			b_ch(b, '\n');
-		b_add(b, g->ti[i]->b, g->ti[i]->n);
+			gen_buf_ch(b, '\n');
+		gen_buf_add(b, g->ti[i]->b, g->ti[i]->n);
 		snprintf(p, sizeof(p), "%s%s.gitignore", d, i ? "/" : "");
 		put_n(f, p, b->b, b->n);
 	}
 	b->n = 0;
 	for (int i = 0; i < g->nextra; i++) {
-		b_str(b, g->extra[i]);
-		b_ch(b, '\n');
+		gen_buf_str(b, g->extra[i]);
+		gen_buf_ch(b, '\n');
 	}
 	put_n(f, ".git/info/exclude", b->b, b->n);
 	free(b);
@@ -1442,18 +1069,20 @@ static uint64_t env_u64(const char *name, uint64_t def)
 static void test_git_differential(void **state)
 {
 	struct fx *f = *state;
-	char *init[] = { "git", "-c", "init.defaultBranch=main", "init",
-			 "-q", ".", NULL };
-	char *ls[] = { "git", "ls-files", "--others", "--exclude-standard",
-		       "-z", NULL };
+	/* -C: git runs in the case's directory and nowhere else. */
+	char *init[] = { "git",	 "-C", f->root, "-c", "init.defaultBranch=main",
+			 "init", "-q", NULL };
+	char *ls[] = { "git",	   "-C",       f->root,
+		       "ls-files", "--others", "--exclude-standard",
+		       "-z",	   NULL };
 	char *ver[] = { "git", "--version", NULL };
 	uint64_t seed = env_u64("TETHER_IGNORE_SEED", 0x7e7e1ull);
 	unsigned cases = (unsigned)env_u64("TETHER_IGNORE_CASES", 500);
 	unsigned long paths = 0, ignored = 0, checks = 0;
-	struct gcase *g = malloc(sizeof(*g));
+	struct gen_case *g = malloc(sizeof(*g));
 
 	assert_non_null(g);
-	if (run(f->root, ver, NULL, NULL) != 0) {
+	if (run(ver, NULL, NULL) != 0) {
 		free(g);
 		print_message("git not found: differential test skipped\n");
 		skip();
@@ -1468,10 +1097,10 @@ static void test_git_differential(void **state)
 	unsetenv("GIT_WORK_TREE");
 	unsetenv("GIT_INDEX_FILE");
 	unsetenv("GIT_CEILING_DIRECTORIES");
-	assert_int_equal(run(f->root, init, NULL, NULL), 0);
+	assert_int_equal(run(init, NULL, NULL), 0);
+	assert_int_equal(faccessat(f->rootfd, ".git/HEAD", F_OK, 0), 0);
 
 	for (unsigned c = 0; c < cases; c++) {
-		struct rng r = { seed * 0x100000001b3ull + c };
 		struct sd_ignore_config cfg;
 		struct strv ours = { 0 }, seen = { 0 }, theirs = { 0 };
 		struct sd_ignore *ig;
@@ -1480,7 +1109,7 @@ static void test_git_differential(void **state)
 		bool bad = false;
 
 		clear_worktree(f);
-		gen_case(&r, g);
+		gen_case_make(g, seed * 0x100000001b3ull + c);
 		write_case(f, g);
 		sd_ignore_config_init(&cfg);
 		cfg.patterns = g->extrap;
@@ -1490,7 +1119,7 @@ static void test_git_differential(void **state)
 		/* Random access agrees with the walk, in any order. */
 		assert_int_equal(sd_ignore_new(&cfg, &ig), 0);
 		for (int k = 0; k < g->count; k++) {
-			const struct gnode *n =
+			const struct gen_node *n =
 				&g->n[(k * 37 + (int)c) % g->count];
 			int want = !strv_has(&seen, n->path);
 			int got = sd_ignore_check(ig, f->rootfd, n->path,
@@ -1505,16 +1134,16 @@ static void test_git_differential(void **state)
 					c, (unsigned long long)seed, n->path,
 					got, want);
 				for (size_t q = 0; q < seen.n; q++)
-					dump_bytes("walk kept", seen.v[q],
-						   strlen(seen.v[q]));
-				dump_case(g);
+					gen_dump_bytes("walk kept", seen.v[q],
+						       strlen(seen.v[q]));
+				gen_case_dump(g);
 				fail();
 			}
 		}
 		sd_ignore_free(ig);
 
 		git_view(f, g);
-		assert_int_equal(run(f->root, ls, &out, &outlen), 0);
+		assert_int_equal(run(ls, &out, &outlen), 0);
 		for (char *p = out; p < out + outlen; p += strlen(p) + 1)
 			strv_add(&theirs, p, strlen(p));
 		free(out);
@@ -1522,10 +1151,10 @@ static void test_git_differential(void **state)
 
 		/* Both sorted: a merge shows each difference. */
 		for (i = 0, j = 0; i < ours.n || j < theirs.n;) {
-			int d = i == ours.n	 ? 1
-				: j == theirs.n ? -1
-						 : strcmp(ours.v[i],
-							  theirs.v[j]);
+			int d = i == ours.n ? 1
+				: j == theirs.n
+					? -1
+					: strcmp(ours.v[i], theirs.v[j]);
 
 			if (d == 0) {
 				i++;
@@ -1538,17 +1167,17 @@ static void test_git_differential(void **state)
 					"differs from git ls-files\n",
 					c, (unsigned long long)seed);
 			bad = true;
-			dump_bytes(d < 0 ? "kept by us, ignored by git"
-					 : "ignored by us, kept by git",
-				   d < 0 ? ours.v[i] : theirs.v[j],
-				   strlen(d < 0 ? ours.v[i] : theirs.v[j]));
+			gen_dump_bytes(d < 0 ? "kept by us, ignored by git"
+					     : "ignored by us, kept by git",
+				       d < 0 ? ours.v[i] : theirs.v[j],
+				       strlen(d < 0 ? ours.v[i] : theirs.v[j]));
 			if (d < 0)
 				i++;
 			else
 				j++;
 		}
 		if (bad) {
-			dump_case(g);
+			gen_case_dump(g);
 			fail_msg("case %u disagrees with git", c);
 		}
 		for (int k = 0; k < g->count; k++)
@@ -1556,12 +1185,13 @@ static void test_git_differential(void **state)
 				paths++;
 		ignored += 0;
 		for (int k = 0; k < g->count; k++)
-			if (g->n[k].kind != 1 && !strv_has(&theirs, g->n[k].path))
+			if (g->n[k].kind != 1 &&
+			    !strv_has(&theirs, g->n[k].path))
 				ignored++;
 		strv_free(&ours);
 		strv_free(&seen);
 		strv_free(&theirs);
-		free_case(g);
+		gen_case_free(g);
 	}
 	free(g);
 	print_message("%u random cases agree with git: %lu files, %lu of them "

@@ -927,6 +927,27 @@ static void test_delta_basic(void **state)
 	assert_same(&out, &b);
 	sd_manifest_free(&out);
 
+	/* The same delta built by hand, in no order, sealed: it applies. */
+	sd_delta_init(&d2);
+	d2.base_version = 4;
+	d2.base_root = a.root;
+	d2.version = 5;
+	d2.root = b.root;
+	for (size_t i = d.put.count; i-- > 0;)
+		assert_ok(sd_manifest_add(&d2.put, &d.put.e[i], &why), why);
+	assert_ok(sd_delta_delete(&d2, "zz", 2, &why), why);
+	assert_ok(sd_delta_delete(&d2, "src", 3, &why), why);
+	assert_ok(sd_delta_delete(&d2, "link", 4, &why), why);
+	assert_int_equal(sd_delta_apply(&a, &d2, &out, &why), -EINVAL);
+	assert_non_null(strstr(why.what, "not after"));
+	assert_ok(sd_delta_seal(&d2, &why), why);
+	assert_string_equal(d2.del[0], "link");
+	assert_string_equal(d2.put.e[0].path, "b.new");
+	assert_ok(sd_delta_apply(&a, &d2, &out, &why), why);
+	assert_same(&out, &b);
+	sd_manifest_free(&out);
+	sd_delta_free(&d2);
+
 	/* The same put without the delete leaves src/'s children under a
 	 * file: refused. */
 	sd_delta_init(&d2);
@@ -1078,6 +1099,7 @@ static void test_delta_decode_refuse(void **state)
 /* ---- random trees over many versions ---- */
 
 static uint64_t rng;
+static size_t handovers; /* hardlink groups that got a new primary */
 
 static uint64_t rnd(void)
 {
@@ -1272,6 +1294,7 @@ static void remove_marked(struct model *m, const bool *gone, size_t retyped)
 			m->e[k].target = m->e[first].path;
 			m->e[k].target_len = m->e[first].path_len;
 		}
+		handovers++;
 		path = m->e[first].path;
 		len = m->e[first].path_len;
 		m->e[first] = *p;
@@ -1387,17 +1410,13 @@ static void edit(struct model *m)
 			mark_subtree(m, i, gone);
 		remove_marked(m, gone, SIZE_MAX);
 		return;
-	case 8:
-		edit_retype(m, i, gone);
-		return;
-	default:
-		edit_rename(m, i);
-		return;
+	case 8: edit_retype(m, i, gone); return;
+	default: edit_rename(m, i); return;
 	}
 }
 
 struct tally {
-	size_t steps, dels, puts, dir_replaced, unchanged;
+	size_t steps, dels, puts, dir_replaced, unchanged, links, symlinks, odd;
 };
 
 static void check_step(const struct sd_manifest *prev,
@@ -1440,6 +1459,16 @@ static void check_step(const struct sd_manifest *prev,
 			assert_int_not_equal(n->type, SD_T_DIR);
 			t->dir_replaced++;
 		}
+	}
+	for (size_t i = 0; i < cur->count; i++) {
+		t->links += cur->e[i].type == SD_T_HARDLINK;
+		t->symlinks += cur->e[i].type == SD_T_SYMLINK;
+		for (uint32_t k = 0; k < cur->e[i].path_len; k++)
+			if ((uint8_t)cur->e[i].path[k] < 0x20 ||
+			    (uint8_t)cur->e[i].path[k] >= 0x80) {
+				t->odd++;
+				break;
+			}
 	}
 	t->steps++;
 	t->dels += d.ndel;
@@ -1493,7 +1522,8 @@ static void test_random_versions(void **state)
 			sd_manifest_init(&cur);
 			cur.version = v;
 			for (size_t i = 0; i < md->n; i++)
-				assert_ok(sd_manifest_add(&cur, &md->e[i], &why),
+				assert_ok(sd_manifest_add(&cur, &md->e[i],
+							  &why),
 					  why);
 			if (sd_manifest_seal(&cur, &why) < 0)
 				fail_msg("seed %llu version %llu: %s",
@@ -1516,9 +1546,13 @@ static void test_random_versions(void **state)
 	assert_true(t.dels >= 400);
 	assert_true(t.puts >= 2000);
 	assert_true(t.dir_replaced >= 5);
+	assert_true(t.links >= 500 && t.symlinks >= 500 && t.odd >= 1000);
+	assert_true(handovers >= 5);
 	print_message("random: %zu steps, %zu deletes, %zu puts, %zu dirs "
-		      "replaced, %zu unchanged\n",
-		      t.steps, t.dels, t.puts, t.dir_replaced, t.unchanged);
+		      "replaced, %zu unchanged; seen %zu hardlinks, %zu "
+		      "symlinks, %zu odd names; %zu primaries handed over\n",
+		      t.steps, t.dels, t.puts, t.dir_replaced, t.unchanged,
+		      t.links, t.symlinks, t.odd, handovers);
 }
 
 int main(void)

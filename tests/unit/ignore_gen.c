@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: MIT */
+/* Random trees and rule files for the ignore suite: patterns are made from
+ * the tree's own names (so that they match often), then bent with
+ * wildcards, classes, "**", anchors, negation, escapes and file quirks. */
+#include "ignore_gen.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+struct rng {
+	uint64_t s;
+};
+
+static uint64_t rnd(struct rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static unsigned rn(struct rng *r, unsigned n)
+{
+	return (unsigned)(rnd(r) % n);
+}
+
+static bool chance(struct rng *r, unsigned pct)
+{
+	return rn(r, 100) < pct;
+}
+
+void gen_buf_add(struct gen_buf *b, const void *p, size_t n)
+{
+	if (b->n + n > sizeof(b->b))
+		n = sizeof(b->b) - b->n;
+	memcpy(b->b + b->n, p, n);
+	b->n += n;
+}
+
+void gen_buf_str(struct gen_buf *b, const char *s)
+{
+	gen_buf_add(b, s, strlen(s));
+}
+
+void gen_buf_ch(struct gen_buf *b, char c)
+{
+	gen_buf_add(b, &c, 1);
+}
+
+static const char *const NAMES[] = {
+	"a",	     "b",	  "c",
+	"ab",	     "abc",	  "foo",
+	"bar",	     "x.c",	  "x.o",
+	"y.o",	     "lib.a",	  "a.log",
+	"debug.log", "build",	  "out",
+	"doc",	     "src",	  "node_modules",
+	"Makefile",  "README.md", "A",
+	"Foo",	     "1",	  "2.txt",
+	"a-b",	     ".hidden",	  ".env",
+	"#hash",     "!bang",	  "sp ace",
+	"trail ",    " lead",	  "[x]",
+	"st*r",	     "q?",	  "b\\s",
+	"br]",	     "\xff\xfe",  "caf\xc3\xa9",
+	"\x80",	     "tab\tx",	  "x",
+	"y",	     "z",	  "aa",
+	"**",	     "*",	  "-",
+	"!",	     "#",	  "\\",
+	"a b  ",     "^",	  "[!a]",
+	"nl\nx",
+};
+static const char ALPHA[] = "abcxyzAB019._- #![]*?\\^:\x80\xe9\xff";
+
+static void make_name(struct rng *r, char *out, size_t *len)
+{
+	for (;;) {
+		if (chance(r, 65)) {
+			strcpy(out,
+			       NAMES[rn(r, sizeof(NAMES) / sizeof(NAMES[0]))]);
+		} else {
+			unsigned n = 1 + rn(r, 6);
+
+			for (unsigned i = 0; i < n; i++)
+				out[i] = ALPHA[rn(r, sizeof(ALPHA) - 1)];
+			out[n] = '\0';
+		}
+		if (strcmp(out, ".") && strcmp(out, "..") &&
+		    strcmp(out, ".git") && strcmp(out, ".gitignore") &&
+		    strcmp(out, ".tetherignore"))
+			break;
+	}
+	*len = strlen(out);
+}
+
+static void make_tree(struct rng *r, struct gen_case *g, const char *ppath,
+		      size_t plen, int depth)
+{
+	int k = depth == 0 ? 3 + (int)rn(r, 5) : (int)rn(r, 5);
+
+	for (int i = 0; i < k && g->count < GEN_MAXN; i++) {
+		struct gen_node *n = &g->n[g->count];
+		char name[64];
+		size_t nl;
+		bool dup = false;
+
+		make_name(r, name, &nl);
+		n->len = plen ? plen + 1 + nl : nl;
+		if (plen) {
+			memcpy(n->path, ppath, plen);
+			n->path[plen] = '/';
+		}
+		memcpy(n->path + (plen ? plen + 1 : 0), name, nl + 1);
+		for (int j = 0; j < g->count && !dup; j++)
+			dup = strcmp(g->n[j].path, n->path) == 0;
+		if (dup)
+			continue;
+		n->depth = depth;
+		n->kind = depth < 4 && chance(r, 35) ? 1 : chance(r, 5) ? 2 : 0;
+		g->count++;
+		if (n->kind == 1)
+			make_tree(r, g, n->path, n->len, depth + 1);
+	}
+}
+
+/* A name's bytes as a pattern: mostly literal (escaped where needed),
+ * sometimes with wildcards and classes that may or may not match. */
+static void emit_lit(struct rng *r, struct gen_buf *b, const char *s, size_t n)
+{
+	static const char *const classes[] = {
+		"[[:alpha:]]", "[[:digit:]]", "[[:punct:]]", "[[:space:]]",
+		"[[:upper:]]", "[[:lower:]]", "[[:alnum:]]", "[[:xdigit:]]",
+		"[[:print:]]", "[[:graph:]]", "[[:cntrl:]]", "[[:blank:]]",
+		"[[:nope:]]",  "[[:alpha]",
+	};
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		unsigned k = rn(r, 100);
+
+		if (k < 6) {
+			gen_buf_ch(b, '?');
+		} else if (k < 10) {
+			gen_buf_ch(b, '*');
+			i += rn(r, 3);
+		} else if (k < 15) {
+			/* A class around c, maybe negated, maybe a range. */
+			gen_buf_ch(b, '[');
+			if (chance(r, 25))
+				gen_buf_ch(b, chance(r, 50) ? '!' : '^');
+			if (chance(r, 30))
+				gen_buf_ch(
+					b,
+					(char)ALPHA[rn(r, sizeof(ALPHA) - 1)]);
+			if (chance(r, 40)) {
+				unsigned char lo = c > 10 ? c - rn(r, 10) : c;
+				unsigned char hi = c < 245 ? c + rn(r, 10) : c;
+
+				if (strchr("]\\-!^[", lo) && lo)
+					gen_buf_ch(b, '\\');
+				gen_buf_ch(b, (char)lo);
+				gen_buf_ch(b, '-');
+				if (strchr("]\\-!^[", hi) && hi)
+					gen_buf_ch(b, '\\');
+				gen_buf_ch(b, (char)hi);
+			} else {
+				if (strchr("]\\-!^[", c))
+					gen_buf_ch(b, '\\');
+				gen_buf_ch(b, (char)c);
+			}
+			gen_buf_ch(b, ']');
+		} else if (k < 17) {
+			gen_buf_str(b,
+				    classes[rn(r, sizeof(classes) /
+							  sizeof(classes[0]))]);
+		} else {
+			if (strchr("*?[\\", c) || (k < 20 && c != '\n'))
+				gen_buf_ch(b, '\\');
+			gen_buf_ch(b, (char)c);
+		}
+	}
+}
+
+static void make_pattern(struct rng *r, struct gen_case *g, int dir,
+			 struct gen_buf *out)
+{
+	const char *dpath = dir < 0 ? "" : g->n[dir].path;
+	size_t dlen = dir < 0 ? 0 : g->n[dir].len;
+	const char *comps[16];
+	size_t clen[16];
+	int nc = 0, cand[GEN_MAXN], ncand = 0;
+	char rel[256], tmp[64];
+	struct gen_buf b = { .n = 0 };
+	unsigned mode;
+
+	for (int i = 0; i < g->count; i++)
+		if (g->n[i].len > dlen &&
+		    (dlen == 0 || (memcmp(g->n[i].path, dpath, dlen) == 0 &&
+				   g->n[i].path[dlen] == '/')))
+			cand[ncand++] = i;
+	if (ncand && chance(r, 80)) {
+		const struct gen_node *t = &g->n[cand[rn(r, (unsigned)ncand)]];
+
+		strcpy(rel, t->path + (dlen ? dlen + 1 : 0));
+	} else {
+		size_t l;
+
+		make_name(r, tmp, &l);
+		strcpy(rel, tmp);
+	}
+	for (char *p = rel, *s; nc < 16; p = s + 1) {
+		s = strchr(p, '/');
+		comps[nc] = p;
+		clen[nc++] = s ? (size_t)(s - p) : strlen(p);
+		if (!s)
+			break;
+	}
+
+	mode = rn(r, 100);
+	if (mode < 30) {
+		emit_lit(r, &b, comps[nc - 1], clen[nc - 1]);
+	} else if (mode < 52) {
+		if (chance(r, 50))
+			gen_buf_ch(&b, '/');
+		for (int i = 0; i < nc; i++) {
+			/* Now and then a wildcard where the path has a '/'. */
+			if (i && chance(r, 6))
+				gen_buf_str(&b, chance(r, 50) ? "?" : "[!q]");
+			else if (i)
+				gen_buf_ch(&b, '/');
+			if (chance(r, 8))
+				gen_buf_str(&b, chance(r, 50) ? "*" : "**");
+			else
+				emit_lit(r, &b, comps[i], clen[i]);
+		}
+	} else if (mode < 62) {
+		gen_buf_str(&b, chance(r, 20) ? "/**/" : "**/");
+		emit_lit(r, &b, comps[nc - 1], clen[nc - 1]);
+	} else if (mode < 72) {
+		int j = (int)rn(r, (unsigned)nc);
+
+		for (int i = 0; i <= j; i++) {
+			if (i)
+				gen_buf_ch(&b, '/');
+			emit_lit(r, &b, comps[i], clen[i]);
+		}
+		gen_buf_str(&b, chance(r, 40)	? "/**"
+				: chance(r, 50) ? "/*"
+						: "/");
+	} else if (mode < 82) {
+		emit_lit(r, &b, comps[0], clen[0]);
+		gen_buf_str(&b, chance(r, 70) ? "/**/" : "**/");
+		emit_lit(r, &b, comps[nc - 1], clen[nc - 1]);
+	} else {
+		static const char junk[] = "ab*?[]!^-/\\:# ";
+		unsigned n = 1 + rn(r, 8);
+
+		for (unsigned i = 0; i < n; i++)
+			gen_buf_ch(&b, junk[rn(r, sizeof(junk) - 1)]);
+		if (chance(r, 10))
+			gen_buf_ch(&b, '\0');
+	}
+	if (chance(r, 20))
+		gen_buf_ch(&b, '/');
+
+	/* Negate, and keep a leading '#' / '!' and a trailing space literal
+	 * (mostly). */
+	if (chance(r, 25))
+		gen_buf_ch(out, '!');
+	if (b.n && (b.b[0] == '#' || b.b[0] == '!') && chance(r, 85))
+		gen_buf_ch(out, '\\');
+	if (b.n && b.b[b.n - 1] == ' ' && chance(r, 85)) {
+		b.b[b.n - 1] = '\\';
+		gen_buf_ch(&b, ' ');
+	}
+	gen_buf_add(out, b.b, b.n);
+	if (chance(r, 8))
+		gen_buf_str(out, chance(r, 50) ? " " : "   ");
+}
+
+static struct gen_buf *make_rules(struct rng *r, struct gen_case *g, int dir,
+				  bool bom)
+{
+	struct gen_buf *b = calloc(1, sizeof(*b));
+	unsigned lines = 1 + rn(r, 8);
+	const char *eol = chance(r, 15) ? "\r\n" : "\n";
+
+	assert_non_null(b);
+	if (bom)
+		gen_buf_str(b, "\xef\xbb\xbf");
+	for (unsigned i = 0; i < lines; i++) {
+		if (chance(r, 8))
+			gen_buf_str(b, chance(r, 50) ? "# a comment" : "#*");
+		else if (chance(r, 5))
+			gen_buf_str(b, chance(r, 50) ? "" : "  ");
+		else
+			make_pattern(r, g, dir, b);
+		if (i + 1 < lines || chance(r, 80))
+			gen_buf_str(b, eol);
+	}
+	return b;
+}
+
+void gen_case_make(struct gen_case *g, uint64_t seed)
+{
+	struct rng rs = { seed }, *r = &rs;
+
+	memset(g, 0, sizeof(*g));
+	make_tree(r, g, "", 0, 0);
+	for (int i = 0; i <= g->count; i++) {
+		int dir = i - 1;
+
+		if (i && g->n[dir].kind != 1)
+			continue;
+		if (chance(r, i ? 35 : 85))
+			g->gi[i] = make_rules(r, g, dir, chance(r, 8));
+		if (chance(r, 25)) {
+			g->ti[i] = make_rules(r, g, dir, false);
+			if (!g->gi[i])
+				g->gi[i] = calloc(1, sizeof(struct gen_buf));
+			assert_non_null(g->gi[i]);
+		}
+	}
+	if (chance(r, 25)) {
+		g->nextra = 1 + (int)rn(r, 3);
+		for (int i = 0; i < g->nextra; i++) {
+			struct gen_buf b = { .n = 0 };
+
+			make_pattern(r, g, -1, &b);
+			b.n = strnlen(b.b, b.n);
+			if (b.n >= sizeof(g->extra[i]))
+				b.n = sizeof(g->extra[i]) - 1;
+			memcpy(g->extra[i], b.b, b.n);
+			g->extra[i][b.n] = '\0';
+			g->extrap[i] = g->extra[i];
+		}
+	}
+}
+
+void gen_case_free(struct gen_case *g)
+{
+	for (int i = 0; i <= GEN_MAXN; i++) {
+		free(g->gi[i]);
+		free(g->ti[i]);
+	}
+}
+
+void gen_dump_bytes(const char *what, const char *p, size_t n)
+{
+	fprintf(stderr, "  %s: \"", what);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == '\n')
+			fputs("\\n\"\n     \"", stderr);
+		else if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+			fprintf(stderr, "\\x%02x", c);
+		else
+			fputc(c, stderr);
+	}
+	fputs("\"\n", stderr);
+}
+
+void gen_case_dump(const struct gen_case *g)
+{
+	static const char *const kinds[] = { "file", "dir", "symlink" };
+
+	for (int i = 0; i < g->count; i++)
+		gen_dump_bytes(kinds[g->n[i].kind], g->n[i].path, g->n[i].len);
+	for (int i = 0; i <= g->count; i++) {
+		char what[300];
+		const char *d = i ? g->n[i - 1].path : "";
+
+		if (g->gi[i]) {
+			snprintf(what, sizeof(what), "%s%s.gitignore", d,
+				 i ? "/" : "");
+			gen_dump_bytes(what, g->gi[i]->b, g->gi[i]->n);
+		}
+		if (g->ti[i]) {
+			snprintf(what, sizeof(what), "%s%s.tetherignore", d,
+				 i ? "/" : "");
+			gen_dump_bytes(what, g->ti[i]->b, g->ti[i]->n);
+		}
+	}
+	for (int i = 0; i < g->nextra; i++)
+		gen_dump_bytes("config pattern", g->extra[i],
+			       strlen(g->extra[i]));
+}
