@@ -39,7 +39,8 @@ demo() {
 	ninja -C build >/dev/null
 	t=$top/build/cli/tether
 	dir=$(mktemp -d /tmp/tether-demo.XXXXXX)
-	"$t" node --listen tcp://127.0.0.1:0 --root "$top" >"$dir/node.out" 2>&1 &
+	mkdir -p "$dir/node"
+	"$t" node --listen tcp://127.0.0.1:0 --root "$dir/node" >"$dir/node.out" 2>&1 &
 	node_pid=$!
 	trap 'kill $node_pid 2>/dev/null; wait $node_pid 2>/dev/null; rm -rf "$dir"' EXIT
 	# (dir and node_pid stay global: the EXIT trap runs after demo returns)
@@ -49,20 +50,34 @@ demo() {
 	done
 	url=$(awk '/listening on/ {print $NF}' "$dir/node.out")
 	[ -n "$url" ] || { cat "$dir/node.out"; exit 1; }
-	echo "==> tether node: listening on $url (root $top)"
+	echo "==> tether node: listening on $url (root $dir/node)"
+	export TETHER_CACHE=$dir/cache
+	# The agent's workspace: a copy of this tree, so the demo can edit it.
+	mkdir -p "$dir/ws"
+	tar -C "$top" --exclude='./build*' --exclude=./.git -cf - . |
+		tar -C "$dir/ws" -xf -
+	echo
+	echo "==> tether sync $dir/ws --node $url --workspace tether"
+	"$t" sync "$dir/ws" --node "$url" --workspace tether
 	step() {
 		echo
-		echo "==> tether exec --node $url --stats -- $*"
-		"$t" exec --node "$url" --stats -n -- "$@"
+		echo "==> tether exec --node $url --workspace tether --stats -- $*"
+		"$t" exec --node "$url" --workspace tether --stats -n -- "$@"
 	}
 	step uname -srm
 	step sh -c 'cc --version | head -n 1'
-	step meson setup "$dir/build" -Dtests=disabled
-	step ninja -C "$dir/build"
-	step "$dir/build/cli/tether" --version
+	step meson setup demo-build -Dtests=disabled
+	step ninja -C demo-build
+	step demo-build/cli/tether --version
 	echo
-	echo "==> a real build ran through a tether node: every step above was"
-	echo "    streamed back from $url with its exit status and resource usage."
+	echo "==> an edit, synced again: only what changed travels"
+	printf '\nedited by the demo\n' >>"$dir/ws/README.md"
+	"$t" sync "$dir/ws" --node "$url" --workspace tether
+	"$t" status --node "$url"
+	echo
+	echo "==> the tree was mirrored to $url by content-addressed sync and"
+	echo "    built there: every step above was streamed back with its exit"
+	echo "    status and resource usage."
 }
 
 # House style (.clang-format, kernel style): a tree that is not formatted

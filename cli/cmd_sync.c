@@ -130,8 +130,8 @@ static void print_summary(const struct sd_source_report *r, const char *dir,
 		return;
 	}
 	printf("tether sync: %s -> %s on %s: version %" PRIu64 "%s\n"
-	       "  scanned %" PRIu64 " files (%s), %" PRIu64 " read; %" PRIu64
-	       " entries changed\n"
+	       "  scanned %" PRIu64 " files (%s), %" PRIu64
+	       " read; changed: %" PRIu64 "\n"
 	       "  sent %" PRIu64 " chunks: %s, %s with zstd; in %.2f s\n",
 	       dir, ws, url, r->version, r->full ? " (full snapshot)" : "",
 	       r->scan.files + r->scan.symlinks + r->scan.hardlinks, scanned,
@@ -351,8 +351,8 @@ static void report(const struct watcher *w, const struct sd_source_report *r)
 
 		human_bytes(raw, sizeof(raw), (double)r->raw_bytes);
 		human_bytes(wire, sizeof(wire), (double)r->wire_bytes);
-		printf("tether watch: %s version %" PRIu64 ": %" PRIu64
-		       " entries changed, %" PRIu64
+		printf("tether watch: %s version %" PRIu64 ": changed %" PRIu64
+		       ", sent %" PRIu64
 		       " chunks (%s, %s with zstd) in %" PRIu64 " ms\n",
 		       w->c->o.workspace, r->version, r->changed,
 		       r->chunks_sent, raw, wire, r->ms);
