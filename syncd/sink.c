@@ -42,7 +42,6 @@ struct ws {
 	char *dir;		     /* workspaces/NAME */
 	char *stage;		     /* workspaces/.stage-NAME */
 	struct sd_wslog *log;	     /* committed versions, durable */
-	bool tree_dirty;	     /* the last commit is not synced yet */
 	pthread_mutex_t commit_lock; /* cur, log and tree on commits */
 	struct sd_manifest cur;	     /* committed; read under the sink lock */
 	uint64_t files, bytes, committed_ms;
@@ -222,6 +221,23 @@ static void ws_free(struct ws *w)
 	free(w);
 }
 
+static int tree_read(void *opaque, const struct sd_id *id, void *dst,
+		     uint32_t len, struct sd_err *why)
+{
+	size_t got = 0;
+	int r = sd_store_get(opaque, id, dst, len, &got, why);
+
+	if (r == 0 && got != len) {
+		char hex[SD_ID_HEX];
+
+		snprintf(why->what, sizeof(why->what),
+			 "chunk %s: %zu bytes, the manifest says %" PRIu32,
+			 sd_id_hex(id, hex), got, len);
+		return -EIO;
+	}
+	return r;
+}
+
 /* Load (or create, when create) a workspace's state and finish a commit a
  * crash interrupted. */
 static struct ws *ws_load(struct sd_sink *s, const char *name,
@@ -278,9 +294,11 @@ static struct ws *ws_load(struct sd_sink *s, const char *name,
 	t = (struct sd_tree){ w->dir, w->stage };
 	if (st.redo) {
 		/* The last commit may not have reached the tree: redo it. */
-		r = sd_tree_redo(&t, &st.prev, &st.last, &st.cur, why);
+		struct sd_tree_src src = { tree_read, w->dom->store };
+
+		r = sd_tree_redo(&t, &st.prev, &st.last, &st.cur, &src, why);
 		if (r == 0)
-			r = sd_tree_sync(&t, why);
+			r = sd_tree_sync(&t, &st.last, &st.cur, why);
 		if (r < 0) {
 			sd_wslog_state_free(&st);
 			goto fail;
@@ -633,23 +651,6 @@ static void do_put(struct sd_sink *s, struct tp_req *req,
 	session_unref(s, x);
 }
 
-static int tree_read(void *opaque, const struct sd_id *id, void *dst,
-		     uint32_t len, struct sd_err *why)
-{
-	size_t got = 0;
-	int r = sd_store_get(opaque, id, dst, len, &got, why);
-
-	if (r == 0 && got != len) {
-		char hex[SD_ID_HEX];
-
-		snprintf(why->what, sizeof(why->what),
-			 "chunk %s: %zu bytes, the manifest says %" PRIu32,
-			 sd_id_hex(id, hex), got, len);
-		return -EIO;
-	}
-	return r;
-}
-
 struct commit_point {
 	struct ws *w;
 	const struct sd_delta *d;
@@ -672,7 +673,6 @@ static int commit_locked(struct sd_sink *s, struct session *x,
 	struct sd_tree t = { w->dir, w->stage };
 	struct sd_tree_src src = { tree_read, w->dom->store };
 	struct commit_point cp = { .w = w };
-	struct sd_delta diff;
 	size_t missing = 0;
 	int r = 0;
 
@@ -696,25 +696,17 @@ static int commit_locked(struct sd_sink *s, struct session *x,
 	}
 	/* The log and the tree take the delta from the committed version:
 	 * the offered one when it was, else (a full snapshot) the diff. */
-	sd_delta_init(&diff);
-	if (x->have_delta) {
-		cp.d = &x->delta;
-	} else {
-		r = sd_delta_diff(&w->cur, &x->result, &diff);
-		if (r < 0)
+	if (!x->have_delta) {
+		r = sd_delta_diff(&w->cur, &x->result, &x->delta);
+		if (r < 0) {
 			snprintf(why->what, sizeof(why->what), "out of memory");
-		cp.d = &diff;
+			return r;
+		}
+		x->have_delta = true;
 	}
-	/* The previous commit's tree must be durable before this one's
-	 * commit point: a restart only ever redoes the last record. */
-	if (r == 0 && w->tree_dirty) {
-		r = sd_tree_sync(&t, why);
-		w->tree_dirty = r < 0;
-	}
-	if (r == 0)
-		r = sd_tree_update(&t, &w->cur, cp.d, &x->result, &src,
-				   commit_point, &cp, why);
-	sd_delta_free(&diff);
+	cp.d = &x->delta;
+	r = sd_tree_update(&t, &w->cur, cp.d, &x->result, &src, commit_point,
+			   &cp, why);
 	if (!cp.reached)
 		return r;
 	if (r < 0)
@@ -727,27 +719,29 @@ static int commit_locked(struct sd_sink *s, struct session *x,
 	w->cur = x->result;
 	sd_manifest_init(&x->result);
 	w->committed_ms = (uint64_t)util_epoch_ms();
-	w->tree_dirty = true;
 	ws_count(w);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
-/* After the reply, off the client's path: fold a long log into a new
- * base. */
-static void after_commit(struct ws *w)
+/* After the reply, off the client's path, before the next commit point
+ * (the commit lock is still held): make the tree durable, so that a
+ * restart only ever redoes the last log record; and now and then fold the
+ * log into a new base. */
+static void after_commit(struct ws *w, const struct sd_delta *d)
 {
 	struct sd_tree t = { w->dir, w->stage };
 	struct sd_err why = { "" };
 
-	if (!sd_wslog_wants_compact(w->log))
+	if (sd_tree_sync(&t, d, &w->cur, &why) < 0) {
+		log_warn("workspace %s: %s (a restart redoes the last commit)",
+			 w->name, why.what);
 		return;
-	if (sd_tree_sync(&t, &why) == 0) {
-		w->tree_dirty = false;
-		if (sd_wslog_compact(w->log, &w->cur, &why) == 0)
-			return;
 	}
-	log_warn("workspace %s: %s (the log keeps growing)", w->name, why.what);
+	if (sd_wslog_wants_compact(w->log) &&
+	    sd_wslog_compact(w->log, &w->cur, &why) < 0)
+		log_warn("workspace %s: %s (the log keeps growing)", w->name,
+			 why.what);
 }
 
 static void do_commit(struct sd_sink *s, struct tp_req *req,
@@ -774,7 +768,7 @@ static void do_commit(struct sd_sink *s, struct tp_req *req,
 		reply_state(req, x->ws);
 		session_drop(s, x);
 		pthread_mutex_unlock(&s->lock);
-		after_commit(x->ws);
+		after_commit(x->ws, &x->delta);
 		pthread_mutex_unlock(&x->ws->commit_lock);
 	}
 	session_unref(s, x);

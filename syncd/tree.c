@@ -237,7 +237,7 @@ static bool all_zero(const uint8_t *p, size_t n)
 }
 
 static int stage_file(int sfd, const char *name, const struct sd_entry *e,
-		      const struct sd_tree_src *src, uint8_t *buf, bool sync,
+		      const struct sd_tree_src *src, uint8_t *buf,
 		      struct sd_err *why)
 {
 	_cleanup_close_ int fd = -1;
@@ -279,7 +279,7 @@ static int stage_file(int sfd, const char *name, const struct sd_entry *e,
 		return why_set(why, -errno, "staging %s: %s", e->path,
 			       strerror(errno));
 	ts[0] = ts[1] = ts_of(e->mtime_ns);
-	if (futimens(fd, ts) < 0 || (sync && fsync(fd) < 0))
+	if (futimens(fd, ts) < 0)
 		return why_set(why, -errno, "staging %s: %s", e->path,
 			       strerror(errno));
 	return 0;
@@ -287,30 +287,27 @@ static int stage_file(int sfd, const char *name, const struct sd_entry *e,
 
 static int stage_all(const struct sd_tree *t, int sfd,
 		     const struct sd_manifest *old, const struct sd_delta *d,
-		     const struct sd_tree_src *src, struct sd_err *why)
+		     const struct sd_tree_src *src, bool redo,
+		     struct sd_err *why)
 {
 	_cleanup_free_ uint8_t *buf = malloc(SD_CHUNK_MAX);
-	size_t staged = 0, total = 0;
+	size_t staged = 0;
 	char name[48];
-	bool each;
 	int r;
 
 	if (!buf)
 		return why_set(why, -ENOMEM, "out of memory");
-	for (size_t i = 0; i < d->put.count; i++)
-		total += needs_stage(old, &d->put.e[i]);
-	each = total <= FSYNC_EACH_MAX;
 	for (size_t i = 0; i < d->put.count; i++) {
 		const struct sd_entry *e = &d->put.e[i];
 		struct timespec ts[2];
 
 		if (!needs_stage(old, e))
 			continue;
-		if (staged++ == 1)
+		if (staged++ == 1 && !redo)
 			util_failpoint("tree-staging");
 		stage_name(name, d->version, i);
 		if (e->type == SD_T_FILE) {
-			r = stage_file(sfd, name, e, src, buf, each, why);
+			r = stage_file(sfd, name, e, src, buf, why);
 			if (r < 0)
 				return r;
 			continue;
@@ -323,11 +320,6 @@ static int stage_all(const struct sd_tree *t, int sfd,
 			return why_set(why, -errno, "staging symlink %s: %s",
 				       e->path, strerror(errno));
 	}
-	/* Few files: each was fsync'd as it was written; their names (and
-	 * the symlinks) are in the stage directory. */
-	if (total && (each ? fsync(sfd) : syncfs(sfd)) < 0)
-		return why_set(why, -errno, "syncing %s: %s", t->stage,
-			       strerror(errno));
 	return 0;
 }
 
@@ -497,20 +489,17 @@ static int cmp_desc(const void *a, const void *b)
 	return -c;
 }
 
-/* Adding, removing or renaming an entry changes its directory's mtime:
- * set it back, deepest first, for every directory the delta touched. */
-static int apply_dir_times(struct walker *w, const struct sd_delta *d,
-			   const struct sd_manifest *new, struct sd_err *why)
+/* The directories a delta touched, deepest first, each once: those it puts,
+ * and the parents of what it puts or deletes (adding, removing or renaming
+ * an entry changes its directory). *ret is malloc'd. */
+static int touched_dirs(const struct sd_delta *d, const struct sd_manifest *new,
+			const struct sd_entry ***ret, size_t *count)
 {
-	_cleanup_free_ const struct sd_entry **dirs = NULL;
-	size_t n = 0, cap = d->put.count + d->ndel;
-	struct timespec ts[2];
-	const char *leaf;
-	int pfd, r;
+	size_t n = 0, u = 0, cap = d->put.count + d->ndel;
+	const struct sd_entry **dirs = calloc(cap ? 2 * cap : 1, sizeof(*dirs));
 
-	dirs = calloc(cap ? 2 * cap : 1, sizeof(*dirs));
 	if (!dirs)
-		return why_set(why, -ENOMEM, "out of memory");
+		return -ENOMEM;
 	for (size_t i = 0; i < cap; i++) {
 		const char *p = i < d->put.count ? d->put.e[i].path
 						 : d->del[i - d->put.count];
@@ -526,9 +515,28 @@ static int apply_dir_times(struct walker *w, const struct sd_delta *d,
 			dirs[n++] = e;
 	}
 	qsort(dirs, n, sizeof(*dirs), cmp_desc);
+	for (size_t i = 0; i < n; i++)
+		if (!u || sd_path_cmp(dirs[u - 1]->path, dirs[u - 1]->path_len,
+				      dirs[i]->path, dirs[i]->path_len))
+			dirs[u++] = dirs[i];
+	*ret = dirs;
+	*count = u;
+	return 0;
+}
+
+/* Set every touched directory's mtime back, deepest first. */
+static int apply_dir_times(struct walker *w, const struct sd_delta *d,
+			   const struct sd_manifest *new, struct sd_err *why)
+{
+	_cleanup_free_ const struct sd_entry **dirs = NULL;
+	struct timespec ts[2];
+	const char *leaf;
+	size_t n;
+	int pfd, r;
+
+	if (touched_dirs(d, new, &dirs, &n) < 0)
+		return why_set(why, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
-		if (i && dirs[i] == dirs[i - 1])
-			continue;
 		r = open_parent(w, dirs[i]->path, dirs[i]->path_len, &pfd,
 				&leaf);
 		ts[0] = ts[1] = ts_of(dirs[i]->mtime_ns);
@@ -606,7 +614,7 @@ int sd_tree_update(const struct sd_tree *t, const struct sd_manifest *old,
 	sfd = open_stage(t, true, why);
 	if (sfd < 0)
 		return sfd;
-	r = stage_all(t, sfd, old, d, src, why);
+	r = stage_all(t, sfd, old, d, src, false, why);
 	if (r == 0)
 		r = commit(opaque, why);
 	if (r < 0) {
@@ -622,27 +630,83 @@ int sd_tree_update(const struct sd_tree *t, const struct sd_manifest *old,
 
 int sd_tree_redo(const struct sd_tree *t, const struct sd_manifest *old,
 		 const struct sd_delta *d, const struct sd_manifest *new,
-		 struct sd_err *why)
+		 const struct sd_tree_src *src, struct sd_err *why)
 {
 	_cleanup_close_ int sfd = -1;
+	int r;
 
 	if (mkdir(t->dir, 0755) < 0 && errno != EEXIST)
 		return why_set(why, -errno, "workspace %s: %s", t->dir,
 			       strerror(errno));
-	sfd = open_stage(t, false, why);
+	/* Staged files were not synced before the commit point: write them
+	 * again from the store (where every chunk is durable), whatever the
+	 * stage or the tree holds. */
+	sfd = open_stage(t, true, why);
 	if (sfd < 0)
 		return sfd;
-	return apply_all(t, sfd, old, d, new, true, why);
+	r = stage_all(t, sfd, old, d, src, true, why);
+	if (r == 0)
+		r = apply_all(t, sfd, old, d, new, true, why);
+	return r;
 }
 
-int sd_tree_sync(const struct sd_tree *t, struct sd_err *why)
+static int fsync_at(int dfd, const char *leaf)
 {
 	_cleanup_close_ int fd =
-		open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		openat(dfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
-	if (fd < 0 || syncfs(fd) < 0)
-		return why_set(why, -errno, "syncing %s: %s", t->dir,
+	/* A symlink cannot be opened: its parent's fsync covers it. */
+	if (fd < 0)
+		return errno == ELOOP ? 0 : -errno;
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+int sd_tree_sync(const struct sd_tree *t, const struct sd_delta *d,
+		 const struct sd_manifest *new, struct sd_err *why)
+{
+	_cleanup_free_ const struct sd_entry **dirs = NULL;
+	struct walker w = { .fd = -1 };
+	size_t ndirs, nfiles = 0;
+	const char *leaf;
+	int pfd, r = 0;
+
+	w.root = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w.root < 0)
+		return why_set(why, -errno, "workspace %s: %s", t->dir,
 			       strerror(errno));
+	if (touched_dirs(d, new, &dirs, &ndirs) < 0) {
+		close(w.root);
+		return why_set(why, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < d->put.count; i++)
+		nfiles += d->put.e[i].type == SD_T_FILE;
+	if (nfiles + ndirs > FSYNC_EACH_MAX) {
+		if (syncfs(w.root) < 0)
+			r = -errno;
+	} else {
+		for (size_t i = 0; i < d->put.count && r == 0; i++) {
+			const struct sd_entry *e = &d->put.e[i];
+
+			if (e->type != SD_T_FILE)
+				continue;
+			r = open_parent(&w, e->path, e->path_len, &pfd, &leaf);
+			if (r == 0)
+				r = fsync_at(pfd, leaf);
+		}
+		for (size_t i = 0; i < ndirs && r == 0; i++) {
+			r = open_parent(&w, dirs[i]->path, dirs[i]->path_len,
+					&pfd, &leaf);
+			if (r == 0)
+				r = fsync_at(pfd, leaf);
+		}
+		/* The top of the tree has no entry but holds entries too. */
+		if (r == 0 && fsync(w.root) < 0)
+			r = -errno;
+	}
+	walker_reset(&w);
+	close(w.root);
+	if (r < 0)
+		return why_set(why, r, "syncing %s: %s", t->dir, strerror(-r));
 	sd_tree_clear_stage(t);
 	return 0;
 }

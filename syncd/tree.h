@@ -52,14 +52,17 @@ int sd_tree_update(const struct sd_tree *t, const struct sd_manifest *old,
 		   void *opaque, struct sd_err *why);
 
 /* After a restart: redo the last committed delta d (old -> new), whether
- * the crash came before, during or after its application: every step is
- * idempotent. Uses the files still in stage. */
+ * the crash came before, during or after its application: the files are
+ * staged again from src and every step is idempotent. */
 int sd_tree_redo(const struct sd_tree *t, const struct sd_manifest *old,
 		 const struct sd_delta *d, const struct sd_manifest *new,
-		 struct sd_err *why);
+		 const struct sd_tree_src *src, struct sd_err *why);
 
-/* Flush the tree (syncfs) and clear the stage. */
-int sd_tree_sync(const struct sd_tree *t, struct sd_err *why);
+/* Make what d did to the tree (now holding new) durable: fsync the files
+ * it put and the directories it touched (one syncfs when there are many),
+ * then clear the stage. */
+int sd_tree_sync(const struct sd_tree *t, const struct sd_delta *d,
+		 const struct sd_manifest *new, struct sd_err *why);
 
 /* Remove whatever is in the stage (an update that never reached its
  * commit point). */
