@@ -492,14 +492,68 @@ static int cmp_desc(const void *a, const void *b)
 /* The directories a delta touched, deepest first, each once: those it puts,
  * and the parents of what it puts or deletes (adding, removing or renaming
  * an entry changes its directory). *ret is malloc'd. */
+static bool puts_sorted(const struct sd_delta *d)
+{
+	for (size_t i = 1; i < d->put.count; i++)
+		if (sd_path_cmp(d->put.e[i - 1].path, d->put.e[i - 1].path_len,
+				d->put.e[i].path, d->put.e[i].path_len) >= 0)
+			return false;
+	return true;
+}
+
+/* Whether d puts a file at path. */
+static bool puts_file(const struct sd_delta *d, bool sorted, const char *path,
+		      size_t len)
+{
+	size_t lo = 0, hi = d->put.count;
+
+	if (!sorted) {
+		for (size_t i = 0; i < d->put.count; i++)
+			if (d->put.e[i].type == SD_T_FILE &&
+			    d->put.e[i].path_len == len &&
+			    !memcmp(d->put.e[i].path, path, len))
+				return true;
+		return false;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = sd_path_cmp(d->put.e[mid].path, d->put.e[mid].path_len,
+				    path, len);
+
+		if (c == 0)
+			return d->put.e[mid].type == SD_T_FILE;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 static int touched_dirs(const struct sd_delta *d, const struct sd_manifest *new,
 			const struct sd_entry ***ret, size_t *count)
 {
-	size_t n = 0, u = 0, cap = d->put.count + d->ndel;
-	const struct sd_entry **dirs = calloc(cap ? 2 * cap : 1, sizeof(*dirs));
+	size_t n = 0, u = 0, nlinks = 0, cap = d->put.count + d->ndel;
+	const struct sd_entry **dirs;
+	bool sorted = puts_sorted(d);
 
+	/* A hard link re-made because its file was rewritten changes its
+	 * directory too. */
+	for (size_t i = 0; i < new->count; i++)
+		nlinks += new->e[i].type == SD_T_HARDLINK;
+	dirs = calloc(2 * cap + nlinks + 1, sizeof(*dirs));
 	if (!dirs)
 		return -ENOMEM;
+	for (size_t i = 0; nlinks && i < new->count; i++) {
+		const struct sd_entry *h = &new->e[i], *e;
+		const char *slash = memrchr(h->path, '/', h->path_len);
+
+		if (h->type == SD_T_HARDLINK && slash &&
+		    puts_file(d, sorted, h->target, h->target_len) &&
+		    (e = sd_manifest_find(new, h->path,
+					  (size_t)(slash - h->path))))
+			dirs[n++] = e;
+	}
 	for (size_t i = 0; i < cap; i++) {
 		const char *p = i < d->put.count ? d->put.e[i].path
 						 : d->del[i - d->put.count];
