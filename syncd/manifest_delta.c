@@ -216,7 +216,9 @@ int sd_delta_diff(const struct sd_manifest *old, const struct sd_manifest *new,
 	d->version = new->version;
 	d->root = new->root;
 	while (r == 0 && (i < old->count || j < new->count)) {
-		const struct sd_entry *a = &old->e[i], *b = &new->e[j];
+		/* (Never an offset from a NULL array: UBSan rightly objects.) */
+		const struct sd_entry *a = i < old->count ? &old->e[i] : NULL;
+		const struct sd_entry *b = j < new->count ? &new->e[j] : NULL;
 		int c = walk_cmp(old, i, new, j);
 
 		if (c < 0) {

@@ -20,6 +20,7 @@ static void check_round_trip(const uint8_t *data, size_t size,
 {
 	struct tp_msg m = *dm;
 	struct tp_exec_entry *ents = NULL;
+	struct tp_sync_entry *ws = NULL;
 	char **argv = NULL, **env = NULL;
 	uint8_t *again = NULL;
 	ssize_t n;
@@ -46,6 +47,19 @@ static void check_round_trip(const uint8_t *data, size_t size,
 		if (i != m.table.count || pos != m.table.size)
 			abort();
 		m.table.entries = ents;
+	} else if (m.type == TP_SYNC_TABLE) {
+		uint32_t pos = 0, i = 0;
+
+		/* count <= TP_WSTAB_MAX: the decoder checked it. */
+		ws = calloc((size_t)m.wstab.count + 1, sizeof(*ws));
+		if (!ws)
+			abort();
+		while (i < m.wstab.count &&
+		       tp_wstab_next(&m.wstab, &pos, &ws[i]))
+			i++;
+		if (i != m.wstab.count || pos != m.wstab.size)
+			abort();
+		m.wstab.entries = ws;
 	}
 
 	n = tp_msg_encode(&m, &again);
@@ -56,6 +70,7 @@ static void check_round_trip(const uint8_t *data, size_t size,
 	free(argv);
 	free(env);
 	free(ents);
+	free(ws);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
