@@ -594,48 +594,96 @@ static int hash_all(struct scan *sc)
 
 /* ---- putting it together ---- */
 
+/* The manifest entry of an item (views its strings), counted in the
+ * stats. */
+static struct sd_entry item_entry(struct scan *sc, struct item *it)
+{
+	struct sd_entry e = {
+		.path = it->path,
+		.path_len = it->len,
+		.type = it->type,
+	};
+
+	if (it->type != SD_T_HARDLINK) {
+		e.mode = it->mode;
+		e.mtime_ns = it->mtime;
+	}
+	if (it->type == SD_T_FILE) {
+		e.size = it->size;
+		e.nchunks = it->nchunks;
+		e.chunks = it->chunks;
+		sc->st->files++;
+		sc->st->bytes += it->size;
+		if (it->mtime >= sc->start_ns - RACY_NS ||
+		    it->ctime >= sc->start_ns - RACY_NS)
+			it->racy = true;
+	} else if (it->type == SD_T_SYMLINK) {
+		e.size = it->size;
+		sc->st->symlinks++;
+	} else if (it->type == SD_T_DIR) {
+		sc->st->dirs++;
+	}
+	if (it->target) {
+		e.target = it->target;
+		e.target_len = (uint32_t)strlen(it->target);
+	}
+	return e;
+}
+
 static int build(struct scan *sc, struct sd_manifest *out)
 {
-	int r;
-
 	for (size_t i = 0; i < sc->n; i++) {
-		struct item *it = &sc->v[i];
-		struct sd_entry e = {
-			.path = it->path,
-			.path_len = it->len,
-			.type = it->type,
-		};
+		struct sd_entry e;
+		int r;
 
-		if (!it->type)
+		if (!sc->v[i].type)
 			continue;
-		if (it->type != SD_T_HARDLINK) {
-			e.mode = it->mode;
-			e.mtime_ns = it->mtime;
-		}
-		if (it->type == SD_T_FILE) {
-			e.size = it->size;
-			e.nchunks = it->nchunks;
-			e.chunks = it->chunks;
-			sc->st->files++;
-			sc->st->bytes += it->size;
-			if (it->mtime >= sc->start_ns - RACY_NS ||
-			    it->ctime >= sc->start_ns - RACY_NS)
-				it->racy = true;
-		} else if (it->type == SD_T_SYMLINK) {
-			e.size = it->size;
-			sc->st->symlinks++;
-		} else if (it->type == SD_T_DIR) {
-			sc->st->dirs++;
-		}
-		if (it->target) {
-			e.target = it->target;
-			e.target_len = (uint32_t)strlen(it->target);
-		}
+		e = item_entry(sc, &sc->v[i]);
 		r = sd_manifest_add(out, &e, sc->why);
 		if (r < 0)
 			return r;
 	}
 	return sd_manifest_seal(out, sc->why);
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+
+	return sd_path_cmp(x->path, x->len, y->path, y->len);
+}
+
+/* prev's entries that stay, and the items, merged in manifest order: the
+ * seal then has nothing to sort. */
+static int merge(struct scan *sc, const struct sd_manifest *prev,
+		 const uint8_t *skip, struct sd_manifest *out)
+{
+	size_t k = 0, j = 0;
+	int r = 0;
+
+	qsort(sc->v, sc->n, sizeof(*sc->v), cmp_item);
+	while (r == 0 && (k < prev->count || j < sc->n)) {
+		struct sd_entry e;
+
+		if (k < prev->count && skip[k]) {
+			k++;
+			continue;
+		}
+		if (j < sc->n && !sc->v[j].type) {
+			j++;
+			continue;
+		}
+		if (j == sc->n ||
+		    (k < prev->count &&
+		     sd_path_cmp(prev->e[k].path, prev->e[k].path_len,
+				 sc->v[j].path, sc->v[j].len) < 0)) {
+			r = sd_manifest_add(out, &prev->e[k++], sc->why);
+			continue;
+		}
+		e = item_entry(sc, &sc->v[j++]);
+		r = sd_manifest_add(out, &e, sc->why);
+	}
+	return r ? r : sd_manifest_seal(out, sc->why);
 }
 
 int sd_scan(const char *root, const struct sd_scan_opts *o,
@@ -957,12 +1005,8 @@ int sd_scan_update(const char *root, const struct sd_scan_opts *o,
 	}
 	if (r == 0)
 		r = hash_all(&sc);
-	for (size_t k = 0; k < prev->count && r == 0; k++) {
-		if (!skip[k])
-			r = sd_manifest_add(out, &prev->e[k], why);
-	}
 	if (r == 0) {
-		r = build(&sc, out);
+		r = merge(&sc, prev, skip, out);
 		if (r == -EINVAL)
 			r = 1; /* e.g. a parent that is not there yet */
 	}
