@@ -14,9 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "cli.h"
 #include "clock.h"
 #include "codec.h"
+#include "config.h"
 #include "link.h"
 #include "log.h"
 #include "parse.h"
@@ -26,9 +28,12 @@
 #include "zchunk.h"
 
 static const char sync_usage[] =
-	"usage: tether sync DIR --node URL --workspace NAME [OPTIONS]\n"
+	"usage: tether sync DIR (--node URL --workspace NAME | --agent ID) [OPTIONS]\n"
 	"  --node URL         the tether node to mirror DIR to\n"
 	"  --workspace NAME   the workspace's name on the node\n"
+	"  --agent ID         the node, workspace and domain the config gives agent ID\n"
+	"  --config FILE      the config for --agent (default: $TETHER_CONFIG, ./tether.json,\n"
+	"                     ~/.config/tether/tether.json)\n"
 	"  --domain NAME      the node's chunk store to use (default: the workspace's own);\n"
 	"                     workspaces that trust each other may share one\n"
 	"  --json             print the summary as one JSON object on stdout\n"
@@ -141,6 +146,7 @@ static void print_summary(const struct sd_source_report *r, const char *dir,
 
 /* The options sync and watch share. */
 struct sync_cli {
+	struct exec_config *cfg; /* with --agent */
 	const char *url;
 	struct sd_source_opts o;
 	char cache[PATH_MAX];
@@ -148,6 +154,11 @@ struct sync_cli {
 	bool json;
 	unsigned coalesce_ms; /* watch */
 };
+
+static void sync_cli_fini(struct sync_cli *c)
+{
+	exec_config_free(c->cfg);
+}
 
 static const struct option sync_opts[] = {
 	{ "node", required_argument, NULL, 'N' },
@@ -159,15 +170,55 @@ static const struct option sync_opts[] = {
 	{ "ignore", required_argument, NULL, 'I' },
 	{ "cache", required_argument, NULL, 'c' },
 	{ "coalesce", required_argument, NULL, 'M' },
+	{ "agent", required_argument, NULL, 'A' },
+	{ "config", required_argument, NULL, 'F' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
 
-/* 0, 1 (help shown) or -EINVAL (reported). */
+/* --agent: the node, workspace and domain the config gives the agent;
+ * --node, --workspace and --domain given as well win. */
+static int resolve_agent(struct sync_cli *c, const char *agent,
+			 const char *config)
+{
+	const char *url, *ws, *domain;
+	char path[PATH_MAX], err[512];
+	int r;
+
+	if (!config) {
+		r = exec_config_find(path, sizeof(path));
+		if (r < 0) {
+			log_error("--agent %s: no config (--config FILE, "
+				  "$TETHER_CONFIG or ./tether.json)",
+				  agent);
+			return r;
+		}
+		config = path;
+	}
+	r = exec_config_load(config, &c->cfg, err, sizeof(err));
+	if (r == 0)
+		r = exec_router_workspace(c->cfg, agent, &url, &ws, &domain,
+					  err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
+	if (!c->url)
+		c->url = url;
+	if (!c->o.workspace)
+		c->o.workspace = ws;
+	if (!c->o.domain)
+		c->o.domain = domain;
+	return 0;
+}
+
+/* 0, 1 (help shown), -EINVAL (bad usage) or -ENOENT (the agent's route);
+ * reported. */
 static int parse_sync(int argc, char **argv, const char *usage, bool watch,
 		      struct sync_cli *c)
 {
 	struct sd_err why = { "" };
+	const char *agent = NULL, *config = NULL;
 	size_t nignore = 0;
 	int opt, level;
 	uint32_t ms;
@@ -217,10 +268,16 @@ static int parse_sync(int argc, char **argv, const char *usage, bool watch,
 			}
 			c->coalesce_ms = ms;
 			break;
+		case 'A': agent = optarg; break;
+		case 'F': config = optarg; break;
 		case 'h': fputs(usage, stdout); return 1;
 		default: fputs(usage, stderr); return -EINVAL;
 		}
 	}
+	/* A config that does not route the agent is tether failing, not a
+	 * usage error. */
+	if (agent && resolve_agent(c, agent, config) < 0)
+		return -ENOENT;
 	if (!c->url || !c->o.workspace || argc - optind != 1) {
 		fputs(usage, stderr);
 		return -EINVAL;
@@ -259,7 +316,7 @@ static int open_link(const char *url, struct tp_link **link)
 
 int cli_sync(int argc, char **argv)
 {
-	struct sync_cli c = { 0 };
+	_cleanup_(sync_cli_fini) struct sync_cli c = { 0 };
 	struct sd_source_report rep;
 	struct progress prog = { .t0 = util_now_ms() };
 	struct sd_err why = { "" };
@@ -268,7 +325,9 @@ int cli_sync(int argc, char **argv)
 
 	r = parse_sync(argc, argv, sync_usage, false, &c);
 	if (r != 0)
-		return r > 0 ? 0 : CLI_EXIT_USAGE;
+		return r > 0	      ? 0
+		       : r == -EINVAL ? CLI_EXIT_USAGE
+				      : CLI_EXIT_FAILURE;
 	if (isatty(STDERR_FILENO) && !c.json) {
 		c.o.progress = show_progress;
 		c.o.progress_opaque = &prog;
@@ -293,7 +352,7 @@ int cli_sync(int argc, char **argv)
 }
 
 static const char watch_usage[] =
-	"usage: tether watch DIR --node URL --workspace NAME [OPTIONS]\n"
+	"usage: tether watch DIR (--node URL --workspace NAME | --agent ID) [OPTIONS]\n"
 	"  keeps the node's copy of DIR current until SIGINT or SIGTERM:\n"
 	"  inotify on every directory, a full rescan when events were lost.\n"
 	"  Options as for tether sync, and:\n"
@@ -400,7 +459,7 @@ static int watch_sync(struct watcher *w, const struct sd_watch_batch *b,
 
 int cli_watch(int argc, char **argv)
 {
-	struct sync_cli c = { 0 };
+	_cleanup_(sync_cli_fini) struct sync_cli c = { 0 };
 	struct watcher w = { .c = &c };
 	struct sd_watch *wt = NULL;
 	struct sd_watch_batch b;
@@ -410,7 +469,9 @@ int cli_watch(int argc, char **argv)
 
 	r = parse_sync(argc, argv, watch_usage, true, &c);
 	if (r != 0)
-		return r > 0 ? 0 : CLI_EXIT_USAGE;
+		return r > 0	      ? 0
+		       : r == -EINVAL ? CLI_EXIT_USAGE
+				      : CLI_EXIT_FAILURE;
 	sfd = cli_signals_open();
 	if (sfd < 0) {
 		log_error_errno(sfd, "signalfd");

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "codec.h"
 #include "backend.h"
 #include "cleanup.h"
 
@@ -50,7 +51,8 @@ struct node_raw {
 	json_t *url;
 };
 struct agent_raw {
-	json_t *id, *backend, *timeout, *exec_host, *exec_node;
+	json_t *id, *backend, *timeout, *exec_host, *exec_node, *workspace,
+		*domain;
 };
 
 static const struct field top_fields[] = {
@@ -95,6 +97,8 @@ static const struct field agent_fields[] = {
 	{ "id", K_STRING, SLOT(agent_raw, id) },
 	{ "backend", K_STRING, SLOT(agent_raw, backend) },
 	{ "timeout", K_NUMBER, SLOT(agent_raw, timeout) },
+	{ "workspace", K_STRING, SLOT(agent_raw, workspace) },
+	{ "domain", K_STRING, SLOT(agent_raw, domain) },
 	{ "tools", K_OBJECT, 0, tools_fields },
 	{ 0 },
 };
@@ -405,6 +409,19 @@ static int parse_tools_exec(struct ctx *x, const struct agent_raw *raw,
 		    "unknown value '%s' (expected 'gateway' or 'node')", host);
 }
 
+/* A workspace or domain name (see docs/protocol.md). */
+static int parse_name(struct ctx *x, const char *key, json_t *v, char **out)
+{
+	const char *name = json_string_value(v);
+
+	if (!tp_name_ok((const uint8_t *)name, strlen(name)))
+		return fail(x, key,
+			    "'%s' is not a name (1-%u of A-Z a-z 0-9 _ - ., "
+			    "not starting with '.')",
+			    name, TP_NAME_MAX);
+	return dup_str(x, name, out);
+}
+
 /* One agent (or the defaults, when a->id stays NULL) at the current path.
  * seen maps each id already parsed to its index. */
 static int parse_agent(struct ctx *x, json_t *v, bool defaults, json_t *seen,
@@ -419,6 +436,10 @@ static int parse_agent(struct ctx *x, json_t *v, bool defaults, json_t *seen,
 		return r;
 	if (defaults && raw.id)
 		return fail(x, "id", "unknown key");
+	if (defaults && raw.workspace)
+		return fail(x, "workspace",
+			    "not allowed in the defaults: each agent has a "
+			    "workspace of its own");
 	if (!defaults) {
 		const char *id = json_string_value(raw.id);
 
@@ -447,6 +468,10 @@ static int parse_agent(struct ctx *x, json_t *v, bool defaults, json_t *seen,
 		r = parse_tools_exec(x, &raw, a);
 	if (r >= 0 && raw.timeout)
 		r = parse_timeout(x, raw.timeout, &a->timeout_ms);
+	if (r >= 0 && raw.workspace)
+		r = parse_name(x, "workspace", raw.workspace, &a->workspace);
+	if (r >= 0 && raw.domain)
+		r = parse_name(x, "domain", raw.domain, &a->domain);
 	return r;
 }
 
@@ -667,6 +692,8 @@ static void agent_fini(struct exec_agent_conf *a)
 	free(a->id);
 	free(a->backend);
 	free(a->node);
+	free(a->workspace);
+	free(a->domain);
 }
 
 void exec_config_free(struct exec_config *c)

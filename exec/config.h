@@ -27,6 +27,8 @@ struct exec_agent_conf {
 	char *node;	     /* tools.exec.node: a name in nodes, with backend
 			    * "node"; else NULL */
 	uint32_t timeout_ms; /* 0: none */
+	char *workspace;     /* its synced workspace on a node, or NULL */
+	char *domain;	     /* the chunk store it shares, or NULL: its own */
 };
 
 struct exec_config {
@@ -77,6 +79,16 @@ int exec_config_find(char *buf, size_t len);
  * in *timeout_ms (may be NULL); -ENOENT with err "ORIGIN: unknown agent 'x'"
  * when the agent is not listed; -ENOMEM. c is borrowed for the call only. */
 struct exec_backend;
+/* Where an agent's workspace syncs: the node URL its backend reaches, the
+ * workspace name (the agent's "workspace", else its id) and the trust
+ * domain (the agent's "domain", else the defaults', else NULL: a store of
+ * its own). Pointers borrow from c. -ENOENT (unknown agent), -EINVAL (a
+ * backend that is not a node, or an id that is no workspace name) with
+ * err. */
+int exec_router_workspace(const struct exec_config *c, const char *agent,
+			  const char **url, const char **workspace,
+			  const char **domain, char *err, size_t errlen);
+
 int exec_router_resolve(const struct exec_config *c, const char *agent,
 			struct exec_backend **ret, uint32_t *timeout_ms,
 			char *err, size_t errlen);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "codec.h"
 
 static const struct exec_agent_conf *find_agent(const struct exec_config *c,
 						const char *id)
@@ -78,5 +79,45 @@ int exec_router_resolve(const struct exec_config *c, const char *agent,
 	if (timeout_ms)
 		*timeout_ms = a->timeout_ms ? a->timeout_ms
 					    : c->defaults.timeout_ms;
+	return 0;
+}
+
+int exec_router_workspace(const struct exec_config *c, const char *agent,
+			  const char **url, const char **workspace,
+			  const char **domain, char *err, size_t errlen)
+{
+	const struct exec_agent_conf *a = agent ? find_agent(c, agent) : NULL;
+	const struct exec_agent_conf *route;
+	const struct exec_backend_conf *b;
+
+	if (!a) {
+		snprintf(err, errlen, "%s: unknown agent '%s'", c->origin,
+			 agent ? agent : "");
+		return -ENOENT;
+	}
+	route = a->backend ? a : &c->defaults;
+	*url = NULL;
+	if (route->node)
+		*url = find_node_url(c, route->node);
+	else if ((b = find_backend(c, route->backend)) &&
+		 strcmp(b->type, "node") == 0)
+		*url = b->url;
+	if (!*url) {
+		snprintf(err, errlen,
+			 "%s: agent '%s' runs on this host (backend '%s'): "
+			 "its workspace is already there, nothing to sync",
+			 c->origin, agent,
+			 route->backend ? route->backend : "host");
+		return -EINVAL;
+	}
+	*workspace = a->workspace ? a->workspace : a->id;
+	if (!tp_name_ok((const uint8_t *)*workspace, strlen(*workspace))) {
+		snprintf(err, errlen,
+			 "%s: agent '%s': its id is no workspace name; give "
+			 "it a \"workspace\"",
+			 c->origin, agent);
+		return -EINVAL;
+	}
+	*domain = a->domain ? a->domain : c->defaults.domain;
 	return 0;
 }

@@ -410,6 +410,69 @@ static void test_agent_errors(void **state)
 		     NULL);
 }
 
+/* Sync: each agent's node, workspace and trust domain. */
+static void test_workspaces(void **state)
+{
+	const char *url, *ws, *domain;
+	struct exec_config *c;
+	char err[ERR_CAP];
+
+	assert_int_equal(
+		parse_q("{ 'backends': { 'b': { 'type': 'node', "
+			"'url': 'tcp://127.0.0.1:7000' } },"
+			"  'agents': { 'defaults': { 'backend': 'b' },"
+			"    'list': [ { 'id': 'a1', 'domain': 'team' },"
+			"              { 'id': 'a2', 'domain': 'team',"
+			"                'workspace': 'second' },"
+			"              { 'id': 'a3' },"
+			"              { 'id': 'not a name' },"
+			"              { 'id': 'local', 'backend': 'host' } ] } }",
+			&c, err),
+		0);
+	assert_int_equal(exec_router_workspace(c, "a1", &url, &ws, &domain, err,
+					       sizeof(err)),
+			 0);
+	assert_string_equal(url, "tcp://127.0.0.1:7000");
+	assert_string_equal(ws, "a1");
+	assert_string_equal(domain, "team");
+	assert_int_equal(exec_router_workspace(c, "a2", &url, &ws, &domain, err,
+					       sizeof(err)),
+			 0);
+	assert_string_equal(ws, "second");
+	assert_string_equal(domain, "team");
+	assert_int_equal(exec_router_workspace(c, "a3", &url, &ws, &domain, err,
+					       sizeof(err)),
+			 0);
+	assert_string_equal(ws, "a3");
+	assert_null(domain);
+	assert_int_equal(exec_router_workspace(c, "not a name", &url, &ws,
+					       &domain, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "give it a \"workspace\""));
+	assert_int_equal(exec_router_workspace(c, "local", &url, &ws, &domain,
+					       err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "runs on this host"));
+	assert_int_equal(exec_router_workspace(c, "nobody", &url, &ws, &domain,
+					       err, sizeof(err)),
+			 -ENOENT);
+	exec_config_free(c);
+
+	/* A bad name, and a workspace shared through the defaults. */
+	assert_int_equal(parse_q("{ 'agents': { 'list': [ { 'id': 'a', "
+				 "'domain': '../x' } ] } }",
+				 &c, err),
+			 -EINVAL);
+	assert_string_equal(err, "tether.json: agents.list[0].domain: '../x' "
+				 "is not a name (1-64 of A-Z a-z 0-9 _ - ., "
+				 "not starting with '.')");
+	assert_int_equal(parse_q("{ 'agents': { 'defaults': { 'workspace': "
+				 "'w' } } }",
+				 &c, err),
+			 -EINVAL);
+	assert_non_null(strstr(err, "agents.defaults.workspace"));
+}
+
 static void test_timeouts(void **state)
 {
 	static const char *const bad[] = { "0",		"-1",	"0.0",
@@ -613,6 +676,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_backend_errors),
 		cmocka_unit_test(test_agent_errors),
+		cmocka_unit_test(test_workspaces),
 		cmocka_unit_test(test_timeouts),
 		cmocka_unit_test(test_json_errors),
 		cmocka_unit_test(test_load),
