@@ -68,6 +68,9 @@ struct scan {
 	size_t ctcap;
 	/* hashing */
 	size_t *todo, ntodo;
+	size_t cached;	/* entries the cache file holds */
+	size_t hits;	/* files whose chunks came from it */
+	bool racy_seen; /* a file must be read again next time */
 	atomic_size_t next;
 	int64_t start_ns;
 };
@@ -181,6 +184,7 @@ static void cache_load(struct scan *sc)
 		e.key = path_key(e.path, e.len);
 		cache_insert(sc, &e);
 	}
+	sc->cached = count;
 	return;
 bad:
 	log_warn("stat cache %s is damaged: rescanning every file",
@@ -265,7 +269,12 @@ static void cache_save(struct scan *sc)
 			continue;
 		size += 48 + it->len + (size_t)it->nchunks * 20;
 		count++;
+		sc->racy_seen |= it->racy;
 	}
+	/* Every file came from the cache, which holds nothing else: it is
+	 * already what this scan would write. */
+	if (sc->hits == count && sc->cached == count && !sc->racy_seen)
+		return;
 	buf = malloc(size);
 	if (!buf || asprintf(&tmp, "%s.tmp", sc->o->cache) < 0)
 		return;
@@ -366,6 +375,7 @@ static int add_entry(struct scan *sc, int dfd, const char *name, char *path,
 		it->type = SD_T_FILE;
 		it->size = (uint64_t)sb.st_size;
 		it->hash = !cache_reuse(sc, it);
+		sc->hits += !it->hash;
 		return 0;
 	}
 	if (S_ISLNK(sb.st_mode)) {
