@@ -14,6 +14,9 @@
 : "${TREEGEN:?TREEGEN must name the treegen tool}"
 SYNC_EVIL=$(readlink -f "$SYNC_EVIL")
 TREEGEN=$(readlink -f "$TREEGEN")
+# treegen makes read-only (0555) directories, which lib.sh's rm -rf cannot
+# empty unless it runs as root: open them up before its teardown.
+trap '_rc=$?; chmod -R u+rwX "$T" 2>/dev/null; (exit $_rc); _teardown' EXIT
 tr=${1:?transport: ipc or tcp}
 export TETHER_CACHE=$T/cache
 mkdir -p "$T/root" "$T/outside" || fail "mkdir"

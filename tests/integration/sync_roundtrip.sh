@@ -5,8 +5,10 @@
 # synced again, six times; after every sync the node's copy has exactly the
 # source's treegen digest (type, mode, size, mtime, content hash or symlink
 # target, hard-link group). Also: a sync without changes sends nothing,
-# `tether exec --workspace` runs in the tree, `tether status` counts it, and
-# a 2 GiB sparse file stays sparse on the node.
+# `tether exec --workspace` runs in the tree, `tether status` counts it, a
+# 2 GiB sparse file stays sparse on the node, and (a fixed case the random
+# rounds meet only now and then) a hard-link group edited in place keeps the
+# mtime of the directory that holds its other name.
 # Usage: sync_roundtrip.sh ipc|tcp
 # SYNC_SEED=N replays a failed run; SYNC_ROUNDS=N and SYNC_FILES=N make a
 # longer one.
@@ -14,6 +16,9 @@
 
 : "${TREEGEN:?TREEGEN must name the treegen tool}"
 TREEGEN=$(readlink -f "$TREEGEN")
+# treegen makes read-only (0555) directories, which lib.sh's rm -rf cannot
+# empty unless it runs as root: open them up before its teardown.
+trap '_rc=$?; chmod -R u+rwX "$T" 2>/dev/null; (exit $_rc); _teardown' EXIT
 tr=${1:?transport: ipc or tcp}
 export TETHER_CACHE=$T/cache
 SEED=${SYNC_SEED:-$((RANDOM * 32768 + RANDOM))}
@@ -71,7 +76,6 @@ same_tree()
 		diff "$T/src.digest" "$T/node.digest" | head -n 40 >&2
 		fail "$3: the node's tree differs from the source"
 	fi
-	[ -s "$T/src.digest" ] || fail "$3: empty digest (nothing generated?)"
 }
 
 # status_of WS: the workspace's object from `tether status --json`.
@@ -93,6 +97,19 @@ count_bytes()
 	awk '$2 == "f" && ($7 == "-" || $7 == $1) { s += $4 } END { print s + 0 }' "$1"
 }
 
+# ---- a hard-link group edited in place ----
+# Deterministic, before the random rounds (which meet it only now and
+# then): the node relinks the group's other names, and their directories
+# must keep the source's mtimes like every other directory.
+mkdir -p "$T/hl/a" "$T/hl/b" && echo one >"$T/hl/a/f" &&
+	ln "$T/hl/a/f" "$T/hl/b/g" && touch -d @1000000000 "$T/hl/a" "$T/hl/b" ||
+	fail "making hl/"
+do_sync "$T/hl" hl
+same_tree "$T/hl" hl "a hard-link group"
+echo two >>"$T/hl/a/f" || fail "appending to hl/a/f"
+do_sync "$T/hl" hl
+same_tree "$T/hl" hl "a hard-link group edited in place through a/f (b holds its other name b/g)"
+
 # ---- the first sync ----
 "$TREEGEN" gen "$T/src" "$SEED" --files "$FILES" 2>"$T/gen.err" ||
 	fail "treegen gen: $(show "$T/gen.err")"
@@ -101,6 +118,8 @@ assert_eq 1 "$(field version)" "version after the first sync"
 assert_eq false "$(field up_to_date)" "up_to_date of the first sync"
 [ "$(field chunks_sent)" -gt 0 ] || fail "the first sync sent no chunks"
 same_tree "$T/src" rt "first sync"
+[ "$(wc -l <"$T/src.digest")" -gt "$FILES" ] ||
+	fail "treegen gen made only $(wc -l <"$T/src.digest") entries"
 log "first sync: $(cat "$T/sync.json")"
 
 # ---- nothing changed: nothing sent ----

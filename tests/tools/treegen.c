@@ -733,7 +733,8 @@ static void walk_tree(int root, struct ents *l)
 		die("open: %s", strerror(errno));
 	memset(l, 0, sizeof(*l));
 	walk_dir(fd, "", l);
-	qsort(l->v, l->n, sizeof(*l->v), ent_cmp);
+	if (l->n)
+		qsort(l->v, l->n, sizeof(*l->v), ent_cmp);
 }
 
 /* ---- mutate ---- */
@@ -760,6 +761,7 @@ enum op {
 	OP_UNLINK_LINK,
 	OP_MKDIR,
 	OP_SYMLINK,
+	OP_RETARGET,
 	OP_COUNT
 };
 
@@ -785,6 +787,7 @@ static const char *const op_names[OP_COUNT] = {
 	[OP_UNLINK_LINK] = "unlink-hardlink",
 	[OP_MKDIR] = "mkdir",
 	[OP_SYMLINK] = "symlink",
+	[OP_RETARGET] = "retarget",
 };
 
 struct mut {
@@ -1172,6 +1175,25 @@ static bool mutate_one(struct mut *m, enum op op)
 		make_symlink(m->root, q, p);
 		say(op, p, q);
 		break;
+	}
+	case OP_RETARGET: {
+		/* A new target, keeping the link's mtime half of the time. */
+		char *t = NULL;
+
+		if (!(e = pick_ent(m, is_symlink)))
+			return false;
+		if (asprintf(&t, "retargeted-%" PRIu64, below(&m->r, 1000000)) <
+		    0)
+			die("out of memory");
+		remove_path(m->root, e->path);
+		make_symlink(m->root, t, e->path);
+		if (chance(&m->r, 50))
+			set_mtime(m->root, e->path,
+				  (int64_t)e->st.st_mtim.tv_sec * 1000000000ll +
+					  e->st.st_mtim.tv_nsec);
+		say(op, e->path, t);
+		free(t);
+		return true;
 	}
 	case OP_COUNT: return false;
 	}

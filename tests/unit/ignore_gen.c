@@ -390,3 +390,79 @@ void gen_case_dump(const struct gen_case *g)
 		gen_dump_bytes("config pattern", g->extra[i],
 			       strlen(g->extra[i]));
 }
+
+const char *const gen_wild_names[] = {
+	"a",	  "b",	 "ab",	   "ba",   "aa",     "abd",   "a-b",	 "-",
+	"]",	  "[",	 "!",	   "^",	   "\\",     "*",     "?",	 ":",
+	"x]",	  "a[b", "]a",	   "A",	   "Z",	     "9",     "z9",	 "\xe9",
+	"a b",	  "!a",	 "#a",	   "d/b",  "d/a",    "d/x/b", "d/x/y/b", "e]/a",
+	"e]/b/a", "f/g", "f/ab/g", "ac/a", "ac/d/b",
+};
+const size_t gen_wild_nnames = sizeof(gen_wild_names) / sizeof(*gen_wild_names);
+
+void gen_wild_pattern(uint64_t seed, char *out, size_t size)
+{
+	static const char lits[] = "abdefgxAz9-]!^:";
+	static const char esc[] = "ab]*?[\\!^-";
+	static const char members[] = "ab-]![^:\\xdz9";
+	static const char *const items[] = {
+		"a-d",	     "x-\\]",	  "]-a",       "[:alpha:]", "[:digit:]",
+		"[:punct:]", "[:upper:]", "[:bogus:]", "[:",	    "[:a]",
+		"[::]",	     "\\",	  "--",	       "a-",	    "-a",
+	};
+	struct rng r = { seed };
+	struct gen_buf b = { .n = 0 };
+	unsigned k = 1 + rn(&r, 6);
+
+	if (chance(&r, 15))
+		gen_buf_ch(&b, '/');
+	for (unsigned i = 0; i < k; i++) {
+		switch (rn(&r, 12)) {
+		case 0:
+		case 1:
+		case 2: gen_buf_ch(&b, lits[rn(&r, sizeof(lits) - 1)]); break;
+		case 3: gen_buf_ch(&b, '?'); break;
+		case 4: gen_buf_ch(&b, '*'); break;
+		case 5: gen_buf_str(&b, "**"); break;
+		case 6: gen_buf_ch(&b, '/'); break;
+		case 7: gen_buf_str(&b, "**/"); break;
+		case 8:
+			gen_buf_ch(&b, '\\');
+			gen_buf_ch(&b, esc[rn(&r, sizeof(esc) - 1)]);
+			break;
+		case 9:
+		case 10: {
+			unsigned m = 1 + rn(&r, 3);
+
+			gen_buf_ch(&b, '[');
+			if (chance(&r, 25))
+				gen_buf_ch(&b, chance(&r, 50) ? '!' : '^');
+			for (unsigned j = 0; j < m; j++) {
+				if (chance(&r, 50))
+					gen_buf_ch(
+						&b,
+						members[rn(&r, sizeof(members) -
+								       1)]);
+				else
+					gen_buf_str(
+						&b,
+						items[rn(&r,
+							 sizeof(items) /
+								 sizeof(*items))]);
+			}
+			if (chance(&r, 90))
+				gen_buf_ch(&b, ']');
+			break;
+		}
+		default: gen_buf_str(&b, "/**");
+		}
+	}
+	if (chance(&r, 4))
+		gen_buf_ch(&b, '\\');
+	if (chance(&r, 15))
+		gen_buf_ch(&b, '/');
+	if (b.n >= size)
+		b.n = size - 1;
+	memcpy(out, b.b, b.n);
+	out[b.n] = '\0';
+}

@@ -47,6 +47,17 @@ void gen_buf_ch(struct gen_buf *b, char c);
 void gen_case_make(struct gen_case *g, uint64_t seed);
 void gen_case_free(struct gen_case *g);
 
+/* One pattern of a grammar dense in the matcher's corners: classes
+ * (negated, ranges, escapes, [:name:] known and unknown, "[:" without
+ * ":]", unterminated), '?', '*', "**" in every position, escapes, a
+ * trailing '\'. NUL-terminated, at most size - 1 bytes. */
+void gen_wild_pattern(uint64_t seed, char *out, size_t size);
+
+/* The paths such patterns are tried on, relative to the pattern's
+ * directory; those with a '/' are files in subdirectories. */
+extern const char *const gen_wild_names[];
+extern const size_t gen_wild_nnames;
+
 /* The tree, every rule file and the config patterns, bytes escaped, to
  * stderr. */
 void gen_case_dump(const struct gen_case *g);

@@ -258,17 +258,18 @@ static void strv_free(struct strv *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* The scanner's walk: depth-first, an ignored directory is not entered.
+/* The scanner's walk: depth-first, an ignored directory is not entered;
+ * each directory is listed first, so only its rule files are opened.
  * files gets every non-directory kept, seen every entry kept. */
 static void walk_dir(struct sd_ignore *ig, int dfd, char *path, size_t len,
 		     struct strv *files, struct strv *seen)
 {
 	struct strv names = { 0 };
 	struct dirent *de;
+	unsigned present = 0;
 	DIR *d;
 	int fd;
 
-	assert_int_equal(sd_ignore_enter_dir(ig, path, len, dfd), 0);
 	fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
 	assert_true(fd >= 0);
 	d = fdopendir(fd);
@@ -280,6 +281,10 @@ static void walk_dir(struct sd_ignore *ig, int dfd, char *path, size_t len,
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			strv_add(&names, de->d_name, strlen(de->d_name));
 	closedir(d);
+	for (size_t i = 0; i < names.n; i++)
+		present |= sd_ignore_rule_file(names.v[i], strlen(names.v[i]));
+	assert_int_equal(
+		sd_ignore_enter_dir_listed(ig, path, len, dfd, present), 0);
 	for (size_t i = 0; i < names.n; i++) {
 		const char *name = names.v[i];
 		size_t nl = strlen(name), cl = len ? len + 1 + nl : nl;
@@ -518,7 +523,7 @@ static void test_classes(void **state)
 	put(f, ".gitignore",
 	    "[ab]1\n[c-e]2\n[!f-h]3\n[^i]4\n[]]5\n[[:digit:]]6\n"
 	    "[[:upper:]x]7\n[a-]8\n[\\]]9\n[[:bogus:]]x\n[unterminated\n"
-	    "[a-c-e]0\n[[:space:]]s\n");
+	    "[a-c-e]0\n[[:space:]]s\n]\n*a]b\nc]d\n");
 	IGN("a1");
 	IGN("b1");
 	KEEP("c1");
@@ -548,6 +553,14 @@ static void test_classes(void **state)
 	IGN(" s");
 	IGN("\ts");
 	KEEP("\vs"); /* git's isspace() has no \v */
+	/* Outside a class ']' is a plain byte. */
+	IGN("]");
+	KEEP("z");
+	IGN("xa]b");
+	IGN("a]b");
+	KEEP("xzzb");
+	IGN("c]d");
+	KEEP("czd");
 }
 
 static void test_double_star(void **state)
@@ -849,6 +862,51 @@ static void test_enter_contract(void **state)
 	sd_ignore_free(NULL);
 }
 
+static void test_enter_listed(void **state)
+{
+	struct fx *f = *state;
+	struct sd_ignore_config cfg;
+	struct sd_ignore *ig;
+
+	assert_int_equal(sd_ignore_rule_file(".gitignore", 10),
+			 SD_IGNORE_HAS_GITIGNORE);
+	assert_int_equal(sd_ignore_rule_file(".tetherignore", 13),
+			 SD_IGNORE_HAS_TETHERIGNORE);
+	assert_int_equal(sd_ignore_rule_file(".gitignorex", 10),
+			 SD_IGNORE_HAS_GITIGNORE);
+	assert_int_equal(sd_ignore_rule_file(".gitignore", 9), 0);
+	assert_int_equal(sd_ignore_rule_file("gitignore", 9), 0);
+
+	put(f, ".gitignore", "a\n");
+	put(f, ".tetherignore", "b\n");
+	sd_ignore_config_init(&cfg);
+	assert_int_equal(sd_ignore_new(&cfg, &ig), 0);
+	/* Only the files said to be present are read. */
+	assert_int_equal(sd_ignore_enter_dir_listed(ig, "", 0, f->rootfd,
+						    SD_IGNORE_HAS_TETHERIGNORE),
+			 0);
+	assert_false(sd_ignore_match(ig, "a", 1, false));
+	assert_true(sd_ignore_match(ig, "b", 1, false));
+	sd_ignore_leave_dir(ig);
+	assert_int_equal(sd_ignore_enter_dir_listed(ig, "", 0, f->rootfd, 0),
+			 0);
+	assert_false(sd_ignore_match(ig, "a", 1, false));
+	assert_false(sd_ignore_match(ig, "b", 1, false));
+	sd_ignore_leave_dir(ig);
+	/* Listed but gone: no rules, no warning. */
+	assert_int_equal(unlinkat(f->rootfd, ".gitignore", 0), 0);
+	cap_begin();
+	assert_int_equal(
+		sd_ignore_enter_dir_listed(ig, "", 0, f->rootfd,
+					   SD_IGNORE_HAS_GITIGNORE |
+						   SD_IGNORE_HAS_TETHERIGNORE),
+		0);
+	assert_string_equal(cap_end(), "");
+	assert_false(sd_ignore_match(ig, "a", 1, false));
+	assert_true(sd_ignore_match(ig, "b", 1, false));
+	sd_ignore_free(ig);
+}
+
 static void test_check_random_access(void **state)
 {
 	struct fx *f = *state;
@@ -1066,28 +1124,17 @@ static uint64_t env_u64(const char *name, uint64_t def)
 	return x;
 }
 
-static void test_git_differential(void **state)
+/* A git repository at the fixture's root, with git confined to it and
+ * blind to every exclude but the tree's. false if git cannot be run. */
+static bool git_setup(struct fx *f)
 {
-	struct fx *f = *state;
 	/* -C: git runs in the case's directory and nowhere else. */
 	char *init[] = { "git",	 "-C", f->root, "-c", "init.defaultBranch=main",
 			 "init", "-q", NULL };
-	char *ls[] = { "git",	   "-C",       f->root,
-		       "ls-files", "--others", "--exclude-standard",
-		       "-z",	   NULL };
 	char *ver[] = { "git", "--version", NULL };
-	uint64_t seed = env_u64("TETHER_IGNORE_SEED", 0x7e7e1ull);
-	unsigned cases = (unsigned)env_u64("TETHER_IGNORE_CASES", 500);
-	unsigned long paths = 0, ignored = 0, checks = 0;
-	struct gen_case *g = malloc(sizeof(*g));
 
-	assert_non_null(g);
-	if (run(ver, NULL, NULL) != 0) {
-		free(g);
-		print_message("git not found: differential test skipped\n");
-		skip();
-	}
-	/* Only the tree's rules: no system, global or user excludes. */
+	if (run(ver, NULL, NULL) != 0)
+		return false;
 	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
 	setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
 	setenv("HOME", "/nonexistent-tether-test", 1);
@@ -1099,13 +1146,44 @@ static void test_git_differential(void **state)
 	unsetenv("GIT_CEILING_DIRECTORIES");
 	assert_int_equal(run(init, NULL, NULL), 0);
 	assert_int_equal(faccessat(f->rootfd, ".git/HEAD", F_OK, 0), 0);
+	return true;
+}
 
+/* What `git ls-files --others --exclude-standard` lists, sorted. */
+static void git_others(struct fx *f, struct strv *out)
+{
+	char *ls[] = { "git",	   "-C",       f->root,
+		       "ls-files", "--others", "--exclude-standard",
+		       "-z",	   NULL };
+	char *buf;
+	size_t n;
+
+	assert_int_equal(run(ls, &buf, &n), 0);
+	for (char *p = buf; p < buf + n; p += strlen(p) + 1)
+		strv_add(out, p, strlen(p));
+	free(buf);
+	strv_sort(out);
+}
+
+static void test_git_differential(void **state)
+{
+	struct fx *f = *state;
+	uint64_t seed = env_u64("TETHER_IGNORE_SEED", 0x7e7e1ull);
+	unsigned cases = (unsigned)env_u64("TETHER_IGNORE_CASES", 500);
+	unsigned long paths = 0, ignored = 0, checks = 0;
+	struct gen_case *g;
+
+	if (!git_setup(f)) {
+		print_message("git not found: differential test skipped\n");
+		skip();
+	}
+	g = malloc(sizeof(*g));
+	assert_non_null(g);
 	for (unsigned c = 0; c < cases; c++) {
 		struct sd_ignore_config cfg;
 		struct strv ours = { 0 }, seen = { 0 }, theirs = { 0 };
 		struct sd_ignore *ig;
-		char *out;
-		size_t outlen, i, j;
+		size_t i, j;
 		bool bad = false;
 
 		clear_worktree(f);
@@ -1143,11 +1221,7 @@ static void test_git_differential(void **state)
 		sd_ignore_free(ig);
 
 		git_view(f, g);
-		assert_int_equal(run(ls, &out, &outlen), 0);
-		for (char *p = out; p < out + outlen; p += strlen(p) + 1)
-			strv_add(&theirs, p, strlen(p));
-		free(out);
-		strv_sort(&theirs);
+		git_others(f, &theirs);
 
 		/* Both sorted: a merge shows each difference. */
 		for (i = 0, j = 0; i < ours.n || j < theirs.n;) {
@@ -1199,34 +1273,125 @@ static void test_git_differential(void **state)
 		      cases, paths, ignored, checks);
 }
 
+/* Each random pattern alone in its own directory, over the same names: a
+ * pattern that git and we read differently cannot hide behind another. */
+static void test_git_patterns(void **state)
+{
+	enum { PER_ROUND = 100 };
+	struct fx *f = *state;
+	uint64_t seed = env_u64("TETHER_IGNORE_SEED", 0x7e7e1ull);
+	unsigned rounds = (unsigned)env_u64("TETHER_IGNORE_PATTERN_ROUNDS", 8);
+	unsigned long pairs = 0, ignored = 0;
+	static char pats[PER_ROUND][128];
+
+	if (!git_setup(f)) {
+		print_message("git not found: pattern test skipped\n");
+		skip();
+	}
+	for (unsigned r = 0; r < rounds; r++) {
+		struct sd_ignore_config cfg;
+		struct strv ours = { 0 }, theirs = { 0 };
+		size_t i, j;
+		bool bad = false;
+
+		clear_worktree(f);
+		for (int k = 0; k < PER_ROUND; k++) {
+			char path[300];
+
+			gen_wild_pattern(seed * 1000003u + r * PER_ROUND + k,
+					 pats[k], sizeof(pats[k]));
+			for (size_t n = 0; n < gen_wild_nnames; n++) {
+				snprintf(path, sizeof(path), "p%03d/%s", k,
+					 gen_wild_names[n]);
+				put(f, path, "");
+			}
+			snprintf(path, sizeof(path), "p%03d/.gitignore", k);
+			put(f, path, pats[k]);
+		}
+		sd_ignore_config_init(&cfg);
+		walk(f, &cfg, &ours, NULL);
+		git_others(f, &theirs);
+		for (i = 0, j = 0; i < ours.n || j < theirs.n;) {
+			int d = i == ours.n ? 1
+				: j == theirs.n
+					? -1
+					: strcmp(ours.v[i], theirs.v[j]);
+			const char *p;
+
+			if (d == 0) {
+				i++;
+				j++;
+				continue;
+			}
+			p = d < 0 ? ours.v[i++] : theirs.v[j++];
+			bad = true;
+			fprintf(stderr, "round %u (TETHER_IGNORE_SEED=%llu):\n",
+				r, (unsigned long long)seed);
+			gen_dump_bytes("pattern", pats[atoi(p + 1)],
+				       strlen(pats[atoi(p + 1)]));
+			gen_dump_bytes(d < 0 ? "kept by us, ignored by git"
+					     : "ignored by us, kept by git",
+				       p, strlen(p));
+		}
+		if (bad)
+			fail_msg("round %u disagrees with git", r);
+		/* Each directory's .gitignore is never ignored by itself. */
+		pairs += PER_ROUND * gen_wild_nnames;
+		ignored += PER_ROUND * (gen_wild_nnames + 1) - theirs.n;
+		strv_free(&ours);
+		strv_free(&theirs);
+	}
+	print_message("%lu pattern/path pairs agree with git, %lu of them "
+		      "ignored\n",
+		      pairs, ignored);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-		T(test_comments_blank),
-		T(test_trailing_spaces),
-		T(test_escapes),
-		T(test_negation_last_wins),
-		T(test_parent_excluded),
-		T(test_dir_only),
-		T(test_anchored),
-		T(test_nested_relative),
-		T(test_star_question),
-		T(test_classes),
-		T(test_double_star),
-		T(test_deeper_overrides),
-		T(test_tetherignore),
-		T(test_dot_git),
-		T(test_extra_patterns),
-		T(test_file_format),
-		T(test_non_utf8),
-		T(test_unusable_files),
-		T(test_long_pattern),
+		cmocka_unit_test_setup_teardown(test_comments_blank, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_trailing_spaces, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_escapes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_negation_last_wins, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_parent_excluded, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_dir_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anchored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nested_relative, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_star_question, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_classes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_double_star, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_deeper_overrides, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tetherignore, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_dot_git, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_extra_patterns, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_file_format, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_non_utf8, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unusable_files, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_long_pattern, setup,
+						teardown),
 		cmocka_unit_test(test_enter_contract),
-		T(test_check_random_access),
-		T(test_pathological),
-		T(test_git_differential),
-#undef T
+		cmocka_unit_test_setup_teardown(test_enter_listed, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_check_random_access, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pathological, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_git_differential, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_git_patterns, setup,
+						teardown),
 	};
 
 	log_set_level(LOG_LEVEL_WARN);
