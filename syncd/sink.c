@@ -24,9 +24,10 @@
 #include "wslog.h"
 #include "zchunk.h"
 
-#define WORKERS	    2
-#define OFFER_MAX   (1ull << 30) /* one encoded delta held in memory */
-#define SESSION_MAX 256
+#define WORKERS		  2
+#define OFFER_MAX	  (1ull << 30) /* one encoded delta held in memory */
+#define SESSION_MAX	  256	       /* syncs in progress on the node */
+#define PIPE_SESSIONS_MAX 4	       /* ... and from one connection */
 
 struct domain {
 	struct domain *next;
@@ -331,12 +332,23 @@ static struct ws *ws_find(struct sd_sink *s, const char *name, size_t len)
 
 /* ---- sessions (sink lock held) ---- */
 
-static struct session *session_find(struct sd_sink *s, uint64_t id)
+/* A session is its connection's: another client cannot name it. */
+static struct session *session_find(struct sd_sink *s, uint64_t id,
+				    uint32_t pipe)
 {
 	for (struct session *x = s->sessions; x; x = x->next)
-		if (x->id == id)
+		if (x->id == id && x->pipe == pipe)
 			return x;
 	return NULL;
+}
+
+static unsigned pipe_sessions(struct sd_sink *s, uint32_t pipe)
+{
+	unsigned n = 0;
+
+	for (struct session *x = s->sessions; x; x = x->next)
+		n += x->pipe == pipe;
+	return n;
 }
 
 static void session_free(struct session *x)
@@ -537,11 +549,26 @@ static void offer_complete(struct sd_sink *s, struct tp_req *req,
 	reply_want(req, x, 0);
 out:
 	sd_delta_free(&d);
+	if (!x->offered) {
+		/* Refused: the session and its buffer go now, not with the
+		 * connection. */
+		pthread_mutex_lock(&s->lock);
+		session_drop(s, x);
+		pthread_mutex_unlock(&s->lock);
+	}
 }
 
 static void offer_piece(struct sd_sink *s, struct tp_req *req,
 			struct session *x, const struct tp_sync_offer *o)
 {
+	/* Memory follows what arrived, not what the first piece claimed. */
+	uint8_t *buf = realloc(x->buf, x->got + o->data.len + 1);
+
+	if (!buf) {
+		tp_req_reply_error(req, ENOMEM, "out of memory");
+		return;
+	}
+	x->buf = buf;
 	memcpy(x->buf + x->got, o->data.ptr, o->data.len);
 	x->got += o->data.len;
 	if (x->got < x->total)
@@ -558,7 +585,7 @@ static void do_offer(struct sd_sink *s, struct tp_req *req,
 
 	pthread_mutex_lock(&s->lock);
 	w = ws_find(s, (const char *)o->workspace.ptr, o->workspace.len);
-	x = session_find(s, o->session);
+	x = session_find(s, o->session, tp_req_pipe(req));
 	if (!w) {
 		pthread_mutex_unlock(&s->lock);
 		tp_req_reply_error(req, ENOENT,
@@ -567,21 +594,19 @@ static void do_offer(struct sd_sink *s, struct tp_req *req,
 		return;
 	}
 	if (!x && o->offset == 0) {
-		if (o->total > OFFER_MAX || s->nsessions >= SESSION_MAX) {
+		if (o->total > OFFER_MAX || s->nsessions >= SESSION_MAX ||
+		    pipe_sessions(s, tp_req_pipe(req)) >= PIPE_SESSIONS_MAX) {
 			pthread_mutex_unlock(&s->lock);
 			tp_req_reply_error(req, E2BIG,
 					   "workspace %s: offer of %" PRIu64
-					   " bytes refused (at most %llu, "
-					   "%u syncs at once)",
+					   " bytes refused (at most %llu; %u "
+					   "syncs at once, %u per connection)",
 					   w->name, o->total, OFFER_MAX,
-					   SESSION_MAX);
+					   SESSION_MAX, PIPE_SESSIONS_MAX);
 			return;
 		}
 		x = calloc(1, sizeof(*x));
-		if (x)
-			x->buf = malloc(o->total ? o->total : 1);
-		if (!x || !x->buf) {
-			free(x);
+		if (!x) {
 			pthread_mutex_unlock(&s->lock);
 			tp_req_reply_error(req, ENOMEM, "out of memory");
 			return;
@@ -617,7 +642,7 @@ static struct session *session_ready(struct sd_sink *s, struct tp_req *req,
 	struct session *x;
 
 	pthread_mutex_lock(&s->lock);
-	x = session_find(s, id);
+	x = session_find(s, id, tp_req_pipe(req));
 	if (x && x->offered)
 		x->refs++;
 	pthread_mutex_unlock(&s->lock);
@@ -677,14 +702,25 @@ static int commit_locked(struct sd_sink *s, struct session *x,
 	int r = 0;
 
 	if (c->version != w->cur.version + 1 ||
-	    x->result.version != c->version ||
-	    memcmp(x->result.root.b, c->root, TP_ID_SIZE)) {
+	    x->result.version != c->version) {
 		snprintf(why->what, sizeof(why->what),
 			 "workspace %s is at version %" PRIu64
-			 "; commit of version %" PRIu64 " refused (another "
-			 "sync came first, or the root hash differs)",
+			 " now: commit of version %" PRIu64
+			 " refused (another sync came first)",
 			 w->name, w->cur.version, c->version);
 		return -ESTALE;
+	}
+	if (memcmp(x->result.root.b, c->root, TP_ID_SIZE)) {
+		char want[SD_ID_HEX], got[SD_ID_HEX];
+		struct sd_id id;
+
+		memcpy(id.b, c->root, TP_ID_SIZE);
+		snprintf(why->what, sizeof(why->what),
+			 "workspace %s: commit of root %s refused: the offer "
+			 "gives root %s",
+			 w->name, sd_id_hex(&id, got),
+			 sd_id_hex(&x->result.root, want));
+		return -EINVAL;
 	}
 	for (size_t i = 0; i < x->nwant; i++)
 		missing += !sd_store_has(w->dom->store, &x->want[i]);

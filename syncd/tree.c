@@ -76,6 +76,9 @@ static int rm_rf_at(int dfd, const char *name)
 	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
+	/* A read-only directory (0555) keeps its entries from its owner too,
+	 * unless it runs as root: it is going anyway. */
+	(void)fchmod(fd, 0700);
 	if (rm_dir_contents(fd) < 0)
 		return -errno;
 	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
@@ -394,8 +397,11 @@ static int apply_puts(struct walker *w, int sfd, const struct sd_manifest *old,
 		const struct sd_entry *e = &d->put.e[i];
 
 		if (e->type == SD_T_DIR) {
+			/* Writable by its owner until its entries are in
+			 * place; apply_dir_meta() sets the mode last. */
 			r = open_dir(w, e->path, e->path_len, &pfd);
-			if (r == 0 && fchmod(pfd, (mode_t)e->mode) < 0)
+			if (r == 0 &&
+			    fchmod(pfd, (mode_t)e->mode | S_IRWXU) < 0)
 				r = -errno;
 			if (r < 0)
 				return entry_fail(why, r, "creating", e);
@@ -578,9 +584,36 @@ static int touched_dirs(const struct sd_delta *d, const struct sd_manifest *new,
 	return 0;
 }
 
-/* Set every touched directory's mtime back, deepest first. */
-static int apply_dir_times(struct walker *w, const struct sd_delta *d,
-			   const struct sd_manifest *new, struct sd_err *why)
+/* Before the changes: every touched directory that exists becomes
+ * writable by its owner (a node that is not root could not place entries
+ * in a 0555 directory); apply_dir_meta() restores the modes. */
+static int unlock_dirs(struct walker *w, const struct sd_delta *d,
+		       const struct sd_manifest *new, struct sd_err *why)
+{
+	_cleanup_free_ const struct sd_entry **dirs = NULL;
+	const char *leaf;
+	struct stat st;
+	size_t n;
+	int pfd;
+
+	if (touched_dirs(d, new, &dirs, &n) < 0)
+		return why_set(why, -ENOMEM, "out of memory");
+	/* Shallowest first: a directory's parent is writable before it. */
+	for (size_t i = n; i-- > 0;) {
+		if (open_parent(w, dirs[i]->path, dirs[i]->path_len, &pfd,
+				&leaf) < 0 ||
+		    fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode) || (st.st_mode & S_IRWXU) == S_IRWXU)
+			continue;
+		if (fchmodat(pfd, leaf, (st.st_mode & 07777) | S_IRWXU, 0) < 0)
+			return entry_fail(why, -errno, "opening up", dirs[i]);
+	}
+	return 0;
+}
+
+/* Set every touched directory's mode and mtime, deepest first. */
+static int apply_dir_meta(struct walker *w, const struct sd_delta *d,
+			  const struct sd_manifest *new, struct sd_err *why)
 {
 	_cleanup_free_ const struct sd_entry **dirs = NULL;
 	struct timespec ts[2];
@@ -594,10 +627,13 @@ static int apply_dir_times(struct walker *w, const struct sd_delta *d,
 		r = open_parent(w, dirs[i]->path, dirs[i]->path_len, &pfd,
 				&leaf);
 		ts[0] = ts[1] = ts_of(dirs[i]->mtime_ns);
-		if (r == 0 && utimensat(pfd, leaf, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		if (r == 0 &&
+		    (fchmodat(pfd, leaf, (mode_t)dirs[i]->mode, 0) < 0 ||
+		     utimensat(pfd, leaf, ts, AT_SYMLINK_NOFOLLOW) < 0))
 			r = -errno;
 		if (r < 0)
-			return entry_fail(why, r, "setting the time of",
+			return entry_fail(why, r,
+					  "setting the mode and time of",
 					  dirs[i]);
 	}
 	return 0;
@@ -615,7 +651,9 @@ static int apply_all(const struct sd_tree *t, int sfd,
 	if (w.root < 0)
 		return why_set(why, -errno, "workspace %s: %s", t->dir,
 			       strerror(errno));
-	r = apply_deletes(&w, d, new, why);
+	r = unlock_dirs(&w, d, new, why);
+	if (r == 0)
+		r = apply_deletes(&w, d, new, why);
 	if (!redo)
 		util_failpoint("tree-deleted");
 	if (r == 0)
@@ -623,7 +661,7 @@ static int apply_all(const struct sd_tree *t, int sfd,
 	if (r == 0)
 		r = apply_links(&w, old, d, new, why);
 	if (r == 0)
-		r = apply_dir_times(&w, d, new, why);
+		r = apply_dir_meta(&w, d, new, why);
 	walker_reset(&w);
 	close(w.root);
 	return r;

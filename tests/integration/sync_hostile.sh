@@ -137,10 +137,8 @@ evil offer-start '' 1 '^SYNC_OFFER: ERROR EPROTO .*does not continue' \
 evil bad-chunk '' 1 '^SYNC_PUT: ERROR EBADMSG .*pack record 1: .*do not match' \
 	'^SYNC_COMMIT: ERROR ENOENT .*2 of 2 chunks still missing'
 evil early-commit '' 1 '^SYNC_COMMIT: ERROR ENOENT .*2 of 2 chunks still missing'
-# Good chunks stored (the store may grow), then a commit of another root.
-# Weak message (reported): the node knows which check failed but says
-# "another sync came first, or the root hash differs"; the regex accepts it.
-evil root-commit '' 0 '^SYNC_COMMIT: ERROR ESTALE .*root hash'
+# A COMMIT whose root hash is not the offer's: refused, naming both.
+evil root-commit '' 0 '^SYNC_COMMIT: ERROR EINVAL .*commit of root [0-9a-f]{32} refused: the offer gives root [0-9a-f]{32}'
 
 # No offer outlives its client: nothing is pending once they are gone.
 lag_zero() { [ "$(status_field lag_ms)" = 0 ]; }
