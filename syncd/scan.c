@@ -671,7 +671,8 @@ static int merge(struct scan *sc, const struct sd_manifest *prev,
 	size_t k = 0, j = 0;
 	int r = 0;
 
-	qsort(sc->v, sc->n, sizeof(*sc->v), cmp_item);
+	if (sc->n) /* (qsort's array may not be NULL, even when empty) */
+		qsort(sc->v, sc->n, sizeof(*sc->v), cmp_item);
 	while (r == 0 && (k < prev->count || j < sc->n)) {
 		struct sd_entry e;
 
