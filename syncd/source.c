@@ -575,13 +575,31 @@ static int push_once(struct sd_source *s, struct sd_manifest *m,
 	return 0;
 }
 
+/* A cache file's name: the hex of XXH3-128 over the NUL-terminated parts. */
+static int cache_name(const char *dir, const char *url, const char *ws,
+		      char hex[SD_ID_HEX])
+{
+	struct sd_hasher *h = sd_hasher_new();
+	struct sd_id key;
+
+	if (!h)
+		return -ENOMEM;
+	sd_hasher_update(h, dir, strlen(dir) + 1);
+	if (url) {
+		sd_hasher_update(h, url, strlen(url) + 1);
+		sd_hasher_update(h, ws, strlen(ws) + 1);
+	}
+	sd_hasher_final(h, &key);
+	sd_hasher_free(h);
+	sd_id_hex(&key, hex);
+	return 0;
+}
+
 int sd_source_open(struct tp_link *link, const struct sd_source_opts *o,
 		   struct sd_source **ret, struct sd_err *why)
 {
 	struct sd_source *s = calloc(1, sizeof(*s));
-	struct sd_hasher *h = NULL;
-	struct sd_id key;
-	char hex[SD_ID_HEX];
+	char hex[SD_ID_HEX], stat_hex[SD_ID_HEX];
 	int r;
 
 	if (!s)
@@ -600,24 +618,22 @@ int sd_source_open(struct tp_link *link, const struct sd_source_opts *o,
 		r = fail(why, -errno, "%s: %s", s->real, strerror(errno));
 		goto fail;
 	}
-	/* One cache per (directory, node, workspace). */
-	h = sd_hasher_new();
-	if (!h) {
-		r = fail(why, -ENOMEM, "out of memory");
+	/* The stat cache is about this directory's files only, whatever node
+	 * they go to; the manifest a node committed is per (directory, node,
+	 * workspace). */
+	r = cache_name(s->real, NULL, NULL, stat_hex);
+	if (r == 0)
+		r = cache_name(s->real, tp_link_url(link), o->workspace, hex);
+	if (r < 0) {
+		fail(why, r, "out of memory");
 		goto fail;
 	}
-	sd_hasher_update(h, s->real, strlen(s->real) + 1);
-	sd_hasher_update(h, tp_link_url(link), strlen(tp_link_url(link)) + 1);
-	sd_hasher_update(h, o->workspace, strlen(o->workspace) + 1);
-	sd_hasher_final(h, &key);
-	sd_hasher_free(h);
-	sd_id_hex(&key, hex);
 	r = mkdir_p(o->cache_dir);
 	if (r < 0) {
 		fail(why, r, "cache %s: %s", o->cache_dir, strerror(-r));
 		goto fail;
 	}
-	if (asprintf(&s->stat_path, "%s/%s.stat", o->cache_dir, hex) < 0 ||
+	if (asprintf(&s->stat_path, "%s/%s.stat", o->cache_dir, stat_hex) < 0 ||
 	    asprintf(&s->last_path, "%s/%s.last", o->cache_dir, hex) < 0) {
 		r = fail(why, -ENOMEM, "out of memory");
 		goto fail;

@@ -88,86 +88,107 @@ static int rm_rf_at(int dfd, const char *name)
 
 /* ---- walking paths without following anything ---- */
 
-/* The directory a path's parent names, opened; the last one is kept since
- * manifest order visits siblings together. */
+/* The directories of the last path opened, each still open: manifest order
+ * visits a directory's entries together and its subdirectories next, so
+ * the next path mostly shares all but its last components. */
 struct walker {
 	int root;
-	int fd;	   /* parent of the last path, or -1 */
-	char *dir; /* its path relative to root ("" for root) */
-	size_t dir_len;
+	int *fds;     /* fds[i]: component i of dir */
+	size_t *ends; /* ends[i]: where component i of dir ends */
+	size_t depth, cap;
+	char dir[SD_PATH_MAX + 1];
 };
+
+static void walker_close_to(struct walker *w, size_t depth)
+{
+	while (w->depth > depth)
+		close(w->fds[--w->depth]);
+}
 
 static void walker_reset(struct walker *w)
 {
-	if (w->fd >= 0 && w->fd != w->root)
-		close(w->fd);
-	w->fd = -1;
-	free(w->dir);
-	w->dir = NULL;
-	w->dir_len = 0;
+	walker_close_to(w, 0);
+	free(w->fds);
+	free(w->ends);
+	w->fds = NULL;
+	w->ends = NULL;
+	w->cap = 0;
 }
 
-/* Open dir path (len bytes, "" for the root) as a real directory,
- * creating missing components (mode 0755 until their entry sets it) and
- * replacing a component that is not a directory. */
+/* One component under cur, as a real directory: created when missing
+ * (mode 0755 until its entry sets it), and whatever else stands there
+ * replaced. The new descriptor, or -errno. */
+static int open_component(int cur, const char *comp)
+{
+	int next = -1;
+
+	for (int tries = 0;; tries++) {
+		next = openat(cur, comp,
+			      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next >= 0 || tries == 2)
+			break;
+		if (errno == ENOTDIR || errno == ELOOP) {
+			int r = rm_rf_at(cur, comp);
+
+			if (r < 0)
+				return r;
+		} else if (errno != ENOENT) {
+			break;
+		}
+		if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST)
+			break;
+	}
+	return next >= 0 ? next : -errno;
+}
+
+/* Open dir path (len bytes, "" for the root) as a real directory, each
+ * component without following it. */
 static int open_dir(struct walker *w, const char *path, size_t len, int *out)
 {
 	char comp[SD_NAME_MAX + 1];
-	size_t i = 0;
-	int cur = w->root, next;
+	size_t k = 0, i;
 
-	if (w->fd >= 0 && w->dir_len == len && !memcmp(w->dir, path, len)) {
-		*out = w->fd;
-		return 0;
-	}
-	walker_reset(w);
+	if (len > SD_PATH_MAX)
+		return -ENAMETOOLONG;
+	/* How many open components path shares with the last one. */
+	while (k < w->depth && w->ends[k] <= len &&
+	       (w->ends[k] == len || path[w->ends[k]] == '/') &&
+	       !memcmp(w->dir, path, w->ends[k]))
+		k++;
+	walker_close_to(w, k);
+	i = k ? w->ends[k - 1] + 1 : 0;
+	memcpy(w->dir, path, len);
 	while (i < len) {
-		size_t j = i;
+		const char *slash = memchr(path + i, '/', len - i);
+		size_t j = slash ? (size_t)(slash - path) : len;
+		int cur = w->depth ? w->fds[w->depth - 1] : w->root, fd;
 
-		while (j < len && path[j] != '/')
-			j++;
 		if (j - i > SD_NAME_MAX)
 			return -ENAMETOOLONG;
+		if (w->depth == w->cap) {
+			size_t cap = w->cap ? 2 * w->cap : 16;
+			int *fds = realloc(w->fds, cap * sizeof(*fds));
+			size_t *ends;
+
+			if (!fds)
+				return -ENOMEM;
+			w->fds = fds;
+			ends = realloc(w->ends, cap * sizeof(*ends));
+			if (!ends)
+				return -ENOMEM;
+			w->ends = ends;
+			w->cap = cap;
+		}
 		memcpy(comp, path + i, j - i);
 		comp[j - i] = '\0';
-		for (int tries = 0;; tries++) {
-			next = openat(cur, comp,
-				      O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					      O_CLOEXEC);
-			if (next >= 0 || tries == 2)
-				break;
-			if (errno == ENOTDIR || errno == ELOOP) {
-				int r = rm_rf_at(cur, comp);
-
-				if (r < 0)
-					return r;
-			} else if (errno != ENOENT) {
-				break;
-			}
-			if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST)
-				break;
-		}
-		if (next < 0) {
-			int e = -errno;
-
-			if (cur != w->root)
-				close(cur);
-			return e;
-		}
-		if (cur != w->root)
-			close(cur);
-		cur = next;
+		fd = open_component(cur, comp);
+		if (fd < 0)
+			return fd;
+		w->fds[w->depth] = fd;
+		w->ends[w->depth++] = j;
 		i = j + 1;
 	}
-	w->dir = strndup(path, len);
-	if (!w->dir) {
-		if (cur != w->root)
-			close(cur);
-		return -ENOMEM;
-	}
-	w->dir_len = len;
-	w->fd = cur;
-	*out = cur;
+	*out = w->depth ? w->fds[w->depth - 1] : w->root;
 	return 0;
 }
 
@@ -215,10 +236,29 @@ static bool is_dir_type(uint8_t t)
 }
 
 /* Staged files are named by version and put index, so that a redo never
- * takes the files of an update that did not reach its commit point. */
-static void stage_name(char buf[48], uint64_t version, size_t i)
+ * takes the files of an update that did not reach its commit point, in
+ * directories of at most STAGE_BUCKET files (one flat directory of 80,000
+ * is slow to fill on ext4): "VERSION-BUCKET/INDEX". */
+#define STAGE_BUCKET 1024u
+
+static void stage_name(char buf[64], uint64_t version, size_t i)
 {
-	snprintf(buf, 48, "%" PRIu64 "-%zu", version, i);
+	snprintf(buf, 64, "%" PRIu64 "-%zu/%zu", version, i / STAGE_BUCKET, i);
+}
+
+/* The bucket directory of put i, made when i opens a new one. */
+static int stage_bucket(int sfd, uint64_t version, size_t i, size_t *made)
+{
+	char dir[48];
+
+	if (*made == i / STAGE_BUCKET + 1)
+		return 0;
+	snprintf(dir, sizeof(dir), "%" PRIu64 "-%zu", version,
+		 i / STAGE_BUCKET);
+	if (mkdirat(sfd, dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	*made = i / STAGE_BUCKET + 1;
+	return 0;
 }
 
 static struct timespec ts_of(int64_t ns)
@@ -294,8 +334,8 @@ static int stage_all(const struct sd_tree *t, int sfd,
 		     struct sd_err *why)
 {
 	_cleanup_free_ uint8_t *buf = malloc(SD_CHUNK_MAX);
-	size_t staged = 0;
-	char name[48];
+	size_t staged = 0, made = 0;
+	char name[64];
 	int r;
 
 	if (!buf)
@@ -308,6 +348,10 @@ static int stage_all(const struct sd_tree *t, int sfd,
 			continue;
 		if (staged++ == 1 && !redo)
 			util_failpoint("tree-staging");
+		r = stage_bucket(sfd, d->version, i, &made);
+		if (r < 0)
+			return why_set(why, r, "staging %s: %s", e->path,
+				       strerror(-r));
 		stage_name(name, d->version, i);
 		if (e->type == SD_T_FILE) {
 			r = stage_file(sfd, name, e, src, buf, why);
@@ -390,7 +434,7 @@ static int apply_puts(struct walker *w, int sfd, const struct sd_manifest *old,
 {
 	struct timespec ts[2];
 	const char *leaf;
-	char name[48];
+	char name[64];
 	int pfd, r;
 
 	for (size_t i = 0; i < d->put.count; i++) {
@@ -459,7 +503,7 @@ static int apply_links(struct walker *w, const struct sd_manifest *old,
 	for (size_t i = 0; i < new->count; i++) {
 		const struct sd_entry *e = &new->e[i];
 		const struct sd_entry *o;
-		struct walker tw = { .root = w->root, .fd = -1 };
+		struct walker tw = { .root = w->root };
 
 		if (e->type != SD_T_HARDLINK)
 			continue;
@@ -644,7 +688,7 @@ static int apply_all(const struct sd_tree *t, int sfd,
 		     const struct sd_manifest *new, bool redo,
 		     struct sd_err *why)
 {
-	struct walker w = { .fd = -1 };
+	struct walker w = { 0 };
 	int r;
 
 	w.root = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -757,7 +801,7 @@ int sd_tree_sync(const struct sd_tree *t, const struct sd_delta *d,
 		 const struct sd_manifest *new, struct sd_err *why)
 {
 	_cleanup_free_ const struct sd_entry **dirs = NULL;
-	struct walker w = { .fd = -1 };
+	struct walker w = { 0 };
 	size_t ndirs, nfiles = 0;
 	const char *leaf;
 	int pfd, r = 0;
