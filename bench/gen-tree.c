@@ -373,7 +373,7 @@ struct dir {
 	uint32_t nsub, nfiles;	   /* names handed out so far */
 	uint32_t word_off, stride; /* per-directory vocabulary permutation */
 	char *path;		   /* relative to the root, "" for the root */
-	char first[40];		   /* the name of its first file, if any */
+	char first[64];		   /* the name of its first file, if any */
 };
 
 struct file {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Ignore rules: a port of git's wildmatch() and of the exclude-list order of
- * its dir.c, over byte strings with explicit lengths, allocation-free. */
+/* Ignore rules: patterns compiled to small programs when a rule file is
+ * read, matched without allocation or recursion, in git's precedence. */
 #include "ignore.h"
 
 #include <assert.h>
@@ -30,14 +30,18 @@ struct pat {
 	/* NUL-terminated. Anchored patterns lose their leading '/', and
 	 * directory-only ones their trailing '/'. */
 	const uchar *p;
+	/* The compiled part after the prefix; NULL for "literal" and, without
+	 * a '/', "*literal", which are compares. */
+	const uchar *prog;
 	uint16_t len;
 	uint16_t prefix; /* bytes before the first of * ? [ \ (git's
 			  * nowildcardlen) */
-	uint8_t flags;
-	/* The byte every matching subject ends with, 0 if unknown: a pattern
-	 * whose last byte is a plain literal can only match a subject that
-	 * ends with it, which rejects most patterns in one compare. */
+	/* The literal bytes every matching subject ends with (see
+	 * pat_parse()), and the last of them or 0: most patterns are rejected
+	 * by one compare of the subject's last byte. */
+	uint16_t suffix;
 	uint8_t last;
+	uint8_t flags;
 };
 
 struct level {
@@ -45,7 +49,13 @@ struct level {
 			   * 0 for the root */
 	uint32_t npats;
 	struct pat *pats; /* NULL if the directory has no rules */
-	char *text[2];	  /* the rule files' bytes, which pats point into */
+	/* pats by their last byte: the indices of the patterns whose last is
+	 * c are by[at[c] .. at[c + 1]), those with last 0 (any subject)
+	 * by[at[256] .. at[257]); each run in decreasing order, which is the
+	 * order of precedence. */
+	uint32_t *at, *by;
+	uchar *code;   /* the programs */
+	char *text[2]; /* the rule files' bytes, which pats point into */
 };
 
 struct sd_ignore {
@@ -58,254 +68,293 @@ struct sd_ignore {
 	char path[SD_PATH_MAX];
 };
 
-/* ---- wildmatch: git's wildmatch.c (Rich $alz, Wayne Davison), with the
- * text bounded by an end pointer instead of a NUL. Return values and their
- * use to cut the search short are git's. */
+/* ---- the matcher ----
+ *
+ * The part of a pattern after its literal prefix is compiled once, when
+ * its file is read, into a byte program in which a class is a 256-bit set.
+ * The semantics are git's (wildmatch() with WM_PATHNAME), pinned down by
+ * comparing with git itself in tests/unit/test_ignore.c:
+ *  - '?' and a class match one byte other than '/', '*' any bytes other
+ *    than '/';
+ *  - a run of two or more '*' that starts the compiled part or follows a
+ *    '/': followed by '/' it matches nothing or anything that ends with a
+ *    '/' (and takes that '/'), at the end it matches all that is left,
+ *    before an escaped '/' anything; any other run is a '*';
+ *  - a class: '!' or '^' first negates, ']' first is a member, "a-z" a
+ *    range (not after a range or a [:name:]), '\' escapes, "[:name:]" one
+ *    of the POSIX classes over ASCII, a "[:" without its ":]" a plain '[';
+ *  - an unterminated class, an unknown [:name:] or a trailing '\' make a
+ *    pattern that matches nothing (dropped when it is compiled).
+ * A basename has no '/', so the same program serves basename patterns.
+ */
 
 enum {
-	WM_MATCH = 0,
-	WM_NOMATCH = 1,
-	WM_ABORT_ALL = -1,
-	WM_ABORT_TO_STARSTAR = -2,
+	OP_END,	 /* the text must be used up */
+	OP_LIT,	 /* the byte that follows */
+	OP_ONE,	 /* one byte, not '/' */
+	OP_SET,	 /* one byte of the 32-byte set that follows */
+	OP_STAR, /* bytes, none of them '/' */
+	OP_ANY,	 /* any bytes */
+	OP_DIRS, /* nothing, or any bytes that end with '/' */
+	OP_ALL,	 /* whatever is left */
 };
 
-/* git's ctype (ctype.c, git-compat-util.h): ASCII only, locale-free. */
-static bool is_glob_special(uchar c)
+#define SET_BYTES 32
+
+static bool is_special(uchar c)
 {
 	return c == '*' || c == '?' || c == '[' || c == '\\';
 }
 
-static bool is_alpha(uchar c)
+/* git's ctype (its own table, not the C library's): ASCII only, and
+ * "space" is \t \n \r and ' ' (no \v, \f). */
+static int class_has(const uchar *name, size_t n, unsigned c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
+	bool upper = c >= 'A' && c <= 'Z', lower = c >= 'a' && c <= 'z';
+	bool digit = c >= '0' && c <= '9';
 
-static bool is_digit(uchar c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool is_punct(uchar c)
-{
-	return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) ||
-	       (c >= 91 && c <= 96) || (c >= 123 && c <= 126);
-}
-
-/* [:name:] of n bytes against c: 1 or 0, or -1 for an unknown class, which
- * makes git's whole pattern fail. */
-static int class_match(const uchar *name, size_t n, uchar c)
-{
-#define CC(s) (n == sizeof(s) - 1 && memcmp(name, s, n) == 0)
-	if (CC("alnum"))
-		return is_alpha(c) || is_digit(c);
-	if (CC("alpha"))
-		return is_alpha(c);
-	if (CC("blank"))
+#define IS(s) (n == sizeof(s) - 1 && memcmp(name, s, n) == 0)
+	if (IS("alnum"))
+		return upper || lower || digit;
+	if (IS("alpha"))
+		return upper || lower;
+	if (IS("blank"))
 		return c == ' ' || c == '\t';
-	if (CC("cntrl"))
+	if (IS("cntrl"))
 		return c < 32 || c == 127;
-	if (CC("digit"))
-		return is_digit(c);
-	if (CC("graph"))
+	if (IS("digit"))
+		return digit;
+	if (IS("graph"))
 		return c > 32 && c < 127;
-	if (CC("lower"))
-		return c >= 'a' && c <= 'z';
-	if (CC("print"))
+	if (IS("lower"))
+		return lower;
+	if (IS("print"))
 		return c >= 32 && c < 127;
-	if (CC("punct"))
-		return is_punct(c);
-	if (CC("space")) /* git's isspace: no \v or \f */
+	if (IS("punct"))
+		return c > 32 && c < 127 && !upper && !lower && !digit;
+	if (IS("space"))
 		return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-	if (CC("upper"))
-		return c >= 'A' && c <= 'Z';
-	if (CC("xdigit"))
-		return is_digit(c) || (c >= 'a' && c <= 'f') ||
+	if (IS("upper"))
+		return upper;
+	if (IS("xdigit"))
+		return digit || (c >= 'a' && c <= 'f') ||
 		       (c >= 'A' && c <= 'F');
-#undef CC
+#undef IS
 	return -1;
 }
 
-/* A pattern's class at p (just after '['), against t_ch. Returns WM_MATCH
- * or WM_NOMATCH with *pp at the closing ']', or WM_ABORT_ALL. */
-static int match_class(const uchar **pp, uchar t_ch, bool pathname)
+static void set_add(uint8_t *set, unsigned c)
 {
-	const uchar *p = *pp;
-	uchar p_ch = *p, prev_ch = 0;
-	int matched = 0, negated;
-
-	if (p_ch == '^')
-		p_ch = '!';
-	negated = p_ch == '!';
-	if (negated)
-		p_ch = *++p;
-	do {
-		if (!p_ch)
-			return WM_ABORT_ALL;
-		if (p_ch == '\\') {
-			p_ch = *++p;
-			if (!p_ch)
-				return WM_ABORT_ALL;
-			if (t_ch == p_ch)
-				matched = 1;
-		} else if (p_ch == '-' && prev_ch && p[1] && p[1] != ']') {
-			p_ch = *++p;
-			if (p_ch == '\\') {
-				p_ch = *++p;
-				if (!p_ch)
-					return WM_ABORT_ALL;
-			}
-			if (t_ch <= p_ch && t_ch >= prev_ch)
-				matched = 1;
-			p_ch = 0; /* so that prev_ch becomes 0 */
-		} else if (p_ch == '[' && p[1] == ':') {
-			const uchar *s;
-			int r;
-
-			for (s = p += 2; (p_ch = *p) && p_ch != ']'; p++)
-				;
-			if (!p_ch)
-				return WM_ABORT_ALL;
-			if (p - s < 1 || p[-1] != ':') {
-				/* No ":]": the '[' was a plain member. */
-				p = s - 2;
-				p_ch = '[';
-				if (t_ch == p_ch)
-					matched = 1;
-				continue;
-			}
-			r = class_match(s, (size_t)(p - s - 1), t_ch);
-			if (r < 0)
-				return WM_ABORT_ALL;
-			if (r)
-				matched = 1;
-			p_ch = 0;
-		} else if (t_ch == p_ch) {
-			matched = 1;
-		}
-	} while (prev_ch = p_ch, (p_ch = *++p) != ']');
-	*pp = p;
-	if (matched == negated || (pathname && t_ch == '/'))
-		return WM_NOMATCH;
-	return WM_MATCH;
+	set[c >> 3] |= (uint8_t)(1u << (c & 7));
 }
 
-/* Pattern p (NUL-terminated) against text [t, te). pathname is git's
- * WM_PATHNAME: '*', '?' and classes do not match '/', "**" does. The depth
- * of recursion is at most the number of '*' runs in p. */
-static int dowild(const uchar *p, const uchar *t, const uchar *te,
-		  bool pathname)
+static bool set_has(const uint8_t *set, unsigned c)
 {
-	const uchar *pattern = p;
-	uchar p_ch;
+	return set[c >> 3] >> (c & 7) & 1;
+}
 
-	for (; (p_ch = *p) != '\0'; t++, p++) {
-		int matched, match_slash;
-		uchar t_ch;
+/* The class that starts after the '[' at q, into set (may be NULL).
+ * Returns the byte after its ']', or NULL if it is malformed. */
+static const uchar *compile_class(const uchar *q, uint8_t *set)
+{
+	uint8_t in[SET_BYTES] = { 0 };
+	unsigned prev = 0; /* the last plain member; 0 after a range */
+	bool neg = false;
 
-		if (t == te) {
-			if (p_ch != '*')
-				return WM_ABORT_ALL;
-			t_ch = 0;
-		} else {
-			t_ch = *t;
-		}
-		switch (p_ch) {
-		case '\\':
-			/* A trailing '\\' matches nothing (and p must not
-			 * step past its NUL). */
-			p_ch = *++p;
-			if (!p_ch || t_ch != p_ch)
-				return WM_NOMATCH;
+	if (*q == '!' || *q == '^') {
+		neg = true;
+		q++;
+	}
+	for (bool first = true;; first = false) {
+		unsigned c = *q;
+
+		if (!c)
+			return NULL;
+		if (c == ']' && !first)
+			break;
+		if (c == '\\') {
+			c = *++q;
+			if (!c)
+				return NULL;
+		} else if (c == '-' && prev && q[1] && q[1] != ']') {
+			unsigned hi = *++q;
+
+			if (hi == '\\' && !(hi = *++q))
+				return NULL;
+			for (unsigned b = prev; b <= hi; b++)
+				set_add(in, b);
+			prev = 0;
+			q++;
 			continue;
-		default:
-			if (t_ch != p_ch)
-				return WM_NOMATCH;
+		} else if (c == '[' && q[1] == ':') {
+			const uchar *name = q + 2, *e = name;
+
+			while (*e && *e != ']')
+				e++;
+			if (!*e)
+				return NULL;
+			if (e > name && e[-1] == ':') {
+				for (unsigned b = 1; b < 256; b++) {
+					int r = class_has(
+						name, (size_t)(e - name - 1),
+						b);
+
+					if (r < 0)
+						return NULL;
+					if (r)
+						set_add(in, b);
+				}
+				prev = 0;
+				q = e + 1;
+				continue;
+			}
+			/* No ":]" before the ']': the '[' is a member. */
+		}
+		set_add(in, c);
+		prev = c;
+		q++;
+	}
+	if (set) {
+		for (int i = 0; i < SET_BYTES; i++)
+			set[i] = neg ? (uint8_t)~in[i] : in[i];
+		set['/' >> 3] &= (uint8_t) ~(1u << ('/' & 7));
+	}
+	return q + 1;
+}
+
+/* The program of p (NUL-terminated) into out, or only its size if out is
+ * NULL. Returns the size, or 0 if the pattern can never match. */
+static size_t compile(const uchar *p, uchar *out)
+{
+	const uchar *start = p;
+	size_t n = 0;
+
+#define EMIT(b)                              \
+	do {                                 \
+		if (out)                     \
+			out[n] = (uchar)(b); \
+		n++;                         \
+	} while (0)
+	while (*p) {
+		const uchar *run = p;
+
+		switch (*p) {
+		case '*':
+			while (*p == '*')
+				p++;
+			if (p - run >= 2 && (run == start || run[-1] == '/')) {
+				if (!*p) {
+					EMIT(OP_ALL);
+					return n;
+				}
+				if (*p == '/') {
+					EMIT(OP_DIRS);
+					p++;
+					continue;
+				}
+				if (p[0] == '\\' && p[1] == '/') {
+					EMIT(OP_ANY);
+					continue;
+				}
+			}
+			EMIT(OP_STAR);
 			continue;
 		case '?':
-			if (pathname && t_ch == '/')
-				return WM_NOMATCH;
+			EMIT(OP_ONE);
+			p++;
 			continue;
 		case '[':
-			++p;
-			matched = match_class(&p, t_ch, pathname);
-			if (matched != WM_MATCH)
-				return matched;
+			EMIT(OP_SET);
+			p = compile_class(p + 1, out ? out + n : NULL);
+			if (!p)
+				return 0;
+			n += SET_BYTES;
 			continue;
-		case '*':
-			if (*++p == '*') {
-				const uchar *prev_p = p - 2;
-
-				while (*++p == '*')
-					;
-				if (!pathname) {
-					match_slash = 1;
-				} else if ((prev_p < pattern ||
-					    *prev_p == '/') &&
-					   (*p == '\0' || *p == '/' ||
-					    (p[0] == '\\' && p[1] == '/'))) {
-					/* "**" as a whole component: "a/ ** /b"
-					 * (without the spaces) also matches
-					 * "a/b", so first try it as nothing. */
-					if (p[0] == '/' &&
-					    dowild(p + 1, t, te, pathname) ==
-						    WM_MATCH)
-						return WM_MATCH;
-					match_slash = 1;
-				} else {
-					/* Elsewhere "**" is a plain '*'. */
-					match_slash = 0;
-				}
-			} else {
-				match_slash = !pathname;
-			}
-			if (*p == '\0') {
-				/* A trailing "**" matches everything, a
-				 * trailing '*' the rest of a component. */
-				if (!match_slash &&
-				    memchr(t, '/', (size_t)(te - t)))
-					return WM_NOMATCH;
-				return WM_MATCH;
-			} else if (!match_slash && *p == '/') {
-				/* "* /" (without the space): the rest of this
-				 * component; the loop consumes both slashes. */
-				const uchar *slash =
-					memchr(t, '/', (size_t)(te - t));
-
-				if (!slash)
-					return WM_NOMATCH;
-				t = slash;
-				break;
-			}
-			for (;;) {
-				if (t == te)
-					break;
-				/* A literal after the star: skip to its next
-				 * occurrence (never past a '/' the star cannot
-				 * match). */
-				if (!is_glob_special(*p)) {
-					p_ch = *p;
-					while (t < te &&
-					       (match_slash || *t != '/') &&
-					       *t != p_ch)
-						t++;
-					if (t == te || *t != p_ch)
-						return WM_NOMATCH;
-				}
-				t_ch = *t;
-				matched = dowild(p, t, te, pathname);
-				if (matched != WM_NOMATCH) {
-					if (!match_slash ||
-					    matched != WM_ABORT_TO_STARSTAR)
-						return matched;
-				} else if (!match_slash && t_ch == '/') {
-					return WM_ABORT_TO_STARSTAR;
-				}
-				t++;
-			}
-			return WM_ABORT_ALL;
+		case '\\':
+			if (!*++p)
+				return 0;
+			/* fall through */
+		default:
+			EMIT(OP_LIT);
+			EMIT(*p);
+			p++;
 		}
 	}
-	return t == te ? WM_MATCH : WM_NOMATCH;
+	EMIT(OP_END);
+#undef EMIT
+	return n;
+}
+
+/* Does program pc match all of [t, te)? Backtracking keeps two points:
+ * the last '*', which may grow by a byte other than '/', and the last
+ * slash-crossing "**", which may grow by a byte (by a directory for "** /",
+ * space added). A later point replaces an earlier one of its kind: a later
+ * "**" can absorb whatever an earlier one would, and a '*' cannot reach
+ * past the '/' that ends its component, so once that '/' is matched its
+ * other lengths change nothing. No recursion; time O(text * (text + pc)). */
+static bool run_prog(const uchar *pc, const uchar *t, const uchar *te)
+{
+	const uchar *star_pc = NULL, *star_t = NULL;
+	const uchar *any_pc = NULL, *any_t = NULL;
+	bool dirs = false;
+
+	for (;;) {
+		switch (*pc) {
+		case OP_END:
+			if (t == te)
+				return true;
+			break;
+		case OP_LIT:
+			if (t < te && *t == pc[1]) {
+				t++;
+				pc += 2;
+				continue;
+			}
+			break;
+		case OP_ONE:
+			if (t < te && *t != '/') {
+				t++;
+				pc++;
+				continue;
+			}
+			break;
+		case OP_SET:
+			if (t < te && set_has(pc + 1, *t)) {
+				t++;
+				pc += 1 + SET_BYTES;
+				continue;
+			}
+			break;
+		case OP_STAR:
+			star_pc = ++pc;
+			star_t = t;
+			continue;
+		case OP_ANY:
+		case OP_DIRS:
+			dirs = *pc == OP_DIRS;
+			any_pc = ++pc;
+			any_t = t;
+			star_pc = NULL;
+			continue;
+		case OP_ALL: return true;
+		}
+		/* Mismatch: grow the last '*', else the last "**". */
+		if (star_pc && star_t < te && *star_t != '/') {
+			t = ++star_t;
+			pc = star_pc;
+			continue;
+		}
+		if (!any_pc || any_t == te)
+			return false;
+		if (dirs) {
+			any_t = memchr(any_t, '/', (size_t)(te - any_t));
+			if (!any_t)
+				return false;
+		}
+		t = ++any_t;
+		pc = any_pc;
+		star_pc = NULL;
+	}
 }
 
 /* ---- patterns ---- */
@@ -314,7 +363,7 @@ static size_t simple_length(const uchar *s, size_t len)
 {
 	size_t i = 0;
 
-	while (i < len && !is_glob_special(s[i]))
+	while (i < len && !is_special(s[i]))
 		i++;
 	return i;
 }
@@ -325,8 +374,7 @@ static size_t simple_length(const uchar *s, size_t len)
 static bool pat_parse(struct pat *pt, uchar *s, size_t len)
 {
 	unsigned flags = 0;
-	size_t prefix;
-	uchar c;
+	size_t prefix, suffix;
 
 	if (len && *s == '!') {
 		flags |= PAT_NEGATIVE;
@@ -358,17 +406,21 @@ static bool pat_parse(struct pat *pt, uchar *s, size_t len)
 	if (prefix == len)
 		flags |= PAT_LITERAL;
 	s[len] = '\0';
-	c = s[len - 1];
+	/* The bytes after the last of * ? [ ] \ / are matched literally
+	 * against the end of any subject the pattern matches. Sound for every
+	 * pattern that can match: the byte before that run ends a wildcard, a
+	 * class or an escape ("\c" is a literal c), or opens a class that is
+	 * never closed, which matches nothing. The run stops at '/' because
+	 * the '/' of "** /" (without the space) can match nothing. */
+	for (suffix = 0;
+	     suffix < len && !strchr("*?[]\\/", s[len - 1 - suffix]); suffix++)
+		;
 	pt->p = s;
 	pt->len = (uint16_t)len;
 	pt->prefix = (uint16_t)prefix;
 	pt->flags = (uint8_t)flags;
-	/* A last byte that is not part of a wildcard, a class or an escape
-	 * must match the subject's last byte ("\c" and "\\c" end in a literal
-	 * c too; an unterminated class never matches). */
-	pt->last = (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\')
-			   ? 0
-			   : c;
+	pt->suffix = (uint16_t)suffix;
+	pt->last = suffix ? s[len - 1] : 0;
 	return true;
 }
 
@@ -548,16 +600,88 @@ warn:
 	return 0;
 }
 
+static bool needs_prog(const struct pat *pt)
+{
+	return !(pt->flags & PAT_LITERAL) &&
+	       !((pt->flags & PAT_NODIR) && (pt->flags & PAT_ENDSWITH));
+}
+
+/* Compiles lvl's patterns (dropping those that can never match), then
+ * builds lvl->at and lvl->by (a counting sort on the last byte). */
+static int level_finish(struct level *lvl)
+{
+	size_t total = 0, off = 0;
+	uint32_t *at, n = 0;
+
+	for (uint32_t i = 0; i < lvl->npats; i++) {
+		struct pat *pt = &lvl->pats[i];
+		size_t size = 0;
+
+		if (needs_prog(pt)) {
+			size = compile(pt->p + pt->prefix, NULL);
+			if (!size)
+				continue;
+			total += size;
+		}
+		lvl->pats[n++] = *pt;
+	}
+	lvl->npats = n;
+	if (total) {
+		lvl->code = malloc(total);
+		if (!lvl->code)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < n; i++) {
+			struct pat *pt = &lvl->pats[i];
+
+			if (needs_prog(pt)) {
+				pt->prog = lvl->code + off;
+				off += compile(pt->p + pt->prefix,
+					       lvl->code + off);
+			}
+		}
+	}
+	if (!lvl->npats) {
+		free(lvl->pats);
+		lvl->pats = NULL;
+		return 0;
+	}
+	at = calloc(258 + (size_t)lvl->npats, sizeof(*at));
+	if (!at)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < lvl->npats; i++)
+		at[(lvl->pats[i].last ? lvl->pats[i].last : 256) + 1]++;
+	for (int c = 0; c < 257; c++)
+		at[c + 1] += at[c];
+	lvl->at = at;
+	lvl->by = at + 258;
+	/* Fill from the top of each run, so that runs decrease. */
+	{
+		uint32_t fill[257];
+
+		memcpy(fill, at + 1, sizeof(fill));
+		for (uint32_t i = 0; i < lvl->npats; i++) {
+			unsigned b = lvl->pats[i].last ? lvl->pats[i].last
+						       : 256u;
+
+			lvl->by[--fill[b]] = i;
+		}
+	}
+	return 0;
+}
+
 static void level_fini(struct level *lvl)
 {
 	free(lvl->pats);
+	free(lvl->at);
+	free(lvl->code);
 	free(lvl->text[0]);
 	free(lvl->text[1]);
 	memset(lvl, 0, sizeof(*lvl));
 }
 
 static int level_load(const struct sd_ignore *ig, struct level *lvl,
-		      const char *rel_dir, size_t len, int dirfd)
+		      const char *rel_dir, size_t len, int dirfd,
+		      unsigned present)
 {
 	static const char *const files[2] = { SD_IGNORE_GITIGNORE,
 					      SD_IGNORE_TETHERIGNORE };
@@ -565,6 +689,9 @@ static int level_load(const struct sd_ignore *ig, struct level *lvl,
 	int r;
 
 	for (int i = 0; i < 2; i++) {
+		size[i] = 0;
+		if (!(present & (1u << i)))
+			continue;
 		r = read_rule_file(ig, dirfd, rel_dir, len, files[i],
 				   &lvl->text[i], &size[i]);
 		if (r < 0)
@@ -588,11 +715,7 @@ static int level_load(const struct sd_ignore *ig, struct level *lvl,
 			files[i]);
 		parse_text(lvl->text[i], size[i], lvl->pats, &lvl->npats, what);
 	}
-	if (lvl->npats == 0) {
-		free(lvl->pats);
-		lvl->pats = NULL;
-	}
-	return 0;
+	return level_finish(lvl);
 }
 
 /* ---- the stack ---- */
@@ -638,6 +761,8 @@ int sd_ignore_new(const struct sd_ignore_config *cfg, struct sd_ignore **ret)
 			}
 			off += l + 1;
 		}
+		if (level_finish(&ig->extra) < 0)
+			goto oom;
 	}
 	*ret = ig;
 	return 0;
@@ -658,8 +783,27 @@ void sd_ignore_free(struct sd_ignore *ig)
 	free(ig);
 }
 
+unsigned sd_ignore_rule_file(const char *name, size_t len)
+{
+	if (len == sizeof(SD_IGNORE_GITIGNORE) - 1 &&
+	    memcmp(name, SD_IGNORE_GITIGNORE, len) == 0)
+		return SD_IGNORE_HAS_GITIGNORE;
+	if (len == sizeof(SD_IGNORE_TETHERIGNORE) - 1 &&
+	    memcmp(name, SD_IGNORE_TETHERIGNORE, len) == 0)
+		return SD_IGNORE_HAS_TETHERIGNORE;
+	return 0;
+}
+
 int sd_ignore_enter_dir(struct sd_ignore *ig, const char *rel_dir, size_t len,
 			int dirfd)
+{
+	return sd_ignore_enter_dir_listed(ig, rel_dir, len, dirfd,
+					  SD_IGNORE_HAS_GITIGNORE |
+						  SD_IGNORE_HAS_TETHERIGNORE);
+}
+
+int sd_ignore_enter_dir_listed(struct sd_ignore *ig, const char *rel_dir,
+			       size_t len, int dirfd, unsigned present)
 {
 	struct level lvl = { 0 };
 	size_t start = ig->path_len ? ig->path_len + 1 : 0;
@@ -695,8 +839,8 @@ int sd_ignore_enter_dir(struct sd_ignore *ig, const char *rel_dir, size_t len,
 		ig->cap = cap;
 	}
 	lvl.baselen = len ? (uint32_t)len + 1 : 0;
-	if (dirfd >= 0) {
-		r = level_load(ig, &lvl, rel_dir, len, dirfd);
+	if (dirfd >= 0 && present) {
+		r = level_load(ig, &lvl, rel_dir, len, dirfd, present);
 		if (r < 0) {
 			level_fini(&lvl);
 			return r;
@@ -724,47 +868,76 @@ size_t sd_ignore_depth(const struct sd_ignore *ig)
 	return ig->depth;
 }
 
+/* n bytes equal? Inline: the compares here are a few bytes, where a call
+ * to memcmp() costs more than the loop. */
+static inline bool same(const uchar *a, const uchar *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/* Does pt match? name is the path below pt's directory, base the entry's
+ * own name; the subject's last byte is already known to fit pt->last. */
+static inline bool pat_match(const struct pat *pt, const uchar *name,
+			     size_t nlen, const uchar *base, size_t blen,
+			     bool is_dir)
+{
+	size_t suf = pt->suffix, pre = pt->prefix, len = pt->len;
+
+	if ((pt->flags & PAT_MUSTBEDIR) && !is_dir)
+		return false;
+	if (suf > blen || !same(base + blen - suf, pt->p + len - suf, suf))
+		return false;
+	if (pt->flags & PAT_NODIR) {
+		/* The suffix compare did the end of "literal" and of
+		 * "*literal", all of it unless a ']' stopped it. */
+		if (pt->flags & PAT_LITERAL)
+			return blen == len && same(base, pt->p, len - suf);
+		if (pt->flags & PAT_ENDSWITH)
+			return blen + 1 >= len &&
+			       same(base + blen - (len - 1), pt->p + 1,
+				    len - 1 - suf);
+		if (blen < pre || !same(base, pt->p, pre))
+			return false;
+		return run_prog(pt->prog, base + pre, base + blen);
+	}
+	if (pre > nlen || !same(pt->p, name, pre))
+		return false;
+	if (pt->flags & PAT_LITERAL)
+		return nlen == len;
+	/* As in git, the program starts after the prefix, and a "**" there
+	 * counts as at the start: "a**" + "/b" matches "ax/y/b". */
+	return run_prog(pt->prog, name + pre, name + nlen);
+}
+
 /* git's last_matching_pattern_from_list(): 1 ignored, 0 re-included by a
- * negation, -1 no pattern of lvl matches. name is the path below lvl's
- * directory, base the entry's own name, last the path's last byte. */
+ * negation, -1 no pattern of lvl matches. The last matching pattern is the
+ * higher of the first match in the run of patterns ending in the subject's
+ * last byte and the first in the run of those that end in anything. */
 static int level_match(const struct level *lvl, const uchar *name, size_t nlen,
 		       const uchar *base, size_t blen, uchar last, bool is_dir)
 {
-	for (uint32_t i = lvl->npats; i-- > 0;) {
-		const struct pat *pt = &lvl->pats[i];
-		bool m;
+	const uint32_t *a = lvl->by + lvl->at[last];
+	const uint32_t *ae = lvl->by + lvl->at[last + 1];
+	const uint32_t *b = lvl->by + lvl->at[256];
+	const uint32_t *be = lvl->by + lvl->at[257];
+	int64_t best = -1;
 
-		if (pt->last && pt->last != last)
-			continue;
-		if ((pt->flags & PAT_MUSTBEDIR) && !is_dir)
-			continue;
-		if (pt->flags & PAT_NODIR) {
-			if (pt->flags & PAT_LITERAL)
-				m = blen == pt->len &&
-				    memcmp(base, pt->p, blen) == 0;
-			else if (pt->flags & PAT_ENDSWITH)
-				m = blen >= pt->len - 1u &&
-				    memcmp(base + blen - (pt->len - 1u),
-					   pt->p + 1, pt->len - 1u) == 0;
-			else
-				m = dowild(pt->p, base, base + blen, false) ==
-				    WM_MATCH;
-		} else if (pt->prefix > nlen ||
-			   memcmp(pt->p, name, pt->prefix) != 0) {
-			m = false;
-		} else if (pt->flags & PAT_LITERAL) {
-			m = nlen == pt->len;
-		} else {
-			/* As git, the wildcard part starts a new pattern:
-			 * after the literal "a" of "a**b", "**" counts as at
-			 * the start. */
-			m = dowild(pt->p + pt->prefix, name + pt->prefix,
-				   name + nlen, true) == WM_MATCH;
+	for (; a < ae; a++)
+		if (pat_match(&lvl->pats[*a], name, nlen, base, blen, is_dir)) {
+			best = *a;
+			break;
 		}
-		if (m)
-			return !(pt->flags & PAT_NEGATIVE);
-	}
-	return -1;
+	for (; b < be && (int64_t)*b > best; b++)
+		if (pat_match(&lvl->pats[*b], name, nlen, base, blen, is_dir)) {
+			best = *b;
+			break;
+		}
+	if (best < 0)
+		return -1;
+	return !(lvl->pats[best].flags & PAT_NEGATIVE);
 }
 
 bool sd_ignore_match(const struct sd_ignore *ig, const char *rel_path,
@@ -797,6 +970,8 @@ bool sd_ignore_match(const struct sd_ignore *ig, const char *rel_path,
 		if (r >= 0)
 			return r;
 	}
+	if (!ig->extra.npats)
+		return false;
 	return level_match(&ig->extra, path, len, base, blen, last, is_dir) > 0;
 }
 

@@ -15,8 +15,8 @@
 /* A rule file larger than this is skipped with a warning. */
 #define SD_IGNORE_FILE_MAX (1u << 20)
 /* A pattern (one line, after trimming) longer than this is skipped with a
- * warning. git has no such limit; 4096 is PATH_MAX, and the matcher's
- * recursion depth is bounded by a pattern's length. */
+ * warning. git has no such limit; 4096 is PATH_MAX, and it bounds the
+ * matcher's worst case, which is linear in the pattern's length. */
 #define SD_IGNORE_PATTERN_MAX 4096u
 
 /*
@@ -30,7 +30,9 @@
  *    anchors the pattern to the directory of the file that holds it, else it
  *    matches a name at any depth below that directory; '*', '?', "[...]"
  *    (ranges, '!' or '^' negation, [:alpha:] and the other POSIX classes over
- *    ASCII), "**" leading, trailing and in the middle. A UTF-8 BOM at the
+ *    ASCII), "**" leading, trailing and in the middle, down to git's corners
+ *    ("foo**" + "/bar" crosses directories, "[[:bogus:]]" matches
+ *    nothing). A UTF-8 BOM at the
  *    start of a file and a CR before each LF are dropped; a NUL ends a line.
  *    Names and patterns are byte strings; case matters.
  *  - Precedence, highest first: the deepest directory's rules, then each
@@ -87,6 +89,9 @@ void sd_ignore_free(struct sd_ignore *ig);
  * directory that sd_ignore_match() ignores. rel_dir need not be
  * NUL-terminated.
  *
+ * The rule files' patterns are compiled here, so their cost is paid once
+ * per directory, not per match.
+ *
  * Returns 0 (warnings for unusable rule files are logged, see above), or,
  * with nothing pushed: -EINVAL (not the root first or not a child of the
  * current directory), -ENAMETOOLONG (len >= SD_PATH_MAX), -ENOMEM, -EMFILE,
@@ -96,6 +101,21 @@ void sd_ignore_free(struct sd_ignore *ig);
  */
 int sd_ignore_enter_dir(struct sd_ignore *ig, const char *rel_dir, size_t len,
 			int dirfd);
+
+/* Which rule file a directory entry named name (len bytes) is:
+ * SD_IGNORE_HAS_GITIGNORE, SD_IGNORE_HAS_TETHERIGNORE, or 0. */
+#define SD_IGNORE_HAS_GITIGNORE	   1u
+#define SD_IGNORE_HAS_TETHERIGNORE 2u
+unsigned sd_ignore_rule_file(const char *name, size_t len);
+
+/* sd_ignore_enter_dir() for a walker that lists a directory before
+ * entering it: present is the OR of sd_ignore_rule_file() over its
+ * entries, and only those files are opened. Saves the two failed openat()
+ * of a directory without rule files (about 2 us a directory here, as much
+ * as matching all of its entries). A file listed but gone by then is
+ * skipped silently. */
+int sd_ignore_enter_dir_listed(struct sd_ignore *ig, const char *rel_dir,
+			       size_t len, int dirfd, unsigned present);
 
 /* The walk leaves the directory entered last; pops its rules. */
 void sd_ignore_leave_dir(struct sd_ignore *ig);
@@ -110,8 +130,11 @@ size_t sd_ignore_depth(const struct sd_ignore *ig);
  * directory: a symbolic link to one is not (as in git), so "dir/" patterns
  * do not match it.
  *
- * Never allocates or blocks; const, so several threads may match at once
- * while no thread enters or leaves. One sd_ignore per walking thread.
+ * Never allocates, blocks or recurses; const, so several threads may match
+ * at once while no thread enters or leaves. One sd_ignore per walking
+ * thread. About 80 ns a call under an 80-pattern rule set
+ * (bench/ignore-match.c); the worst case is bounded by the path's length
+ * times the path's and the pattern's lengths.
  */
 bool sd_ignore_match(const struct sd_ignore *ig, const char *rel_path,
 		     size_t len, bool is_dir);
@@ -126,6 +149,7 @@ bool sd_ignore_match(const struct sd_ignore *ig, const char *rel_path,
  * must be the same directory on every call; do not interleave with a walk
  * on the same sd_ignore. Rule files are read when their directory is
  * entered: after one changes, sd_ignore_reset() makes the next call reread.
+ * Not const: one thread at a time.
  *
  * Returns 1 ignored, 0 not, or -errno: -EINVAL (empty path, an empty, "."
  * or ".." component, a NUL), -ENAMETOOLONG, -ENOENT / -ENOTDIR / -ELOOP /

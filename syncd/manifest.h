@@ -128,8 +128,16 @@ void sd_manifest_free(struct sd_manifest *m);
 int sd_manifest_add(struct sd_manifest *m, const struct sd_entry *e,
 		    struct sd_err *why);
 
-/* Sort, then check the whole tree: every entry as sd_manifest_add() does,
- * no duplicate path, every entry's parent directory present as a SD_T_DIR,
+/* Append a copy of entry i of sealed src: it was checked when src was
+ * built, so it is not checked again (the cheap way to carry most of one
+ * version into the next). -EINVAL if src is not sealed, -ENOMEM. */
+int sd_manifest_add_from(struct sd_manifest *m, const struct sd_manifest *src,
+			 size_t i, struct sd_err *why);
+
+/* Sort, then check the whole tree (each entry was checked on its way in, by
+ * sd_manifest_add(), a decoder or as a copy from a sealed manifest; a
+ * caller that edits e[] directly answers for what it writes): no duplicate
+ * path, every entry's parent directory present as a SD_T_DIR,
  * every hardlink's target an earlier SD_T_FILE; then compute m->root and set
  * m->sealed. Returns 0, -EINVAL with why (m->sealed stays false), -ENOMEM.
  *

@@ -688,7 +688,7 @@ static int merge(struct scan *sc, const struct sd_manifest *prev,
 		    (k < prev->count &&
 		     sd_path_cmp(prev->e[k].path, prev->e[k].path_len,
 				 sc->v[j].path, sc->v[j].len) < 0)) {
-			r = sd_manifest_add(out, &prev->e[k++], sc->why);
+			r = sd_manifest_add_from(out, prev, k++, sc->why);
 			continue;
 		}
 		e = item_entry(sc, &sc->v[j++]);

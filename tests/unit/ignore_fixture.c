@@ -1,16 +1,482 @@
 /* SPDX-License-Identifier: MIT */
-/* Random trees and rule files for the ignore suite: patterns are made from
- * the tree's own names (so that they match often), then bent with
+/* The ignore suite's fixture (ignore_fixture.h). Random patterns are made
+ * from the tree's own names (so that they match often), then bent with
  * wildcards, classes, "**", anchors, negation, escapes and file quirks. */
-#include "ignore_gen.h"
+#include "ignore_fixture.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
+#include <spawn.h>
 #include <stdarg.h>
-#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+
+extern char **environ;
+
+/* ---- a private temp directory per test ---- */
+
+void fx_rm_rf_at(int dfd, const char *name)
+{
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		unlinkat(dfd, name, 0);
+		return;
+	}
+	fchmodat(dfd, name, 0700, 0);
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		d = fdopendir(fd);
+		if (!d) {
+			close(fd);
+		} else {
+			while ((de = readdir(d)))
+				if (strcmp(de->d_name, ".") &&
+				    strcmp(de->d_name, ".."))
+					fx_rm_rf_at(dirfd(d), de->d_name);
+			closedir(d);
+		}
+	}
+	unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
+int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
+
+	if (!f)
+		return -1;
+	snprintf(f->root, sizeof(f->root), "%s/tether-ignore-XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(f->root))
+		return -1;
+	f->rootfd = open(f->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f->rootfd < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	close(f->rootfd);
+	fx_rm_rf_at(AT_FDCWD, f->root);
+	free(f);
+	return 0;
+}
+
+/* mkdir -p of the first len bytes of path, below the root. */
+void fx_mkdirs_n(struct fx *f, const char *path, size_t len)
+{
+	char buf[4096];
+
+	assert_true(len < sizeof(buf));
+	memcpy(buf, path, len);
+	buf[len] = '\0';
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && buf[i] != '/')
+			continue;
+		buf[i] = '\0';
+		if (i > 0 && mkdirat(f->rootfd, buf, 0755) < 0)
+			assert_int_equal(errno, EEXIST);
+		if (i < len)
+			buf[i] = '/';
+	}
+}
+
+void fx_mkdirs(struct fx *f, const char *path)
+{
+	fx_mkdirs_n(f, path, strlen(path));
+}
+
+void fx_mkparent(struct fx *f, const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	if (s)
+		fx_mkdirs_n(f, path, (size_t)(s - path));
+}
+
+void fx_put_n(struct fx *f, const char *path, const void *data, size_t n)
+{
+	int fd;
+
+	fx_mkparent(f, path);
+	fd = openat(f->rootfd, path,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		    0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, n), (ssize_t)n);
+	close(fd);
+}
+
+void fx_put(struct fx *f, const char *path, const char *text)
+{
+	fx_put_n(f, path, text, strlen(text));
+}
+
+/* ---- stderr capture, for warnings ---- */
+
+static int cap_fd = -1, cap_saved = -1;
+static char cap_buf[8192];
+
+void fx_cap_begin(void)
+{
+	char tmpl[] = "/tmp/tether-ignore-log-XXXXXX";
+
+	cap_fd = mkstemp(tmpl);
+	assert_true(cap_fd >= 0);
+	unlink(tmpl);
+	cap_saved = dup(STDERR_FILENO);
+	assert_true(cap_saved >= 0);
+	dup2(cap_fd, STDERR_FILENO);
+}
+
+const char *fx_cap_end(void)
+{
+	ssize_t n;
+
+	dup2(cap_saved, STDERR_FILENO);
+	close(cap_saved);
+	n = pread(cap_fd, cap_buf, sizeof(cap_buf) - 1, 0);
+	close(cap_fd);
+	cap_buf[n > 0 ? n : 0] = '\0';
+	return cap_buf;
+}
+
+int fx_count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* ---- string sets and the walk ---- */
+
+void strv_add(struct strv *s, const char *p, size_t n)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 64;
+		s->v = realloc(s->v, s->cap * sizeof(*s->v));
+		assert_non_null(s->v);
+	}
+	s->v[s->n] = malloc(n + 1);
+	assert_non_null(s->v[s->n]);
+	memcpy(s->v[s->n], p, n);
+	s->v[s->n++][n] = '\0';
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void strv_sort(struct strv *s)
+{
+	if (s->n)
+		qsort(s->v, s->n, sizeof(*s->v), cmp_str);
+}
+
+bool strv_has(const struct strv *s, const char *p)
+{
+	return s->n && bsearch(&p, s->v, s->n, sizeof(*s->v), cmp_str);
+}
+
+void strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The scanner's walk: depth-first, an ignored directory is not entered;
+ * each directory is listed first, so only its rule files are opened.
+ * files gets every non-directory kept, seen every entry kept. */
+static void walk_dir(struct sd_ignore *ig, int dfd, char *path, size_t len,
+		     struct strv *files, struct strv *seen)
+{
+	struct strv names = { 0 };
+	struct dirent *de;
+	unsigned present = 0;
+	DIR *d;
+	int fd;
+
+	fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	assert_true(fd >= 0);
+	d = fdopendir(fd);
+	assert_non_null(d);
+	/* The dup shares its offset with dfd, which a listing may have left
+	 * at the end. */
+	rewinddir(d);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			strv_add(&names, de->d_name, strlen(de->d_name));
+	closedir(d);
+	for (size_t i = 0; i < names.n; i++)
+		present |= sd_ignore_rule_file(names.v[i], strlen(names.v[i]));
+	assert_int_equal(
+		sd_ignore_enter_dir_listed(ig, path, len, dfd, present), 0);
+	for (size_t i = 0; i < names.n; i++) {
+		const char *name = names.v[i];
+		size_t nl = strlen(name), cl = len ? len + 1 + nl : nl;
+		struct stat st;
+		bool is_dir;
+
+		assert_true(cl < 4096);
+		if (len)
+			path[len] = '/';
+		memcpy(path + (len ? len + 1 : 0), name, nl);
+		path[cl] = '\0';
+		assert_int_equal(fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW),
+				 0);
+		is_dir = S_ISDIR(st.st_mode);
+		if (sd_ignore_match(ig, path, cl, is_dir))
+			continue;
+		if (seen)
+			strv_add(seen, path, cl);
+		if (is_dir) {
+			int cfd = openat(dfd, name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						 O_CLOEXEC);
+
+			assert_true(cfd >= 0);
+			walk_dir(ig, cfd, path, cl, files, seen);
+			close(cfd);
+		} else {
+			strv_add(files, path, cl);
+		}
+		path[len] = '\0';
+	}
+	strv_free(&names);
+	sd_ignore_leave_dir(ig);
+}
+
+void fx_walk(struct fx *f, const struct sd_ignore_config *cfg,
+	     struct strv *files, struct strv *seen)
+{
+	struct sd_ignore *ig;
+	char path[4096] = "";
+
+	assert_int_equal(sd_ignore_new(cfg, &ig), 0);
+	walk_dir(ig, f->rootfd, path, 0, files, seen);
+	assert_int_equal(sd_ignore_depth(ig), 0);
+	sd_ignore_free(ig);
+	strv_sort(files);
+	if (seen)
+		strv_sort(seen);
+}
+
+/* ---- git, and random cases on disk ---- */
+
+void fx_write_case(struct fx *f, struct gen_case *g)
+{
+	for (int i = 0; i < g->count; i++) {
+		const struct gen_node *n = &g->n[i];
+
+		if (n->kind == 1)
+			assert_int_equal(mkdirat(f->rootfd, n->path, 0755), 0);
+		else if (n->kind == 2)
+			assert_int_equal(symlinkat(i % 2 ? "." : "missing",
+						   f->rootfd, n->path),
+					 0);
+		else
+			fx_put(f, n->path, "");
+	}
+	for (int i = 0; i <= g->count; i++) {
+		char p[300];
+		const char *d = i ? g->n[i - 1].path : "";
+
+		if (g->gi[i]) {
+			snprintf(p, sizeof(p), "%s%s.gitignore", d,
+				 i ? "/" : "");
+			fx_put_n(f, p, g->gi[i]->b, g->gi[i]->n);
+		}
+		if (g->ti[i]) {
+			snprintf(p, sizeof(p), "%s%s.tetherignore", d,
+				 i ? "/" : "");
+			fx_put_n(f, p, g->ti[i]->b, g->ti[i]->n);
+		}
+	}
+}
+
+/* Runs argv (posix_spawn: no fork of this ASan-sized process), its stdout
+ * into *out (NUL-terminated, malloc'd) unless out is NULL. Returns the exit
+ * status, 127 if it could not be run. */
+int fx_run(char *const argv[], char **out, size_t *len)
+{
+	posix_spawn_file_actions_t fa;
+	int pfd[2], status, r;
+	size_t cap = 4096, n = 0;
+	char *b = malloc(cap);
+	pid_t pid;
+
+	assert_non_null(b);
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, pfd[1],
+							  STDOUT_FILENO),
+			 0);
+	r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	if (r != 0) {
+		close(pfd[0]);
+		free(b);
+		return 127;
+	}
+	for (;;) {
+		ssize_t got;
+
+		if (n + 1 >= cap) {
+			cap *= 2;
+			b = realloc(b, cap);
+			assert_non_null(b);
+		}
+		got = read(pfd[0], b + n, cap - n - 1);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+	}
+	close(pfd[0]);
+	b[n] = '\0';
+	while (waitpid(pid, &status, 0) < 0)
+		assert_int_equal(errno, EINTR);
+	if (out) {
+		*out = b;
+		*len = n;
+	} else {
+		free(b);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* git reads .tetherignore's rules as if they followed .gitignore's, and
+ * the config's as .git/info/exclude. */
+void fx_git_view(struct fx *f, const struct gen_case *g)
+{
+	struct gen_buf *b = malloc(sizeof(*b));
+	char p[300];
+
+	assert_non_null(b);
+	for (int i = 0; i <= g->count; i++) {
+		const char *d = i ? g->n[i - 1].path : "";
+
+		if (!g->ti[i])
+			continue;
+		b->n = 0;
+		gen_buf_add(b, g->gi[i]->b, g->gi[i]->n);
+		if (b->n && b->b[b->n - 1] != '\n')
+			gen_buf_ch(b, '\n');
+		gen_buf_add(b, g->ti[i]->b, g->ti[i]->n);
+		snprintf(p, sizeof(p), "%s%s.gitignore", d, i ? "/" : "");
+		fx_put_n(f, p, b->b, b->n);
+	}
+	b->n = 0;
+	for (int i = 0; i < g->nextra; i++) {
+		gen_buf_str(b, g->extra[i]);
+		gen_buf_ch(b, '\n');
+	}
+	fx_put_n(f, ".git/info/exclude", b->b, b->n);
+	free(b);
+}
+
+void fx_clear_worktree(struct fx *f)
+{
+	struct dirent *de;
+	int fd = fcntl(f->rootfd, F_DUPFD_CLOEXEC, 3);
+	DIR *d = fdopendir(fd);
+	struct strv names = { 0 };
+
+	assert_non_null(d);
+	rewinddir(d);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    strcmp(de->d_name, ".git"))
+			strv_add(&names, de->d_name, strlen(de->d_name));
+	closedir(d);
+	for (size_t i = 0; i < names.n; i++)
+		fx_rm_rf_at(f->rootfd, names.v[i]);
+	strv_free(&names);
+}
+
+uint64_t fx_env_u64(const char *name, uint64_t def)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long long x;
+
+	if (!v || !*v)
+		return def;
+	errno = 0;
+	x = strtoull(v, &end, 0);
+	if (errno || *end)
+		fail_msg("%s: not a number: %s", name, v);
+	return x;
+}
+
+/* A git repository at the fixture's root, with git confined to it and
+ * blind to every exclude but the tree's. false if git cannot be run. */
+bool fx_git_setup(struct fx *f)
+{
+	/* -C: git runs in the case's directory and nowhere else. */
+	char *init[] = { "git",	 "-C", f->root, "-c", "init.defaultBranch=main",
+			 "init", "-q", NULL };
+	char *ver[] = { "git", "--version", NULL };
+
+	if (fx_run(ver, NULL, NULL) != 0)
+		return false;
+	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
+	setenv("HOME", "/nonexistent-tether-test", 1);
+	setenv("XDG_CONFIG_HOME", "/nonexistent-tether-test", 1);
+	setenv("LC_ALL", "C", 1);
+	unsetenv("GIT_DIR");
+	unsetenv("GIT_WORK_TREE");
+	unsetenv("GIT_INDEX_FILE");
+	unsetenv("GIT_CEILING_DIRECTORIES");
+	assert_int_equal(fx_run(init, NULL, NULL), 0);
+	assert_int_equal(faccessat(f->rootfd, ".git/HEAD", F_OK, 0), 0);
+	return true;
+}
+
+/* What `git ls-files --others --exclude-standard` lists, sorted. */
+void fx_git_others(struct fx *f, struct strv *out)
+{
+	char *ls[] = { "git",	   "-C",       f->root,
+		       "ls-files", "--others", "--exclude-standard",
+		       "-z",	   NULL };
+	char *buf;
+	size_t n;
+
+	assert_int_equal(fx_run(ls, &buf, &n), 0);
+	for (char *p = buf; p < buf + n; p += strlen(p) + 1)
+		strv_add(out, p, strlen(p));
+	free(buf);
+	strv_sort(out);
+}
+
+/* ---- random cases ---- */
 
 struct rng {
 	uint64_t s;
