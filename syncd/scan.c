@@ -770,73 +770,34 @@ out:
 
 #define UPDATE_MAX 4096
 
-/* An ignore stack entered down to rel's parent. */
-static struct sd_ignore *ignore_for(int root, const struct sd_scan_opts *o,
-				    const char *rootname, const char *rel,
-				    size_t len)
+/* A rule stack for random access (sd_ignore_check), or NULL. */
+static struct sd_ignore *ignore_new(const struct sd_scan_opts *o,
+				    const char *rootname)
 {
 	struct sd_ignore_config icfg;
 	struct sd_ignore *ig;
-	int fd = dup(root);
-	size_t i = 0;
 
 	sd_ignore_config_init(&icfg);
 	icfg.patterns = o->ignore;
 	icfg.npatterns = o->nignore;
 	icfg.root_name = rootname;
-	if (fd < 0 || sd_ignore_new(&icfg, &ig) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	if (sd_ignore_enter_dir(ig, "", 0, fd) < 0)
-		goto fail;
-	for (;;) {
-		const char *slash = memchr(rel + i, '/', len - i);
-		size_t end = slash ? (size_t)(slash - rel) : len;
-		char comp[SD_NAME_MAX + 1];
-		int next;
-
-		if (!slash)
-			break;
-		if (end - i > SD_NAME_MAX ||
-		    sd_ignore_match(ig, rel, end, true))
-			goto fail;
-		memcpy(comp, rel + i, end - i);
-		comp[end - i] = '\0';
-		next = openat(fd, comp,
-			      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		close(fd);
-		fd = next;
-		if (fd < 0 || sd_ignore_enter_dir(ig, rel, end, fd) < 0)
-			goto fail;
-		i = end + 1;
-	}
-	close(fd);
-	return ig;
-fail:
-	if (fd >= 0)
-		close(fd);
-	sd_ignore_free(ig);
-	return NULL;
+	return sd_ignore_new(&icfg, &ig) < 0 ? NULL : ig;
 }
 
 bool sd_scan_ignored(const char *root, const struct sd_scan_opts *o,
 		     const char *rel, size_t len, bool is_dir)
 {
-	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct sd_ignore *ig;
-	bool r = true; /* an ancestor is ignored, or unreadable */
+	struct sd_ignore *ig = ignore_new(o, root);
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
 
-	if (fd < 0)
-		return false;
-	ig = ignore_for(fd, o, root, rel, len);
-	if (ig) {
-		r = sd_ignore_match(ig, rel, len, is_dir);
-		sd_ignore_free(ig);
-	}
-	close(fd);
-	return r;
+	/* Errors mean "not ignored": a watch too many costs less than a
+	 * directory missed. */
+	if (ig && fd >= 0)
+		r = sd_ignore_check(ig, fd, rel, len, is_dir);
+	if (fd >= 0)
+		close(fd);
+	sd_ignore_free(ig);
+	return r == 1;
 }
 
 static bool is_rule_file(const char *p, size_t len)
@@ -853,23 +814,17 @@ static bool is_rule_file(const char *p, size_t len)
 
 /* Look at one changed path again: its new item, or none (gone, ignored,
  * not syncable). Returns 0, 1 (needs a full scan) or -errno. */
-static int restat(struct scan *sc, const char *rootname, const char *p,
-		  size_t len, bool *gone_or_file)
+static int restat(struct scan *sc, const char *p, size_t len,
+		  bool *gone_or_file)
 {
 	struct stat sb;
-	struct sd_ignore *ig;
 	struct item *it;
-	bool ignored;
 
 	*gone_or_file = true;
 	if (fstatat(sc->root, p, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-	ig = ignore_for(sc->root, sc->o, rootname, p, len);
-	if (!ig)
-		return 0; /* under an ignored or vanished directory */
-	ignored = sd_ignore_match(ig, p, len, S_ISDIR(sb.st_mode));
-	sd_ignore_free(ig);
-	if (ignored)
+	/* Ignored, or under an ignored or vanished directory: not there. */
+	if (sd_ignore_check(sc->ig, sc->root, p, len, S_ISDIR(sb.st_mode)) != 0)
 		return 0;
 	if (!S_ISDIR(sb.st_mode) && !S_ISREG(sb.st_mode) &&
 	    !S_ISLNK(sb.st_mode))
@@ -972,10 +927,11 @@ int sd_scan_update(const char *root, const struct sd_scan_opts *o,
 	if (!paths)
 		return fail(why, -ENOMEM, "out of memory");
 	skip = calloc(prev->count + 1, 1);
+	sc.ig = ignore_new(o, root);
 	sc.root = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (!skip || sc.root < 0) {
-		r = fail(why, skip ? -errno : -ENOMEM, "%s: %s", root,
-			 strerror(skip ? errno : ENOMEM));
+	if (!skip || !sc.ig || sc.root < 0) {
+		r = fail(why, skip && sc.ig ? -errno : -ENOMEM, "%s: %s", root,
+			 strerror(skip && sc.ig ? errno : ENOMEM));
 		goto out;
 	}
 	for (size_t i = 0; i < n && r == 0; i++) {
@@ -989,7 +945,7 @@ int sd_scan_update(const char *root, const struct sd_scan_opts *o,
 		if (e && r == 0)
 			skip[e - prev->e] = 1;
 		if (r == 0)
-			r = restat(&sc, root, p, len, &drop_subtree);
+			r = restat(&sc, p, len, &drop_subtree);
 		if (r == 0 && drop_subtree && len < SD_PATH_MAX) {
 			char pre[SD_PATH_MAX + 1];
 			size_t a, b;
@@ -1034,6 +990,7 @@ out:
 	for (size_t i = 0; i < n; i++)
 		free(paths[i]);
 	free(paths);
+	sd_ignore_free(sc.ig);
 	if (sc.root >= 0)
 		close(sc.root);
 	if (r != 0) {
