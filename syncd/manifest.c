@@ -23,7 +23,7 @@ _Static_assert(sizeof(struct sd_chunkref) == SD_ID_SIZE + 4,
 
 /* ---- errors and display ---- */
 
-int sdm_fail(struct sd_err *why, int code, const char *fmt, ...)
+int sd_err_set(struct sd_err *why, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -83,19 +83,20 @@ int sd_path_check(const char *path, size_t len, struct sd_err *why)
 	size_t start = 0;
 
 	if (len == 0)
-		return sdm_fail(why, -EINVAL, "path '': empty");
+		return sd_err_set(why, -EINVAL, "path '': empty");
 	if (len > SD_PATH_MAX)
-		return sdm_fail(why, -EINVAL, "path %s: %zu bytes, over %u",
-				sdm_show(&s, path, len), len, SD_PATH_MAX);
+		return sd_err_set(why, -EINVAL, "path %s: %zu bytes, over %u",
+				  sdm_show(&s, path, len), len, SD_PATH_MAX);
 	if (memchr(path, '\0', len))
-		return sdm_fail(why, -EINVAL, "path %s: contains NUL",
-				sdm_show(&s, path, len));
+		return sd_err_set(why, -EINVAL, "path %s: contains NUL",
+				  sdm_show(&s, path, len));
 	if (path[0] == '/')
-		return sdm_fail(why, -EINVAL, "path %s: absolute (leading '/')",
-				sdm_show(&s, path, len));
+		return sd_err_set(why, -EINVAL,
+				  "path %s: absolute (leading '/')",
+				  sdm_show(&s, path, len));
 	if (path[len - 1] == '/')
-		return sdm_fail(why, -EINVAL, "path %s: trailing '/'",
-				sdm_show(&s, path, len));
+		return sd_err_set(why, -EINVAL, "path %s: trailing '/'",
+				  sdm_show(&s, path, len));
 	/* One pass over the bytes: components are short, a memchr() call
 	 * per component costs more than it saves. */
 	for (size_t i = 0; i <= len; i++) {
@@ -106,18 +107,18 @@ int sd_path_check(const char *path, size_t len, struct sd_err *why)
 			continue;
 		start = i + 1;
 		if (n == 0)
-			return sdm_fail(why, -EINVAL,
-					"path %s: empty component",
-					sdm_show(&s, path, len));
+			return sd_err_set(why, -EINVAL,
+					  "path %s: empty component",
+					  sdm_show(&s, path, len));
 		if (n > SD_NAME_MAX)
-			return sdm_fail(
+			return sd_err_set(
 				why, -EINVAL,
 				"path %s: component of %zu bytes, over %u",
 				sdm_show(&s, path, len), n, SD_NAME_MAX);
 		if (p[0] == '.' && (n == 1 || (n == 2 && p[1] == '.')))
-			return sdm_fail(why, -EINVAL,
-					"path %s: '%.*s' component",
-					sdm_show(&s, path, len), (int)n, p);
+			return sd_err_set(why, -EINVAL,
+					  "path %s: '%.*s' component",
+					  sdm_show(&s, path, len), (int)n, p);
 	}
 	return 0;
 }
@@ -324,46 +325,48 @@ int sdm_entry_check(const struct sd_entry *e, struct sd_err *why)
 	if (r < 0)
 		return r;
 	if (e->mode & ~07777u)
-		return sdm_fail(why, -EINVAL,
-				"%s: mode 0%o has bits outside 07777",
-				sdm_show(&s, e->path, e->path_len), e->mode);
+		return sd_err_set(why, -EINVAL,
+				  "%s: mode 0%o has bits outside 07777",
+				  sdm_show(&s, e->path, e->path_len), e->mode);
 	if (e->type != SD_T_FILE && e->nchunks)
-		return sdm_fail(why, -EINVAL, "%s: chunks on a non-file",
-				sdm_show(&s, e->path, e->path_len));
+		return sd_err_set(why, -EINVAL, "%s: chunks on a non-file",
+				  sdm_show(&s, e->path, e->path_len));
 	if ((e->type == SD_T_FILE || e->type == SD_T_DIR) &&
 	    (e->target || e->target_len))
-		return sdm_fail(why, -EINVAL, "%s: target on a %s",
-				sdm_show(&s, e->path, e->path_len),
-				e->type == SD_T_FILE ? "file" : "directory");
+		return sd_err_set(why, -EINVAL, "%s: target on a %s",
+				  sdm_show(&s, e->path, e->path_len),
+				  e->type == SD_T_FILE ? "file" : "directory");
 
 	switch (e->type) {
 	case SD_T_FILE: {
 		uint64_t sum = 0;
 
 		if (e->size > SD_FILE_MAX)
-			return sdm_fail(why, -EINVAL, "%s: size %llu over %llu",
-					sdm_show(&s, e->path, e->path_len),
-					(unsigned long long)e->size,
-					(unsigned long long)SD_FILE_MAX);
+			return sd_err_set(why, -EINVAL,
+					  "%s: size %llu over %llu",
+					  sdm_show(&s, e->path, e->path_len),
+					  (unsigned long long)e->size,
+					  (unsigned long long)SD_FILE_MAX);
 		if (e->nchunks > SD_CHUNKS_MAX)
-			return sdm_fail(why, -EINVAL, "%s: %u chunks, over %u",
-					sdm_show(&s, e->path, e->path_len),
-					e->nchunks, SD_CHUNKS_MAX);
+			return sd_err_set(why, -EINVAL,
+					  "%s: %u chunks, over %u",
+					  sdm_show(&s, e->path, e->path_len),
+					  e->nchunks, SD_CHUNKS_MAX);
 		if (e->nchunks && !e->chunks)
-			return sdm_fail(why, -EINVAL,
-					"%s: %u chunks, list NULL",
-					sdm_show(&s, e->path, e->path_len),
-					e->nchunks);
+			return sd_err_set(why, -EINVAL,
+					  "%s: %u chunks, list NULL",
+					  sdm_show(&s, e->path, e->path_len),
+					  e->nchunks);
 		/* nchunks < 2^24 and len < 2^32: the sum cannot wrap. */
 		for (uint32_t i = 0; i < e->nchunks; i++) {
 			if (e->chunks[i].len == 0)
-				return sdm_fail(
+				return sd_err_set(
 					why, -EINVAL, "%s: chunk %u is empty",
 					sdm_show(&s, e->path, e->path_len), i);
 			sum += e->chunks[i].len;
 		}
 		if (sum != e->size)
-			return sdm_fail(
+			return sd_err_set(
 				why, -EINVAL,
 				"%s: chunk lens sum to %llu, size is %llu",
 				sdm_show(&s, e->path, e->path_len),
@@ -373,29 +376,29 @@ int sdm_entry_check(const struct sd_entry *e, struct sd_err *why)
 	}
 	case SD_T_DIR:
 		if (e->size)
-			return sdm_fail(why, -EINVAL,
-					"%s: directory with size %llu",
-					sdm_show(&s, e->path, e->path_len),
-					(unsigned long long)e->size);
+			return sd_err_set(why, -EINVAL,
+					  "%s: directory with size %llu",
+					  sdm_show(&s, e->path, e->path_len),
+					  (unsigned long long)e->size);
 		return 0;
 	case SD_T_SYMLINK:
 		if (!e->target || e->target_len == 0)
-			return sdm_fail(why, -EINVAL,
-					"%s: symlink without target",
-					sdm_show(&s, e->path, e->path_len));
+			return sd_err_set(why, -EINVAL,
+					  "%s: symlink without target",
+					  sdm_show(&s, e->path, e->path_len));
 		if (e->target_len > SD_PATH_MAX)
-			return sdm_fail(
+			return sd_err_set(
 				why, -EINVAL,
 				"%s: symlink target of %u bytes, over %u",
 				sdm_show(&s, e->path, e->path_len),
 				e->target_len, SD_PATH_MAX);
 		if (memchr(e->target, '\0', e->target_len))
-			return sdm_fail(why, -EINVAL,
-					"%s: symlink target %s has NUL",
-					sdm_show(&s, e->path, e->path_len),
-					sdm_show(&t, e->target, e->target_len));
+			return sd_err_set(
+				why, -EINVAL, "%s: symlink target %s has NUL",
+				sdm_show(&s, e->path, e->path_len),
+				sdm_show(&t, e->target, e->target_len));
 		if (e->size != e->target_len)
-			return sdm_fail(
+			return sd_err_set(
 				why, -EINVAL,
 				"%s: symlink size %llu, target is %u bytes",
 				sdm_show(&s, e->path, e->path_len),
@@ -405,15 +408,16 @@ int sdm_entry_check(const struct sd_entry *e, struct sd_err *why)
 		struct sd_err tw;
 
 		if (!e->target || e->target_len == 0)
-			return sdm_fail(why, -EINVAL,
-					"%s: hardlink without target",
-					sdm_show(&s, e->path, e->path_len));
+			return sd_err_set(why, -EINVAL,
+					  "%s: hardlink without target",
+					  sdm_show(&s, e->path, e->path_len));
 		if (sd_path_check(e->target, e->target_len, &tw) < 0)
-			return sdm_fail(why, -EINVAL, "%s: hardlink target: %s",
-					sdm_show(&s, e->path, e->path_len),
-					tw.what);
+			return sd_err_set(why, -EINVAL,
+					  "%s: hardlink target: %s",
+					  sdm_show(&s, e->path, e->path_len),
+					  tw.what);
 		if (e->size || e->mode || e->mtime_ns)
-			return sdm_fail(
+			return sd_err_set(
 				why, -EINVAL,
 				"%s: hardlink with size, mode or mtime (they "
 				"are its target's)",
@@ -421,8 +425,8 @@ int sdm_entry_check(const struct sd_entry *e, struct sd_err *why)
 		return 0;
 	}
 	default:
-		return sdm_fail(why, -EINVAL, "%s: unknown type %u",
-				sdm_show(&s, e->path, e->path_len), e->type);
+		return sd_err_set(why, -EINVAL, "%s: unknown type %u",
+				  sdm_show(&s, e->path, e->path_len), e->type);
 	}
 }
 
@@ -448,14 +452,14 @@ int sd_manifest_add_from(struct sd_manifest *m, const struct sd_manifest *src,
 	int r;
 
 	if (!src->sealed || i >= src->count)
-		return sdm_fail(why, -EINVAL,
-				"manifest: copy from an unsealed manifest");
+		return sd_err_set(why, -EINVAL,
+				  "manifest: copy from an unsealed manifest");
 	if (m->count >= SD_ENTRIES_MAX)
-		return sdm_fail(why, -EINVAL, "manifest: over %u entries",
-				SD_ENTRIES_MAX);
+		return sd_err_set(why, -EINVAL, "manifest: over %u entries",
+				  SD_ENTRIES_MAX);
 	m->sealed = false;
 	r = sdm_entry_copy(m, &src->e[i]);
-	return r < 0 ? sdm_fail(why, r, "manifest: out of memory") : 0;
+	return r < 0 ? sd_err_set(why, r, "manifest: out of memory") : 0;
 }
 
 int sd_manifest_add(struct sd_manifest *m, const struct sd_entry *e,
@@ -466,10 +470,10 @@ int sd_manifest_add(struct sd_manifest *m, const struct sd_entry *e,
 	if (r < 0)
 		return r;
 	if (m->count >= SD_ENTRIES_MAX)
-		return sdm_fail(why, -EINVAL, "manifest: over %u entries",
-				SD_ENTRIES_MAX);
+		return sd_err_set(why, -EINVAL, "manifest: over %u entries",
+				  SD_ENTRIES_MAX);
 	r = sdm_entry_copy(m, e);
-	return r < 0 ? sdm_fail(why, r, "manifest: out of memory") : 0;
+	return r < 0 ? sd_err_set(why, r, "manifest: out of memory") : 0;
 }
 
 /* ---- sealing ---- */
@@ -618,8 +622,9 @@ int sdm_tree_check(const struct sd_manifest *m, struct sd_err *why)
 		size_t plen = sdm_parent_len(e[i].path, e[i].path_len), p;
 
 		if (i && sdm_entry_cmp(&e[i - 1], &e[i]) >= 0)
-			return sdm_fail(why, -EINVAL, "duplicate path %s",
-					sdm_show(&s, e[i].path, e[i].path_len));
+			return sd_err_set(why, -EINVAL, "duplicate path %s",
+					  sdm_show(&s, e[i].path,
+						   e[i].path_len));
 		if (plen) {
 			/* Siblings come in runs: try the last parent first. */
 			if (last < n && e[last].path_len == plen &&
@@ -628,13 +633,13 @@ int sdm_tree_check(const struct sd_manifest *m, struct sd_err *why)
 			else
 				p = sdm_search(e, i, e[i].path, plen);
 			if (p == i)
-				return sdm_fail(
+				return sd_err_set(
 					why, -EINVAL,
 					"%s: parent directory %s is missing",
 					sdm_show(&s, e[i].path, e[i].path_len),
 					sdm_show(&t, e[i].path, plen));
 			if (e[p].type != SD_T_DIR)
-				return sdm_fail(
+				return sd_err_set(
 					why, -EINVAL,
 					"%s: parent %s is not a directory",
 					sdm_show(&s, e[i].path, e[i].path_len),
@@ -646,14 +651,14 @@ int sdm_tree_check(const struct sd_manifest *m, struct sd_err *why)
 				sdm_search(e, n, e[i].target, e[i].target_len);
 
 			if (k == n)
-				return sdm_fail(
+				return sd_err_set(
 					why, -EINVAL,
 					"hardlink %s: target %s is missing",
 					sdm_show(&s, e[i].path, e[i].path_len),
 					sdm_show(&t, e[i].target,
 						 e[i].target_len));
 			if (e[k].type != SD_T_FILE)
-				return sdm_fail(
+				return sd_err_set(
 					why, -EINVAL,
 					"hardlink %s: target %s is not a "
 					"regular file",
@@ -661,7 +666,7 @@ int sdm_tree_check(const struct sd_manifest *m, struct sd_err *why)
 					sdm_show(&t, e[i].target,
 						 e[i].target_len));
 			if (k > i)
-				return sdm_fail(
+				return sd_err_set(
 					why, -EINVAL,
 					"hardlink %s: target %s sorts after "
 					"it",
@@ -683,13 +688,13 @@ int sd_manifest_seal(struct sd_manifest *m, struct sd_err *why)
 	m->sealed = false;
 	r = sdm_sort(m);
 	if (r < 0)
-		return sdm_fail(why, r, "manifest: out of memory");
+		return sd_err_set(why, r, "manifest: out of memory");
 	r = sdm_tree_check(m, why);
 	if (r < 0)
 		return r;
 	r = sdm_entries_root(m->e, m->count, &m->root);
 	if (r < 0)
-		return sdm_fail(why, r, "manifest: out of memory");
+		return sd_err_set(why, r, "manifest: out of memory");
 	m->sealed = true;
 	return 0;
 }

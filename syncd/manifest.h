@@ -95,6 +95,11 @@ struct sd_err {
 	char what[256];
 };
 
+/* Fill why (when not NULL) with a printf-formatted line; return code. The
+ * one way every syncd module reports why it refused something. */
+__attribute__((format(printf, 3, 4))) int
+sd_err_set(struct sd_err *why, int code, const char *fmt, ...);
+
 /* Check one relative path against the rules above. Returns 0, or -EINVAL
  * with why filled (e.g. "path 'a/../b': '..' component"). In every why
  * below, a path is shown in single quotes, with bytes outside printable

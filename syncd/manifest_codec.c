@@ -277,8 +277,8 @@ __attribute__((format(printf, 3, 4))) static int rd_fail(struct rd *r, int code,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return sdm_fail(r->why, code, "%s %zu (byte %zu): %s", r->what, r->idx,
-			(size_t)(r->p - r->start), msg);
+	return sd_err_set(r->why, code, "%s %zu (byte %zu): %s", r->what,
+			  r->idx, (size_t)(r->p - r->start), msg);
 }
 
 static size_t rd_left(const struct rd *r)
@@ -509,21 +509,24 @@ static int rd_header(struct rd *r, const uint8_t magic[4], size_t hdr,
 	uint64_t format;
 
 	if (len < 4 || memcmp(r->p, magic, 4) != 0)
-		return sdm_fail(r->why, -EINVAL, "not a %s (bad magic)", kind);
+		return sd_err_set(r->why, -EINVAL, "not a %s (bad magic)",
+				  kind);
 	if (len < 6)
-		return sdm_fail(r->why, -EINVAL, "%s truncated: %zu bytes",
-				kind, len);
+		return sd_err_set(r->why, -EINVAL, "%s truncated: %zu bytes",
+				  kind, len);
 	format = get_le(r->p + 4, 2);
 	if (format != SD_MANIFEST_FORMAT)
-		return sdm_fail(r->why, -EPROTONOSUPPORT,
-				"%s format %llu, this build reads %u", kind,
-				(unsigned long long)format, SD_MANIFEST_FORMAT);
+		return sd_err_set(r->why, -EPROTONOSUPPORT,
+				  "%s format %llu, this build reads %u", kind,
+				  (unsigned long long)format,
+				  SD_MANIFEST_FORMAT);
 	if ((uint64_t)len > SD_ENC_MAX)
-		return sdm_fail(r->why, -EMSGSIZE, "%s of %zu bytes, over %llu",
-				kind, len, (unsigned long long)SD_ENC_MAX);
+		return sd_err_set(r->why, -EMSGSIZE,
+				  "%s of %zu bytes, over %llu", kind, len,
+				  (unsigned long long)SD_ENC_MAX);
 	if (len < hdr)
-		return sdm_fail(r->why, -EINVAL, "%s truncated: %zu bytes",
-				kind, len);
+		return sd_err_set(r->why, -EINVAL, "%s truncated: %zu bytes",
+				  kind, len);
 	r->p += 6;
 	return 0;
 }
@@ -537,7 +540,7 @@ static int rd_reserve(struct rd *r, struct sd_manifest *m, size_t n)
 	if (guess > r->budget)
 		guess = r->budget;
 	if (sdm_entries_reserve(m, n) < 0 || sdm_arena_reserve(m, guess) < 0)
-		return sdm_fail(r->why, -ENOMEM, "out of memory");
+		return sd_err_set(r->why, -ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -563,22 +566,23 @@ int sd_manifest_decode(const void *buf, size_t len, struct sd_manifest *m,
 	count = get_le(r.p + 24, 4);
 	r.p += 28;
 	if (count > SD_ENTRIES_MAX) {
-		k = sdm_fail(why, -EMSGSIZE, "manifest: %llu entries, over %u",
-			     (unsigned long long)count, SD_ENTRIES_MAX);
+		k = sd_err_set(why, -EMSGSIZE,
+			       "manifest: %llu entries, over %u",
+			       (unsigned long long)count, SD_ENTRIES_MAX);
 		goto out;
 	}
 	if (count > rd_left(&r) / REC_MIN) {
-		k = sdm_fail(why, -EINVAL,
-			     "manifest: %llu entries in %zu bytes",
-			     (unsigned long long)count, rd_left(&r));
+		k = sd_err_set(why, -EINVAL,
+			       "manifest: %llu entries in %zu bytes",
+			       (unsigned long long)count, rd_left(&r));
 		goto out;
 	}
 	if ((k = rd_reserve(&r, m, count)) < 0 ||
 	    (k = rd_entries(&r, m, count)) < 0)
 		goto out;
 	if (r.p != r.end) {
-		k = sdm_fail(why, -EINVAL, "manifest: %zu trailing bytes",
-			     rd_left(&r));
+		k = sd_err_set(why, -EINVAL, "manifest: %zu trailing bytes",
+			       rd_left(&r));
 		goto out;
 	}
 	/* The decoder took only the one encoding, so hashing the bytes as
@@ -586,7 +590,7 @@ int sd_manifest_decode(const void *buf, size_t len, struct sd_manifest *m,
 	sd_id_of(&root, (const uint8_t *)buf + MAN_HASH_FROM,
 		 len - MAN_HASH_FROM);
 	if (!sd_id_eq(&root, &m->root)) {
-		k = sdm_fail(
+		k = sd_err_set(
 			why, -EINVAL,
 			"manifest root hash mismatch: stored %s, computed %s",
 			sd_id_hex(&m->root, a), sd_id_hex(&root, b));
@@ -628,30 +632,30 @@ int sd_delta_decode(const void *buf, size_t len, struct sd_delta *d,
 	nput = get_le(r.p + 52, 4);
 	r.p += 56;
 	if (d->version <= d->base_version) {
-		k = sdm_fail(why, -EINVAL,
-			     "delta: version %llu does not follow %llu",
-			     (unsigned long long)d->version,
-			     (unsigned long long)d->base_version);
+		k = sd_err_set(why, -EINVAL,
+			       "delta: version %llu does not follow %llu",
+			       (unsigned long long)d->version,
+			       (unsigned long long)d->base_version);
 		goto out;
 	}
 	if (ndel > SD_ENTRIES_MAX || nput > SD_ENTRIES_MAX) {
-		k = sdm_fail(why, -EMSGSIZE,
-			     "delta: %llu deletes and %llu puts, over %u",
-			     (unsigned long long)ndel, (unsigned long long)nput,
-			     SD_ENTRIES_MAX);
+		k = sd_err_set(why, -EMSGSIZE,
+			       "delta: %llu deletes and %llu puts, over %u",
+			       (unsigned long long)ndel,
+			       (unsigned long long)nput, SD_ENTRIES_MAX);
 		goto out;
 	}
 	if (ndel * DEL_MIN + nput * REC_MIN > rd_left(&r)) {
-		k = sdm_fail(why, -EINVAL,
-			     "delta: %llu deletes and %llu puts in %zu bytes",
-			     (unsigned long long)ndel, (unsigned long long)nput,
-			     rd_left(&r));
+		k = sd_err_set(why, -EINVAL,
+			       "delta: %llu deletes and %llu puts in %zu bytes",
+			       (unsigned long long)ndel,
+			       (unsigned long long)nput, rd_left(&r));
 		goto out;
 	}
 	d->del = malloc((ndel ? ndel : 1) * sizeof(*d->del));
 	d->del_len = malloc((ndel ? ndel : 1) * sizeof(*d->del_len));
 	if (!d->del || !d->del_len) {
-		k = sdm_fail(why, -ENOMEM, "out of memory");
+		k = sd_err_set(why, -ENOMEM, "out of memory");
 		goto out;
 	}
 	d->del_cap = ndel ? ndel : 1;
@@ -667,7 +671,7 @@ int sd_delta_decode(const void *buf, size_t len, struct sd_delta *d,
 		if ((k = sd_path_check(p, plen2, why)) < 0)
 			goto out;
 		if (sdm_del_push(d, p, plen2) < 0) {
-			k = sdm_fail(why, -ENOMEM, "out of memory");
+			k = sd_err_set(why, -ENOMEM, "out of memory");
 			goto out;
 		}
 		sdm_arena_rewind(&scratch);
@@ -677,8 +681,8 @@ int sd_delta_decode(const void *buf, size_t len, struct sd_delta *d,
 	    (k = rd_entries(&r, &d->put, nput)) < 0)
 		goto out;
 	if (r.p != r.end) {
-		k = sdm_fail(why, -EINVAL, "delta: %zu trailing bytes",
-			     rd_left(&r));
+		k = sd_err_set(why, -EINVAL, "delta: %zu trailing bytes",
+			       rd_left(&r));
 		goto out;
 	}
 	if ((k = sdm_delta_sorted(d, why)) < 0)

@@ -18,7 +18,7 @@ int sdm_delta_sorted(const struct sd_delta *d, struct sd_err *why)
 	for (size_t i = 1; i < d->ndel; i++) {
 		if (sd_path_cmp(d->del[i - 1], d->del_len[i - 1], d->del[i],
 				d->del_len[i]) >= 0)
-			return sdm_fail(
+			return sd_err_set(
 				why, -EINVAL, "delta: delete %s not after %s",
 				sdm_show(&s, d->del[i], d->del_len[i]),
 				sdm_show(&t, d->del[i - 1], d->del_len[i - 1]));
@@ -39,7 +39,7 @@ int sdm_delta_sorted(const struct sd_delta *d, struct sd_err *why)
 						    d->del_len[mid], p, k);
 
 				if (c == 0)
-					return sdm_fail(
+					return sd_err_set(
 						why, -EINVAL,
 						"delta: delete %s is inside "
 						"deleted %s",
@@ -54,12 +54,12 @@ int sdm_delta_sorted(const struct sd_delta *d, struct sd_err *why)
 	}
 	for (size_t i = 1; i < d->put.count; i++) {
 		if (sdm_entry_cmp(&d->put.e[i - 1], &d->put.e[i]) >= 0)
-			return sdm_fail(why, -EINVAL,
-					"delta: put %s not after %s",
-					sdm_show(&s, d->put.e[i].path,
-						 d->put.e[i].path_len),
-					sdm_show(&t, d->put.e[i - 1].path,
-						 d->put.e[i - 1].path_len));
+			return sd_err_set(why, -EINVAL,
+					  "delta: put %s not after %s",
+					  sdm_show(&s, d->put.e[i].path,
+						   d->put.e[i].path_len),
+					  sdm_show(&t, d->put.e[i - 1].path,
+						   d->put.e[i - 1].path_len));
 	}
 	return 0;
 }
@@ -116,10 +116,10 @@ int sd_delta_delete(struct sd_delta *d, const char *path, size_t len,
 	if (r < 0)
 		return r;
 	if (d->ndel >= SD_ENTRIES_MAX)
-		return sdm_fail(why, -EINVAL, "delta: over %u deletes",
-				SD_ENTRIES_MAX);
+		return sd_err_set(why, -EINVAL, "delta: over %u deletes",
+				  SD_ENTRIES_MAX);
 	r = sdm_del_push(d, path, len);
-	return r < 0 ? sdm_fail(why, r, "out of memory") : 0;
+	return r < 0 ? sd_err_set(why, r, "out of memory") : 0;
 }
 
 struct del_ref {
@@ -140,10 +140,10 @@ int sd_delta_seal(struct sd_delta *d, struct sd_err *why)
 	int r;
 
 	if (d->version <= d->base_version)
-		return sdm_fail(why, -EINVAL,
-				"delta: version %llu does not follow %llu",
-				(unsigned long long)d->version,
-				(unsigned long long)d->base_version);
+		return sd_err_set(why, -EINVAL,
+				  "delta: version %llu does not follow %llu",
+				  (unsigned long long)d->version,
+				  (unsigned long long)d->base_version);
 	for (size_t i = 0; i < d->ndel; i++) {
 		r = sd_path_check(d->del[i], d->del_len[i], why);
 		if (r < 0)
@@ -152,7 +152,7 @@ int sd_delta_seal(struct sd_delta *d, struct sd_err *why)
 	if (d->ndel > 1) {
 		refs = malloc(d->ndel * sizeof(*refs));
 		if (!refs)
-			return sdm_fail(why, -ENOMEM, "out of memory");
+			return sd_err_set(why, -ENOMEM, "out of memory");
 		for (size_t i = 0; i < d->ndel; i++)
 			refs[i] = (struct del_ref){ d->del[i], d->del_len[i] };
 		qsort(refs, d->ndel, sizeof(*refs), del_ref_cmp);
@@ -168,7 +168,7 @@ int sd_delta_seal(struct sd_delta *d, struct sd_err *why)
 			return r;
 	}
 	if (sdm_sort(&d->put) < 0)
-		return sdm_fail(why, -ENOMEM, "out of memory");
+		return sd_err_set(why, -ENOMEM, "out of memory");
 	return sdm_delta_sorted(d, why);
 }
 
@@ -259,11 +259,11 @@ int sd_delta_apply(const struct sd_manifest *base, const struct sd_delta *d,
 
 	sd_manifest_init(out);
 	if (!base->sealed)
-		return sdm_fail(why, -EINVAL,
-				"delta: base manifest not sealed");
+		return sd_err_set(why, -EINVAL,
+				  "delta: base manifest not sealed");
 	if (d->base_version != base->version ||
 	    !sd_id_eq(&d->base_root, &base->root))
-		return sdm_fail(
+		return sd_err_set(
 			why, -ESTALE,
 			"delta from version %llu (root %s) does not apply "
 			"to version %llu (root %s)",
@@ -272,26 +272,27 @@ int sd_delta_apply(const struct sd_manifest *base, const struct sd_delta *d,
 			(unsigned long long)base->version,
 			sd_id_hex(&base->root, b));
 	if (d->version <= d->base_version)
-		return sdm_fail(why, -EINVAL,
-				"delta: version %llu does not follow %llu",
-				(unsigned long long)d->version,
-				(unsigned long long)d->base_version);
+		return sd_err_set(why, -EINVAL,
+				  "delta: version %llu does not follow %llu",
+				  (unsigned long long)d->version,
+				  (unsigned long long)d->base_version);
 	if ((r = sdm_delta_sorted(d, why)) < 0)
 		return r;
 
 	gone = calloc(base->count ? base->count : 1, 1);
 	if (!gone)
-		return sdm_fail(why, -ENOMEM, "out of memory");
+		return sd_err_set(why, -ENOMEM, "out of memory");
 	for (i = 0; i < d->ndel; i++) {
 		size_t len = d->del_len[i], k = base->count;
 
 		if (len <= SD_PATH_MAX)
 			k = sdm_search(base->e, base->count, d->del[i], len);
 		if (k == base->count) {
-			r = sdm_fail(why, -EINVAL,
-				     "delta: delete of %s, not in version %llu",
-				     sdm_show(&s, d->del[i], len),
-				     (unsigned long long)base->version);
+			r = sd_err_set(
+				why, -EINVAL,
+				"delta: delete of %s, not in version %llu",
+				sdm_show(&s, d->del[i], len),
+				(unsigned long long)base->version);
 			goto out;
 		}
 		gone[k] = 1;
@@ -325,16 +326,17 @@ int sd_delta_apply(const struct sd_manifest *base, const struct sd_delta *d,
 		}
 	}
 	if (r < 0) {
-		r = sdm_fail(why, r, "out of memory");
+		r = sd_err_set(why, r, "out of memory");
 		goto out;
 	}
 	out->version = d->version;
 	if ((r = sd_manifest_seal(out, why)) < 0)
 		goto out;
 	if (!sd_id_eq(&out->root, &d->root)) {
-		r = sdm_fail(why, -EINVAL,
-			     "root hash mismatch: expected %s, got %s",
-			     sd_id_hex(&d->root, a), sd_id_hex(&out->root, b));
+		r = sd_err_set(why, -EINVAL,
+			       "root hash mismatch: expected %s, got %s",
+			       sd_id_hex(&d->root, a),
+			       sd_id_hex(&out->root, b));
 		goto out;
 	}
 	free(gone);

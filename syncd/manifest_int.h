@@ -11,8 +11,6 @@
 #include "manifest.h"
 
 /* Fill why (when not NULL) and return code. */
-__attribute__((format(printf, 3, 4))) int sdm_fail(struct sd_err *why, int code,
-						   const char *fmt, ...);
 
 /* A path or target for a message: in single quotes, bytes outside
  * printable ASCII and the quote and backslash as \xNN, cut at SHOW_MAX

@@ -24,19 +24,6 @@ static void put_le32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)(v >> 24);
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(struct sd_err *why, int r,
-						      const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why) {
-		va_start(ap, fmt);
-		vsnprintf(why->what, sizeof(why->what), fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 int sd_pack_next(const void *buf, size_t len, struct sd_pack_pos *pos,
 		 struct sd_pack_rec *rec, struct sd_err *why)
 {
@@ -49,52 +36,59 @@ int sd_pack_next(const void *buf, size_t len, struct sd_pack_pos *pos,
 		return 0;
 	left = len - pos->off;
 	if (left < SD_PACK_HDR_SIZE)
-		return fail(why, -EPROTO,
-			    "pack record %u: truncated header (%zu bytes left, "
-			    "a header takes %u)",
-			    i, left, SD_PACK_HDR_SIZE);
+		return sd_err_set(
+			why, -EPROTO,
+			"pack record %u: truncated header (%zu bytes left, "
+			"a header takes %u)",
+			i, left, SD_PACK_HDR_SIZE);
 	if (memcmp(p, SD_PACK_MAGIC, 3) != 0)
-		return fail(why, -EPROTO,
-			    "pack record %u: bad magic at offset %zu", i,
-			    pos->off);
+		return sd_err_set(why, -EPROTO,
+				  "pack record %u: bad magic at offset %zu", i,
+				  pos->off);
 	flag = p[3];
 	if (flag != SD_Z_RAW && flag != SD_Z_ZSTD)
-		return fail(why, -EPROTO,
-			    "pack record %u: unknown flags 0x%02x", i, flag);
+		return sd_err_set(why, -EPROTO,
+				  "pack record %u: unknown flags 0x%02x", i,
+				  flag);
 	raw_len = get_le32(p + 20);
 	stored_len = get_le32(p + 24);
 	left -= SD_PACK_HDR_SIZE;
 	if (raw_len > SD_CHUNK_MAX)
-		return fail(why, -EMSGSIZE,
-			    "pack record %u: raw length %u over the %u-byte "
-			    "chunk cap",
-			    i, raw_len, SD_CHUNK_MAX);
+		return sd_err_set(
+			why, -EMSGSIZE,
+			"pack record %u: raw length %u over the %u-byte "
+			"chunk cap",
+			i, raw_len, SD_CHUNK_MAX);
 	if (stored_len > left)
-		return fail(why, -EPROTO,
-			    "pack record %u: stored length %u runs past the "
-			    "end (%zu left)",
-			    i, stored_len, left);
+		return sd_err_set(
+			why, -EPROTO,
+			"pack record %u: stored length %u runs past the "
+			"end (%zu left)",
+			i, stored_len, left);
 	if (flag == SD_Z_RAW && stored_len != raw_len)
-		return fail(why, -EPROTO,
-			    "pack record %u: raw record stores %u bytes for a "
-			    "raw length of %u",
-			    i, stored_len, raw_len);
+		return sd_err_set(
+			why, -EPROTO,
+			"pack record %u: raw record stores %u bytes for a "
+			"raw length of %u",
+			i, stored_len, raw_len);
 	if (flag == SD_Z_ZSTD) {
 		if (raw_len == 0)
-			return fail(why, -EPROTO,
-				    "pack record %u: zstd record of an empty "
-				    "chunk (an empty chunk is stored raw)",
-				    i);
+			return sd_err_set(
+				why, -EPROTO,
+				"pack record %u: zstd record of an empty "
+				"chunk (an empty chunk is stored raw)",
+				i);
 		if (stored_len == 0)
-			return fail(why, -EPROTO,
-				    "pack record %u: zstd record with no bytes",
-				    i);
+			return sd_err_set(
+				why, -EPROTO,
+				"pack record %u: zstd record with no bytes", i);
 		if (stored_len > ZSTD_compressBound(raw_len))
-			return fail(why, -EMSGSIZE,
-				    "pack record %u: stored length %u over "
-				    "zstd's bound %zu for %u raw bytes",
-				    i, stored_len, ZSTD_compressBound(raw_len),
-				    raw_len);
+			return sd_err_set(
+				why, -EMSGSIZE,
+				"pack record %u: stored length %u over "
+				"zstd's bound %zu for %u raw bytes",
+				i, stored_len, ZSTD_compressBound(raw_len),
+				raw_len);
 	}
 
 	memcpy(rec->id.b, p + 4, SD_ID_SIZE);
@@ -123,20 +117,22 @@ int sd_pack_verify(struct sd_zctx *z, const struct sd_pack_rec *rec,
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0)
-			return fail(why, -EBADMSG,
-				    "pack record %u: chunk %s: stored bytes do "
-				    "not decode to %u bytes",
-				    rec->index, sd_id_hex(&rec->id, want),
-				    rec->raw_len);
+			return sd_err_set(
+				why, -EBADMSG,
+				"pack record %u: chunk %s: stored bytes do "
+				"not decode to %u bytes",
+				rec->index, sd_id_hex(&rec->id, want),
+				rec->raw_len);
 		raw = scratch;
 	}
 	sd_id_of(&id, raw, rec->raw_len);
 	if (!sd_id_eq(&id, &rec->id))
-		return fail(why, -EBADMSG,
-			    "pack record %u: chunk %s: bytes do not match the "
-			    "id (they hash to %s)",
-			    rec->index, sd_id_hex(&rec->id, want),
-			    sd_id_hex(&id, got));
+		return sd_err_set(
+			why, -EBADMSG,
+			"pack record %u: chunk %s: bytes do not match the "
+			"id (they hash to %s)",
+			rec->index, sd_id_hex(&rec->id, want),
+			sd_id_hex(&id, got));
 	return 0;
 }
 

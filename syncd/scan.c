@@ -75,21 +75,6 @@ struct scan {
 	int64_t start_ns;
 };
 
-static int fail(struct sd_err *why, int r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct sd_err *why, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why) {
-		va_start(ap, fmt);
-		vsnprintf(why->what, sizeof(why->what), fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 static int64_t ns_of(const struct timespec *t)
 {
 	return (int64_t)t->tv_sec * 1000000000ll + t->tv_nsec;
@@ -352,8 +337,8 @@ static int add_entry(struct scan *sc, int dfd, const char *name, char *path,
 	memcpy(path + (plen ? plen + 1 : 0), name, nlen + 1);
 	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0
-				       : fail(sc->why, -errno, "%s: %s", path,
-					      strerror(errno));
+				       : sd_err_set(sc->why, -errno, "%s: %s",
+						    path, strerror(errno));
 	is_dir = S_ISDIR(sb.st_mode);
 	if (sd_ignore_match(sc->ig, path, len, is_dir))
 		return 0;
@@ -363,7 +348,7 @@ static int add_entry(struct scan *sc, int dfd, const char *name, char *path,
 	}
 	it = item_new(sc);
 	if (!it || !(it->path = strndup(path, len)))
-		return fail(sc->why, -ENOMEM, "out of memory");
+		return sd_err_set(sc->why, -ENOMEM, "out of memory");
 	it->len = (uint32_t)len;
 	it->mode = sb.st_mode & 07777;
 	it->mtime = ns_of(&sb.st_mtim);
@@ -383,9 +368,10 @@ static int add_entry(struct scan *sc, int dfd, const char *name, char *path,
 		ssize_t k = readlinkat(dfd, name, buf, sizeof(buf));
 
 		if (k < 0)
-			return errno == ENOENT ? (sc->n--, free(it->path), 0)
-					       : fail(sc->why, -errno, "%s: %s",
-						      path, strerror(errno));
+			return errno == ENOENT
+				       ? (sc->n--, free(it->path), 0)
+				       : sd_err_set(sc->why, -errno, "%s: %s",
+						    path, strerror(errno));
 		if (k == 0 || k > (ssize_t)SD_PATH_MAX) {
 			log_warn("%s: symlink target of %zd bytes, not synced",
 				 path, k);
@@ -396,7 +382,9 @@ static int add_entry(struct scan *sc, int dfd, const char *name, char *path,
 		it->type = SD_T_SYMLINK;
 		it->target = strndup(buf, (size_t)k);
 		it->size = (uint64_t)k;
-		return it->target ? 0 : fail(sc->why, -ENOMEM, "out of memory");
+		return it->target
+			       ? 0
+			       : sd_err_set(sc->why, -ENOMEM, "out of memory");
 	}
 	it->type = SD_T_DIR;
 	{
@@ -405,13 +393,14 @@ static int add_entry(struct scan *sc, int dfd, const char *name, char *path,
 			       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 		if (cfd < 0)
-			return errno == ENOENT ? 0
-					       : fail(sc->why, -errno, "%s: %s",
-						      path, strerror(errno));
+			return errno == ENOENT
+				       ? 0
+				       : sd_err_set(sc->why, -errno, "%s: %s",
+						    path, strerror(errno));
 		r = sd_ignore_enter_dir(sc->ig, path, len, cfd);
 		if (r < 0)
-			return fail(sc->why, r, "%s: ignore rules: %s", path,
-				    strerror(-r));
+			return sd_err_set(sc->why, r, "%s: ignore rules: %s",
+					  path, strerror(-r));
 		r = walk(sc, cfd, path, len);
 		sd_ignore_leave_dir(sc->ig);
 	}
@@ -429,8 +418,8 @@ static int walk(struct scan *sc, int dfd, char *path, size_t plen)
 		r = -errno;
 		if (fd >= 0)
 			close(fd);
-		return fail(sc->why, r, "%s: %s", plen ? path : ".",
-			    strerror(-r));
+		return sd_err_set(sc->why, r, "%s: %s", plen ? path : ".",
+				  strerror(-r));
 	}
 	while (r == 0 && (errno = 0, de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -439,8 +428,8 @@ static int walk(struct scan *sc, int dfd, char *path, size_t plen)
 		path[plen] = '\0';
 	}
 	if (r == 0 && errno)
-		r = fail(sc->why, -errno, "%s: %s", plen ? path : ".",
-			 strerror(errno));
+		r = sd_err_set(sc->why, -errno, "%s: %s", plen ? path : ".",
+			       strerror(errno));
 	closedir(d);
 	return r;
 }
@@ -594,8 +583,8 @@ static int hash_all(struct scan *sc)
 			continue;
 		}
 		if (it->err < 0)
-			return fail(sc->why, it->err, "%s: %s", it->path,
-				    strerror(-it->err));
+			return sd_err_set(sc->why, it->err, "%s: %s", it->path,
+					  strerror(-it->err));
 		sc->st->hashed_files++;
 		sc->st->hashed_bytes += it->size;
 	}
@@ -697,6 +686,27 @@ static int merge(struct scan *sc, const struct sd_manifest *prev,
 	return r ? r : sd_manifest_seal(out, sc->why);
 }
 
+/* Everything a scan holds; on failure, *out goes back to empty. */
+static void scan_fini(struct scan *sc, int r, struct sd_manifest *out)
+{
+	for (size_t i = 0; i < sc->n; i++) {
+		free(sc->v[i].path);
+		free(sc->v[i].target);
+		free(sc->v[i].chunks);
+	}
+	free(sc->v);
+	free(sc->todo);
+	free(sc->cbuf);
+	free(sc->ct);
+	sd_ignore_free(sc->ig);
+	if (sc->root >= 0)
+		close(sc->root);
+	if (r != 0) {
+		sd_manifest_free(out);
+		sd_manifest_init(out);
+	}
+}
+
 int sd_scan(const char *root, const struct sd_scan_opts *o,
 	    struct sd_manifest *out, struct sd_scan_stats *st,
 	    struct sd_err *why)
@@ -717,26 +727,27 @@ int sd_scan(const char *root, const struct sd_scan_opts *o,
 	icfg.root_name = root;
 	r = sd_ignore_new(&icfg, &sc.ig);
 	if (r < 0)
-		return fail(why, r, "ignore rules: %s", strerror(-r));
+		return sd_err_set(why, r, "ignore rules: %s", strerror(-r));
 	sc.root = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	path = malloc(SD_PATH_MAX + SD_NAME_MAX + 2);
 	if (sc.root < 0 || !path) {
-		r = fail(why, sc.root < 0 ? -errno : -ENOMEM, "%s: %s", root,
-			 strerror(sc.root < 0 ? errno : ENOMEM));
+		r = sd_err_set(why, sc.root < 0 ? -errno : -ENOMEM, "%s: %s",
+			       root, strerror(sc.root < 0 ? errno : ENOMEM));
 		goto out;
 	}
 	path[0] = '\0';
 	cache_load(&sc);
 	r = sd_ignore_enter_dir(sc.ig, "", 0, sc.root);
 	if (r < 0) {
-		fail(why, r, "%s: ignore rules: %s", root, strerror(-r));
+		sd_err_set(why, r, "%s: ignore rules: %s", root, strerror(-r));
 		goto out;
 	}
 	r = walk(&sc, sc.root, path, 0);
 	sd_ignore_leave_dir(sc.ig);
 	if (r == 0)
-		r = link_groups(&sc) < 0 ? fail(why, -ENOMEM, "out of memory")
-					 : 0;
+		r = link_groups(&sc) < 0
+			    ? sd_err_set(why, -ENOMEM, "out of memory")
+			    : 0;
 	if (r == 0)
 		r = hash_all(&sc);
 	if (r == 0)
@@ -746,23 +757,8 @@ int sd_scan(const char *root, const struct sd_scan_opts *o,
 out:
 	clock_gettime(CLOCK_REALTIME, &t1);
 	st->ms = (uint64_t)(ns_of(&t1) - ns_of(&t0)) / 1000000;
-	for (size_t i = 0; i < sc.n; i++) {
-		free(sc.v[i].path);
-		free(sc.v[i].target);
-		free(sc.v[i].chunks);
-	}
-	free(sc.v);
-	free(sc.todo);
-	free(sc.cbuf);
-	free(sc.ct);
 	free(path);
-	sd_ignore_free(sc.ig);
-	if (sc.root >= 0)
-		close(sc.root);
-	if (r < 0) {
-		sd_manifest_free(out);
-		sd_manifest_init(out);
-	}
+	scan_fini(&sc, r, out);
 	return r;
 }
 
@@ -925,13 +921,13 @@ int sd_scan_update(const char *root, const struct sd_scan_opts *o,
 			return 1;
 	paths = with_parents(given, ngiven, &n);
 	if (!paths)
-		return fail(why, -ENOMEM, "out of memory");
+		return sd_err_set(why, -ENOMEM, "out of memory");
 	skip = calloc(prev->count + 1, 1);
 	sc.ig = ignore_new(o, root);
 	sc.root = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (!skip || !sc.ig || sc.root < 0) {
-		r = fail(why, skip && sc.ig ? -errno : -ENOMEM, "%s: %s", root,
-			 strerror(skip && sc.ig ? errno : ENOMEM));
+		r = sd_err_set(why, skip && sc.ig ? -errno : -ENOMEM, "%s: %s",
+			       root, strerror(skip && sc.ig ? errno : ENOMEM));
 		goto out;
 	}
 	for (size_t i = 0; i < n && r == 0; i++) {
@@ -980,22 +976,9 @@ int sd_scan_update(const char *root, const struct sd_scan_opts *o,
 out:
 	clock_gettime(CLOCK_REALTIME, &t1);
 	st->ms = (uint64_t)(ns_of(&t1) - ns_of(&t0)) / 1000000;
-	for (size_t i = 0; i < sc.n; i++) {
-		free(sc.v[i].path);
-		free(sc.v[i].target);
-		free(sc.v[i].chunks);
-	}
-	free(sc.v);
-	free(sc.todo);
 	for (size_t i = 0; i < n; i++)
 		free(paths[i]);
 	free(paths);
-	sd_ignore_free(sc.ig);
-	if (sc.root >= 0)
-		close(sc.root);
-	if (r != 0) {
-		sd_manifest_free(out);
-		sd_manifest_init(out);
-	}
+	scan_fini(&sc, r, out);
 	return r;
 }

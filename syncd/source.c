@@ -47,21 +47,6 @@ struct sender {
 	struct sd_err why;
 };
 
-static int fail(struct sd_err *why, int r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct sd_err *why, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why) {
-		va_start(ap, fmt);
-		vsnprintf(why->what, sizeof(why->what), fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 int sd_source_cache_dir(char *buf, size_t cap)
 {
 	const char *e = getenv("TETHER_CACHE"), *x = getenv("XDG_CACHE_HOME");
@@ -149,11 +134,12 @@ static int call(struct tp_chan *c, const struct tp_msg *req, struct tp_msg *rep,
 	int r = tp_chan_call(c, req, rep, CALL_MS, err, sizeof(err));
 
 	if (r < 0)
-		return fail(why, r, "%s: %s", tp_type_name(req->type),
-			    err[0] ? err : strerror(-r));
+		return sd_err_set(why, r, "%s: %s", tp_type_name(req->type),
+				  err[0] ? err : strerror(-r));
 	if (rep->type != want)
-		return fail(why, -EPROTO, "%s: unexpected reply %s",
-			    tp_type_name(req->type), tp_type_name(rep->type));
+		return sd_err_set(why, -EPROTO, "%s: unexpected reply %s",
+				  tp_type_name(req->type),
+				  tp_type_name(rep->type));
 	return 0;
 }
 
@@ -181,7 +167,7 @@ static int locate(struct sender *sd, const uint8_t *ids, size_t n,
 	sd->tasks = calloc(n ? n : 1, sizeof(*sd->tasks));
 	if (!tab || !sd->tasks) {
 		free(tab);
-		return fail(why, -ENOMEM, "out of memory");
+		return sd_err_set(why, -ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct sd_id id;
@@ -223,10 +209,11 @@ static int locate(struct sender *sd, const uint8_t *ids, size_t n,
 	}
 	free(tab);
 	if (found != n)
-		return fail(why, -EPROTO,
-			    "the node wants %zu chunks this tree does not "
-			    "have",
-			    n - found);
+		return sd_err_set(
+			why, -EPROTO,
+			"the node wants %zu chunks this tree does not "
+			"have",
+			n - found);
 	qsort(sd->tasks, n, sizeof(*sd->tasks), loc_cmp);
 	sd->ntasks = n;
 	return 0;
@@ -253,8 +240,8 @@ static int flush(struct sender *sd, struct tp_chan *c, bool *busy,
 		r = tp_chan_finish(c, &rep, err, sizeof(err));
 		*busy = false;
 		if (r < 0)
-			return fail(why, r, "SYNC_PUT: %s",
-				    err[0] ? err : strerror(-r));
+			return sd_err_set(why, r, "SYNC_PUT: %s",
+					  err[0] ? err : strerror(-r));
 	}
 	if (!w || w->count == 0)
 		return 0;
@@ -262,7 +249,7 @@ static int flush(struct sender *sd, struct tp_chan *c, bool *busy,
 	req.put.pack = (struct tp_bytes){ w->buf, (uint32_t)w->len };
 	r = tp_chan_begin(c, &req, CALL_MS);
 	if (r < 0)
-		return fail(why, r, "SYNC_PUT: %s", strerror(-r));
+		return sd_err_set(why, r, "SYNC_PUT: %s", strerror(-r));
 	*busy = true;
 	atomic_fetch_add(&sd->wire, w->len);
 	sd_pack_writer_reset(w);
@@ -290,17 +277,18 @@ static int send_range(struct sender *sd, struct tp_chan *c, bool *busy,
 				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			fd_entry = t->entry;
 			if (fd < 0) {
-				r = fail(why, -errno, "%s: %s", e->path,
-					 strerror(errno));
+				r = sd_err_set(why, -errno, "%s: %s", e->path,
+					       strerror(errno));
 				break;
 			}
 		}
 		k = pread(fd, buf, t->len, (off_t)t->off);
 		if (k != (ssize_t)t->len) {
-			r = fail(why, k < 0 ? -errno : -EAGAIN,
-				 "%s changed while it was synced: run the "
-				 "sync again",
-				 e->path);
+			r = sd_err_set(
+				why, k < 0 ? -errno : -EAGAIN,
+				"%s changed while it was synced: run the "
+				"sync again",
+				e->path);
 			break;
 		}
 		for (;;) {
@@ -313,15 +301,16 @@ static int send_range(struct sender *sd, struct tp_chan *c, bool *busy,
 		}
 		if (r < 0) {
 			if (!why->what[0])
-				fail(why, r, "packing %s: %s", e->path,
-				     strerror(-r));
+				sd_err_set(why, r, "packing %s: %s", e->path,
+					   strerror(-r));
 			break;
 		}
 		if (!sd_id_eq(&got, &t->id)) {
-			r = fail(why, -EAGAIN,
-				 "%s changed while it was synced: run the "
-				 "sync again",
-				 e->path);
+			r = sd_err_set(
+				why, -EAGAIN,
+				"%s changed while it was synced: run the "
+				"sync again",
+				e->path);
 			break;
 		}
 		atomic_fetch_add(&sd->chunks_done, 1);
@@ -356,7 +345,7 @@ static void *send_worker(void *arg)
 	if (r == 0)
 		r = tp_chan_open(sd->link, &c);
 	if (r < 0)
-		fail(&why, r, "starting a sender: %s", strerror(-r));
+		sd_err_set(&why, r, "starting a sender: %s", strerror(-r));
 	while (r == 0 && !sd->err &&
 	       (i = atomic_fetch_add(&sd->next, TASKS_AT_ONCE)) < sd->ntasks) {
 		size_t to = i + TASKS_AT_ONCE;
@@ -449,17 +438,19 @@ static int offer(struct tp_chan *c, const struct sd_source_opts *o,
 	*nids = rep.want.total;
 	*ids = malloc((rep.want.total ? rep.want.total : 1) * SD_ID_SIZE);
 	if (!*ids)
-		return fail(why, -ENOMEM, "out of memory");
+		return sd_err_set(why, -ENOMEM, "out of memory");
 	for (uint64_t have = 0;;) {
 		if (rep.want.index != have || rep.want.total != *nids)
-			return fail(why, -EPROTO, "SYNC_WANT out of order");
+			return sd_err_set(why, -EPROTO,
+					  "SYNC_WANT out of order");
 		memcpy(*ids + have * SD_ID_SIZE, rep.want.ids,
 		       (size_t)rep.want.count * SD_ID_SIZE);
 		have += rep.want.count;
 		if (have == *nids)
 			return 0;
 		if (rep.want.count == 0)
-			return fail(why, -EPROTO, "SYNC_WANT: empty page");
+			return sd_err_set(why, -EPROTO,
+					  "SYNC_WANT: empty page");
 		req = (struct tp_msg){ .type = TP_SYNC_NEED,
 				       .need = { session, have } };
 		r = call(c, &req, &rep, TP_SYNC_WANT, why);
@@ -549,7 +540,8 @@ static int push_once(struct sd_source *s, struct sd_manifest *m,
 	sd_delta_free(&d);
 	sd_manifest_free(&empty);
 	if (r < 0)
-		return fail(why, r, "building the delta: %s", strerror(-r));
+		return sd_err_set(why, r, "building the delta: %s",
+				  strerror(-r));
 	rep->offer_bytes = len;
 	sd.session = new_session();
 	r = offer(s->c, o, sd.session, enc, len, &ids, &nids, why);
@@ -603,19 +595,19 @@ int sd_source_open(struct tp_link *link, const struct sd_source_opts *o,
 	int r;
 
 	if (!s)
-		return fail(why, -ENOMEM, "out of memory");
+		return sd_err_set(why, -ENOMEM, "out of memory");
 	s->link = link;
 	s->o = o;
 	s->root = -1;
 	sd_manifest_init(&s->last);
 	s->real = realpath(o->dir, NULL);
 	if (!s->real) {
-		r = fail(why, -errno, "%s: %s", o->dir, strerror(errno));
+		r = sd_err_set(why, -errno, "%s: %s", o->dir, strerror(errno));
 		goto fail;
 	}
 	s->root = open(s->real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->root < 0) {
-		r = fail(why, -errno, "%s: %s", s->real, strerror(errno));
+		r = sd_err_set(why, -errno, "%s: %s", s->real, strerror(errno));
 		goto fail;
 	}
 	/* The stat cache is about this directory's files only, whatever node
@@ -625,22 +617,22 @@ int sd_source_open(struct tp_link *link, const struct sd_source_opts *o,
 	if (r == 0)
 		r = cache_name(s->real, tp_link_url(link), o->workspace, hex);
 	if (r < 0) {
-		fail(why, r, "out of memory");
+		sd_err_set(why, r, "out of memory");
 		goto fail;
 	}
 	r = mkdir_p(o->cache_dir);
 	if (r < 0) {
-		fail(why, r, "cache %s: %s", o->cache_dir, strerror(-r));
+		sd_err_set(why, r, "cache %s: %s", o->cache_dir, strerror(-r));
 		goto fail;
 	}
 	if (asprintf(&s->stat_path, "%s/%s.stat", o->cache_dir, stat_hex) < 0 ||
 	    asprintf(&s->last_path, "%s/%s.last", o->cache_dir, hex) < 0) {
-		r = fail(why, -ENOMEM, "out of memory");
+		r = sd_err_set(why, -ENOMEM, "out of memory");
 		goto fail;
 	}
 	r = tp_chan_open(link, &s->c);
 	if (r < 0) {
-		fail(why, r, "%s: %s", tp_link_url(link), strerror(-r));
+		sd_err_set(why, r, "%s: %s", tp_link_url(link), strerror(-r));
 		goto fail;
 	}
 	*ret = s;

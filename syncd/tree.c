@@ -24,21 +24,6 @@
 /* Past this many new files, one syncfs beats an fsync each. */
 #define FSYNC_EACH_MAX 32
 
-static int why_set(struct sd_err *why, int r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int why_set(struct sd_err *why, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why) {
-		va_start(ap, fmt);
-		vsnprintf(why->what, sizeof(why->what), fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 /* ---- removing ---- */
 
 static int rm_rf_at(int dfd, const char *name);
@@ -290,8 +275,8 @@ static int stage_file(int sfd, const char *name, const struct sd_entry *e,
 
 	fd = openat(sfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return why_set(why, -errno, "staging %s: %s", e->path,
-			       strerror(errno));
+		return sd_err_set(why, -errno, "staging %s: %s", e->path,
+				  strerror(errno));
 	for (uint32_t i = 0; i < e->nchunks; i++) {
 		uint32_t n = e->chunks[i].len;
 
@@ -307,10 +292,10 @@ static int stage_file(int sfd, const char *name, const struct sd_entry *e,
 				if (k < 0) {
 					if (errno == EINTR)
 						continue;
-					return why_set(why, -errno,
-						       "writing %s: %s",
-						       e->path,
-						       strerror(errno));
+					return sd_err_set(why, -errno,
+							  "writing %s: %s",
+							  e->path,
+							  strerror(errno));
 				}
 				done += (uint32_t)k;
 			}
@@ -319,12 +304,12 @@ static int stage_file(int sfd, const char *name, const struct sd_entry *e,
 	}
 	if (ftruncate(fd, (off_t)e->size) < 0 ||
 	    fchmod(fd, (mode_t)e->mode) < 0)
-		return why_set(why, -errno, "staging %s: %s", e->path,
-			       strerror(errno));
+		return sd_err_set(why, -errno, "staging %s: %s", e->path,
+				  strerror(errno));
 	ts[0] = ts[1] = ts_of(e->mtime_ns);
 	if (futimens(fd, ts) < 0)
-		return why_set(why, -errno, "staging %s: %s", e->path,
-			       strerror(errno));
+		return sd_err_set(why, -errno, "staging %s: %s", e->path,
+				  strerror(errno));
 	return 0;
 }
 
@@ -339,7 +324,7 @@ static int stage_all(const struct sd_tree *t, int sfd,
 	int r;
 
 	if (!buf)
-		return why_set(why, -ENOMEM, "out of memory");
+		return sd_err_set(why, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < d->put.count; i++) {
 		const struct sd_entry *e = &d->put.e[i];
 		struct timespec ts[2];
@@ -350,8 +335,8 @@ static int stage_all(const struct sd_tree *t, int sfd,
 			util_failpoint("tree-staging");
 		r = stage_bucket(sfd, d->version, i, &made);
 		if (r < 0)
-			return why_set(why, r, "staging %s: %s", e->path,
-				       strerror(-r));
+			return sd_err_set(why, r, "staging %s: %s", e->path,
+					  strerror(-r));
 		stage_name(name, d->version, i);
 		if (e->type == SD_T_FILE) {
 			r = stage_file(sfd, name, e, src, buf, why);
@@ -360,12 +345,12 @@ static int stage_all(const struct sd_tree *t, int sfd,
 			continue;
 		}
 		if (symlinkat(e->target, sfd, name) < 0)
-			return why_set(why, -errno, "staging symlink %s: %s",
-				       e->path, strerror(errno));
+			return sd_err_set(why, -errno, "staging symlink %s: %s",
+					  e->path, strerror(errno));
 		ts[0] = ts[1] = ts_of(e->mtime_ns);
 		if (utimensat(sfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-			return why_set(why, -errno, "staging symlink %s: %s",
-				       e->path, strerror(errno));
+			return sd_err_set(why, -errno, "staging symlink %s: %s",
+					  e->path, strerror(errno));
 	}
 	return 0;
 }
@@ -375,7 +360,7 @@ static int stage_all(const struct sd_tree *t, int sfd,
 static int entry_fail(struct sd_err *why, int r, const char *what,
 		      const struct sd_entry *e)
 {
-	return why_set(why, r, "%s %s: %s", what, e->path, strerror(-r));
+	return sd_err_set(why, r, "%s %s: %s", what, e->path, strerror(-r));
 }
 
 static int lstat_type(int pfd, const char *leaf, mode_t *fmt)
@@ -409,8 +394,8 @@ static int apply_deletes(struct walker *w, const struct sd_delta *d,
 		if (r == 0)
 			r = rm_rf_at(pfd, leaf);
 		if (r < 0)
-			return why_set(why, r, "deleting %s: %s", d->del[i],
-				       strerror(-r));
+			return sd_err_set(why, r, "deleting %s: %s", d->del[i],
+					  strerror(-r));
 	}
 	for (size_t i = 0; i < d->put.count; i++) {
 		const struct sd_entry *e = &d->put.e[i];
@@ -641,7 +626,7 @@ static int unlock_dirs(struct walker *w, const struct sd_delta *d,
 	int pfd;
 
 	if (touched_dirs(d, new, &dirs, &n) < 0)
-		return why_set(why, -ENOMEM, "out of memory");
+		return sd_err_set(why, -ENOMEM, "out of memory");
 	/* Shallowest first: a directory's parent is writable before it. */
 	for (size_t i = n; i-- > 0;) {
 		if (open_parent(w, dirs[i]->path, dirs[i]->path_len, &pfd,
@@ -666,7 +651,7 @@ static int apply_dir_meta(struct walker *w, const struct sd_delta *d,
 	int pfd, r;
 
 	if (touched_dirs(d, new, &dirs, &n) < 0)
-		return why_set(why, -ENOMEM, "out of memory");
+		return sd_err_set(why, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		r = open_parent(w, dirs[i]->path, dirs[i]->path_len, &pfd,
 				&leaf);
@@ -693,8 +678,8 @@ static int apply_all(const struct sd_tree *t, int sfd,
 
 	w.root = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w.root < 0)
-		return why_set(why, -errno, "workspace %s: %s", t->dir,
-			       strerror(errno));
+		return sd_err_set(why, -errno, "workspace %s: %s", t->dir,
+				  strerror(errno));
 	r = unlock_dirs(&w, d, new, why);
 	if (r == 0)
 		r = apply_deletes(&w, d, new, why);
@@ -718,19 +703,19 @@ static int open_stage(const struct sd_tree *t, bool clear, struct sd_err *why)
 	int fd;
 
 	if (mkdir(t->stage, 0700) < 0 && errno != EEXIST)
-		return why_set(why, -errno, "stage %s: %s", t->stage,
-			       strerror(errno));
+		return sd_err_set(why, -errno, "stage %s: %s", t->stage,
+				  strerror(errno));
 	fd = open(t->stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return why_set(why, -errno, "stage %s: %s", t->stage,
-			       strerror(errno));
+		return sd_err_set(why, -errno, "stage %s: %s", t->stage,
+				  strerror(errno));
 	if (clear) {
 		int r = rm_dir_contents(dup(fd));
 
 		if (r < 0) {
 			close(fd);
-			return why_set(why, r, "clearing %s: %s", t->stage,
-				       strerror(-r));
+			return sd_err_set(why, r, "clearing %s: %s", t->stage,
+					  strerror(-r));
 		}
 	}
 	return fd;
@@ -745,8 +730,8 @@ int sd_tree_update(const struct sd_tree *t, const struct sd_manifest *old,
 	int r;
 
 	if (mkdir(t->dir, 0755) < 0 && errno != EEXIST)
-		return why_set(why, -errno, "workspace %s: %s", t->dir,
-			       strerror(errno));
+		return sd_err_set(why, -errno, "workspace %s: %s", t->dir,
+				  strerror(errno));
 	sfd = open_stage(t, true, why);
 	if (sfd < 0)
 		return sfd;
@@ -772,8 +757,8 @@ int sd_tree_redo(const struct sd_tree *t, const struct sd_manifest *old,
 	int r;
 
 	if (mkdir(t->dir, 0755) < 0 && errno != EEXIST)
-		return why_set(why, -errno, "workspace %s: %s", t->dir,
-			       strerror(errno));
+		return sd_err_set(why, -errno, "workspace %s: %s", t->dir,
+				  strerror(errno));
 	/* Staged files were not synced before the commit point: write them
 	 * again from the store (where every chunk is durable), whatever the
 	 * stage or the tree holds. */
@@ -808,11 +793,11 @@ int sd_tree_sync(const struct sd_tree *t, const struct sd_delta *d,
 
 	w.root = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w.root < 0)
-		return why_set(why, -errno, "workspace %s: %s", t->dir,
-			       strerror(errno));
+		return sd_err_set(why, -errno, "workspace %s: %s", t->dir,
+				  strerror(errno));
 	if (touched_dirs(d, new, &dirs, &ndirs) < 0) {
 		close(w.root);
-		return why_set(why, -ENOMEM, "out of memory");
+		return sd_err_set(why, -ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < d->put.count; i++)
 		nfiles += d->put.e[i].type == SD_T_FILE;
@@ -842,7 +827,8 @@ int sd_tree_sync(const struct sd_tree *t, const struct sd_delta *d,
 	walker_reset(&w);
 	close(w.root);
 	if (r < 0)
-		return why_set(why, r, "syncing %s: %s", t->dir, strerror(-r));
+		return sd_err_set(why, r, "syncing %s: %s", t->dir,
+				  strerror(-r));
 	sd_tree_clear_stage(t);
 	return 0;
 }

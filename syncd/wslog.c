@@ -28,21 +28,6 @@ struct sd_wslog {
 	unsigned records;
 };
 
-static int fail(struct sd_err *why, int r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct sd_err *why, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why) {
-		va_start(ap, fmt);
-		vsnprintf(why->what, sizeof(why->what), fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 static uint64_t le(const uint8_t *p, unsigned w)
 {
 	uint64_t v = 0;
@@ -102,11 +87,11 @@ static int load_base(struct sd_wslog *l, struct sd_wslog_state *st,
 	if (fd < 0 && errno == ENOENT)
 		return sd_manifest_seal(&st->cur, why);
 	if (fd < 0)
-		return fail(why, -errno, "%s: %s", l->base_path,
-			    strerror(errno));
+		return sd_err_set(why, -errno, "%s: %s", l->base_path,
+				  strerror(errno));
 	r = slurp(fd, &buf, &len);
 	if (r < 0)
-		return fail(why, r, "%s: %s", l->base_path, strerror(-r));
+		return sd_err_set(why, r, "%s: %s", l->base_path, strerror(-r));
 	r = sd_manifest_decode(buf, len, &st->cur, why);
 	if (r < 0)
 		return r;
@@ -125,7 +110,7 @@ static int replay(struct sd_wslog *l, struct sd_wslog_state *st,
 
 	r = slurp(l->fd, &buf, &len);
 	if (r < 0)
-		return fail(why, r, "%s: %s", l->log_path, strerror(-r));
+		return sd_err_set(why, r, "%s: %s", l->log_path, strerror(-r));
 	while (len - pos >= REC_HDR) {
 		const uint8_t *h = buf + pos;
 		uint64_t n = le(h + 4, 4);
@@ -168,8 +153,8 @@ static int replay(struct sd_wslog *l, struct sd_wslog_state *st,
 		log_warn("%s: cutting %zu bytes of an unfinished commit",
 			 l->log_path, len - pos);
 		if (ftruncate(l->fd, (off_t)pos) < 0 || fsync(l->fd) < 0)
-			return fail(why, -errno, "%s: %s", l->log_path,
-				    strerror(errno));
+			return sd_err_set(why, -errno, "%s: %s", l->log_path,
+					  strerror(errno));
 	}
 	l->size = pos;
 	if (st->redo)
@@ -192,13 +177,14 @@ int sd_wslog_open(const char *dir, struct sd_wslog **ret,
 	if (!l || !(l->dir = strdup(dir)) ||
 	    asprintf(&l->base_path, "%s/manifest", dir) < 0 ||
 	    asprintf(&l->log_path, "%s/log", dir) < 0) {
-		r = fail(why, -ENOMEM, "out of memory");
+		r = sd_err_set(why, -ENOMEM, "out of memory");
 		goto fail;
 	}
 	l->fd = open(l->log_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC,
 		     0600);
 	if (l->fd < 0) {
-		r = fail(why, -errno, "%s: %s", l->log_path, strerror(errno));
+		r = sd_err_set(why, -errno, "%s: %s", l->log_path,
+			       strerror(errno));
 		goto fail;
 	}
 	r = load_base(l, st, why);
@@ -236,9 +222,10 @@ int sd_wslog_append(struct sd_wslog *l, const struct sd_delta *d,
 
 	r = sd_delta_encode(d, &enc, &len);
 	if (r < 0)
-		return fail(why, r, "encoding the delta: %s", strerror(-r));
+		return sd_err_set(why, r, "encoding the delta: %s",
+				  strerror(-r));
 	if (len > UINT32_MAX)
-		return fail(why, -EFBIG, "a delta of %zu bytes", len);
+		return sd_err_set(why, -EFBIG, "a delta of %zu bytes", len);
 	sum = XXH3_64bits(enc, len);
 	for (unsigned i = 0; i < 4; i++)
 		h[4 + i] = (uint8_t)(len >> (8 * i));
@@ -267,7 +254,7 @@ undo:
 	if (ftruncate(l->fd, (off_t)l->size) < 0)
 		log_warn("%s: cannot cut back an unfinished record: %s",
 			 l->log_path, strerror(errno));
-	return fail(why, r, "%s: %s", l->log_path, strerror(-r));
+	return sd_err_set(why, r, "%s: %s", l->log_path, strerror(-r));
 }
 
 bool sd_wslog_wants_compact(const struct sd_wslog *l)
@@ -286,9 +273,10 @@ int sd_wslog_compact(struct sd_wslog *l, const struct sd_manifest *cur,
 
 	r = sd_manifest_encode(cur, &enc, &len);
 	if (r < 0)
-		return fail(why, r, "encoding the manifest: %s", strerror(-r));
+		return sd_err_set(why, r, "encoding the manifest: %s",
+				  strerror(-r));
 	if (asprintf(&tmp, "%s.tmp", l->base_path) < 0)
-		return fail(why, -ENOMEM, "out of memory");
+		return sd_err_set(why, -ENOMEM, "out of memory");
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto fail;
@@ -316,7 +304,7 @@ int sd_wslog_compact(struct sd_wslog *l, const struct sd_manifest *cur,
 fail:
 	r = -errno;
 	unlink(tmp);
-	return fail(why, r, "saving %s: %s", l->base_path, strerror(-r));
+	return sd_err_set(why, r, "saving %s: %s", l->base_path, strerror(-r));
 }
 
 void sd_wslog_close(struct sd_wslog *l)

@@ -56,6 +56,19 @@ assert_match()
 		fail "$3: expected to match /$1/, got '$2'"
 }
 
+# tree_digest DIR: every entry's path, type, mode, size (but a directory's,
+# which is the file system's business), mtime, link target and content hash,
+# sorted: what the sync tests compare trees by. (treegen digest does the same
+# for names no shell handles well.)
+tree_digest()
+{
+	(cd "$1" && find . -mindepth 1 -printf '%P|%y|%m|%s|%T@|%l\n' |
+		awk -F'|' -v OFS='|' '$2 == "d" { $4 = 0 } 1' |
+		LC_ALL=C sort &&
+		find . -type f -print0 | LC_ALL=C sort -z |
+		xargs -0r md5sum) 2>/dev/null || echo "no tree at $1"
+}
+
 # One line of a file, for messages: what a tether call said on stderr.
 show() { [ -s "$1" ] && tr '\n' '|' <"$1" | head -c 600; }
 

@@ -10,18 +10,6 @@
 tr=${1:?transport: ipc or tcp}
 export TETHER_CACHE=$T/cache
 
-# digest DIR: every entry's type, mode, size, mtime, link target and content
-# hash, sorted; the tree's identity for these tests.
-digest()
-{
-	# (A directory's size is the file system's business: left out.)
-	(cd "$1" && find . -mindepth 1 -printf '%P|%y|%m|%s|%T@|%l\n' |
-		awk -F'|' -v OFS='|' '$2 == "d" { $4 = 0 } 1' |
-		LC_ALL=C sort &&
-		find . -type f -print0 | LC_ALL=C sort -z |
-		xargs -0r md5sum) || echo "no tree at $1"
-}
-
 json_field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
 
 sync_json()
@@ -44,8 +32,8 @@ start_node "$tr" "$base"
 out=$(sync_json) || fail "first sync: $(show "$T/sync.err")"
 assert_eq 1 "$(json_field version "$out")" "first version"
 stop_node "$NODE_PID" TERM
-v1=$(digest "$base/workspaces/w")
-[ "$v1" = "$(digest "$src")" ] || fail "version 1 differs from the source"
+v1=$(tree_digest "$base/workspaces/w")
+[ "$v1" = "$(tree_digest "$src")" ] || fail "version 1 differs from the source"
 
 # Version 2: edits, a deletion of a whole directory, a new file, a rename, a
 # mode change, a file turned into a directory.
@@ -57,7 +45,7 @@ mv "$src/dir/sub/keep" "$src/dir/kept"
 chmod 700 "$src/dir"
 rm "$src/link"
 mkdir "$src/link" && printf 'in\n' >"$src/link/f"
-v2=$(digest "$src")
+v2=$(tree_digest "$src")
 
 # Each failpoint: the node dies there during the commit of version 2.
 # Before the journal the old version must survive; from the journal on,
@@ -73,7 +61,7 @@ for fp in tree-staging tree-journaled tree-deleted tree-applied; do
 		fail "node with failpoint $fp still runs"
 	stop_node "$NODE_PID" KILL
 	start_node "$tr" "$root"
-	got=$(digest "$root/workspaces/w")
+	got=$(tree_digest "$root/workspaces/w")
 	st=$(tx status --node "$NODE_URL" --json 2>"$T/status.err")
 	if [ "$fp" = tree-staging ]; then
 		[ "$got" = "$v1" ] ||
@@ -89,7 +77,7 @@ for fp in tree-staging tree-journaled tree-deleted tree-applied; do
 	out=$(sync_json) || fail "$fp: sync after restart: $(show "$T/sync.err")"
 	assert_eq 0 "$(json_field chunks_sent "$out")" \
 		"$fp: chunks sent again after restart"
-	[ "$(digest "$root/workspaces/w")" = "$v2" ] ||
+	[ "$(tree_digest "$root/workspaces/w")" = "$v2" ] ||
 		fail "$fp: the tree differs from the source after the next sync"
 	stop_node "$NODE_PID" TERM
 	rm -rf "$root"
@@ -120,7 +108,7 @@ out=$(tx sync "$big" --node "$NODE_URL" --workspace b --json 2>"$T/sync.err") ||
 sent=$(json_field bytes_sent_raw "$out")
 [ "$sent" -lt 96000000 ] ||
 	fail "the resumed sync sent $sent bytes: everything again"
-[ "$(digest "$root/workspaces/b")" = "$(digest "$big")" ] ||
+[ "$(tree_digest "$root/workspaces/b")" = "$(tree_digest "$big")" ] ||
 	fail "the tree differs after the resumed sync"
 log "client killed mid-transfer: resumed sending $sent of 96000000 bytes"
 
@@ -129,7 +117,7 @@ log "client killed mid-transfer: resumed sending $sent of 96000000 bytes"
 # new one, and the next sync completes it.
 printf 'changed\n' >"$big/f1"
 head -c 4000000 /dev/urandom >"$big/f25"
-before=$(digest "$root/workspaces/b")
+before=$(tree_digest "$root/workspaces/b")
 mark=$(stored)
 "$TETHER" sync "$big" --node "$NODE_URL" --workspace b >/dev/null 2>&1 &
 client=$!
@@ -139,11 +127,11 @@ wait_until 60 grown || fail "no new chunks stored within 60 s"
 stop_node "$NODE_PID" KILL
 wait "$client" 2>/dev/null
 start_node "$tr" "$root"
-got=$(digest "$root/workspaces/b")
-[ "$got" = "$before" ] || [ "$got" = "$(digest "$big")" ] ||
+got=$(tree_digest "$root/workspaces/b")
+[ "$got" = "$before" ] || [ "$got" = "$(tree_digest "$big")" ] ||
 	fail "after kill -9 the tree is neither the old nor the new version"
 out=$(tx sync "$big" --node "$NODE_URL" --workspace b --json 2>"$T/sync.err") ||
 	fail "sync after the node was killed: $(show "$T/sync.err")"
-[ "$(digest "$root/workspaces/b")" = "$(digest "$big")" ] ||
+[ "$(tree_digest "$root/workspaces/b")" = "$(tree_digest "$big")" ] ||
 	fail "the tree differs after the sync that followed kill -9"
 log "node killed mid-sync: ok"

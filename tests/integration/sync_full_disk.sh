@@ -15,16 +15,6 @@ command -v unshare >/dev/null || { echo "SKIP: no unshare" >&2; exit 77; }
 unshare --mount true 2>/dev/null ||
 	{ echo "SKIP: cannot create a mount namespace" >&2; exit 77; }
 
-digest()
-{
-	# (A directory's size is the file system's business: left out.)
-	(cd "$1" && find . -mindepth 1 -printf '%P|%y|%m|%s|%T@|%l\n' |
-		awk -F'|' -v OFS='|' '$2 == "d" { $4 = 0 } 1' |
-		LC_ALL=C sort &&
-		find . -type f -print0 | LC_ALL=C sort -z |
-		xargs -0r md5sum) || echo "no tree at $1"
-}
-
 # The node, in its own mount namespace with a small tmpfs as its root.
 root=$T/root
 mkdir -p "$root" || fail mkdir
@@ -47,9 +37,9 @@ head -c 2000000 /dev/urandom >"$src/d/data"
 printf 'v1\n' >"$src/note"
 tx sync "$src" --node "$NODE_URL" --workspace w >/dev/null 2>"$T/sync.err" ||
 	fail "first sync: $(show "$T/sync.err")"
-v1=$(digest "$view")
-[ "$v1" = "$(digest "$src")" ] ||
-	fail "version 1 differs from the source: $(diff <(digest "$src") <(echo "$v1") | head -5 | tr "\n" " ")"
+v1=$(tree_digest "$view")
+[ "$v1" = "$(tree_digest "$src")" ] ||
+	fail "version 1 differs from the source: $(diff <(tree_digest "$src") <(echo "$v1") | head -5 | tr "\n" " ")"
 
 check_refused()
 {
@@ -61,7 +51,7 @@ check_refused()
 	assert_match 'No space left on device' "$(cat "$T/full.err")" \
 		"error of a sync that $what"
 	node_alive "$NODE_PID" "$NODE_URL" || fail "the node died: $what"
-	[ "$(digest "$view")" = "$v1" ] ||
+	[ "$(tree_digest "$view")" = "$v1" ] ||
 		fail "the committed version changed after a sync that $what"
 	assert_match "\"version\":${check_refused_at:-1}," \
 		"$(tx status --node "$NODE_URL" --json 2>&1)" "status after: $what"
@@ -80,9 +70,9 @@ rm "$src/d/text"
 printf 'v3\n' >"$src/note"
 tx sync "$src" --node "$NODE_URL" --workspace w >/dev/null 2>"$T/sync.err" ||
 	fail "sync after freeing space: $(show "$T/sync.err")"
-[ "$(digest "$view")" = "$(digest "$src")" ] ||
+[ "$(tree_digest "$view")" = "$(tree_digest "$src")" ] ||
 	fail "the tree differs from the source after space was freed"
-v1=$(digest "$view")
+v1=$(tree_digest "$view")
 assert_match '"version":2,' "$(tx status --node "$NODE_URL" --json 2>&1)" \
 	"status after the sync that fit"
 log "sync after freeing space: ok"

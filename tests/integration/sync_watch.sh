@@ -9,17 +9,7 @@
 tr=${1:?transport: ipc or tcp}
 export TETHER_CACHE=$T/cache
 
-digest()
-{
-	# (A directory's size is the file system's business: left out.)
-	(cd "$1" && find . -mindepth 1 -printf '%P|%y|%m|%s|%T@|%l\n' |
-		awk -F'|' -v OFS='|' '$2 == "d" { $4 = 0 } 1' |
-		LC_ALL=C sort &&
-		find . -type f -print0 | LC_ALL=C sort -z |
-		xargs -0r md5sum) || echo "no tree at $1"
-}
-
-same() { [ "$(digest "$1")" = "$(digest "$2")" ]; }
+same() { [ "$(tree_digest "$1")" = "$(tree_digest "$2")" ]; }
 
 src=$T/src
 root=$T/root
