@@ -24,7 +24,10 @@
 #include "wslog.h"
 #include "zchunk.h"
 
-#define WORKERS		  2
+#define WORKERS 2
+/* A sync that sends more than this gets packs of its own, so that if it
+ * never commits the GC frees its chunks without needing room to copy. */
+#define OWN_PACKS	  (16u << 20)
 #define OFFER_MAX	  (1ull << 30) /* one encoded delta held in memory */
 #define SESSION_MAX	  256	       /* syncs in progress on the node */
 #define PIPE_SESSIONS_MAX 4	       /* ... and from one connection */
@@ -33,6 +36,10 @@ struct domain {
 	struct domain *next;
 	char name[TP_NAME_MAX + 1];
 	struct sd_store *store;
+	/* Readers: work that relies on chunks the store holds (an offer's
+	 * want list, a commit). Writer: the garbage collector. Taken after a
+	 * workspace's commit lock, never before. */
+	pthread_rwlock_t gc_lock;
 };
 
 struct ws {
@@ -61,8 +68,10 @@ struct session {
 	/* The offered delta, kept when it is from the committed version. */
 	struct sd_delta delta;
 	bool have_delta;
-	unsigned refs; /* workers using it, under the sink lock */
-	bool dead;     /* unlinked: freed by the last unref */
+	bool live; /* result counts for the garbage collector (sink lock) */
+	bool own_packs; /* rolled at its start: roll again at its end */
+	unsigned refs;	/* workers using it, under the sink lock */
+	bool dead;	/* unlinked: freed by the last unref */
 	struct sd_id *want;
 	size_t nwant;
 };
@@ -187,6 +196,7 @@ static struct domain *domain_get(struct sd_sink *s, const char *name,
 		return NULL;
 	}
 	snprintf(d->name, sizeof(d->name), "%s", name);
+	pthread_rwlock_init(&d->gc_lock, NULL);
 	r = sd_store_open(dir, &d->store, why);
 	if (r < 0) {
 		free(d);
@@ -353,6 +363,9 @@ static unsigned pipe_sessions(struct sd_sink *s, uint32_t pipe)
 
 static void session_free(struct session *x)
 {
+	/* The next sync does not share the packs of one that sent a lot. */
+	if (x->own_packs)
+		sd_store_roll(x->ws->dom->store, NULL);
 	sd_delta_free(&x->delta);
 	free(x->buf);
 	free(x->want);
@@ -415,6 +428,117 @@ static void reply_want(struct tp_req *req, const struct session *x,
 	m.want.count = (uint32_t)(n > TP_WANT_MAX ? TP_WANT_MAX : n);
 	m.want.ids = m.want.count ? x->want[index].b : NULL;
 	tp_req_reply(req, &m);
+}
+
+/* ---- garbage collection ---- */
+
+/* The chunks a domain still needs: an open-addressing set of ids. */
+struct idset {
+	struct sd_id *v;
+	size_t mask;
+	bool zero; /* the all-zero id, which marks empty slots */
+};
+
+static size_t manifest_chunks(const struct sd_manifest *m)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->count; i++)
+		n += m->e[i].nchunks;
+	return n;
+}
+
+static void idset_add(struct idset *set, const struct sd_manifest *m)
+{
+	static const struct sd_id zero;
+
+	for (size_t i = 0; i < m->count; i++) {
+		for (uint32_t c = 0; c < m->e[i].nchunks; c++) {
+			const struct sd_id *id = &m->e[i].chunks[c].id;
+			size_t h = sd_id_key(id) & set->mask;
+
+			if (sd_id_eq(id, &zero)) {
+				set->zero = true;
+				continue;
+			}
+			while (!sd_id_eq(&set->v[h], &zero) &&
+			       !sd_id_eq(&set->v[h], id))
+				h = (h + 1) & set->mask;
+			set->v[h] = *id;
+		}
+	}
+}
+
+static bool idset_has(void *opaque, const struct sd_id *id)
+{
+	static const struct sd_id zero;
+	const struct idset *set = opaque;
+	size_t h = sd_id_key(id) & set->mask;
+
+	if (sd_id_eq(id, &zero))
+		return set->zero;
+	for (; !sd_id_eq(&set->v[h], &zero); h = (h + 1) & set->mask)
+		if (sd_id_eq(&set->v[h], id))
+			return true;
+	return false;
+}
+
+/* Drop every chunk of domain d that no committed version and no sync in
+ * progress needs. Holds d's GC lock for writing: offers and commits in the
+ * domain wait. */
+static int domain_gc(struct sd_sink *s, struct domain *d, struct sd_err *why)
+{
+	struct sd_store_gc_stats st = { 0 };
+	struct idset set = { 0 };
+	size_t total = 0, cap = 16;
+	int r;
+
+	pthread_rwlock_wrlock(&d->gc_lock);
+	pthread_mutex_lock(&s->lock);
+	for (struct ws *w = s->wss; w; w = w->next)
+		if (w->dom == d)
+			total += manifest_chunks(&w->cur);
+	for (struct session *x = s->sessions; x; x = x->next)
+		if (x->live && x->ws->dom == d)
+			total += manifest_chunks(&x->result);
+	while (cap < 2 * total)
+		cap <<= 1;
+	set.v = calloc(cap, sizeof(*set.v));
+	set.mask = cap - 1;
+	if (set.v) {
+		for (struct ws *w = s->wss; w; w = w->next)
+			if (w->dom == d)
+				idset_add(&set, &w->cur);
+		for (struct session *x = s->sessions; x; x = x->next)
+			if (x->live && x->ws->dom == d)
+				idset_add(&set, &x->result);
+	}
+	pthread_mutex_unlock(&s->lock);
+	r = set.v ? sd_store_gc(d->store, idset_has, &set, &st, why)
+		  : sd_err_set(why, -ENOMEM, "out of memory");
+	pthread_rwlock_unlock(&d->gc_lock);
+	free(set.v);
+	log_info("domain %s: garbage collection: %" PRIu64
+		 " chunks dropped, %" PRIu64 " kept, %" PRIu64 " bytes freed%s",
+		 d->name, st.chunks_dropped, st.chunks_kept, st.bytes_freed,
+		 r < 0 ? " (stopped early)" : "");
+	return r;
+}
+
+/* After a commit: collect once the chunks put since the last collection
+ * pass 64 MiB and a quarter of what the store holds. */
+static void maybe_gc(struct sd_sink *s, struct domain *d)
+{
+	struct sd_store_stats st;
+	struct sd_err why = { "" };
+	uint64_t backlog = sd_store_gc_backlog(d->store);
+
+	sd_store_stats(d->store, &st);
+	if (backlog < (64u << 20) || backlog < st.stored_bytes / 4)
+		return;
+	if (domain_gc(s, d, &why) < 0)
+		log_warn("domain %s: garbage collection: %s", d->name,
+			 why.what);
 }
 
 /* ---- handlers (on a worker thread) ---- */
@@ -505,6 +629,21 @@ static int compute_want(struct session *x, const struct sd_delta *d)
 	return r;
 }
 
+/* Bytes of the chunks the node asked for. */
+static uint64_t want_bytes(const struct session *x)
+{
+	uint64_t n = 0;
+
+	/* Lengths are in the result's chunk lists; want holds ids only, so
+	 * count every chunk of the result not yet in the store. */
+	for (size_t i = 0; i < x->result.count; i++)
+		for (uint32_t c = 0; c < x->result.e[i].nchunks; c++)
+			if (!sd_store_has(x->ws->dom->store,
+					  &x->result.e[i].chunks[c].id))
+				n += x->result.e[i].chunks[c].len;
+	return n;
+}
+
 /* The whole delta is here: check it against the committed version and
  * work out what to ask for. */
 static void offer_complete(struct sd_sink *s, struct tp_req *req,
@@ -533,10 +672,22 @@ static void offer_complete(struct sd_sink *s, struct tp_req *req,
 				   x->ws->name, why.what);
 		goto out;
 	}
+	/* From here the store must keep every chunk of the result: the want
+	 * list leaves out the ones it holds. */
+	pthread_rwlock_rdlock(&x->ws->dom->gc_lock);
+	pthread_mutex_lock(&s->lock);
+	x->live = true;
+	pthread_mutex_unlock(&s->lock);
 	r = compute_want(x, &d);
+	pthread_rwlock_unlock(&x->ws->dom->gc_lock);
 	if (r < 0) {
 		tp_req_reply_error(req, ENOMEM, "out of memory");
 		goto out;
+	}
+	if (want_bytes(x) > OWN_PACKS) {
+		struct sd_err rwhy = { "" };
+
+		x->own_packs = sd_store_roll(x->ws->dom->store, &rwhy) == 0;
 	}
 	free(x->buf);
 	x->buf = NULL;
@@ -661,13 +812,19 @@ static void do_put(struct sd_sink *s, struct tp_req *req,
 		   const struct tp_sync_put *p)
 {
 	struct session *x = session_ready(s, req, p->session);
-	struct sd_err why = { "" };
+	struct sd_err why = { "" }, gwhy = { "" };
 	ssize_t n;
 
 	if (!x)
 		return;
 	n = sd_store_put_batch(x->ws->dom->store, p->pack.ptr, p->pack.len,
 			       &why);
+	if (n == -ENOSPC && domain_gc(s, x->ws->dom, &gwhy) == 0) {
+		/* A full disk may be full of chunks nothing needs any more. */
+		memset(&why, 0, sizeof(why));
+		n = sd_store_put_batch(x->ws->dom->store, p->pack.ptr,
+				       p->pack.len, &why);
+	}
 	if (n < 0)
 		tp_req_reply_error(req, (int)-n, "workspace %s: %s",
 				   x->ws->name, why.what);
@@ -691,6 +848,40 @@ static int commit_point(void *opaque, struct sd_err *why)
 	return r;
 }
 
+/* The part of a commit that needs the store's chunks to stay (the garbage
+ * collector's lock held for reading): the check that they are all there,
+ * and the tree update, which reads them. */
+static int commit_held(struct session *x, const struct sd_tree *t,
+		       const struct sd_tree_src *src, struct commit_point *cp,
+		       struct sd_err *why)
+{
+	struct ws *w = x->ws;
+	size_t missing = 0;
+	int r;
+
+	for (size_t i = 0; i < x->nwant; i++)
+		missing += !sd_store_has(w->dom->store, &x->want[i]);
+	if (missing) {
+		snprintf(why->what, sizeof(why->what),
+			 "workspace %s: %zu of %zu chunks still missing",
+			 w->name, missing, x->nwant);
+		return -ENOENT;
+	}
+	/* The log and the tree take the delta from the committed version:
+	 * the offered one when it was, else (a full snapshot) the diff. */
+	if (!x->have_delta) {
+		r = sd_delta_diff(&w->cur, &x->result, &x->delta);
+		if (r < 0) {
+			snprintf(why->what, sizeof(why->what), "out of memory");
+			return r;
+		}
+		x->have_delta = true;
+	}
+	cp->d = &x->delta;
+	return sd_tree_update(t, &w->cur, cp->d, &x->result, src, commit_point,
+			      cp, why);
+}
+
 static int commit_locked(struct sd_sink *s, struct session *x,
 			 const struct tp_sync_commit *c, struct sd_err *why)
 {
@@ -698,8 +889,7 @@ static int commit_locked(struct sd_sink *s, struct session *x,
 	struct sd_tree t = { w->dir, w->stage };
 	struct sd_tree_src src = { tree_read, w->dom->store };
 	struct commit_point cp = { .w = w };
-	size_t missing = 0;
-	int r = 0;
+	int r;
 
 	if (c->version != w->cur.version + 1 ||
 	    x->result.version != c->version) {
@@ -722,27 +912,9 @@ static int commit_locked(struct sd_sink *s, struct session *x,
 			 sd_id_hex(&x->result.root, want));
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < x->nwant; i++)
-		missing += !sd_store_has(w->dom->store, &x->want[i]);
-	if (missing) {
-		snprintf(why->what, sizeof(why->what),
-			 "workspace %s: %zu of %zu chunks still missing",
-			 w->name, missing, x->nwant);
-		return -ENOENT;
-	}
-	/* The log and the tree take the delta from the committed version:
-	 * the offered one when it was, else (a full snapshot) the diff. */
-	if (!x->have_delta) {
-		r = sd_delta_diff(&w->cur, &x->result, &x->delta);
-		if (r < 0) {
-			snprintf(why->what, sizeof(why->what), "out of memory");
-			return r;
-		}
-		x->have_delta = true;
-	}
-	cp.d = &x->delta;
-	r = sd_tree_update(&t, &w->cur, cp.d, &x->result, &src, commit_point,
-			   &cp, why);
+	pthread_rwlock_rdlock(&w->dom->gc_lock);
+	r = commit_held(x, &t, &src, &cp, why);
+	pthread_rwlock_unlock(&w->dom->gc_lock);
 	if (!cp.reached)
 		return r;
 	if (r < 0)
@@ -791,6 +963,16 @@ static void do_commit(struct sd_sink *s, struct tp_req *req,
 		return;
 	pthread_mutex_lock(&x->ws->commit_lock);
 	r = commit_locked(s, x, c, &why);
+	if (r == -ENOSPC && x->result.version == c->version) {
+		/* Not committed (the version would have moved on): the disk
+		 * filled while staging. Collect, and try once more. */
+		struct sd_err gwhy = { "" };
+
+		if (domain_gc(s, x->ws->dom, &gwhy) == 0) {
+			memset(&why, 0, sizeof(why));
+			r = commit_locked(s, x, c, &why);
+		}
+	}
 	if (r < 0) {
 		pthread_mutex_unlock(&x->ws->commit_lock);
 		tp_req_reply_error(req, -r, "%s", why.what);
@@ -805,6 +987,7 @@ static void do_commit(struct sd_sink *s, struct tp_req *req,
 		session_drop(s, x);
 		pthread_mutex_unlock(&s->lock);
 		after_commit(x->ws, &x->delta);
+		maybe_gc(s, x->ws->dom);
 		pthread_mutex_unlock(&x->ws->commit_lock);
 	}
 	session_unref(s, x);
@@ -1071,6 +1254,7 @@ void sd_sink_free(struct sd_sink *s)
 
 		s->domains = d->next;
 		sd_store_close(d->store);
+		pthread_rwlock_destroy(&d->gc_lock);
 		free(d);
 	}
 	pthread_mutex_destroy(&s->lock);

@@ -18,6 +18,8 @@
  *                         id[16], u32 pack, u32 raw_len, u64 offset,
  *                         u32 stored_len, u8 flags, 3 zero bytes,
  *                         u64 XXH3-64 of the 40 bytes before it (LE)
+ *   index.new             an index being written by sd_store_gc(); a
+ *                         leftover is deleted at open
  *   packs/NNNNNNNN.pack   pack records (docs/protocol.md, "Chunk packs")
  *                         exactly as they arrived; offset points at the
  *                         record's header. NNNNNNNN is the pack number in
@@ -26,8 +28,11 @@
  * the pack, then append and fsync of the index). At open, a torn or
  * unreadable index tail is cut off, index records that fail their
  * checksum or point past their pack are dropped (the chunk is simply
- * absent and gets sent again), and pack bytes no index record references
- * are cut off or overwritten. */
+ * absent and gets sent again), records of a pack file that no longer
+ * exists are skipped (a GC deleted it before it could rewrite the index),
+ * pack files no index record references are deleted, and pack bytes past
+ * the last record of the newest pack are cut off or overwritten. A pack
+ * number is never used twice while the index names it. */
 #define SD_STORE_PACK_ROLL (256ull << 20) /* start a new pack past this */
 #define SD_STORE_BATCH_MAX (64u << 20)	  /* one sd_store_put_batch() */
 
@@ -42,6 +47,7 @@ struct sd_store_stats {
 	uint64_t stored_bytes;	/* their stored (compressed) bytes */
 	uint64_t raw_bytes;	/* their uncompressed bytes */
 	uint32_t packs;		/* pack files in use */
+	uint64_t pack_bytes;	/* their size on disk, dead records included */
 	uint64_t index_dropped; /* index records dropped at open */
 };
 
@@ -105,5 +111,73 @@ ssize_t sd_store_get_stored(struct sd_store *s, const struct sd_id *id,
 			    void *dst, size_t cap, struct sd_err *why);
 
 void sd_store_stats(struct sd_store *s, struct sd_store_stats *out);
+
+/* Start a new pack (when the current one holds anything): a big batch of
+ * puts that goes into packs of its own can be dropped whole by the GC,
+ * which needs no free space for that. 0 or -errno (a pack file could not
+ * be created; the current pack stays). */
+int sd_store_roll(struct sd_store *s, struct sd_err *why);
+
+/* ---- garbage collection ---- */
+
+struct sd_store_gc_stats {
+	uint64_t chunks_kept;	 /* judged: live() said yes, or put meanwhile */
+	uint64_t chunks_dropped; /* judged: live() said no; no longer held */
+	uint64_t bytes_freed;	 /* pack bytes removed minus bytes rewritten */
+	uint64_t packs_deleted;	 /* packs with no live chunk, unlinked */
+	uint64_t packs_rewritten; /* packs whose live chunks moved, unlinked */
+};
+
+/* Called once for each chunk the GC judges, to say whether it is still
+ * needed. Runs on the GC's thread with none of the store's locks held (it
+ * may call sd_store_has() and the other queries). opaque is the GC's. */
+typedef bool (*sd_store_live_fn)(void *opaque, const struct sd_id *id);
+
+/* Keep exactly the chunks live() says yes to, and those put while the GC
+ * runs; reclaim the rest.
+ *
+ * The current pack is rolled first, so every pack that existed when the GC
+ * began can be collected. live() is called once per chunk in those packs;
+ * a chunk it rejects is absent from then on (sd_store_has() false; a put
+ * stores it again), unless a put of it arrived while the GC was judging.
+ * A caller that decided from sd_store_has() that it need not send a chunk
+ * (e.g. an open sync session) must count that chunk live.
+ * Then, in this order, each step crash-safe (docs/protocol.md, "Chunk
+ * packs", "Garbage collection"):
+ *   1. packs with no live chunk are unlinked: this needs no free space;
+ *   2. packs more than half dead, most dead bytes first, then small packs
+ *      (under 1/16 of the roll size, when there are two or more), have
+ *      their live chunks verified and copied to new packs; every pack's
+ *      worth of copies is committed: the new packs are fsynced, a new
+ *      index of every held chunk replaces the old one (index.new, fsync,
+ *      rename, fsync of the directory), then the old packs are unlinked;
+ *   3. the index is rewritten without the dropped chunks, when step 2 did
+ *      not already.
+ * A copy that hits a full disk is undone, what was copied before it is
+ * committed (freeing its old packs) and the copy tried once more; if it
+ * still does not fit, the GC stops there: the store holds every chunk it
+ * kept and is consistent, on disk and in memory, whatever stopped it. A
+ * chunk found corrupt while being copied is forgotten, as a read would.
+ *
+ * Threads: puts, sd_store_has(), sd_store_get() and
+ * sd_store_get_stored() run concurrently with the GC; a read of a chunk
+ * being moved reads the old copy or the new one, both verified. Puts wait
+ * while the GC writes a new index (48 bytes per chunk held). One GC at a
+ * time. Blocks on disk I/O for as long as it takes.
+ * st (may be NULL) is filled even on failure, with what was done.
+ * Returns 0; -EBUSY when another GC is running; -ENOSPC when the disk
+ * filled before the GC was done (why names the file; what was freed stays
+ * freed); -EINVAL for a NULL live; another -errno of the file system;
+ * -ENOMEM. */
+int sd_store_gc(struct sd_store *s, sd_store_live_fn live, void *opaque,
+		struct sd_store_gc_stats *st, struct sd_err *why);
+
+/* Bytes of chunk records no GC has judged yet: after open, everything (a
+ * store does not remember its last GC); then what was put since the last
+ * sd_store_gc() began judging. Dead bytes a GC chose to leave (in packs
+ * less than half dead) are not counted, so a policy such as "collect when
+ * the backlog passes a quarter of pack_bytes" does not collect in a loop.
+ * Never blocks on disk. */
+uint64_t sd_store_gc_backlog(struct sd_store *s);
 
 #endif

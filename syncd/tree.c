@@ -38,6 +38,8 @@ static int rm_dir_contents(int fd)
 		close(fd);
 		return -errno;
 	}
+	/* fd may be a dup of one already listed: they share the offset. */
+	rewinddir(d);
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for the chunk store: round trips, dedup, refusal of a batch
  * with a bad chunk, corruption detected on read, recovery from a torn index
- * and from pack garbage, pack rolling, concurrent puts, and a full disk. */
+ * and from pack garbage, pack rolling, concurrent puts, a full disk, and
+ * garbage collection (live set, full disk, crashes, concurrency). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +19,8 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -796,7 +801,969 @@ static void test_disk_full(void **state)
 	rmtree(dir);
 }
 
-int main(void)
+/* ---- garbage collection ---- */
+
+/* The layout most GC tests start from: L_N incompressible chunks of L_LEN
+ * bytes put in batches of 10 with a roll size that makes each batch its
+ * own pack, so pack p holds chunks 10p .. 10p+9 (p = 5 is the current
+ * one). layout_live() makes packs 0 and 4 dead, 1 and 5 mostly dead (to be
+ * rewritten), 2 all live and 3 mostly live (kept as they are). */
+#define L_N    60
+#define L_LEN  9000
+#define L_SEED 4000
+#define L_REC  (SD_PACK_HDR_SIZE + L_LEN)
+#define L_ROLL 100000
+#define L_LIVE (2 + 10 + 7 + 3)
+
+static const struct sd_store_opts l_opts = { .pack_roll = L_ROLL };
+
+static bool layout_live(uint32_t i)
+{
+	switch (i / 10) {
+	case 0:
+	case 4: return false;
+	case 1: return i % 5 == 0;
+	case 2: return true;
+	case 3: return i % 10 < 7;
+	default: return i % 10 < 3;
+	}
+}
+
+/* The chunks a test knows, by id, with their verdict. */
+struct known {
+	struct sd_id id;
+	uint32_t seed;
+	bool live;
+	uint32_t calls; /* times live() asked */
+};
+
+struct judge {
+	struct known *k;
+	size_t n;
+	uint32_t unknown; /* live() asked about a chunk not in k */
+	/* Optional: what to do on the first call. */
+	void (*first)(struct judge *j);
+	bool started;
+	unsigned delay_us; /* per call */
+	void *user;
+};
+
+static int known_cmp(const void *a, const void *b)
+{
+	return sd_id_cmp(&((const struct known *)a)->id,
+			 &((const struct known *)b)->id);
+}
+
+static struct sd_id seed_id(uint32_t seed, size_t len)
+{
+	uint8_t *buf = malloc(len ? len : 1);
+	struct sd_id id;
+
+	assert_non_null(buf);
+	make_chunk(buf, len, seed, false);
+	sd_id_of(&id, buf, len);
+	free(buf);
+	return id;
+}
+
+static void judge_init(struct judge *j)
+{
+	*j = (struct judge){ .k = calloc(L_N, sizeof(*j->k)), .n = L_N };
+	assert_non_null(j->k);
+	for (uint32_t i = 0; i < L_N; i++)
+		j->k[i] = (struct known){ .id = seed_id(L_SEED + i, L_LEN),
+					  .seed = L_SEED + i,
+					  .live = layout_live(i) };
+	qsort(j->k, j->n, sizeof(*j->k), known_cmp);
+}
+
+static struct known *judge_find(struct judge *j, const struct sd_id *id)
+{
+	struct known key = { .id = *id };
+
+	return bsearch(&key, j->k, j->n, sizeof(*j->k), known_cmp);
+}
+
+static bool judge_live(void *opaque, const struct sd_id *id)
+{
+	struct judge *j = opaque;
+	struct known *k = judge_find(j, id);
+
+	if (!j->started) {
+		j->started = true;
+		if (j->first)
+			j->first(j);
+	}
+	if (j->delay_us)
+		usleep(j->delay_us);
+	if (!k) {
+		j->unknown++;
+		return false;
+	}
+	k->calls++;
+	return k->live;
+}
+
+static void layout_put(struct sd_store *s)
+{
+	struct sd_pack_writer w;
+	uint32_t seeds[10];
+
+	for (uint32_t p = 0; p < L_N / 10; p++) {
+		for (uint32_t i = 0; i < 10; i++)
+			seeds[i] = L_SEED + p * 10 + i;
+		build(&w, seeds, 10, L_LEN, false, NULL);
+		assert_int_equal(put(s, &w), 10);
+		sd_pack_writer_fini(&w);
+	}
+}
+
+static char *layout_new(void)
+{
+	char *dir = tmpdir();
+	struct sd_store *s = NULL;
+
+	assert_int_equal(sd_store_open_opts(dir, &l_opts, &s, NULL), 0);
+	layout_put(s);
+	sd_store_close(s);
+	return dir;
+}
+
+/* The pack files in dir/packs: how many, and their bytes. */
+static uint32_t disk_packs(const char *dir, uint64_t *bytes)
+{
+	char p[4096];
+	struct dirent *de;
+	struct stat st;
+	uint32_t n = 0;
+	DIR *d;
+
+	snprintf(p, sizeof(p), "%s/packs", dir);
+	d = opendir(p);
+	assert_non_null(d);
+	*bytes = 0;
+	while ((de = readdir(d))) {
+		if (!strstr(de->d_name, ".pack"))
+			continue;
+		snprintf(p, sizeof(p), "%s/packs/%s", dir, de->d_name);
+		assert_int_equal(stat(p, &st), 0);
+		*bytes += (uint64_t)st.st_size;
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* The store s on dir holds every live chunk of the layout, verified, and
+ * only pack files its index references. With exact, nothing else of the
+ * layout either; without (after a crash), a dead chunk still held must
+ * read back right. */
+static void layout_check(struct sd_store *s, const char *dir, bool exact)
+{
+	struct sd_store_stats st;
+	uint64_t bytes;
+
+	for (uint32_t i = 0; i < L_N; i++) {
+		struct sd_id id = seed_id(L_SEED + i, L_LEN);
+
+		if (layout_live(i) || sd_store_has(s, &id))
+			check_get(s, L_SEED + i, L_LEN, false);
+		else if (!layout_live(i) && exact)
+			assert_false(sd_store_has(s, &id));
+	}
+	sd_store_stats(s, &st);
+	assert_int_equal(st.index_dropped, 0);
+	if (exact)
+		assert_int_equal(st.chunks, L_LIVE);
+	assert_int_equal(disk_packs(dir, &bytes), st.packs);
+	assert_int_equal(bytes, st.pack_bytes);
+	assert_int_equal(access(path(dir, "index.new"), F_OK), -1);
+}
+
+static int gc_ok(struct sd_store *s, struct judge *j,
+		 struct sd_store_gc_stats *st)
+{
+	struct sd_err why = { "" };
+	int r = sd_store_gc(s, judge_live, j, st, &why);
+
+	if (r < 0 && r != -ENOSPC)
+		fail_msg("gc: %s", why.what);
+	return r;
+}
+
+/* GC keeps exactly what live() says, asks once per chunk, deletes the
+ * dead packs, rewrites the mostly dead ones, and the result survives a
+ * reopen; a dropped chunk can be stored again. */
+static void test_gc_live_set(void **state)
+{
+	char *dir = layout_new();
+	struct sd_store_gc_stats gst;
+	struct sd_store_stats st0, st1, st2;
+	struct sd_pack_writer w;
+	struct judge j;
+	uint64_t bytes;
+	uint32_t seed = L_SEED; /* chunk 0: dead */
+	struct sd_store *s = NULL;
+
+	assert_int_equal(sd_store_open_opts(dir, &l_opts, &s, NULL), 0);
+	judge_init(&j);
+	sd_store_stats(s, &st0);
+	assert_int_equal(st0.chunks, L_N);
+	assert_int_equal(st0.packs, 6);
+	assert_int_equal(st0.pack_bytes, (uint64_t)L_N * L_REC);
+	assert_int_equal(sd_store_gc_backlog(s), st0.pack_bytes);
+
+	assert_int_equal(gc_ok(s, &j, &gst), 0);
+	for (size_t i = 0; i < j.n; i++)
+		assert_int_equal(j.k[i].calls, 1);
+	assert_int_equal(j.unknown, 0);
+	assert_int_equal(gst.chunks_kept, L_LIVE);
+	assert_int_equal(gst.chunks_dropped, L_N - L_LIVE);
+	assert_int_equal(gst.packs_deleted, 2);
+	assert_int_equal(gst.packs_rewritten, 2);
+	/* Packs 0, 1, 4, 5 gone; 5 live records copied. */
+	assert_int_equal(gst.bytes_freed, 4 * 10 * L_REC - 5 * L_REC);
+	layout_check(s, dir, true);
+	sd_store_stats(s, &st1);
+	assert_int_equal(st1.pack_bytes, st0.pack_bytes - gst.bytes_freed);
+	/* 2, 3, the copies, and the current pack (empty). */
+	assert_int_equal(st1.packs, 4);
+	assert_int_equal(disk_packs(dir, &bytes), 4);
+	assert_int_equal(bytes, (2 * 10 + 5) * L_REC);
+	assert_int_equal(sd_store_gc_backlog(s), 0);
+	assert_int_equal(fsize(path(dir, "index")), IDX_HDR + L_LIVE * IDX_REC);
+
+	/* A dropped chunk is simply stored again. */
+	build(&w, &seed, 1, L_LEN, false, NULL);
+	assert_int_equal(put(s, &w), 1);
+	check_get(s, L_SEED, L_LEN, false);
+	assert_int_equal(sd_store_gc_backlog(s), L_REC);
+	sd_store_close(s);
+
+	assert_int_equal(sd_store_open_opts(dir, &l_opts, &s, NULL), 0);
+	sd_store_stats(s, &st2);
+	assert_int_equal(st2.chunks, L_LIVE + 1);
+	assert_int_equal(st2.index_dropped, 0);
+	check_get(s, L_SEED, L_LEN, false);
+	for (uint32_t i = 1; i < L_N; i++) {
+		struct sd_id id = seed_id(L_SEED + i, L_LEN);
+
+		if (layout_live(i))
+			check_get(s, L_SEED + i, L_LEN, false);
+		else
+			assert_false(sd_store_has(s, &id));
+	}
+	/* Nothing known live after open: the backlog is the whole store. */
+	assert_int_equal(sd_store_gc_backlog(s), st2.pack_bytes);
+
+	/* Everything live: nothing to do, nothing lost. */
+	for (size_t i = 0; i < j.n; i++) {
+		j.k[i].live = true;
+		j.k[i].calls = 0;
+	}
+	assert_int_equal(gc_ok(s, &j, &gst), 0);
+	assert_int_equal(gst.chunks_dropped, 0);
+	assert_int_equal(gst.chunks_kept, L_LIVE + 1);
+	assert_int_equal(gst.packs_deleted + gst.packs_rewritten, 0);
+	sd_store_stats(s, &st2);
+	assert_int_equal(st2.chunks, L_LIVE + 1);
+	sd_store_close(s);
+
+	sd_pack_writer_fini(&w);
+	free(j.k);
+	rmtree(dir);
+}
+
+/* Every chunk dead: every pack goes, and the store still works. */
+static void test_gc_everything_dead(void **state)
+{
+	char *dir = layout_new();
+	struct sd_store_gc_stats gst;
+	struct sd_store_stats st;
+	struct judge j;
+	uint64_t bytes;
+	struct sd_store *s = NULL;
+
+	assert_int_equal(sd_store_open_opts(dir, &l_opts, &s, NULL), 0);
+	judge_init(&j);
+	for (size_t i = 0; i < j.n; i++)
+		j.k[i].live = false;
+	assert_int_equal(gc_ok(s, &j, &gst), 0);
+	assert_int_equal(gst.chunks_dropped, L_N);
+	assert_int_equal(gst.packs_deleted, 6);
+	assert_int_equal(gst.bytes_freed, (uint64_t)L_N * L_REC);
+	sd_store_stats(s, &st);
+	assert_int_equal(st.chunks, 0);
+	assert_int_equal(disk_packs(dir, &bytes), 1); /* the current one */
+	assert_int_equal(bytes, 0);
+	assert_int_equal(fsize(path(dir, "index")), IDX_HDR);
+	layout_put(s);
+	sd_store_close(s);
+
+	s = open_ok(dir);
+	sd_store_stats(s, &st);
+	assert_int_equal(st.chunks, L_N);
+	for (uint32_t i = 0; i < L_N; i++)
+		check_get(s, L_SEED + i, L_LEN, false);
+	sd_store_close(s);
+	free(j.k);
+	rmtree(dir);
+}
+
+static bool all_live(void *opaque, const struct sd_id *id)
+{
+	return true;
+}
+
+/* Each GC seals the current pack; small packs are merged, so the number
+ * of packs stays bounded however often GC runs. */
+static void test_gc_merges_small_packs(void **state)
+{
+	const struct sd_store_opts opts = { .pack_roll = 1 << 20 };
+	char *dir = tmpdir();
+	struct sd_store_gc_stats gst;
+	struct sd_store_stats st;
+	struct sd_pack_writer w;
+	struct sd_store *s = NULL;
+	uint64_t merged = 0;
+
+	assert_int_equal(sd_store_open_opts(dir, &opts, &s, NULL), 0);
+	for (uint32_t round = 0; round < 8; round++) {
+		uint32_t seed = 7000 + round;
+
+		build(&w, &seed, 1, 3000, false, NULL);
+		assert_int_equal(put(s, &w), 1);
+		sd_pack_writer_fini(&w);
+		assert_int_equal(sd_store_gc(s, all_live, NULL, &gst, NULL), 0);
+		merged += gst.packs_rewritten;
+		sd_store_stats(s, &st);
+		assert_true(st.packs <= 3);
+		assert_int_equal(st.chunks, round + 1);
+	}
+	assert_true(merged >= 6);
+	sd_store_close(s);
+	s = open_ok(dir);
+	for (uint32_t round = 0; round < 8; round++)
+		check_get(s, 7000 + round, 3000, false);
+	sd_store_close(s);
+	rmtree(dir);
+}
+
+static int mount_tmpfs(char *dir, const char *size)
+{
+	char opt[64];
+
+	snprintf(opt, sizeof(opt), "size=%s", size);
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", dir, "tmpfs", 0, opt) < 0) {
+		print_message("skipping: cannot mount a tmpfs in a private "
+			      "mount namespace: %s\n",
+			      strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Write a file until the disk is full: not one more byte fits. */
+static void fill_disk(const char *dir)
+{
+	static uint8_t block[4096];
+	int fd = open(path(dir, "filler"), O_WRONLY | O_CREAT | O_APPEND, 0600);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	do
+		n = write(fd, block, sizeof(block));
+	while (n > 0);
+	assert_int_equal(errno, ENOSPC);
+	do
+		n = write(fd, block, 1);
+	while (n > 0);
+	close(fd);
+}
+
+/* On a disk with no free byte at all, GC deletes the dead packs (which
+ * needs no space), and then puts work again. A rewrite that finds no room
+ * stops cleanly: -ENOSPC, every live chunk still there. */
+static void test_gc_disk_full(void **state)
+{
+	const struct sd_store_opts opts = { .pack_roll = 200000 };
+	char *dir = tmpdir();
+	struct sd_store_gc_stats gst;
+	struct sd_store_stats st;
+	struct sd_pack_writer w;
+	struct sd_err why = { "" };
+	struct judge j = { 0 };
+	struct sd_store *s = NULL;
+	uint32_t seeds[3], n = 0, seed;
+	ssize_t r = 0;
+
+	if (mount_tmpfs(dir, "1m") < 0) {
+		rmtree(dir);
+		skip();
+	}
+	assert_int_equal(sd_store_open_opts(dir, &opts, &s, NULL), 0);
+	/* Three incompressible 60000-byte chunks a batch and a pack. */
+	while (r >= 0) {
+		for (int i = 0; i < 3; i++)
+			seeds[i] = 8000 + n + (uint32_t)i;
+		build(&w, seeds, 3, 60000, false, NULL);
+		r = sd_store_put_batch(s, w.buf, w.len, &why);
+		sd_pack_writer_fini(&w);
+		if (r >= 0) {
+			assert_int_equal(r, 3);
+			n += 3;
+		}
+	}
+	assert_int_equal(r, -ENOSPC);
+	assert_true(n >= 9);
+	fill_disk(dir);
+	seed = 9999;
+	build(&w, &seed, 1, 100, false, NULL);
+	assert_int_equal(sd_store_put_batch(s, w.buf, w.len, &why), -ENOSPC);
+
+	/* Pack 0 dead, pack 1 two thirds dead, the rest live. */
+	j.n = n + 1;
+	j.k = calloc(n + 1, sizeof(*j.k));
+	assert_non_null(j.k);
+	for (uint32_t i = 0; i < n; i++)
+		j.k[i] = (struct known){ .id = seed_id(8000 + i, 60000),
+					 .seed = 8000 + i,
+					 .live = i >= 3 && (i >= 6 || i == 4) };
+	j.k[n] = (struct known){ .id = seed_id(9999, 100),
+				 .seed = 9999,
+				 .live = true };
+	qsort(j.k, j.n, sizeof(*j.k), known_cmp);
+	/* The dead pack's room lets the rest (index, copy of pack 1) fit. */
+	assert_int_equal(gc_ok(s, &j, &gst), 0);
+	assert_int_equal(gst.packs_deleted, 1);
+	assert_int_equal(gst.packs_rewritten, 1);
+	assert_int_equal(gst.chunks_dropped, 5);
+	assert_true(gst.bytes_freed >= 3 * 60000);
+	/* The room the dead pack left is enough for a small put. */
+	assert_int_equal(put(s, &w), 1);
+	sd_pack_writer_fini(&w);
+	sd_store_stats(s, &st);
+	assert_int_equal(st.chunks, n - 5 + 1);
+	for (uint32_t i = 0; i < n; i++)
+		if (i >= 6 || i == 4)
+			check_get(s, 8000 + i, 60000, false);
+	check_get(s, 9999, 100, false);
+
+	/* Full again, with only a rewrite left to do (pack 2 two thirds
+	 * dead): it cannot be done, and nothing is damaged. */
+	fill_disk(dir);
+	for (size_t i = 0; i < j.n; i++)
+		j.k[i].live = j.k[i].seed != 8006 && j.k[i].seed != 8007 &&
+			      j.k[i].seed >= 8004;
+	assert_int_equal(sd_store_gc(s, judge_live, &j, &gst, &why), -ENOSPC);
+	assert_non_null(strstr(why.what, "No space left on device"));
+	assert_int_equal(gst.packs_rewritten, 0);
+	for (uint32_t i = 8; i < n; i++)
+		check_get(s, 8000 + i, 60000, false);
+	check_get(s, 8004, 60000, false);
+	check_get(s, 9999, 100, false);
+	sd_store_close(s);
+	assert_int_equal(sd_store_open_opts(dir, &opts, &s, NULL), 0);
+	for (uint32_t i = 8; i < n; i++)
+		check_get(s, 8000 + i, 60000, false);
+	check_get(s, 8004, 60000, false);
+
+	/* With room again, the rewrite happens. */
+	assert_int_equal(unlink(path(dir, "filler")), 0);
+	assert_int_equal(gc_ok(s, &j, &gst), 0);
+	assert_true(gst.packs_rewritten >= 1);
+	sd_store_stats(s, &st);
+	for (uint32_t i = 8; i < n; i++)
+		check_get(s, 8000 + i, 60000, false);
+	check_get(s, 8004, 60000, false);
+	assert_int_equal(st.chunks, n - 8 + 1 + 1);
+	sd_store_close(s);
+
+	free(j.k);
+	assert_int_equal(umount(dir), 0);
+	rmtree(dir);
+}
+
+/* Copies past the roll size are committed on the way: every pack 70%
+ * dead, so all six are rewritten, in two commits; a record found corrupt
+ * while copying is forgotten, not copied. */
+static void test_gc_many_copies(void **state)
+{
+	char *dir = layout_new();
+	struct sd_store_gc_stats gst;
+	struct sd_store_stats st;
+	struct judge j;
+	uint64_t bytes;
+	struct sd_store *s = NULL;
+
+	/* Chunk 11 (pack 1, record 1), live: one flipped bit. */
+	flip_byte(path(dir, "packs/00000001.pack"), L_REC + 28 + 100);
+	assert_int_equal(sd_store_open_opts(dir, &l_opts, &s, NULL), 0);
+	judge_init(&j);
+	for (size_t i = 0; i < j.n; i++)
+		j.k[i].live = (j.k[i].seed - L_SEED) % 10 < 3;
+	assert_int_equal(gc_ok(s, &j, &gst), 0);
+	assert_int_equal(gst.packs_rewritten, 6);
+	assert_int_equal(gst.packs_deleted, 0);
+	assert_int_equal(gst.chunks_kept, 18);
+	assert_false(sd_store_has(s, &(struct sd_id){ 0 }));
+	for (uint32_t i = 0; i < L_N; i++) {
+		struct sd_id id = seed_id(L_SEED + i, L_LEN);
+
+		if (i % 10 < 3 && i != 11)
+			check_get(s, L_SEED + i, L_LEN, false);
+		else
+			assert_false(sd_store_has(s, &id));
+	}
+	sd_store_stats(s, &st);
+	assert_int_equal(st.chunks, 17);
+	/* 17 records: 11 (the roll size), then a commit after the source
+	 * pack that passed it, 3, a commit, 3; and the current pack. */
+	assert_int_equal(disk_packs(dir, &bytes), 4);
+	assert_int_equal(bytes, 17 * L_REC);
+	assert_int_equal(bytes, st.pack_bytes);
+	assert_int_equal(fsize(path(dir, "index")), IDX_HDR + 17 * IDX_REC);
+	sd_store_close(s);
+
+	assert_int_equal(sd_store_open_opts(dir, &l_opts, &s, NULL), 0);
+	sd_store_stats(s, &st);
+	assert_int_equal(st.chunks, 17);
+	assert_int_equal(st.index_dropped, 0);
+	for (uint32_t i = 0; i < L_N; i++)
+		if (i % 10 < 3 && i != 11)
+			check_get(s, L_SEED + i, L_LEN, false);
+	sd_store_close(s);
+	free(j.k);
+	rmtree(dir);
+}
+
+/* Room for one copy but not two: the first is committed, which frees its
+ * old pack, and the second is tried again and fits. */
+static void test_gc_disk_full_retry(void **state)
+{
+	const struct sd_store_opts opts = { .pack_roll = 200000 };
+	char *dir = tmpdir();
+	struct sd_store_gc_stats gst;
+	struct sd_pack_writer w;
+	struct judge j = { 0 };
+	struct sd_store *s = NULL;
+	uint32_t seeds[3];
+	struct stat fst;
+
+	if (mount_tmpfs(dir, "1m") < 0) {
+		rmtree(dir);
+		skip();
+	}
+	assert_int_equal(sd_store_open_opts(dir, &opts, &s, NULL), 0);
+	for (uint32_t b = 0; b < 3; b++) {
+		for (uint32_t i = 0; i < 3; i++)
+			seeds[i] = 8100 + b * 3 + i;
+		build(&w, seeds, 3, 60000, false, NULL);
+		assert_int_equal(put(s, &w), 3);
+		sd_pack_writer_fini(&w);
+	}
+	/* Pack 0 live, packs 1 and 2 one chunk live each (60028 bytes, 15
+	 * pages of tmpfs); 20 pages free. */
+	j.n = 9;
+	j.k = calloc(9, sizeof(*j.k));
+	assert_non_null(j.k);
+	for (uint32_t i = 0; i < 9; i++)
+		j.k[i] = (struct known){ .id = seed_id(8100 + i, 60000),
+					 .seed = 8100 + i,
+					 .live = i < 3 || i == 3 || i == 6 };
+	qsort(j.k, j.n, sizeof(*j.k), known_cmp);
+	fill_disk(dir);
+	assert_int_equal(stat(path(dir, "filler"), &fst), 0);
+	assert_int_equal(truncate(path(dir, "filler"), fst.st_size - 20 * 4096),
+			 0);
+
+	assert_int_equal(gc_ok(s, &j, &gst), 0);
+	assert_int_equal(gst.packs_rewritten, 2);
+	assert_int_equal(gst.chunks_dropped, 4);
+	for (uint32_t i = 0; i < 9; i++)
+		if (i < 4 || i == 6)
+			check_get(s, 8100 + i, 60000, false);
+	sd_store_close(s);
+	assert_int_equal(sd_store_open_opts(dir, &opts, &s, NULL), 0);
+	for (uint32_t i = 0; i < 9; i++) {
+		struct sd_id id = seed_id(8100 + i, 60000);
+
+		if (i < 4 || i == 6)
+			check_get(s, 8100 + i, 60000, false);
+		else
+			assert_false(sd_store_has(s, &id));
+	}
+	sd_store_close(s);
+	free(j.k);
+	assert_int_equal(umount(dir), 0);
+	rmtree(dir);
+}
+
+/* The child of the crash tests: GC the layout in argv[2], with whatever
+ * TETHER_FAILPOINT says. */
+static int gc_child(const char *dir)
+{
+	struct sd_store *s = NULL;
+	struct sd_err why = { "" };
+	struct judge j;
+	int r;
+
+	judge_init(&j);
+	r = sd_store_open_opts(dir, &l_opts, &s, &why);
+	if (r == 0)
+		r = sd_store_gc(s, judge_live, &j, NULL, &why);
+	if (r < 0)
+		fprintf(stderr, "gc child: %s\n", why.what);
+	sd_store_close(s);
+	free(j.k);
+	return r < 0 ? 2 : 0;
+}
+
+/* After a crash at any point of a GC, the store opens, holds every live
+ * chunk, keeps no pack its index does not reference, and a second GC
+ * finishes the job. */
+static void crash_check(const char *dir)
+{
+	struct sd_store_gc_stats gst;
+	struct sd_store *s = NULL;
+	struct judge j;
+
+	assert_int_equal(sd_store_open_opts(dir, &l_opts, &s, NULL), 0);
+	layout_check(s, dir, false);
+	judge_init(&j);
+	assert_int_equal(gc_ok(s, &j, &gst), 0);
+	layout_check(s, dir, true);
+	sd_store_close(s);
+	s = open_ok(dir);
+	layout_check(s, dir, true);
+	sd_store_close(s);
+	free(j.k);
+}
+
+static void test_gc_crash_failpoints(void **state)
+{
+	static const char *const fps[] = {
+		"store-gc-dead-unlinked", "store-gc-copying",
+		"store-gc-packs-synced",  "store-gc-index-written",
+		"store-gc-committed",	  "store-gc-source-unlinked",
+	};
+
+	for (size_t f = 0; f < sizeof(fps) / sizeof(fps[0]); f++) {
+		char *dir = layout_new();
+		int status;
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			char *argv[] = { "test-store", "gc-child", dir, NULL };
+
+			setenv("TETHER_FAILPOINT", fps[f], 1);
+			execv("/proc/self/exe", argv);
+			_exit(127);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+			fail_msg("failpoint %s: the GC did not reach it "
+				 "(status %#x)",
+				 fps[f], status);
+		crash_check(dir);
+		rmtree(dir);
+	}
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A GC in a child, killed after delay_s (or let finish when negative).
+ * Returns whether it was killed. */
+static bool gc_killed_after(const char *dir, double delay_s)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(gc_child(dir));
+	if (delay_s >= 0) {
+		struct timespec ts = {
+			.tv_sec = (time_t)delay_s,
+			.tv_nsec = (long)((delay_s - (double)(time_t)delay_s) *
+					  1e9),
+		};
+
+		nanosleep(&ts, NULL);
+		kill(pid, SIGKILL);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFEXITED(status))
+		assert_int_equal(WEXITSTATUS(status), 0);
+	return WIFSIGNALED(status);
+}
+
+/* SIGKILL at random instants of a GC (spread over the time one takes). */
+static void test_gc_crash_random(void **state)
+{
+	char *dir = layout_new();
+	unsigned int seed = (unsigned int)time(NULL);
+	double t0 = now_s(), took;
+	int killed = 0;
+
+	assert_false(gc_killed_after(dir, -1));
+	took = now_s() - t0;
+	rmtree(dir);
+	print_message("gc in a child: %.1f ms; random seed %u\n", took * 1e3,
+		      seed);
+	srand(seed);
+	for (int i = 0; i < 24; i++) {
+		double d = took * ((double)rand() / RAND_MAX);
+
+		dir = layout_new();
+		killed += gc_killed_after(dir, d);
+		crash_check(dir);
+		rmtree(dir);
+	}
+	print_message("%d of 24 killed mid-way\n", killed);
+}
+
+/* Puts, gets and get_stored from other threads while a GC runs: every
+ * read is right (chunks that move included), and no chunk put during the
+ * GC is lost, including dead ones put again. */
+#define C_WRITERS 2
+#define C_READERS 2
+
+struct crowd {
+	struct sd_store *s;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool go, done;
+	uint32_t during; /* batches put while the GC ran */
+	int gc_again;	 /* a second GC started from live(): -EBUSY */
+	bool has_ok;	 /* sd_store_has() works from live() */
+};
+
+struct crowd_worker {
+	struct crowd *c;
+	uint32_t no;
+	uint32_t *seeds; /* put: all must be held at the end */
+	size_t nseeds;
+	uint64_t reads;
+	int err;
+	char what[300];
+};
+
+static void crowd_wait(struct crowd *c)
+{
+	pthread_mutex_lock(&c->mu);
+	while (!c->go)
+		pthread_cond_wait(&c->cv, &c->mu);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static bool crowd_done(struct crowd *c)
+{
+	bool d;
+
+	pthread_mutex_lock(&c->mu);
+	d = c->done;
+	pthread_mutex_unlock(&c->mu);
+	return d;
+}
+
+static void crowd_first(struct judge *j)
+{
+	struct crowd *c = j->user;
+	struct sd_id id = seed_id(L_SEED + 20, L_LEN);
+
+	c->gc_again = sd_store_gc(c->s, judge_live, j, NULL, NULL);
+	c->has_ok = sd_store_has(c->s, &id);
+	pthread_mutex_lock(&c->mu);
+	c->go = true;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* New chunks, and the dead chunks of pack 0 and 4 put again. */
+static void *crowd_writer(void *arg)
+{
+	struct crowd_worker *wk = arg;
+	struct sd_pack_writer w;
+	struct sd_zctx zc;
+	struct sd_err why;
+	uint8_t *buf = malloc(L_LEN);
+	ssize_t r;
+
+	wk->seeds = calloc(4096, sizeof(*wk->seeds));
+	if (!buf || !wk->seeds || sd_zctx_init(&zc) < 0) {
+		wk->err = -ENOMEM;
+		return NULL;
+	}
+	sd_pack_writer_init(&w, SD_STORE_BATCH_MAX);
+	crowd_wait(wk->c);
+	for (uint32_t b = 0; b < 200 && !wk->err; b++) {
+		for (uint32_t i = 0; i < 4; i++) {
+			uint32_t seed = 20000 + wk->no * 10000 + b * 4 + i;
+
+			if (i == 0 && b < 10)
+				seed = L_SEED + (wk->no ? 40 : 0) + b;
+			make_chunk(buf, L_LEN, seed, false);
+			if (sd_pack_add(&w, &zc, 1, buf, L_LEN, NULL) < 0)
+				wk->err = -EINVAL;
+			wk->seeds[wk->nseeds++] = seed;
+		}
+		r = sd_store_put_batch(wk->c->s, w.buf, w.len, &why);
+		if (r < 0) {
+			wk->err = (int)r;
+			snprintf(wk->what, sizeof(wk->what), "%s", why.what);
+		}
+		sd_pack_writer_reset(&w);
+		pthread_mutex_lock(&wk->c->mu);
+		wk->c->during += !wk->c->done && r > 0;
+		pthread_mutex_unlock(&wk->c->mu);
+		if (crowd_done(wk->c) && b >= 10)
+			break;
+	}
+	sd_pack_writer_fini(&w);
+	sd_zctx_fini(&zc);
+	free(buf);
+	return NULL;
+}
+
+/* Read every live chunk of the layout, over and over, until the GC ends. */
+static void *crowd_reader(void *arg)
+{
+	struct crowd_worker *wk = arg;
+	uint8_t *want = malloc(L_LEN), *got = malloc(SD_PACK_REC_MAX);
+	struct sd_err why;
+	size_t raw_len;
+	ssize_t n;
+
+	if (!want || !got) {
+		wk->err = -ENOMEM;
+		return NULL;
+	}
+	crowd_wait(wk->c);
+	do {
+		for (uint32_t i = 0; i < L_N && !wk->err; i++) {
+			struct sd_id id;
+
+			if (!layout_live(i))
+				continue;
+			make_chunk(want, L_LEN, L_SEED + i, false);
+			sd_id_of(&id, want, L_LEN);
+			if (wk->no % 2 == 0) {
+				if (sd_store_get(wk->c->s, &id, got, L_LEN,
+						 &raw_len, &why) != 0 ||
+				    raw_len != L_LEN ||
+				    memcmp(got, want, L_LEN) != 0)
+					wk->err = -EIO;
+			} else {
+				n = sd_store_get_stored(wk->c->s, &id, got,
+							SD_PACK_REC_MAX, &why);
+				if (n != L_REC || memcmp(got + SD_PACK_HDR_SIZE,
+							 want, L_LEN) != 0)
+					wk->err = -EIO;
+			}
+			if (wk->err)
+				snprintf(wk->what, sizeof(wk->what),
+					 "chunk %u: %s", i, why.what);
+			wk->reads++;
+		}
+	} while (!wk->err && !crowd_done(wk->c));
+	free(want);
+	free(got);
+	return NULL;
+}
+
+static void test_gc_concurrent(void **state)
+{
+	char *dir = layout_new();
+	struct crowd c = { .mu = PTHREAD_MUTEX_INITIALIZER,
+			   .cv = PTHREAD_COND_INITIALIZER };
+	struct crowd_worker wk[C_WRITERS + C_READERS];
+	pthread_t th[C_WRITERS + C_READERS];
+	struct sd_store_gc_stats gst;
+	struct sd_store_stats st;
+	struct judge j;
+	uint64_t reads = 0;
+
+	assert_int_equal(sd_store_open_opts(dir, &l_opts, &c.s, NULL), 0);
+	judge_init(&j);
+	j.first = crowd_first;
+	j.user = &c;
+	j.delay_us = 2000; /* ~120 ms of judging, with puts arriving */
+	for (uint32_t i = 0; i < C_WRITERS + C_READERS; i++) {
+		wk[i] = (struct crowd_worker){ .c = &c, .no = i % 2 };
+		assert_int_equal(pthread_create(&th[i], NULL,
+						i < C_WRITERS ? crowd_writer
+							      : crowd_reader,
+						&wk[i]),
+				 0);
+	}
+	assert_int_equal(gc_ok(c.s, &j, &gst), 0);
+	pthread_mutex_lock(&c.mu);
+	c.done = true;
+	c.go = true; /* should live() never have run */
+	pthread_cond_broadcast(&c.cv);
+	pthread_mutex_unlock(&c.mu);
+	for (uint32_t i = 0; i < C_WRITERS + C_READERS; i++) {
+		pthread_join(th[i], NULL);
+		if (wk[i].err)
+			fail_msg("worker %u: %d: %s", i, wk[i].err, wk[i].what);
+		reads += wk[i].reads;
+	}
+	assert_int_equal(c.gc_again, -EBUSY);
+	assert_true(c.has_ok);
+	/* Chunks put during the GC are never judged. */
+	assert_int_equal(j.unknown, 0);
+	assert_true(reads > 0);
+	assert_true(c.during > 0);
+	print_message("%u batches put and %llu reads during the GC\n", c.during,
+		      (unsigned long long)reads);
+	assert_true(gst.packs_deleted + gst.packs_rewritten > 0);
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t i = 0; i < L_N; i++)
+			if (layout_live(i))
+				check_get(c.s, L_SEED + i, L_LEN, false);
+		for (uint32_t w = 0; w < C_WRITERS; w++)
+			for (size_t i = 0; i < wk[w].nseeds; i++)
+				check_get(c.s, wk[w].seeds[i], L_LEN, false);
+		sd_store_stats(c.s, &st);
+		assert_int_equal(st.index_dropped, 0);
+		sd_store_close(c.s);
+		c.s = open_ok(dir);
+	}
+	sd_store_close(c.s);
+	for (uint32_t w = 0; w < C_WRITERS; w++)
+		free(wk[w].seeds);
+	free(j.k);
+	rmtree(dir);
+}
+
+/* Bad arguments and a GC of an empty store. */
+static void test_gc_trivial(void **state)
+{
+	char *dir = tmpdir();
+	struct sd_store_gc_stats gst;
+	struct sd_store *s = open_ok(dir);
+	struct sd_err why = { "" };
+
+	assert_int_equal(sd_store_gc(s, NULL, NULL, &gst, &why), -EINVAL);
+	assert_int_equal(sd_store_gc(s, all_live, NULL, &gst, &why), 0);
+	assert_int_equal(gst.chunks_kept + gst.chunks_dropped, 0);
+	assert_int_equal(sd_store_gc_backlog(s), 0);
+	sd_store_close(s);
+	rmtree(dir);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
@@ -816,7 +1783,24 @@ int main(void)
 		cmocka_unit_test(test_not_an_index),
 		cmocka_unit_test(test_concurrent_puts),
 		cmocka_unit_test(test_disk_full),
+		cmocka_unit_test(test_gc_trivial),
+		cmocka_unit_test(test_gc_live_set),
+		cmocka_unit_test(test_gc_everything_dead),
+		cmocka_unit_test(test_gc_merges_small_packs),
+		cmocka_unit_test(test_gc_disk_full),
+		cmocka_unit_test(test_gc_many_copies),
+		cmocka_unit_test(test_gc_disk_full_retry),
+		cmocka_unit_test(test_gc_crash_failpoints),
+		cmocka_unit_test(test_gc_crash_random),
+		cmocka_unit_test(test_gc_concurrent),
 	};
 
+	/* The GC crash tests run this binary as the process to kill. */
+	if (argc == 3 && strcmp(argv[1], "gc-child") == 0) {
+		int r = sd_zctx_init(&z) < 0 ? 2 : gc_child(argv[2]);
+
+		sd_zctx_fini(&z);
+		return r;
+	}
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
