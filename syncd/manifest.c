@@ -21,19 +21,7 @@
 _Static_assert(sizeof(struct sd_chunkref) == SD_ID_SIZE + 4,
 	       "sd_chunkref has padding: sd_entry_equal() compares bytes");
 
-/* ---- errors and display ---- */
-
-int sd_err_set(struct sd_err *why, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why) {
-		va_start(ap, fmt);
-		vsnprintf(why->what, sizeof(why->what), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
+/* ---- display ---- */
 
 const char *sdm_show(struct shown *out, const char *p, size_t len)
 {
