@@ -430,14 +430,66 @@ static void reply_want(struct tp_req *req, const struct session *x,
 	tp_req_reply(req, &m);
 }
 
-/* ---- garbage collection ---- */
+/* ---- sets of chunk ids ---- */
 
-/* The chunks a domain still needs: an open-addressing set of ids. */
+/* A set of chunk ids: open addressing, the all-zero id marking empty
+ * slots (and kept aside when it is a member). */
 struct idset {
 	struct sd_id *v;
 	size_t mask;
-	bool zero; /* the all-zero id, which marks empty slots */
+	bool zero;
 };
+
+/* Room for n ids. 0 or -ENOMEM. */
+static int idset_init(struct idset *set, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n)
+		cap <<= 1;
+	*set = (struct idset){ .v = calloc(cap, sizeof(*set->v)),
+			       .mask = cap - 1 };
+	return set->v ? 0 : -ENOMEM;
+}
+
+static struct sd_id *idset_slot(const struct idset *set, const struct sd_id *id)
+{
+	static const struct sd_id zero;
+	size_t h = sd_id_key(id) & set->mask;
+
+	while (!sd_id_eq(&set->v[h], &zero) && !sd_id_eq(&set->v[h], id))
+		h = (h + 1) & set->mask;
+	return &set->v[h];
+}
+
+/* Add id; true when it was not there yet. */
+static bool idset_insert(struct idset *set, const struct sd_id *id)
+{
+	static const struct sd_id zero;
+	struct sd_id *slot;
+
+	if (sd_id_eq(id, &zero)) {
+		bool was = set->zero;
+
+		set->zero = true;
+		return !was;
+	}
+	slot = idset_slot(set, id);
+	if (sd_id_eq(slot, id))
+		return false;
+	*slot = *id;
+	return true;
+}
+
+static bool idset_has(void *opaque, const struct sd_id *id)
+{
+	static const struct sd_id zero;
+	const struct idset *set = opaque;
+
+	if (sd_id_eq(id, &zero))
+		return set->zero;
+	return sd_id_eq(idset_slot(set, id), id);
+}
 
 static size_t manifest_chunks(const struct sd_manifest *m)
 {
@@ -448,40 +500,14 @@ static size_t manifest_chunks(const struct sd_manifest *m)
 	return n;
 }
 
-static void idset_add(struct idset *set, const struct sd_manifest *m)
+static void idset_add_manifest(struct idset *set, const struct sd_manifest *m)
 {
-	static const struct sd_id zero;
-
-	for (size_t i = 0; i < m->count; i++) {
-		for (uint32_t c = 0; c < m->e[i].nchunks; c++) {
-			const struct sd_id *id = &m->e[i].chunks[c].id;
-			size_t h = sd_id_key(id) & set->mask;
-
-			if (sd_id_eq(id, &zero)) {
-				set->zero = true;
-				continue;
-			}
-			while (!sd_id_eq(&set->v[h], &zero) &&
-			       !sd_id_eq(&set->v[h], id))
-				h = (h + 1) & set->mask;
-			set->v[h] = *id;
-		}
-	}
+	for (size_t i = 0; i < m->count; i++)
+		for (uint32_t c = 0; c < m->e[i].nchunks; c++)
+			idset_insert(set, &m->e[i].chunks[c].id);
 }
 
-static bool idset_has(void *opaque, const struct sd_id *id)
-{
-	static const struct sd_id zero;
-	const struct idset *set = opaque;
-	size_t h = sd_id_key(id) & set->mask;
-
-	if (sd_id_eq(id, &zero))
-		return set->zero;
-	for (; !sd_id_eq(&set->v[h], &zero); h = (h + 1) & set->mask)
-		if (sd_id_eq(&set->v[h], id))
-			return true;
-	return false;
-}
+/* ---- garbage collection ---- */
 
 /* Drop every chunk of domain d that no committed version and no sync in
  * progress needs. Holds d's GC lock for writing: offers and commits in the
@@ -490,7 +516,7 @@ static int domain_gc(struct sd_sink *s, struct domain *d, struct sd_err *why)
 {
 	struct sd_store_gc_stats st = { 0 };
 	struct idset set = { 0 };
-	size_t total = 0, cap = 16;
+	size_t total = 0;
 	int r;
 
 	pthread_rwlock_wrlock(&d->gc_lock);
@@ -501,17 +527,13 @@ static int domain_gc(struct sd_sink *s, struct domain *d, struct sd_err *why)
 	for (struct session *x = s->sessions; x; x = x->next)
 		if (x->live && x->ws->dom == d)
 			total += manifest_chunks(&x->result);
-	while (cap < 2 * total)
-		cap <<= 1;
-	set.v = calloc(cap, sizeof(*set.v));
-	set.mask = cap - 1;
-	if (set.v) {
+	if (idset_init(&set, total) == 0) {
 		for (struct ws *w = s->wss; w; w = w->next)
 			if (w->dom == d)
-				idset_add(&set, &w->cur);
+				idset_add_manifest(&set, &w->cur);
 		for (struct session *x = s->sessions; x; x = x->next)
 			if (x->live && x->ws->dom == d)
-				idset_add(&set, &x->result);
+				idset_add_manifest(&set, &x->result);
 	}
 	pthread_mutex_unlock(&s->lock);
 	r = set.v ? sd_store_gc(d->store, idset_has, &set, &st, why)
@@ -577,55 +599,36 @@ static void do_begin(struct sd_sink *s, struct tp_req *req,
 static int compute_want(struct session *x, const struct sd_delta *d)
 {
 	struct sd_store *st = x->ws->dom->store;
-	size_t cap = 0, hcap = 1024, nh = 0;
-	struct sd_id *seen;
-	int r = 0;
+	size_t cap = 0, n = 0;
+	struct idset seen;
+	int r;
 
 	for (size_t i = 0; i < d->put.count; i++)
-		nh += d->put.e[i].nchunks;
-	while (hcap < 2 * nh)
-		hcap <<= 1;
-	seen = calloc(hcap, sizeof(*seen));
-	if (!seen)
-		return -ENOMEM;
+		n += d->put.e[i].nchunks;
+	r = idset_init(&seen, n);
 	for (size_t i = 0; i < d->put.count && r == 0; i++) {
 		const struct sd_entry *e = &d->put.e[i];
 
-		for (uint32_t c = 0; c < e->nchunks; c++) {
+		for (uint32_t c = 0; c < e->nchunks && r == 0; c++) {
 			const struct sd_id *id = &e->chunks[c].id;
-			size_t h = sd_id_key(id) & (hcap - 1);
-			static const struct sd_id zero;
-			bool dup = false;
 
-			/* Open addressing; the all-zero id stands for an
-			 * empty slot (and is never wanted twice). */
-			while (!sd_id_eq(&seen[h], &zero)) {
-				if (sd_id_eq(&seen[h], id)) {
-					dup = true;
-					break;
-				}
-				h = (h + 1) & (hcap - 1);
-			}
-			if (dup)
-				continue;
-			seen[h] = *id;
-			if (sd_store_has(st, id))
+			if (!idset_insert(&seen, id) || sd_store_has(st, id))
 				continue;
 			if (x->nwant == cap) {
-				struct sd_id *n;
+				struct sd_id *v;
 
 				cap = cap ? 2 * cap : 1024;
-				n = realloc(x->want, cap * sizeof(*n));
-				if (!n) {
+				v = realloc(x->want, cap * sizeof(*v));
+				if (!v) {
 					r = -ENOMEM;
 					break;
 				}
-				x->want = n;
+				x->want = v;
 			}
 			x->want[x->nwant++] = *id;
 		}
 	}
-	free(seen);
+	free(seen.v);
 	return r;
 }
 
