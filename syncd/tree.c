@@ -380,7 +380,7 @@ static int apply_deletes(struct walker *w, const struct sd_delta *d,
 			 const struct sd_manifest *new, struct sd_err *why)
 {
 	const char *leaf;
-	mode_t fmt;
+	mode_t fmt = 0;
 	int pfd, r;
 
 	for (size_t i = 0; i < d->ndel; i++) {
