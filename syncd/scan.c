@@ -434,6 +434,173 @@ static int walk(struct scan *sc, int dfd, char *path, size_t plen)
 	return r;
 }
 
+/* ---- the walk on every core ---- */
+
+#define WALK_THREADS_MAX 8
+
+/* The top-level directories of the tree, walked by several threads: each
+ * has its own items, rule stack and path buffer; the stat cache is shared,
+ * read-only. */
+struct walk_job {
+	struct scan *main;
+	char **dirs;
+	size_t ndirs;
+	atomic_size_t next;
+};
+
+struct walker_thread {
+	struct walk_job *job;
+	struct scan sc;
+	struct sd_scan_stats st;
+	struct sd_err why;
+	int r;
+};
+
+static void *walk_thread(void *arg)
+{
+	struct walker_thread *t = arg;
+	struct scan *m = t->job->main;
+	struct sd_ignore_config icfg;
+	char *path = malloc(SD_PATH_MAX + SD_NAME_MAX + 2);
+	size_t i;
+
+	t->sc = (struct scan){ .o = m->o,
+			       .root = m->root,
+			       .st = &t->st,
+			       .why = &t->why,
+			       .cbuf = m->cbuf,
+			       .ct = m->ct,
+			       .ctcap = m->ctcap,
+			       .start_ns = m->start_ns };
+	sd_ignore_config_init(&icfg);
+	icfg.patterns = m->o->ignore;
+	icfg.npatterns = m->o->nignore;
+	t->r = path ? sd_ignore_new(&icfg, &t->sc.ig) : -ENOMEM;
+	if (t->r == 0)
+		t->r = sd_ignore_enter_dir(t->sc.ig, "", 0, m->root);
+	if (t->r < 0)
+		sd_err_set(&t->why, t->r, "ignore rules: %s", strerror(-t->r));
+	while (t->r == 0 &&
+	       (i = atomic_fetch_add(&t->job->next, 1)) < t->job->ndirs) {
+		path[0] = '\0';
+		t->r = add_entry(&t->sc, m->root, t->job->dirs[i], path, 0);
+	}
+	sd_ignore_free(t->sc.ig);
+	t->sc.ig = NULL;
+	free(path);
+	return NULL;
+}
+
+/* Walk the whole tree from the root (entered in m->ig): entries at the top
+ * here, the directories there on every core. */
+static int walk_parallel(struct scan *m, char *path)
+{
+	struct walk_job job = { .main = m };
+	struct walker_thread t[WALK_THREADS_MAX] = { 0 };
+	pthread_t th[WALK_THREADS_MAX];
+	unsigned n = m->o->threads, started = 0;
+	size_t cap = 0;
+	struct dirent *de;
+	int fd = openat(m->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	int r = 0;
+
+	if (!d) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return sd_err_set(m->why, r, ".: %s", strerror(-r));
+	}
+	while (r == 0 && (errno = 0, de = readdir(d))) {
+		struct stat sb;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(m->root, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) <
+			    0 ||
+		    !S_ISDIR(sb.st_mode)) {
+			r = add_entry(m, m->root, de->d_name, path, 0);
+			path[0] = '\0';
+			continue;
+		}
+		if (job.ndirs == cap) {
+			char **v =
+				realloc(job.dirs, (cap = cap ? 2 * cap : 64) *
+							  sizeof(*v));
+
+			if (!v) {
+				r = sd_err_set(m->why, -ENOMEM,
+					       "out of memory");
+				break;
+			}
+			job.dirs = v;
+		}
+		job.dirs[job.ndirs] = strdup(de->d_name);
+		if (!job.dirs[job.ndirs++])
+			r = sd_err_set(m->why, -ENOMEM, "out of memory");
+	}
+	if (r == 0 && errno)
+		r = sd_err_set(m->why, -errno, ".: %s", strerror(errno));
+	closedir(d);
+	if (n == 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+
+		n = c > 0 ? (unsigned)c : 1;
+	}
+	if (n > WALK_THREADS_MAX)
+		n = WALK_THREADS_MAX;
+	if (n > job.ndirs)
+		n = job.ndirs ? (unsigned)job.ndirs : 1;
+	atomic_init(&job.next, 0);
+	for (unsigned i = 0; r == 0 && i < n; i++)
+		t[i].job = &job;
+	for (; r == 0 && started + 1 < n; started++)
+		if (pthread_create(&th[started], NULL, walk_thread,
+				   &t[started + 1]))
+			break;
+	if (r == 0)
+		walk_thread(&t[0]);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	/* Every thread's items join the main list (the strings move with
+	 * them). */
+	for (unsigned i = 0; r == 0 && i <= started && i < n; i++) {
+		struct scan *ts = &t[i].sc;
+
+		if (t[i].r < 0) {
+			*m->why = t[i].why;
+			r = t[i].r;
+		}
+		m->st->skipped += t[i].st.skipped;
+		m->hits += ts->hits;
+		for (size_t k = 0; r == 0 && k < ts->n; k++) {
+			struct item *it = item_new(m);
+
+			if (!it) {
+				r = sd_err_set(m->why, -ENOMEM,
+					       "out of memory");
+				break;
+			}
+			*it = ts->v[k];
+			ts->v[k].path = NULL;
+			ts->v[k].target = NULL;
+			ts->v[k].chunks = NULL;
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		for (size_t k = 0; k < t[i].sc.n; k++) {
+			free(t[i].sc.v[k].path);
+			free(t[i].sc.v[k].target);
+			free(t[i].sc.v[k].chunks);
+		}
+		free(t[i].sc.v);
+	}
+	for (size_t i = 0; i < job.ndirs; i++)
+		free(job.dirs[i]);
+	free(job.dirs);
+	return r;
+}
+
 /* ---- hard links ---- */
 
 static int cmp_ino(const void *a, const void *b)
@@ -742,7 +909,7 @@ int sd_scan(const char *root, const struct sd_scan_opts *o,
 		sd_err_set(why, r, "%s: ignore rules: %s", root, strerror(-r));
 		goto out;
 	}
-	r = walk(&sc, sc.root, path, 0);
+	r = walk_parallel(&sc, path);
 	sd_ignore_leave_dir(sc.ig);
 	if (r == 0)
 		r = link_groups(&sc) < 0

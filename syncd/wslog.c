@@ -19,7 +19,7 @@
 #define REC_MAGIC    "TLOG"
 #define REC_HDR	     16
 #define COMPACT_LOG  (8u << 20) /* bytes of log before folding */
-#define COMPACT_RECS 512u
+#define COMPACT_RECS 64u
 
 struct sd_wslog {
 	char *dir, *base_path, *log_path;
