@@ -244,11 +244,6 @@ int main(int argc, char **argv)
 	nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, (nng_duration)wait_ms);
 	nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, (nng_duration)wait_ms);
 	nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, 2 * TP_FRAME_MAX);
-	/* No redial once the node drops the connection (as it does for an
-	 * oversized frame): nng 1.5 can leak a redial still in flight when
-	 * the socket closes, which LeakSanitizer then reports. */
-	nng_socket_set_ms(sock, NNG_OPT_RECONNMINT, 3600000);
-	nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 3600000);
 	if ((rv = nng_dial(sock, url, NULL, 0)) != 0) {
 		fprintf(stderr, "tp-raw: %s: %s\n", url, nng_strerror(rv));
 		goto close;
