@@ -74,6 +74,7 @@ struct session {
 	bool dead;	/* unlinked: freed by the last unref */
 	struct sd_id *want;
 	size_t nwant;
+	uint64_t want_bytes; /* their uncompressed bytes */
 };
 
 struct job {
@@ -626,25 +627,11 @@ static int compute_want(struct session *x, const struct sd_delta *d)
 				x->want = v;
 			}
 			x->want[x->nwant++] = *id;
+			x->want_bytes += e->chunks[c].len;
 		}
 	}
 	free(seen.v);
 	return r;
-}
-
-/* Bytes of the chunks the node asked for. */
-static uint64_t want_bytes(const struct session *x)
-{
-	uint64_t n = 0;
-
-	/* Lengths are in the result's chunk lists; want holds ids only, so
-	 * count every chunk of the result not yet in the store. */
-	for (size_t i = 0; i < x->result.count; i++)
-		for (uint32_t c = 0; c < x->result.e[i].nchunks; c++)
-			if (!sd_store_has(x->ws->dom->store,
-					  &x->result.e[i].chunks[c].id))
-				n += x->result.e[i].chunks[c].len;
-	return n;
 }
 
 /* The whole delta is here: check it against the committed version and
@@ -687,7 +674,7 @@ static void offer_complete(struct sd_sink *s, struct tp_req *req,
 		tp_req_reply_error(req, ENOMEM, "out of memory");
 		goto out;
 	}
-	if (want_bytes(x) > OWN_PACKS) {
+	if (x->want_bytes > OWN_PACKS) {
 		struct sd_err rwhy = { "" };
 
 		x->own_packs = sd_store_roll(x->ws->dom->store, &rwhy) == 0;
