@@ -327,32 +327,66 @@ static int get_entry(struct rd *r, struct tp_exec_entry *e)
 	return 0;
 }
 
-static int get_table(struct rd *r, struct tp_exec_table *t)
+/* Reads one table entry into *out (a struct tp_exec_entry or
+ * tp_sync_entry). */
+typedef int (*entry_fn)(struct rd *r, void *out);
+
+/* A table: u32 count (at most cap), then count entries, each checked with
+ * get() and left raw in the frame for the caller to iterate. */
+static int get_rows(struct rd *r, uint32_t cap, entry_fn get, void *scratch,
+		    uint32_t *count, const uint8_t **ptr, uint32_t *size)
 {
-	uint32_t count, start;
-	struct tp_exec_entry e;
+	uint32_t start;
 	int k;
 
-	k = get_u32(r, "count", &count);
+	k = get_u32(r, "count", count);
 	if (k < 0)
 		return k;
-	if (count > TP_TABLE_MAX)
+	if (*count > cap)
 		return fail(r, -EMSGSIZE, "count", -1,
-			    "%" PRIu32 " entries over the %u cap", count,
-			    TP_TABLE_MAX);
+			    "%" PRIu32 " entries over the %u cap", *count, cap);
 	start = r->pos;
-	for (uint32_t i = 0; i < count; i++) {
+	for (uint32_t i = 0; i < *count; i++) {
 		r->entry = (int)i;
-		k = get_entry(r, &e);
+		k = get(r, scratch);
 		if (k < 0)
 			return k;
 	}
 	r->entry = -1;
-	t->count = count;
-	t->ptr = r->p + start;
-	t->size = r->pos - start;
-	t->entries = NULL;
+	*ptr = r->p + start;
+	*size = r->pos - start;
 	return 0;
+}
+
+/* The next row of a table decoded by get_rows(). */
+static bool next_row(const uint8_t *ptr, uint32_t size, const char *msg,
+		     entry_fn get, uint32_t *pos, void *out)
+{
+	struct rd r;
+
+	if (!pos || !out || !ptr || *pos >= size)
+		return false;
+	r = (struct rd){
+		.p = ptr, .len = size, .pos = *pos, .msg = msg, .entry = -1
+	};
+	if (get(&r, out) < 0)
+		return false;
+	*pos = r.pos;
+	return true;
+}
+
+static int get_entry_any(struct rd *r, void *out)
+{
+	return get_entry(r, out);
+}
+
+static int get_table(struct rd *r, struct tp_exec_table *t)
+{
+	struct tp_exec_entry e;
+
+	t->entries = NULL;
+	return get_rows(r, TP_TABLE_MAX, get_entry_any, &e, &t->count, &t->ptr,
+			&t->size);
 }
 
 bool tp_name_ok(const uint8_t *p, size_t n)
@@ -429,32 +463,18 @@ static int get_wsentry(struct rd *r, struct tp_sync_entry *e)
 	return 0;
 }
 
+static int get_wsentry_any(struct rd *r, void *out)
+{
+	return get_wsentry(r, out);
+}
+
 static int get_wstab(struct rd *r, struct tp_sync_table *t)
 {
-	uint32_t count, start;
 	struct tp_sync_entry e;
-	int k;
 
-	k = get_u32(r, "count", &count);
-	if (k < 0)
-		return k;
-	if (count > TP_WSTAB_MAX)
-		return fail(r, -EMSGSIZE, "count", -1,
-			    "%" PRIu32 " entries over the %u cap", count,
-			    TP_WSTAB_MAX);
-	start = r->pos;
-	for (uint32_t i = 0; i < count; i++) {
-		r->entry = (int)i;
-		k = get_wsentry(r, &e);
-		if (k < 0)
-			return k;
-	}
-	r->entry = -1;
-	t->count = count;
-	t->ptr = r->p + start;
-	t->size = r->pos - start;
 	t->entries = NULL;
-	return 0;
+	return get_rows(r, TP_WSTAB_MAX, get_wsentry_any, &e, &t->count,
+			&t->ptr, &t->size);
 }
 
 static int get_want(struct rd *r, struct tp_sync_want *w)
@@ -743,41 +763,15 @@ char **tp_strv_dup(const struct tp_strv *v)
 bool tp_table_next(const struct tp_exec_table *t, uint32_t *pos,
 		   struct tp_exec_entry *out)
 {
-	struct rd r;
-
-	if (!t || !pos || !out || !t->ptr || *pos >= t->size)
-		return false;
-	r = (struct rd){
-		.p = t->ptr,
-		.len = t->size,
-		.pos = *pos,
-		.msg = "EXEC_TABLE",
-		.entry = -1,
-	};
-	if (get_entry(&r, out) < 0)
-		return false;
-	*pos = r.pos;
-	return true;
+	return t &&
+	       next_row(t->ptr, t->size, "EXEC_TABLE", get_entry_any, pos, out);
 }
 
 bool tp_wstab_next(const struct tp_sync_table *t, uint32_t *pos,
 		   struct tp_sync_entry *out)
 {
-	struct rd r;
-
-	if (!t || !pos || !out || !t->ptr || *pos >= t->size)
-		return false;
-	r = (struct rd){
-		.p = t->ptr,
-		.len = t->size,
-		.pos = *pos,
-		.msg = "SYNC_TABLE",
-		.entry = -1,
-	};
-	if (get_wsentry(&r, out) < 0)
-		return false;
-	*pos = r.pos;
-	return true;
+	return t && next_row(t->ptr, t->size, "SYNC_TABLE", get_wsentry_any,
+			     pos, out);
 }
 
 /* ---- encoding ---- */
