@@ -19,83 +19,18 @@
 #include "clock.h"
 #include "log.h"
 #include "manifest.h"
+#include "sink_int.h"
 #include "store.h"
 #include "tree.h"
 #include "wslog.h"
 #include "zchunk.h"
 
-#define WORKERS 2
 /* A sync that sends more than this gets packs of its own, so that if it
  * never commits the GC frees its chunks without needing room to copy. */
 #define OWN_PACKS	  (16u << 20)
 #define OFFER_MAX	  (1ull << 30) /* one encoded delta held in memory */
 #define SESSION_MAX	  256	       /* syncs in progress on the node */
 #define PIPE_SESSIONS_MAX 4	       /* ... and from one connection */
-
-struct domain {
-	struct domain *next;
-	char name[TP_NAME_MAX + 1];
-	struct sd_store *store;
-	/* Readers: work that relies on chunks the store holds (an offer's
-	 * want list, a commit). Writer: the garbage collector. Taken after a
-	 * workspace's commit lock, never before. */
-	pthread_rwlock_t gc_lock;
-};
-
-struct ws {
-	struct ws *next;
-	char name[TP_NAME_MAX + 1];
-	struct domain *dom;
-	char *meta;		     /* .tether/ws/NAME */
-	char *dir;		     /* workspaces/NAME */
-	char *stage;		     /* workspaces/.stage-NAME */
-	struct sd_wslog *log;	     /* committed versions, durable */
-	pthread_mutex_t commit_lock; /* cur, log and tree on commits */
-	struct sd_manifest cur;	     /* committed; read under the sink lock */
-	uint64_t files, bytes, committed_ms;
-};
-
-struct session {
-	struct session *next;
-	uint64_t id;
-	uint32_t pipe;
-	struct ws *ws;
-	uint64_t started_ms;
-	uint8_t *buf; /* the encoded delta, arriving */
-	uint64_t total, got;
-	bool offered; /* the delta is decoded and result built */
-	struct sd_manifest result;
-	/* The offered delta, kept when it is from the committed version. */
-	struct sd_delta delta;
-	bool have_delta;
-	bool live; /* result counts for the garbage collector (sink lock) */
-	bool own_packs; /* rolled at its start: roll again at its end */
-	unsigned refs;	/* workers using it, under the sink lock */
-	bool dead;	/* unlinked: freed by the last unref */
-	struct sd_id *want;
-	size_t nwant;
-	uint64_t want_bytes; /* their uncompressed bytes */
-};
-
-struct job {
-	struct job *next;
-	struct tp_req *req;
-	struct tp_msg msg; /* its views point into the request frame */
-};
-
-struct sd_sink {
-	char *root, *state, *wsroot;
-	pthread_mutex_t lock; /* lists, sessions, ws->cur swaps */
-	pthread_cond_t cond;
-	struct domain *domains;
-	struct ws *wss;
-	struct session *sessions;
-	unsigned nsessions;
-	struct job *head, **tail;
-	bool stopping;
-	pthread_t th[WORKERS];
-	unsigned nth;
-};
 
 int sd_sink_owns(uint16_t type)
 {
@@ -431,139 +366,6 @@ static void reply_want(struct tp_req *req, const struct session *x,
 	tp_req_reply(req, &m);
 }
 
-/* ---- sets of chunk ids ---- */
-
-/* A set of chunk ids: open addressing, the all-zero id marking empty
- * slots (and kept aside when it is a member). */
-struct idset {
-	struct sd_id *v;
-	size_t mask;
-	bool zero;
-};
-
-/* Room for n ids. 0 or -ENOMEM. */
-static int idset_init(struct idset *set, size_t n)
-{
-	size_t cap = 16;
-
-	while (cap < 2 * n)
-		cap <<= 1;
-	*set = (struct idset){ .v = calloc(cap, sizeof(*set->v)),
-			       .mask = cap - 1 };
-	return set->v ? 0 : -ENOMEM;
-}
-
-static struct sd_id *idset_slot(const struct idset *set, const struct sd_id *id)
-{
-	static const struct sd_id zero;
-	size_t h = sd_id_key(id) & set->mask;
-
-	while (!sd_id_eq(&set->v[h], &zero) && !sd_id_eq(&set->v[h], id))
-		h = (h + 1) & set->mask;
-	return &set->v[h];
-}
-
-/* Add id; true when it was not there yet. */
-static bool idset_insert(struct idset *set, const struct sd_id *id)
-{
-	static const struct sd_id zero;
-	struct sd_id *slot;
-
-	if (sd_id_eq(id, &zero)) {
-		bool was = set->zero;
-
-		set->zero = true;
-		return !was;
-	}
-	slot = idset_slot(set, id);
-	if (sd_id_eq(slot, id))
-		return false;
-	*slot = *id;
-	return true;
-}
-
-static bool idset_has(void *opaque, const struct sd_id *id)
-{
-	static const struct sd_id zero;
-	const struct idset *set = opaque;
-
-	if (sd_id_eq(id, &zero))
-		return set->zero;
-	return sd_id_eq(idset_slot(set, id), id);
-}
-
-static size_t manifest_chunks(const struct sd_manifest *m)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < m->count; i++)
-		n += m->e[i].nchunks;
-	return n;
-}
-
-static void idset_add_manifest(struct idset *set, const struct sd_manifest *m)
-{
-	for (size_t i = 0; i < m->count; i++)
-		for (uint32_t c = 0; c < m->e[i].nchunks; c++)
-			idset_insert(set, &m->e[i].chunks[c].id);
-}
-
-/* ---- garbage collection ---- */
-
-/* Drop every chunk of domain d that no committed version and no sync in
- * progress needs. Holds d's GC lock for writing: offers and commits in the
- * domain wait. */
-static int domain_gc(struct sd_sink *s, struct domain *d, struct sd_err *why)
-{
-	struct sd_store_gc_stats st = { 0 };
-	struct idset set = { 0 };
-	size_t total = 0;
-	int r;
-
-	pthread_rwlock_wrlock(&d->gc_lock);
-	pthread_mutex_lock(&s->lock);
-	for (struct ws *w = s->wss; w; w = w->next)
-		if (w->dom == d)
-			total += manifest_chunks(&w->cur);
-	for (struct session *x = s->sessions; x; x = x->next)
-		if (x->live && x->ws->dom == d)
-			total += manifest_chunks(&x->result);
-	if (idset_init(&set, total) == 0) {
-		for (struct ws *w = s->wss; w; w = w->next)
-			if (w->dom == d)
-				idset_add_manifest(&set, &w->cur);
-		for (struct session *x = s->sessions; x; x = x->next)
-			if (x->live && x->ws->dom == d)
-				idset_add_manifest(&set, &x->result);
-	}
-	pthread_mutex_unlock(&s->lock);
-	r = set.v ? sd_store_gc(d->store, idset_has, &set, &st, why)
-		  : sd_err_set(why, -ENOMEM, "out of memory");
-	pthread_rwlock_unlock(&d->gc_lock);
-	free(set.v);
-	log_info("domain %s: garbage collection: %" PRIu64
-		 " chunks dropped, %" PRIu64 " kept, %" PRIu64 " bytes freed%s",
-		 d->name, st.chunks_dropped, st.chunks_kept, st.bytes_freed,
-		 r < 0 ? " (stopped early)" : "");
-	return r;
-}
-
-/* After a commit: collect once the chunks put since the last collection
- * pass 64 MiB and a quarter of what the store holds. */
-static void maybe_gc(struct sd_sink *s, struct domain *d)
-{
-	struct sd_store_stats st;
-	struct sd_err why = { "" };
-	uint64_t backlog = sd_store_gc_backlog(d->store);
-
-	sd_store_stats(d->store, &st);
-	if (backlog < (64u << 20) || backlog < st.stored_bytes / 4)
-		return;
-	if (domain_gc(s, d, &why) < 0)
-		log_warn("domain %s: garbage collection: %s", d->name,
-			 why.what);
-}
-
 /* ---- handlers (on a worker thread) ---- */
 
 static void do_begin(struct sd_sink *s, struct tp_req *req,
@@ -601,19 +403,20 @@ static int compute_want(struct session *x, const struct sd_delta *d)
 {
 	struct sd_store *st = x->ws->dom->store;
 	size_t cap = 0, n = 0;
-	struct idset seen;
+	struct sdk_idset seen;
 	int r;
 
 	for (size_t i = 0; i < d->put.count; i++)
 		n += d->put.e[i].nchunks;
-	r = idset_init(&seen, n);
+	r = sdk_idset_init(&seen, n);
 	for (size_t i = 0; i < d->put.count && r == 0; i++) {
 		const struct sd_entry *e = &d->put.e[i];
 
 		for (uint32_t c = 0; c < e->nchunks && r == 0; c++) {
 			const struct sd_id *id = &e->chunks[c].id;
 
-			if (!idset_insert(&seen, id) || sd_store_has(st, id))
+			if (!sdk_idset_insert(&seen, id) ||
+			    sd_store_has(st, id))
 				continue;
 			if (x->nwant == cap) {
 				struct sd_id *v;
@@ -809,7 +612,7 @@ static void do_put(struct sd_sink *s, struct tp_req *req,
 		return;
 	n = sd_store_put_batch(x->ws->dom->store, p->pack.ptr, p->pack.len,
 			       &why);
-	if (n == -ENOSPC && domain_gc(s, x->ws->dom, &gwhy) == 0) {
+	if (n == -ENOSPC && sdk_domain_gc(s, x->ws->dom, &gwhy) == 0) {
 		/* A full disk may be full of chunks nothing needs any more. */
 		memset(&why, 0, sizeof(why));
 		n = sd_store_put_batch(x->ws->dom->store, p->pack.ptr,
@@ -958,7 +761,7 @@ static void do_commit(struct sd_sink *s, struct tp_req *req,
 		 * filled while staging. Collect, and try once more. */
 		struct sd_err gwhy = { "" };
 
-		if (domain_gc(s, x->ws->dom, &gwhy) == 0) {
+		if (sdk_domain_gc(s, x->ws->dom, &gwhy) == 0) {
 			memset(&why, 0, sizeof(why));
 			r = commit_locked(s, x, c, &why);
 		}
@@ -977,7 +780,7 @@ static void do_commit(struct sd_sink *s, struct tp_req *req,
 		session_drop(s, x);
 		pthread_mutex_unlock(&s->lock);
 		after_commit(x->ws, &x->delta);
-		maybe_gc(s, x->ws->dom);
+		sdk_maybe_gc(s, x->ws->dom);
 		pthread_mutex_unlock(&x->ws->commit_lock);
 	}
 	session_unref(s, x);
