@@ -4,15 +4,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -20,6 +17,7 @@
 #include "server.h"
 #include "service.h"
 #include "sink.h"
+#include "spcall.h"
 #include "term.h"
 
 static const char usage[] =
@@ -87,40 +85,17 @@ static int check_listen_url(const char *url, bool insecure_remote)
 	return 0;
 }
 
-/* Whether a node already serves the ipc socket at path. Asked with a whole
- * SP handshake (the 8-byte header each way), never a bare connect: nng 1.5
- * stops accepting on an ipc listener whose peer leaves in the middle of
- * the handshake (nanomsg/nng#1518), and nng's own "is it stale?" probe,
- * when a second node tries to listen, is such a connect. */
-static bool ipc_in_use(const char *path)
+/* Whether a node already serves the ipc socket at url. Asked with a PING
+ * over a whole SP handshake, never a bare connect: nng 1.5 stops accepting
+ * on an ipc listener whose peer leaves in the middle of the handshake
+ * (nanomsg/nng#1518; see transport/guard.h), and nng's own "is it stale?"
+ * probe, when a second node tries to listen, is such a connect. */
+static bool ipc_in_use(const char *url)
 {
-	static const uint8_t req0[8] = { 0, 'S', 'P', 0, 0, 48, 0, 0 };
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct pollfd pfd = { .events = POLLIN };
-	uint8_t peer[8];
-	size_t got = 0;
-	bool live = false;
+	int r = tp_sp_ping(url, 2000);
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return false;
-	strcpy(sa.sun_path, path);
-	pfd.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (pfd.fd < 0)
-		return false;
-	if (connect(pfd.fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		live = true; /* someone accepted: in use, whatever follows */
-		if (write(pfd.fd, req0, sizeof(req0)) == (ssize_t)sizeof(req0))
-			while (got < sizeof(peer) && poll(&pfd, 1, 2000) > 0) {
-				ssize_t k = read(pfd.fd, peer + got,
-						 sizeof(peer) - got);
-
-				if (k <= 0)
-					break;
-				got += (size_t)k;
-			}
-	}
-	close(pfd.fd);
-	return live;
+	/* Someone accepted the connection: in use, whatever followed. */
+	return r == 0 || r == -ETIMEDOUT || r == -ECONNRESET || r == -EPROTO;
 }
 
 int cli_node(int argc, char **argv)
@@ -155,7 +130,7 @@ int cli_node(int argc, char **argv)
 	}
 	if (check_listen_url(url, insecure_remote) < 0)
 		return CLI_EXIT_USAGE;
-	if (strncmp(url, "ipc://", 6) == 0 && ipc_in_use(url + 6)) {
+	if (strncmp(url, "ipc://", 6) == 0 && ipc_in_use(url)) {
 		log_error("node %s: another node is listening there", url);
 		return CLI_EXIT_FAILURE;
 	}

@@ -31,6 +31,7 @@ static const char *const type_names[TP_TYPE_MAX_] = {
 	[TP_SYNC_COMMIT] = "SYNC_COMMIT",
 	[TP_SYNC_STATUS] = "SYNC_STATUS",
 	[TP_SYNC_TABLE] = "SYNC_TABLE",
+	[TP_PING] = "PING",
 };
 
 /* Signals the node may deliver: Linux numbers 1..SIGRTMAX (64). */
@@ -642,7 +643,8 @@ static int decode_body(struct rd *r, struct tp_msg *m)
 		    (k = get_u16(r, "cols", &m->resize.cols)) < 0)
 			return k;
 		break;
-	case TP_EXEC_LIST: break;
+	case TP_EXEC_LIST:
+	case TP_PING: break;
 	case TP_EXEC_TABLE: k = get_table(r, &m->table); break;
 	default: k = decode_sync(r, m); break;
 	}
@@ -1056,7 +1058,8 @@ static void put_body(struct wr *w, const struct tp_msg *m)
 		put_le(w, m->resize.rows, 2);
 		put_le(w, m->resize.cols, 2);
 		break;
-	case TP_EXEC_LIST: break;
+	case TP_EXEC_LIST:
+	case TP_PING: break;
 	case TP_EXEC_TABLE: put_table(w, &m->table); break;
 	default: put_sync(w, m); break;
 	}

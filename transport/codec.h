@@ -51,7 +51,8 @@ enum tp_type {
 	TP_SYNC_COMMIT = 18, /* req: make the offered version current */
 	TP_SYNC_STATUS = 19, /* req: list workspaces -> SYNC_TABLE */
 	TP_SYNC_TABLE = 20,  /* reply to STATUS */
-	TP_TYPE_MAX_ = 21,
+	TP_PING = 21,	     /* req: is the node answering? -> OK(version) */
+	TP_TYPE_MAX_ = 22,
 };
 
 /* A view into a decoded frame: not NUL-terminated, valid while the frame's

@@ -16,6 +16,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "error.h"
+#include "guard.h"
 #include "log.h"
 #include "nngmsg.h"
 
@@ -45,6 +46,7 @@ struct tp_server {
 	tp_handler_fn handler;
 	tp_pipe_gone_fn gone;
 	void *opaque;
+	struct tp_guard *guard; /* ipc:// only; set before listening */
 	char url[512];
 	pthread_mutex_t lock; /* workers, n_idle, closing */
 	struct tp_req *workers;
@@ -191,6 +193,10 @@ static void handle_frame(struct tp_req *w)
 				   derr.what);
 		return;
 	}
+	if (m.type == TP_PING) {
+		tp_req_reply_ok(w, TP_VERSION);
+		return;
+	}
 	s->handler(w, &m, s->opaque);
 }
 
@@ -247,7 +253,8 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct tp_server *s = arg;
 
-	if (s->gone)
+	tp_guard_pipe_event(s->guard, p, ev);
+	if (ev == NNG_PIPE_EV_REM_POST && s->gone)
 		s->gone(nng_pipe_id(p), s->opaque);
 }
 
@@ -273,6 +280,8 @@ int tp_server_new(const char *url, tp_handler_fn handler, tp_pipe_gone_fn gone,
 	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, RECV_MAX);
 	nng_socket_set_bool(s->sock, NNG_OPT_TCP_NODELAY, true);
 	rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, on_pipe, s);
+	if (rv == 0)
+		rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, on_pipe, s);
 	if (rv)
 		goto fail;
 	pthread_mutex_lock(&s->lock);
@@ -290,8 +299,17 @@ int tp_server_new(const char *url, tp_handler_fn handler, tp_pipe_gone_fn gone,
 		goto fail;
 	/* Anyone who can connect can run commands: owner only, whatever the
 	 * umask says. */
-	if (strncmp(url, "ipc://", 6) == 0)
+	if (strncmp(url, "ipc://", 6) == 0) {
 		nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
+		r = tp_guard_start(s->sock, l, url, &s->guard);
+		if (r == -ENAMETOOLONG)
+			log_warn("node %s: the path is too long to keep the "
+				 "listener guarded; a client that leaves "
+				 "during its handshake can stop it accepting",
+				 url);
+		else if (r < 0)
+			log_warn_errno(r, "node %s: listener guard", url);
+	}
 	rv = nng_listener_start(l, 0);
 	if (rv)
 		goto fail;
@@ -325,6 +343,7 @@ void tp_server_free(struct tp_server *s)
 	pthread_mutex_lock(&s->lock);
 	s->closing = true;
 	pthread_mutex_unlock(&s->lock);
+	tp_guard_stop(s->guard);
 	/* Closing the socket completes every pending aio with NNG_ECLOSED;
 	 * nng_aio_free then waits for callbacks still running. */
 	nng_close(s->sock);
@@ -337,6 +356,7 @@ void tp_server_free(struct tp_server *s)
 			nng_msg_free(w->req);
 		free(w);
 	}
+	tp_guard_free(s->guard);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

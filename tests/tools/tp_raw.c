@@ -1,28 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /* tp-raw: send one raw (usually hostile) frame to a tether node and print
- * the decoded reply, for the integration tests.
+ * the decoded reply, for the integration tests. One connection, one frame
+ * (tp_sp_call): an nng REQ socket would redial and resend the frame after
+ * the node drops the connection.
  *
- * It speaks the SP wire format itself over a plain socket (RFC-style: the
- * 8-byte SP header each way, then per message an 8-byte big-endian length,
- * preceded on ipc by a type byte 1, and a 4-byte request id): exactly one
- * connection and one frame. An nng REQ socket would redial and resend the
- * frame after the node drops the connection, and quit in the middle of a
- * later handshake, which is a different test. */
+ * --connect-only connects and leaves at once, before the SP handshake: the
+ * peer that wedges an nng 1.5 ipc listener (nanomsg/nng#1518). */
 #include <errno.h>
 #include <inttypes.h>
-#include <netdb.h>
-#include <poll.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "codec.h"
 #include "parse.h"
+#include "spcall.h"
 
 /* A hex file is a test fixture, not a payload generator. */
 #define HEX_MAX (4u << 20)
@@ -31,13 +24,14 @@
 
 static const char usage[] =
 	"usage: tp-raw URL (HEXFILE | --garbage N | --oversize N | --version V |\n"
-	"              --truncated-start K) [--wait-ms MS]\n"
+	"              --truncated-start K | --connect-only N) [--wait-ms MS]\n"
 	"  HEXFILE             send the bytes written in hex (whitespace ignored)\n"
 	"  --garbage N         send N random bytes\n"
 	"  --oversize N        send an N-byte frame: a valid EXEC_LIST header, zeros\n"
 	"  --version V         send an empty EXEC_LIST frame marked version V\n"
 	"  --truncated-start K send a valid EXEC_START less its last K bytes, with\n"
 	"                      the header's body length matching what is sent\n"
+	"  --connect-only N    connect and close at once, N times 150 ms apart\n"
 	"  --wait-ms MS        how long to wait for the reply (default 5000)\n"
 	"Prints the reply ('TYPE', or 'ERROR CODE TEXT'); exit 0 when a reply\n"
 	"arrived, 1 when none did, 2 on bad usage or a local failure.\n";
@@ -184,169 +178,6 @@ static int parse_size(const char *s, size_t max, size_t *out)
 	return 0;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* A connected, non-blocking socket to an ipc:// or tcp://HOST:PORT url, or
- * -errno. */
-static int dial(const char *url)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
-	char host[256];
-	const char *colon;
-	int fd, r;
-
-	if (strncmp(url, "ipc://", 6) == 0) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-		if (strlen(url + 6) >= sizeof(sa.sun_path))
-			return -ENAMETOOLONG;
-		strcpy(sa.sun_path, url + 6);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-			r = -errno;
-			close(fd);
-			return r;
-		}
-		return fd;
-	}
-	if (strncmp(url, "tcp://", 6) != 0 || !(colon = strrchr(url + 6, ':')) ||
-	    (size_t)(colon - (url + 6)) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, url + 6, (size_t)(colon - (url + 6)));
-	host[colon - (url + 6)] = '\0';
-	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || !ai)
-		return -EHOSTUNREACH;
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		r = -errno;
-	} else if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		r = -errno;
-		close(fd);
-	} else {
-		r = fd;
-	}
-	freeaddrinfo(ai);
-	return r;
-}
-
-/* Move n bytes in direction out (send) or in (recv) before deadline:
- * 0, -ETIMEDOUT, -ECONNRESET when the peer closed, or -errno. */
-static int move_all(int fd, bool out, void *buf, size_t n, uint64_t deadline)
-{
-	struct pollfd pfd = { .fd = fd, .events = out ? POLLOUT : POLLIN };
-	uint8_t *p = buf;
-	ssize_t k;
-	int left;
-
-	while (n > 0) {
-		left = (int)(deadline > now_ms() ? deadline - now_ms() : 0);
-		if (left == 0)
-			return -ETIMEDOUT;
-		if (poll(&pfd, 1, left) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		k = out ? send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT)
-			: recv(fd, p, n, MSG_DONTWAIT);
-		if (k == 0)
-			return -ECONNRESET;
-		if (k < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			return errno == EPIPE ? -ECONNRESET : -errno;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-static void put_be(uint8_t *p, uint64_t v, unsigned width)
-{
-	for (unsigned i = 0; i < width; i++)
-		p[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
-}
-
-static uint64_t get_be(const uint8_t *p, unsigned width)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < width; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-#define SP_REQ0 0x30
-#define SP_REP0 0x31
-#define SP_REQ_ID 0x80000001u
-
-/* Send frame as one REQ message on a fresh connection and read the reply
- * into *reply (malloc'd): 0, -ECONNRESET when the node dropped the
- * connection, -ETIMEDOUT, -EPROTO, or -errno. */
-static int exchange(const char *url, const uint8_t *frame, size_t len,
-		    uint64_t wait_ms, uint8_t **reply, size_t *reply_len)
-{
-	const uint8_t mine[8] = { 0, 'S', 'P', 0, 0, SP_REQ0, 0, 0 };
-	uint64_t deadline = now_ms() + wait_ms;
-	bool ipc = strncmp(url, "ipc://", 6) == 0;
-	size_t hlen = ipc ? 9 : 8;
-	uint8_t peer[8], head[9 + 4], *body;
-	uint64_t n;
-	int fd, r;
-
-	fd = dial(url);
-	if (fd < 0)
-		return fd;
-	/* The whole handshake, both ways, before anything else. */
-	r = move_all(fd, true, (void *)mine, sizeof(mine), deadline);
-	if (r == 0)
-		r = move_all(fd, false, peer, sizeof(peer), deadline);
-	if (r == 0 && (memcmp(peer, "\0SP\0", 4) != 0 ||
-		       get_be(peer + 4, 2) != SP_REP0))
-		r = -EPROTO;
-	if (r == 0) {
-		head[0] = 1;
-		put_be(head + hlen - 8, len + 4, 8);
-		put_be(head + hlen, SP_REQ_ID, 4);
-		r = move_all(fd, true, head, hlen + 4, deadline);
-	}
-	if (r == 0)
-		r = move_all(fd, true, (void *)frame, len, deadline);
-	if (r == 0)
-		r = move_all(fd, false, head, hlen, deadline);
-	if (r == 0) {
-		n = get_be(head + hlen - 8, 8);
-		if ((ipc && head[0] != 1) || n < 4 || n > 4 + 2 * TP_FRAME_MAX)
-			r = -EPROTO;
-	}
-	if (r == 0) {
-		body = malloc((size_t)n);
-		if (!body)
-			r = -ENOMEM;
-		else
-			r = move_all(fd, false, body, (size_t)n, deadline);
-		if (r == 0 && get_be(body, 4) != SP_REQ_ID)
-			r = -EPROTO;
-		if (r == 0) {
-			*reply = body;
-			*reply_len = (size_t)n;
-		} else {
-			free(body);
-		}
-	}
-	close(fd);
-	return r;
-}
-
 int main(int argc, char **argv)
 {
 	const char *mode;
@@ -397,6 +228,24 @@ int main(int argc, char **argv)
 		r = parse_size(argv[3], TP_FRAME_MAX, &n);
 		if (r == 0)
 			r = make_truncated_start(n, &frame, &len);
+	} else if (strcmp(mode, "--connect-only") == 0) {
+		r = parse_size(argv[3], 1000000, &n);
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			int fd = tp_sp_dial(argv[1]);
+
+			if (fd < 0)
+				r = fd;
+			else
+				close(fd);
+			/* Past nng's 100 ms cool-down after a failed
+			 * handshake, so each one meets a waiting listener. */
+			if (i + 1 < n)
+				usleep(150 * 1000);
+		}
+		if (r == 0)
+			return 0;
+		fprintf(stderr, "tp-raw: %s: %s\n", argv[1], strerror(-r));
+		return 2;
 	} else {
 		r = -EINVAL;
 	}
@@ -406,7 +255,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	r = exchange(argv[1], frame, len, wait_ms, &reply, &reply_len);
+	r = tp_sp_call(argv[1], frame, len, (unsigned)wait_ms, &reply,
+		       &reply_len);
 	free(frame);
 	if (r == -ECONNRESET || r == -ETIMEDOUT) {
 		fprintf(stderr, "tp-raw: no reply: %s\n",
@@ -418,7 +268,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tp-raw: %s: %s\n", argv[1], strerror(-r));
 		return 2;
 	}
-	print_reply(reply + 4, reply_len - 4);
+	print_reply(reply, reply_len);
 	free(reply);
 	return 0;
 }

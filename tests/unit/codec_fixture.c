@@ -355,6 +355,7 @@ size_t samples(struct tp_msg *out)
 	out[n++] = (struct tp_msg){ .type = TP_SYNC_COMMIT,
 				    .commit = { 9, 4, { 1, 2, 3 } } };
 	out[n++] = (struct tp_msg){ .type = TP_SYNC_STATUS };
+	out[n++] = (struct tp_msg){ .type = TP_PING };
 	out[n++] = (struct tp_msg){ .type = TP_SYNC_TABLE,
 				    .wstab = { .count = 2,
 					       .entries = sample_ws } };
