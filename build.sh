@@ -102,6 +102,7 @@ run_tests() {
 	ninja -C build-ci
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	export LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0
 	meson test -C build-ci --suite unit --suite integration \
 		--print-errorlogs || true
 	# Fuzz targets: clang + libFuzzer, bounded time.
