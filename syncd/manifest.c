@@ -599,71 +599,83 @@ int sdm_sort(struct sd_manifest *m)
 	return 0;
 }
 
-/* The whole-tree rules over sorted entries. */
+/* A hardlink's target: present, a regular file, and before it. */
+static int hardlink_check(const struct sd_entry *e, size_t n, size_t i,
+			  struct sd_err *why)
+{
+	size_t k = sdm_search(e, n, e[i].target, e[i].target_len);
+	struct shown s, t;
+	const char *what = NULL;
+
+	if (k == n)
+		what = "is missing";
+	else if (e[k].type != SD_T_FILE)
+		what = "is not a regular file";
+	else if (k > i)
+		what = "sorts after it";
+	if (!what)
+		return 0;
+	return sd_err_set(why, -EINVAL, "hardlink %s: target %s %s",
+			  sdm_show(&s, e[i].path, e[i].path_len),
+			  sdm_show(&t, e[i].target, e[i].target_len), what);
+}
+
+/* The whole-tree rules over sorted entries. A parent is found through the
+ * last directory seen at its depth (last[depth], index + 1), which it is
+ * but for a name sorting between a directory and its children ("a/b!"
+ * between "a/b" and "a/b/c"): then by binary search. */
 int sdm_tree_check(const struct sd_manifest *m, struct sd_err *why)
 {
 	const struct sd_entry *e = m->e;
-	size_t n = m->count, last = n; /* the previous entry's parent */
+	size_t n = m->count, *last;
 	struct shown s, t;
+	int r = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		size_t plen = sdm_parent_len(e[i].path, e[i].path_len), p;
+	/* A path of SD_PATH_MAX bytes has at most SD_PATH_MAX / 2 '/'. */
+	last = calloc(SD_PATH_MAX / 2 + 2, sizeof(*last));
+	if (!last)
+		return sd_err_set(why, -ENOMEM, "manifest: out of memory");
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const char *path = e[i].path;
+		size_t plen = 0, depth = 0, p;
 
-		if (i && sdm_entry_cmp(&e[i - 1], &e[i]) >= 0)
-			return sd_err_set(why, -EINVAL, "duplicate path %s",
-					  sdm_show(&s, e[i].path,
-						   e[i].path_len));
-		if (plen) {
-			/* Siblings come in runs: try the last parent first. */
-			if (last < n && e[last].path_len == plen &&
-			    memcmp(e[last].path, e[i].path, plen) == 0)
-				p = last;
+		for (size_t k = 0; k < e[i].path_len; k++)
+			if (path[k] == '/') {
+				plen = k;
+				depth++;
+			}
+		if (i && sdm_entry_cmp(&e[i - 1], &e[i]) >= 0) {
+			r = sd_err_set(why, -EINVAL, "duplicate path %s",
+				       sdm_show(&s, path, e[i].path_len));
+			break;
+		}
+		if (depth) {
+			p = last[depth - 1];
+			if (p && e[p - 1].path_len == plen &&
+			    memcmp(e[p - 1].path, path, plen) == 0)
+				p--;
 			else
-				p = sdm_search(e, i, e[i].path, plen);
+				p = sdm_search(e, i, path, plen);
 			if (p == i)
-				return sd_err_set(
+				r = sd_err_set(
 					why, -EINVAL,
 					"%s: parent directory %s is missing",
-					sdm_show(&s, e[i].path, e[i].path_len),
-					sdm_show(&t, e[i].path, plen));
-			if (e[p].type != SD_T_DIR)
-				return sd_err_set(
+					sdm_show(&s, path, e[i].path_len),
+					sdm_show(&t, path, plen));
+			else if (e[p].type != SD_T_DIR)
+				r = sd_err_set(
 					why, -EINVAL,
 					"%s: parent %s is not a directory",
-					sdm_show(&s, e[i].path, e[i].path_len),
-					sdm_show(&t, e[i].path, plen));
-			last = p;
+					sdm_show(&s, path, e[i].path_len),
+					sdm_show(&t, path, plen));
 		}
-		if (e[i].type == SD_T_HARDLINK) {
-			size_t k =
-				sdm_search(e, n, e[i].target, e[i].target_len);
-
-			if (k == n)
-				return sd_err_set(
-					why, -EINVAL,
-					"hardlink %s: target %s is missing",
-					sdm_show(&s, e[i].path, e[i].path_len),
-					sdm_show(&t, e[i].target,
-						 e[i].target_len));
-			if (e[k].type != SD_T_FILE)
-				return sd_err_set(
-					why, -EINVAL,
-					"hardlink %s: target %s is not a "
-					"regular file",
-					sdm_show(&s, e[i].path, e[i].path_len),
-					sdm_show(&t, e[i].target,
-						 e[i].target_len));
-			if (k > i)
-				return sd_err_set(
-					why, -EINVAL,
-					"hardlink %s: target %s sorts after "
-					"it",
-					sdm_show(&s, e[i].path, e[i].path_len),
-					sdm_show(&t, e[i].target,
-						 e[i].target_len));
-		}
+		if (e[i].type == SD_T_DIR)
+			last[depth] = i + 1;
+		if (r == 0 && e[i].type == SD_T_HARDLINK)
+			r = hardlink_check(e, n, i, why);
 	}
-	return 0;
+	free(last);
+	return r;
 }
 
 int sd_manifest_seal(struct sd_manifest *m, struct sd_err *why)
