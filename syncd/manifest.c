@@ -461,6 +461,8 @@ int sd_manifest_add(struct sd_manifest *m, const struct sd_entry *e,
 		return sd_err_set(why, -EINVAL, "manifest: over %u entries",
 				  SD_ENTRIES_MAX);
 	r = sdm_entry_copy(m, e);
+	if (r == 0)
+		r = sdm_entry_hash(&m->e[m->count - 1]);
 	return r < 0 ? sd_err_set(why, r, "manifest: out of memory") : 0;
 }
 

@@ -26,8 +26,9 @@
  * compression lets a few input bytes stand for a 4 KiB path, so the input
  * length alone does not bound the memory a hostile encoding asks for. */
 #define SD_DECODED_MAX (1ull << 30)
-/* Encoding format (docs/protocol.md, "Manifests and deltas"). */
-#define SD_MANIFEST_FORMAT 1u
+/* Encoding format (docs/protocol.md, "Manifests and deltas"). 2: the root
+ * hash is over the entries' own hashes (1 hashed the encoding itself). */
+#define SD_MANIFEST_FORMAT 2u
 
 enum sd_type {
 	SD_T_FILE = 1,
@@ -68,6 +69,12 @@ struct sd_entry {
 	 * empty, so an empty file has none. Else 0/NULL. */
 	uint32_t nchunks;
 	struct sd_chunkref *chunks;
+	/* XXH3-128 of the entry's own record (its encoding with the whole
+	 * path, docs/protocol.md): set when the entry enters a manifest
+	 * (sd_manifest_add(), a decoder, a copy), so the root hash costs 16
+	 * bytes an entry and no encoding. A caller that edits an entry in
+	 * place must not. */
+	struct sd_id hash;
 };
 
 /* Entries own nothing: their path, target and chunks live in the
@@ -146,9 +153,10 @@ int sd_manifest_add_from(struct sd_manifest *m, const struct sd_manifest *src,
  * every hardlink's target an earlier SD_T_FILE; then compute m->root and set
  * m->sealed. Returns 0, -EINVAL with why (m->sealed stays false), -ENOMEM.
  *
- * The root hash is XXH3-128 of the manifest encoding's bytes from "count"
- * to the end (docs/protocol.md): it covers every entry, and neither the
- * version number nor how the entries are stored. */
+ * The root hash is XXH3-128 of the entry count (u32, little-endian) and
+ * then each entry's hash in path order (docs/protocol.md): it covers every
+ * field of every entry, and neither the version number nor how the
+ * entries are stored. */
 int sd_manifest_seal(struct sd_manifest *m, struct sd_err *why);
 
 /* Binary search: m must be sorted (sealed). NULL when absent. The result is

@@ -18,8 +18,7 @@ static const uint8_t MAN_MAGIC[4] = { 'T', 'M', 'A', 'N' };
 static const uint8_t DLT_MAGIC[4] = { 'T', 'D', 'L', 'T' };
 
 /* magic 4, format 2, version 8, root 16, count 4 */
-#define MAN_HDR	      34u
-#define MAN_HASH_FROM 30u /* the root hash covers count and the entries */
+#define MAN_HDR 34u
 /* magic 4, format 2, base_version 8, base_root 16, version 8, root 16,
  * ndel 4, nput 4 */
 #define DLT_HDR 62u
@@ -181,24 +180,58 @@ static void wr_entries(struct wr *w, const struct sd_entry *e, size_t n)
 		wr_entry(w, i ? &e[i - 1] : NULL, &e[i]);
 }
 
-/* The root hash: XXH3-128 of count (u32) and the encoded entries. */
+/* An entry's own record, whole path: its hash. Most fit on the stack; a
+ * file of many chunks gets a buffer of its size. */
+#define REC_STACK 4096u
+
+int sdm_entry_hash(struct sd_entry *e)
+{
+	uint8_t stack[REC_STACK];
+	size_t bound = 4 * VAR_MAX + e->path_len + 1 + 2 + 8 +
+		       (size_t)e->nchunks * (SD_ID_SIZE + VAR_MAX) + VAR_MAX +
+		       (e->target ? e->target_len : 0);
+	struct wr w = { .buf = stack, .cap = sizeof(stack) };
+
+	if (bound > sizeof(stack)) {
+		w.buf = malloc(bound);
+		if (!w.buf)
+			return -ENOMEM;
+		w.cap = bound;
+	}
+	/* The room is there: wr_room() never grows w. */
+	wr_entry(&w, NULL, e);
+	sd_id_of(&e->hash, w.buf, w.len);
+	if (w.buf != stack)
+		free(w.buf);
+	return 0;
+}
+
+/* The root hash: XXH3-128 of count (u32) and each entry's hash. */
 int sdm_entries_root(const struct sd_entry *e, size_t n, struct sd_id *out)
 {
-	struct wr w = { .cap = STAGE_SIZE };
+	uint8_t stage[256 * SD_ID_SIZE];
+	struct sd_hasher *h;
+	size_t k = 0;
 
-	w.buf = malloc(STAGE_SIZE);
-	w.h = sd_hasher_new();
-	if (!w.buf || !w.h) {
-		free(w.buf);
-		sd_hasher_free(w.h);
+	h = sd_hasher_new();
+	if (!h)
 		return -ENOMEM;
+	stage[0] = (uint8_t)n;
+	stage[1] = (uint8_t)(n >> 8);
+	stage[2] = (uint8_t)(n >> 16);
+	stage[3] = (uint8_t)(n >> 24);
+	sd_hasher_update(h, stage, 4);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(stage + k, e[i].hash.b, SD_ID_SIZE);
+		k += SD_ID_SIZE;
+		if (k == sizeof(stage)) {
+			sd_hasher_update(h, stage, k);
+			k = 0;
+		}
 	}
-	put_le(&w, n, 4);
-	wr_entries(&w, e, n);
-	sd_hasher_update(w.h, w.buf, w.len);
-	sd_hasher_final(w.h, out);
-	sd_hasher_free(w.h);
-	free(w.buf);
+	sd_hasher_update(h, stage, k);
+	sd_hasher_final(h, out);
+	sd_hasher_free(h);
 	return 0;
 }
 
@@ -495,6 +528,8 @@ static int rd_entries(struct rd *r, struct sd_manifest *m, size_t n)
 		if (k < 0)
 			return k;
 		k = sdm_entry_check(&e, r->why);
+		if (k == 0 && sdm_entry_hash(&e) < 0)
+			k = rd_fail(r, -ENOMEM, "out of memory");
 		if (k < 0)
 			return k;
 		m->e[m->count++] = e;
@@ -585,10 +620,10 @@ int sd_manifest_decode(const void *buf, size_t len, struct sd_manifest *m,
 			       rd_left(&r));
 		goto out;
 	}
-	/* The decoder took only the one encoding, so hashing the bytes as
-	 * they came is hashing what sd_manifest_encode() would write. */
-	sd_id_of(&root, (const uint8_t *)buf + MAN_HASH_FROM,
-		 len - MAN_HASH_FROM);
+	if (sdm_entries_root(m->e, m->count, &root) < 0) {
+		k = sd_err_set(why, -ENOMEM, "manifest: out of memory");
+		goto out;
+	}
 	if (!sd_id_eq(&root, &m->root)) {
 		k = sd_err_set(
 			why, -EINVAL,

@@ -57,7 +57,10 @@ int sdm_entry_check(const struct sd_entry *e, struct sd_err *why);
 int sdm_tree_check(const struct sd_manifest *m, struct sd_err *why);
 /* Sort m->e by path; 0 or -ENOMEM. */
 int sdm_sort(struct sd_manifest *m);
-/* The root hash of e[0..n) (manifest_codec.c). 0 or -ENOMEM. */
+/* Set e->hash from e's other fields (manifest_codec.c). 0 or -ENOMEM. */
+int sdm_entry_hash(struct sd_entry *e);
+/* The root hash of e[0..n), from their hashes (manifest_codec.c). 0 or
+ * -ENOMEM. */
 int sdm_entries_root(const struct sd_entry *e, size_t n, struct sd_id *out);
 
 /* Whether d is sorted as manifest.h defines it; why names the first

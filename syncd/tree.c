@@ -490,10 +490,13 @@ static int apply_links(struct walker *w, const struct sd_manifest *old,
 	for (size_t i = 0; i < new->count; i++) {
 		const struct sd_entry *e = &new->e[i];
 		const struct sd_entry *o;
-		struct walker tw = { .root = w->root };
+		struct walker tw;
 
 		if (e->type != SD_T_HARDLINK)
 			continue;
+		/* Not before the test: a walker is a few KiB to clear, and
+		 * this loop sees every entry of the tree. */
+		tw = (struct walker){ .root = w->root };
 		o = sd_manifest_find(old, e->path, e->path_len);
 		if (o && o->type == SD_T_HARDLINK &&
 		    o->target_len == e->target_len &&

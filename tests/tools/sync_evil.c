@@ -154,15 +154,23 @@ static void enc_entries(struct buf *b, const struct hent *e, size_t n)
 }
 
 /* The root hash a manifest of exactly these entries would have: XXH3-128
- * of the count (u32) and the encoded entries. */
+ * of the count (u32) and each entry's hash, the XXH3-128 of its record
+ * alone (whole path). */
 static void root_of(const struct hent *e, size_t n, struct sd_id *out)
 {
-	struct buf b = { 0 };
+	struct buf b = { 0 }, one = { 0 };
+	struct sd_id id;
 
 	buf_le(&b, n, 4);
-	enc_entries(&b, e, n);
+	for (size_t i = 0; i < n; i++) {
+		one.len = 0;
+		enc_entries(&one, &e[i], 1);
+		sd_id_of(&id, one.p, one.len);
+		buf_put(&b, id.b, SD_ID_SIZE);
+	}
 	sd_id_of(out, b.p, b.len);
 	free(b.p);
+	free(one.p);
 }
 
 struct hdelta {

@@ -212,23 +212,45 @@ static void raw_entry(struct raw *r, const struct sd_entry *prev,
 	}
 }
 
+/* The root hash of e as given: XXH3-128 of the count (u32) and each
+ * entry's hash, the XXH3-128 of its record with the whole path. */
+static struct sd_id raw_root(const struct sd_entry *e, size_t n)
+{
+	struct raw *one = malloc(sizeof(*one));
+	struct sd_hasher *h = sd_hasher_new();
+	uint8_t count[4] = { (uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16),
+			     (uint8_t)(n >> 24) };
+	struct sd_id id;
+
+	assert_non_null(one);
+	assert_non_null(h);
+	sd_hasher_update(h, count, 4);
+	for (size_t i = 0; i < n; i++) {
+		one->n = 0;
+		raw_entry(one, NULL, &e[i]);
+		sd_id_of(&id, one->b, one->n);
+		sd_hasher_update(h, id.b, SD_ID_SIZE);
+	}
+	sd_hasher_final(h, &id);
+	sd_hasher_free(h);
+	free(one);
+	return id;
+}
+
 /* e as given (any order, any content), with a correct root hash. */
 static void raw_manifest(struct raw *r, const struct sd_entry *e, size_t n,
 			 uint64_t version)
 {
-	struct sd_id root;
+	struct sd_id root = raw_root(e, n);
 
 	r->n = 0;
 	raw_bytes(r, "TMAN", 4);
-	raw_le(r, 1, 2);
+	raw_le(r, 2, 2);
 	raw_le(r, version, 8);
-	raw_le(r, 0, 8); /* root, below */
-	raw_le(r, 0, 8);
+	raw_bytes(r, root.b, SD_ID_SIZE);
 	raw_le(r, n, 4);
 	for (size_t i = 0; i < n; i++)
 		raw_entry(r, i ? &e[i - 1] : NULL, &e[i]);
-	sd_id_of(&root, r->b + 30, r->n - 30);
-	memcpy(r->b + 14, root.b, SD_ID_SIZE);
 }
 
 static void raw_delta(struct raw *r, const struct sd_manifest *base,
@@ -238,7 +260,7 @@ static void raw_delta(struct raw *r, const struct sd_manifest *base,
 {
 	r->n = 0;
 	raw_bytes(r, "TDLT", 4);
-	raw_le(r, 1, 2);
+	raw_le(r, 2, 2);
 	raw_le(r, base->version, 8);
 	raw_bytes(r, base->root.b, SD_ID_SIZE);
 	raw_le(r, version, 8);
@@ -844,12 +866,8 @@ static void test_decode_refuse(void **state)
 	memmove(r->b + 34 + 17, r->b + 34 + 16, r->n - (34 + 16));
 	r->b[34 + 16] = 'a';
 	r->n++;
-	{
-		struct sd_id root;
-
-		sd_id_of(&root, r->b + 30, r->n - 30);
-		memcpy(r->b + 14, root.b, SD_ID_SIZE);
-	}
+	/* (The root hash is checked after the entries: it cannot be what
+	 * refuses this.) */
 	refuse_manifest(r, -EINVAL, "is not the longest");
 	/* A varint with a needless continuation byte. */
 	e[0] = file("f", CH, 1);
@@ -872,8 +890,10 @@ static void test_decode_refuse(void **state)
 	r->b[33] = 0;
 	refuse_manifest(r, -EINVAL, "65537 entries in");
 	raw_manifest(r, e, 1, 1);
-	r->b[4] = 2;
-	refuse_manifest(r, -EPROTONOSUPPORT, "format 2, this build reads 1");
+	r->b[4] = 1;
+	refuse_manifest(r, -EPROTONOSUPPORT, "format 1, this build reads 2");
+	r->b[4] = 3;
+	refuse_manifest(r, -EPROTONOSUPPORT, "format 3, this build reads 2");
 	r->b[0] = 'X';
 	refuse_manifest(r, -EINVAL, "bad magic");
 	/* A 4 KiB path from a few bytes is over SD_PATH_MAX just past it. */
