@@ -623,7 +623,7 @@ static int hardlink_check(const struct sd_entry *e, size_t n, size_t i,
 }
 
 /* The whole-tree rules over sorted entries. A parent is found through the
- * last directory seen at its depth (last[depth], index + 1), which it is
+ * last directory seen with its length (last[len], index + 1), which it is
  * but for a name sorting between a directory and its children ("a/b!"
  * between "a/b" and "a/b/c"): then by binary search. */
 int sdm_tree_check(const struct sd_manifest *m, struct sd_err *why)
@@ -633,28 +633,23 @@ int sdm_tree_check(const struct sd_manifest *m, struct sd_err *why)
 	struct shown s, t;
 	int r = 0;
 
-	/* A path of SD_PATH_MAX bytes has at most SD_PATH_MAX / 2 '/'. */
-	last = calloc(SD_PATH_MAX / 2 + 2, sizeof(*last));
+	last = calloc(SD_PATH_MAX + 1, sizeof(*last));
 	if (!last)
 		return sd_err_set(why, -ENOMEM, "manifest: out of memory");
 	for (size_t i = 0; i < n && r == 0; i++) {
-		const char *path = e[i].path;
-		size_t plen = 0, depth = 0, p;
+		const char *path = e[i].path, *slash;
+		size_t plen, p;
 
-		for (size_t k = 0; k < e[i].path_len; k++)
-			if (path[k] == '/') {
-				plen = k;
-				depth++;
-			}
 		if (i && sdm_entry_cmp(&e[i - 1], &e[i]) >= 0) {
 			r = sd_err_set(why, -EINVAL, "duplicate path %s",
 				       sdm_show(&s, path, e[i].path_len));
 			break;
 		}
-		if (depth) {
-			p = last[depth - 1];
-			if (p && e[p - 1].path_len == plen &&
-			    memcmp(e[p - 1].path, path, plen) == 0)
+		slash = memrchr(path, '/', e[i].path_len);
+		if (slash) {
+			plen = (size_t)(slash - path);
+			p = last[plen];
+			if (p && memcmp(e[p - 1].path, path, plen) == 0)
 				p--;
 			else
 				p = sdm_search(e, i, path, plen);
@@ -672,7 +667,7 @@ int sdm_tree_check(const struct sd_manifest *m, struct sd_err *why)
 					sdm_show(&t, path, plen));
 		}
 		if (e[i].type == SD_T_DIR)
-			last[depth] = i + 1;
+			last[e[i].path_len] = i + 1;
 		if (r == 0 && e[i].type == SD_T_HARDLINK)
 			r = hardlink_check(e, n, i, why);
 	}
