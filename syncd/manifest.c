@@ -626,10 +626,10 @@ static int hardlink_check(const struct sd_entry *e, size_t n, size_t i,
  * last directory seen with its length (last[len], index + 1), which it is
  * but for a name sorting between a directory and its children ("a/b!"
  * between "a/b" and "a/b/c"): then by binary search. */
-int sdm_tree_check(const struct sd_manifest *m, struct sd_err *why)
+int sdm_tree_check(struct sd_manifest *m, struct sd_err *why)
 {
 	const struct sd_entry *e = m->e;
-	size_t n = m->count, *last;
+	size_t n = m->count, *last, links = 0;
 	struct shown s, t;
 	int r = 0;
 
@@ -668,10 +668,13 @@ int sdm_tree_check(const struct sd_manifest *m, struct sd_err *why)
 		}
 		if (e[i].type == SD_T_DIR)
 			last[e[i].path_len] = i + 1;
-		if (r == 0 && e[i].type == SD_T_HARDLINK)
+		if (r == 0 && e[i].type == SD_T_HARDLINK) {
 			r = hardlink_check(e, n, i, why);
+			links++;
+		}
 	}
 	free(last);
+	m->nhardlinks = links;
 	return r;
 }
 

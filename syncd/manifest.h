@@ -95,6 +95,9 @@ struct sd_manifest {
 	 * cleared by sd_manifest_add(): e is sorted and checked, root is
 	 * current. */
 	bool sealed;
+	/* SD_T_HARDLINK entries, valid when sealed: a pass looking for
+	 * them can be skipped when there are none. */
+	size_t nhardlinks;
 };
 
 /* Why a decode or a check refused its input: names the field or path. */

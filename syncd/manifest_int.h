@@ -53,8 +53,9 @@ int sdm_entry_copy(struct sd_manifest *m, const struct sd_entry *e);
 
 /* The rules of one entry on its own (sd_manifest_add()). */
 int sdm_entry_check(const struct sd_entry *e, struct sd_err *why);
-/* The whole-tree rules over sorted entries (sd_manifest_seal()). */
-int sdm_tree_check(const struct sd_manifest *m, struct sd_err *why);
+/* The whole-tree rules over sorted entries (sd_manifest_seal()); sets
+ * m->nhardlinks. */
+int sdm_tree_check(struct sd_manifest *m, struct sd_err *why);
 /* Sort m->e by path; 0 or -ENOMEM. */
 int sdm_sort(struct sd_manifest *m);
 /* Set e->hash from e's other fields (manifest_codec.c). 0 or -ENOMEM. */

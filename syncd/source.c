@@ -154,19 +154,58 @@ static int loc_cmp(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
-/* Find where each wanted chunk sits in the scanned tree. */
-static int locate(struct sender *sd, const uint8_t *ids, size_t n,
-		  struct sd_err *why)
-{
-	size_t cap = 16, found = 0;
+/* An open-addressing table of wanted chunk ids (len 1: wanted, not yet
+ * found; entry set: found there). */
+struct loctab {
 	struct loc *tab;
+	size_t cap, found;
+};
 
-	while (cap < 2 * n)
-		cap <<= 1;
-	tab = calloc(cap, sizeof(*tab));
+/* Record where entry e's wanted chunks are. */
+static void locate_in(struct sender *sd, struct loctab *t, size_t e)
+{
+	const struct sd_entry *en = &sd->m->e[e];
+	uint64_t off = 0;
+
+	if (en->type != SD_T_FILE)
+		return;
+	for (uint32_t c = 0; c < en->nchunks; c++) {
+		const struct sd_chunkref *ref = &en->chunks[c];
+		struct loc *x;
+		size_t h;
+
+		for (h = sd_id_key(&ref->id) & (t->cap - 1); t->tab[h].len;
+		     h = (h + 1) & (t->cap - 1)) {
+			x = &t->tab[h];
+			if (!sd_id_eq(&x->id, &ref->id))
+				continue;
+			if (!x->entry) {
+				x->entry = (uint32_t)e + 1;
+				x->off = off;
+				x->len = ref->len;
+				sd->tasks[t->found++] = *x;
+				sd->raw_total += ref->len;
+			}
+			break;
+		}
+		off += ref->len;
+	}
+}
+
+/* Find where each wanted chunk sits in the scanned tree: first in the
+ * files the delta d changed, where new chunks almost always are, then, for
+ * any still missing, in every file. */
+static int locate(struct sender *sd, const uint8_t *ids, size_t n,
+		  const struct sd_delta *d, struct sd_err *why)
+{
+	struct loctab t = { .cap = 16 };
+
+	while (t.cap < 2 * n)
+		t.cap <<= 1;
+	t.tab = calloc(t.cap, sizeof(*t.tab));
 	sd->tasks = calloc(n ? n : 1, sizeof(*sd->tasks));
-	if (!tab || !sd->tasks) {
-		free(tab);
+	if (!t.tab || !sd->tasks) {
+		free(t.tab);
 		return sd_err_set(why, -ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -174,46 +213,29 @@ static int locate(struct sender *sd, const uint8_t *ids, size_t n,
 		size_t h;
 
 		memcpy(id.b, ids + i * SD_ID_SIZE, SD_ID_SIZE);
-		for (h = sd_id_key(&id) & (cap - 1); tab[h].len || tab[h].entry;
-		     h = (h + 1) & (cap - 1))
-			if (sd_id_eq(&tab[h].id, &id))
+		for (h = sd_id_key(&id) & (t.cap - 1);
+		     t.tab[h].len || t.tab[h].entry; h = (h + 1) & (t.cap - 1))
+			if (sd_id_eq(&t.tab[h].id, &id))
 				break;
-		tab[h].id = id;
-		tab[h].len = 1; /* occupied */
+		t.tab[h].id = id;
+		t.tab[h].len = 1; /* occupied */
 	}
-	for (size_t e = 0; e < sd->m->count; e++) {
-		const struct sd_entry *en = &sd->m->e[e];
-		uint64_t off = 0;
+	for (size_t i = 0; i < d->put.count && t.found < n; i++) {
+		const struct sd_entry *p = &d->put.e[i];
+		size_t e = sd_manifest_lower_bound(sd->m, p->path, p->path_len);
 
-		if (en->type != SD_T_FILE)
-			continue;
-		for (uint32_t c = 0; c < en->nchunks; c++) {
-			const struct sd_chunkref *ref = &en->chunks[c];
-			size_t h;
-
-			for (h = sd_id_key(&ref->id) & (cap - 1); tab[h].len;
-			     h = (h + 1) & (cap - 1)) {
-				if (!sd_id_eq(&tab[h].id, &ref->id))
-					continue;
-				if (!tab[h].entry) {
-					tab[h].entry = (uint32_t)e + 1;
-					tab[h].off = off;
-					tab[h].len = ref->len;
-					sd->tasks[found++] = tab[h];
-					sd->raw_total += ref->len;
-				}
-				break;
-			}
-			off += ref->len;
-		}
+		if (e < sd->m->count)
+			locate_in(sd, &t, e);
 	}
-	free(tab);
-	if (found != n)
+	for (size_t e = 0; e < sd->m->count && t.found < n; e++)
+		locate_in(sd, &t, e);
+	free(t.tab);
+	if (t.found != n)
 		return sd_err_set(
 			why, -EPROTO,
 			"the node wants %zu chunks this tree does not "
 			"have",
-			n - found);
+			n - t.found);
 	qsort(sd->tasks, n, sizeof(*sd->tasks), loc_cmp);
 	sd->ntasks = n;
 	return 0;
@@ -537,19 +559,23 @@ static int push_once(struct sd_source *s, struct sd_manifest *m,
 	if (r == 0)
 		r = sd_delta_encode(&d, &enc, &len);
 	rep->changed = d.put.count + d.ndel;
-	sd_delta_free(&d);
 	sd_manifest_free(&empty);
-	if (r < 0)
+	if (r < 0) {
+		sd_delta_free(&d);
 		return sd_err_set(why, r, "building the delta: %s",
 				  strerror(-r));
+	}
 	rep->offer_bytes = len;
 	sd.session = new_session();
 	r = offer(s->c, o, sd.session, enc, len, &ids, &nids, why);
-	if (r < 0)
-		return r;
-	r = locate(&sd, ids, nids, why);
 	if (r == 0)
-		r = send_chunks(&sd, why);
+		r = locate(&sd, ids, nids, &d, why);
+	sd_delta_free(&d);
+	if (r < 0) {
+		free(sd.tasks);
+		return r;
+	}
+	r = send_chunks(&sd, why);
 	rep->chunks_sent = sd.chunks_done;
 	rep->raw_bytes = sd.raw_done;
 	rep->wire_bytes = sd.wire;

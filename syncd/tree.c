@@ -487,6 +487,8 @@ static int apply_links(struct walker *w, const struct sd_manifest *old,
 	const char *leaf, *tleaf;
 	int pfd, tfd, r;
 
+	if (new->sealed &&new->nhardlinks == 0)
+		return 0;
 	for (size_t i = 0; i < new->count; i++) {
 		const struct sd_entry *e = &new->e[i];
 		const struct sd_entry *o;
@@ -579,8 +581,11 @@ static int touched_dirs(const struct sd_delta *d, const struct sd_manifest *new,
 
 	/* A hard link re-made because its file was rewritten changes its
 	 * directory too. */
-	for (size_t i = 0; i < new->count; i++)
-		nlinks += new->e[i].type == SD_T_HARDLINK;
+	if (new->sealed)
+		nlinks = new->nhardlinks;
+	else
+		for (size_t i = 0; i < new->count; i++)
+			nlinks += new->e[i].type == SD_T_HARDLINK;
 	dirs = calloc(2 * cap + nlinks + 1, sizeof(*dirs));
 	if (!dirs)
 		return -ENOMEM;

@@ -511,6 +511,8 @@ static void test_round_trip(void **state)
 	assert_ok(sd_manifest_decode(buf, len, &d, &why), why);
 	assert_true(d.sealed);
 	assert_same(&m, &d);
+	assert_int_equal(m.nhardlinks, 2);
+	assert_int_equal(d.nhardlinks, 2);
 	assert_ok(sd_manifest_encode(&d, &buf2, &len2), why);
 	assert_int_equal(len, len2);
 	assert_memory_equal(buf, buf2, len);
