@@ -4,6 +4,7 @@
  * check, root hash), a copy of every entry, diff and apply of a one-entry
  * delta, encode and decode of that delta. Medians in microseconds. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: manifest-ops DIR [ROUNDS<=%d]\n",
 			MAX_ROUNDS);
 		return 2;
+	}
+	if (getenv("MO_MALLOPT")) {
+		mallopt(M_MMAP_THRESHOLD, 256 << 20);
+		mallopt(M_TRIM_THRESHOLD, 512 << 20);
 	}
 	sd_cdc_init(&o.cdc, NULL, NULL);
 	r = sd_scan(argv[1], &o, &base, &st, &why);

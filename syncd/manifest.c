@@ -601,9 +601,8 @@ int sdm_sort(struct sd_manifest *m)
 	return 0;
 }
 
-/* A hardlink's target: present, a regular file, and before it. */
-static int hardlink_check(const struct sd_entry *e, size_t n, size_t i,
-			  struct sd_err *why)
+int sdm_hardlink_check(const struct sd_entry *e, size_t n, size_t i,
+		       struct sd_err *why)
 {
 	size_t k = sdm_search(e, n, e[i].target, e[i].target_len);
 	struct shown s, t;
@@ -669,7 +668,7 @@ int sdm_tree_check(struct sd_manifest *m, struct sd_err *why)
 		if (e[i].type == SD_T_DIR)
 			last[e[i].path_len] = i + 1;
 		if (r == 0 && e[i].type == SD_T_HARDLINK) {
-			r = hardlink_check(e, n, i, why);
+			r = sdm_hardlink_check(e, n, i, why);
 			links++;
 		}
 	}

@@ -247,6 +247,47 @@ int sd_delta_diff(const struct sd_manifest *old, const struct sd_manifest *new,
 	return r;
 }
 
+/* The tree rules around put entry m->e[k] of an applied delta, the rest of
+ * m having held together before: its parent is a directory, and when it is
+ * not a directory itself, nothing is left under it. The messages are
+ * sdm_tree_check()'s. */
+static int check_put(const struct sd_manifest *m, size_t k, struct sd_err *why)
+{
+	const struct sd_entry *e = &m->e[k];
+	const char *slash = memrchr(e->path, '/', e->path_len);
+	char key[SD_PATH_MAX + 1];
+	struct shown s, t;
+	size_t len = e->path_len, c;
+
+	if (slash) {
+		size_t plen = (size_t)(slash - e->path);
+		size_t p = sdm_search(m->e, k, e->path, plen);
+
+		if (p == k)
+			return sd_err_set(why, -EINVAL,
+					  "%s: parent directory %s is missing",
+					  sdm_show(&s, e->path, len),
+					  sdm_show(&t, e->path, plen));
+		if (m->e[p].type != SD_T_DIR)
+			return sd_err_set(why, -EINVAL,
+					  "%s: parent %s is not a directory",
+					  sdm_show(&s, e->path, len),
+					  sdm_show(&t, e->path, plen));
+	}
+	if (e->type == SD_T_DIR || len >= SD_PATH_MAX)
+		return 0;
+	memcpy(key, e->path, len);
+	key[len] = '/';
+	c = sdm_lower_bound(m->e, m->count, key, len + 1);
+	if (c < m->count && m->e[c].path_len > len &&
+	    memcmp(m->e[c].path, key, len + 1) == 0)
+		return sd_err_set(why, -EINVAL,
+				  "%s: parent %s is not a directory",
+				  sdm_show(&s, m->e[c].path, m->e[c].path_len),
+				  sdm_show(&t, e->path, len));
+	return 0;
+}
+
 int sd_delta_apply(const struct sd_manifest *base, const struct sd_delta *d,
 		   struct sd_manifest *out, struct sd_err *why)
 {
@@ -254,7 +295,7 @@ int sd_delta_apply(const struct sd_manifest *base, const struct sd_delta *d,
 	const struct sd_manifest *put = &d->put;
 	struct shown s;
 	uint8_t *gone = NULL;
-	size_t i, j;
+	size_t i, j, *at = NULL, *links = NULL, nlinks = 0;
 	int r;
 
 	sd_manifest_init(out);
@@ -308,30 +349,49 @@ int sd_delta_apply(const struct sd_manifest *base, const struct sd_delta *d,
 			gone[k] = 1;
 	}
 
+	/* The result is sorted and has no path twice by construction (base
+	 * and put are sorted, a put replaces the entry at its path), and
+	 * base held together: only what the delta touched is checked. */
 	r = sdm_entries_reserve(out, base->count + put->count);
 	if (r == 0)
 		r = sdm_arena_reserve(out, sdm_arena_used(base) +
 						   sdm_arena_used(put));
+	at = malloc((put->count + base->nhardlinks + 1) * sizeof(*at));
+	links = calloc(put->count + base->nhardlinks + 1, sizeof(*links));
+	if (!at || !links)
+		r = -ENOMEM;
 	for (i = 0, j = 0; r == 0 && (i < base->count || j < put->count);) {
 		int c = walk_cmp(base, i, put, j);
+		const struct sd_entry *e;
 
 		if (c < 0) {
-			if (!gone[i])
-				r = sdm_entry_copy(out, &base->e[i]);
-			i++;
+			e = &base->e[i++];
+			if (gone[i - 1])
+				continue;
 		} else {
-			r = sdm_entry_copy(out, &put->e[j]);
+			e = &put->e[j];
+			at[j++] = out->count;
 			i += c == 0;
-			j++;
 		}
+		if (e->type == SD_T_HARDLINK)
+			links[nlinks++] = out->count;
+		r = sdm_entry_copy(out, e);
 	}
 	if (r < 0) {
 		r = sd_err_set(why, r, "out of memory");
 		goto out;
 	}
 	out->version = d->version;
-	if ((r = sd_manifest_seal(out, why)) < 0)
+	for (j = 0; j < put->count && r == 0; j++)
+		r = check_put(out, at[j], why);
+	for (i = 0; i < nlinks && r == 0; i++)
+		r = sdm_hardlink_check(out->e, out->count, links[i], why);
+	if (r == 0 && sdm_entries_root(out->e, out->count, &out->root) < 0)
+		r = sd_err_set(why, -ENOMEM, "out of memory");
+	if (r < 0)
 		goto out;
+	out->nhardlinks = nlinks;
+	out->sealed = true;
 	if (!sd_id_eq(&out->root, &d->root)) {
 		r = sd_err_set(why, -EINVAL,
 			       "root hash mismatch: expected %s, got %s",
@@ -340,9 +400,13 @@ int sd_delta_apply(const struct sd_manifest *base, const struct sd_delta *d,
 		goto out;
 	}
 	free(gone);
+	free(at);
+	free(links);
 	return 0;
 out:
 	free(gone);
+	free(at);
+	free(links);
 	sd_manifest_free(out);
 	return r;
 }

@@ -53,6 +53,10 @@ int sdm_entry_copy(struct sd_manifest *m, const struct sd_entry *e);
 
 /* The rules of one entry on its own (sd_manifest_add()). */
 int sdm_entry_check(const struct sd_entry *e, struct sd_err *why);
+/* Hardlink e[i]'s target, in sorted e[0..n): present, a regular file, and
+ * before it. 0 or -EINVAL with why. */
+int sdm_hardlink_check(const struct sd_entry *e, size_t n, size_t i,
+		       struct sd_err *why);
 /* The whole-tree rules over sorted entries (sd_manifest_seal()); sets
  * m->nhardlinks. */
 int sdm_tree_check(struct sd_manifest *m, struct sd_err *why);
