@@ -426,8 +426,11 @@ static int watch_sync(struct watcher *w, const struct sd_watch_batch *b,
 	struct sd_source_report rep = { 0 };
 	const struct sd_manifest *last;
 	struct sd_manifest m;
+	struct sd_delta d;
 	uint64_t t0 = util_now_ms();
 	int r = 1;
+
+	sd_delta_init(&d);
 
 	if (!w->src) {
 		r = watch_connect(w, why);
@@ -441,7 +444,7 @@ static int watch_sync(struct watcher *w, const struct sd_watch_batch *b,
 	last = sd_source_last(w->src);
 	if (!full && last && b && b->count)
 		r = sd_scan_update(sd_source_dir(w->src), &w->c->o.scan, last,
-				   b->paths, b->count, &m, &rep.scan, why);
+				   b->paths, b->count, &m, &d, &rep.scan, why);
 	else if (!full && b && !b->count && !b->rescan)
 		return 0;
 	if (r < 0)
@@ -449,8 +452,9 @@ static int watch_sync(struct watcher *w, const struct sd_watch_batch *b,
 	if (r == 1)
 		r = sd_source_scan(w->src, &m, &rep.scan, why);
 	if (r == 0)
-		r = sd_source_push(w->src, &m, &rep, why);
+		r = sd_source_push_delta(w->src, &m, &d, &rep, why);
 	sd_manifest_free(&m);
+	sd_delta_free(&d);
 	rep.ms = util_now_ms() - t0;
 	if (r == 0)
 		report(w, &rep);

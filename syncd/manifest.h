@@ -261,6 +261,11 @@ int sd_delta_diff(const struct sd_manifest *old, const struct sd_manifest *new,
 int sd_delta_apply(const struct sd_manifest *base, const struct sd_delta *d,
 		   struct sd_manifest *out, struct sd_err *why);
 
+/* sd_delta_apply() for the side that builds d: d->root is not checked, the
+ * result's root is out->root (to be copied into d->root before d is sent). */
+int sd_delta_result(const struct sd_manifest *base, const struct sd_delta *d,
+		    struct sd_manifest *out, struct sd_err *why);
+
 /* Encoding of a sorted delta; *buf malloc'd as for sd_manifest_encode().
  * Returns 0, -EINVAL when d is not sorted, -EMSGSIZE, -ENOMEM. */
 int sd_delta_encode(const struct sd_delta *d, uint8_t **buf, size_t *len);

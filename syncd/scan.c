@@ -819,38 +819,98 @@ static int cmp_item(const void *a, const void *b)
 	return sd_path_cmp(x->path, x->len, y->path, y->len);
 }
 
-/* prev's entries that stay, and the items, merged in manifest order: the
- * seal then has nothing to sort. */
-static int merge(struct scan *sc, const struct sd_manifest *prev,
-		 const uint8_t *skip, struct sd_manifest *out)
+/* The item at path among the sorted items, or NULL. */
+static const struct item *find_item(const struct scan *sc, const char *path,
+				    size_t len)
 {
-	size_t k = 0, j = 0;
+	size_t lo = 0, hi = sc->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = sd_path_cmp(sc->v[mid].path, sc->v[mid].len, path, len);
+
+		if (c == 0)
+			return &sc->v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Whether a delete in d (sorted) covers path's subtree parent. */
+static bool under_delete(const struct sd_delta *d, const char *path, size_t len)
+{
+	for (size_t k = 1; k < len; k++) {
+		size_t lo = 0, hi = d->ndel;
+
+		if (path[k] != '/')
+			continue;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			int c = sd_path_cmp(d->del[mid], d->del_len[mid], path,
+					    k);
+
+			if (c == 0)
+				return true;
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	return false;
+}
+
+/* What the restat found, as the delta d from prev: a put for each item that
+ * is new or differs, a delete for each looked-at entry that is gone (or
+ * was a directory and is not), its subtree with it. Then *out is prev with
+ * d applied, d's root set to its root. */
+static int merge(struct scan *sc, const struct sd_manifest *prev,
+		 const uint8_t *skip, struct sd_manifest *out,
+		 struct sd_delta *d)
+{
+	const struct sd_entry *p;
+	const struct item *it;
 	int r = 0;
 
 	if (sc->n) /* (qsort's array may not be NULL, even when empty) */
 		qsort(sc->v, sc->n, sizeof(*sc->v), cmp_item);
-	while (r == 0 && (k < prev->count || j < sc->n)) {
+	d->base_version = prev->version;
+	d->base_root = prev->root;
+	d->version = prev->version + 1;
+	for (size_t j = 0; j < sc->n && r == 0; j++) {
 		struct sd_entry e;
 
-		if (k < prev->count && skip[k]) {
-			k++;
+		if (!sc->v[j].type)
 			continue;
-		}
-		if (j < sc->n && !sc->v[j].type) {
-			j++;
-			continue;
-		}
-		if (j == sc->n ||
-		    (k < prev->count &&
-		     sd_path_cmp(prev->e[k].path, prev->e[k].path_len,
-				 sc->v[j].path, sc->v[j].len) < 0)) {
-			r = sd_manifest_add_from(out, prev, k++, sc->why);
-			continue;
-		}
-		e = item_entry(sc, &sc->v[j++]);
-		r = sd_manifest_add(out, &e, sc->why);
+		e = item_entry(sc, &sc->v[j]);
+		p = sd_manifest_find(prev, e.path, e.path_len);
+		if (!p || !sd_entry_equal(p, &e))
+			r = sd_manifest_add(&d->put, &e, sc->why);
 	}
-	return r ? r : sd_manifest_seal(out, sc->why);
+	for (size_t k = 0; k < prev->count && r == 0; k++) {
+		const uint8_t *next = memchr(skip + k, 1, prev->count - k);
+
+		if (!next)
+			break;
+		k = (size_t)(next - skip);
+		p = &prev->e[k];
+		it = find_item(sc, p->path, p->path_len);
+		if (it && it->type &&
+		    (p->type != SD_T_DIR || it->type == SD_T_DIR))
+			continue;
+		if (!under_delete(d, p->path, p->path_len))
+			r = sd_delta_delete(d, p->path, p->path_len, sc->why);
+	}
+	if (r == 0)
+		r = sd_delta_seal(d, sc->why);
+	if (r == 0)
+		r = sd_delta_result(prev, d, out, sc->why);
+	if (r == 0)
+		d->root = out->root;
+	return r;
 }
 
 /* Everything a scan holds; on failure, *out goes back to empty. */
@@ -1068,8 +1128,10 @@ fail:
 int sd_scan_update(const char *root, const struct sd_scan_opts *o,
 		   const struct sd_manifest *prev, const char *const *given,
 		   size_t ngiven, struct sd_manifest *out,
-		   struct sd_scan_stats *st, struct sd_err *why)
+		   struct sd_delta *delta, struct sd_scan_stats *st,
+		   struct sd_err *why)
 {
+	struct sd_delta own;
 	struct scan sc = { .o = o, .st = st, .why = why, .root = -1 };
 	_cleanup_free_ uint8_t *skip = NULL;
 	char **paths = NULL;
@@ -1079,6 +1141,9 @@ int sd_scan_update(const char *root, const struct sd_scan_opts *o,
 
 	memset(st, 0, sizeof(*st));
 	sd_manifest_init(out);
+	if (!delta)
+		delta = &own;
+	sd_delta_init(delta);
 	clock_gettime(CLOCK_REALTIME, &t0);
 	sc.start_ns = ns_of(&t0);
 	if (ngiven > UPDATE_MAX)
@@ -1138,7 +1203,7 @@ int sd_scan_update(const char *root, const struct sd_scan_opts *o,
 	if (r == 0)
 		r = hash_all(&sc);
 	if (r == 0) {
-		r = merge(&sc, prev, skip, out);
+		r = merge(&sc, prev, skip, out, delta);
 		if (r == -EINVAL)
 			r = 1; /* e.g. a parent that is not there yet */
 	}
@@ -1149,5 +1214,7 @@ out:
 		free(paths[i]);
 	free(paths);
 	scan_fini(&sc, r, out);
+	if (r != 0 || delta == &own)
+		sd_delta_free(delta);
 	return r;
 }

@@ -44,11 +44,14 @@ int sd_scan(const char *root, const struct sd_scan_opts *o,
  * or is no longer a directory takes its subtree with it. Returns 0; 1 when
  * only a full scan can answer (a changed ignore file, a hard-linked file,
  * too many paths, a result that does not hold together), with *out empty;
- * or -errno with why. */
+ * or -errno with why. prev must be sealed. When delta is not NULL it is
+ * initialised here and, on 0, holds the delta from prev to *out (base
+ * prev's version and root, version prev's + 1, root out's): a sender
+ * whose node holds prev can offer it as is, without diffing the trees. */
 int sd_scan_update(const char *root, const struct sd_scan_opts *o,
 		   const struct sd_manifest *prev, const char *const *paths,
-		   size_t n, struct sd_manifest *out, struct sd_scan_stats *st,
-		   struct sd_err *why);
+		   size_t n, struct sd_manifest *out, struct sd_delta *delta,
+		   struct sd_scan_stats *st, struct sd_err *why);
 
 /* Whether rel (a directory when is_dir) is ignored under root: rules of
  * every directory on its way are read. For a watcher's skip callback. */

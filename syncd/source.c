@@ -509,8 +509,8 @@ struct sd_source {
 };
 
 static int push_once(struct sd_source *s, struct sd_manifest *m,
-		     bool force_full, struct sd_source_report *rep,
-		     struct sd_err *why)
+		     const struct sd_delta *hint, bool force_full,
+		     struct sd_source_report *rep, struct sd_err *why)
 {
 	const struct sd_source_opts *o = s->o;
 	struct tp_msg req = { .type = TP_SYNC_BEGIN }, reply;
@@ -519,6 +519,7 @@ static int push_once(struct sd_source *s, struct sd_manifest *m,
 	struct sender sd = { .link = s->link, .o = o, .m = m, .root = s->root };
 	_cleanup_free_ uint8_t *enc = NULL, *ids = NULL;
 	size_t len, nids = 0;
+	bool hint_used = false;
 	uint64_t cur;
 	int r;
 
@@ -554,14 +555,26 @@ static int push_once(struct sd_source *s, struct sd_manifest *m,
 		base = &empty;
 		rep->full = true;
 	}
-	sd_delta_init(&d);
-	r = sd_delta_diff(base, m, &d);
-	if (r == 0)
+	if (base == &s->last && hint && hint->base_version == s->last.version &&
+	    sd_id_eq(&hint->base_root, &s->last.root) &&
+	    sd_id_eq(&hint->root, &m->root)) {
+		/* The caller's delta from last: no diff of the trees. Only
+		 * its version is the node's next. d borrows what hint owns. */
+		d = *hint;
+		d.version = m->version;
 		r = sd_delta_encode(&d, &enc, &len);
+		hint_used = true;
+	} else {
+		sd_delta_init(&d);
+		r = sd_delta_diff(base, m, &d);
+		if (r == 0)
+			r = sd_delta_encode(&d, &enc, &len);
+	}
 	rep->changed = d.put.count + d.ndel;
 	sd_manifest_free(&empty);
 	if (r < 0) {
-		sd_delta_free(&d);
+		if (!hint_used)
+			sd_delta_free(&d);
 		return sd_err_set(why, r, "building the delta: %s",
 				  strerror(-r));
 	}
@@ -570,7 +583,8 @@ static int push_once(struct sd_source *s, struct sd_manifest *m,
 	r = offer(s->c, o, sd.session, enc, len, &ids, &nids, why);
 	if (r == 0)
 		r = locate(&sd, ids, nids, &d, why);
-	sd_delta_free(&d);
+	if (!hint_used)
+		sd_delta_free(&d);
 	if (r < 0) {
 		free(sd.tasks);
 		return r;
@@ -687,15 +701,16 @@ int sd_source_scan(struct sd_source *s, struct sd_manifest *m,
 	return sd_scan(s->real, &so, m, st, why);
 }
 
-int sd_source_push(struct sd_source *s, struct sd_manifest *m,
-		   struct sd_source_report *rep, struct sd_err *why)
+int sd_source_push_delta(struct sd_source *s, struct sd_manifest *m,
+			 const struct sd_delta *d, struct sd_source_report *rep,
+			 struct sd_err *why)
 {
-	int r = push_once(s, m, false, rep, why);
+	int r = push_once(s, m, d, false, rep, why);
 
 	if (r == -ESTALE) {
 		/* Someone else committed in between: offer it all again. */
 		memset(why, 0, sizeof(*why));
-		r = push_once(s, m, true, rep, why);
+		r = push_once(s, m, NULL, true, rep, why);
 	}
 	if (r < 0)
 		return r;
@@ -710,6 +725,12 @@ int sd_source_push(struct sd_source *s, struct sd_manifest *m,
 		s->last_dirty = false;
 	}
 	return 0;
+}
+
+int sd_source_push(struct sd_source *s, struct sd_manifest *m,
+		   struct sd_source_report *rep, struct sd_err *why)
+{
+	return sd_source_push_delta(s, m, NULL, rep, why);
 }
 
 const struct sd_manifest *sd_source_last(const struct sd_source *s)

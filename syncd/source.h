@@ -68,6 +68,14 @@ int sd_source_scan(struct sd_source *s, struct sd_manifest *m,
 int sd_source_push(struct sd_source *s, struct sd_manifest *m,
 		   struct sd_source_report *rep, struct sd_err *why);
 
+/* sd_source_push() given d, the delta from sd_source_last() to m (as
+ * sd_scan_update() makes it): offered as is when the node holds that last
+ * version, which spares a diff of the whole tree; else as
+ * sd_source_push(). d is borrowed for the call. */
+int sd_source_push_delta(struct sd_source *s, struct sd_manifest *m,
+			 const struct sd_delta *d, struct sd_source_report *rep,
+			 struct sd_err *why);
+
 /* The manifest the node committed last, as far as this source knows, or
  * NULL before the first push. */
 const struct sd_manifest *sd_source_last(const struct sd_source *s);

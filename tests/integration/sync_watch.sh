@@ -51,7 +51,15 @@ wait_until 30 same "$src" "$node" || fail "the tree differs after renames"
 rm "$src/turns" && mkdir "$src/turns" && printf 'in\n' >"$src/turns/f"
 wait_until 30 same "$src" "$node" ||
 	fail "the tree differs after a file became a directory"
-log "rename, delete, type change: ok"
+# And back: a directory with contents becomes a file, a symlink a
+# directory, and a name sorting between a directory and its children
+# ("renamed!" between "renamed" and "renamed/...") appears.
+rm -rf "$src/turns" && printf 'file again\n' >"$src/turns"
+ln -s nowhere "$src/link" && sleep 0.2 && rm "$src/link" && mkdir "$src/link"
+printf 'between\n' >"$src/renamed!"
+wait_until 30 same "$src" "$node" ||
+	fail "the tree differs after a directory became a file"
+log "rename, delete, type changes: ok"
 kill -TERM "$watch_pid"
 wait_exit "$watch_pid" 10 || fail "tether watch exited $? on SIGTERM"
 # The burst may overflow the kernel's event queue: that is said once and
