@@ -629,6 +629,7 @@ int sdm_tree_check(struct sd_manifest *m, struct sd_err *why)
 {
 	const struct sd_entry *e = m->e;
 	size_t n = m->count, *last, links = 0;
+	uint64_t files = 0, bytes = 0;
 	struct shown s, t;
 	int r = 0;
 
@@ -667,6 +668,10 @@ int sdm_tree_check(struct sd_manifest *m, struct sd_err *why)
 		}
 		if (e[i].type == SD_T_DIR)
 			last[e[i].path_len] = i + 1;
+		else
+			files++;
+		if (e[i].type == SD_T_FILE)
+			bytes += e[i].size;
 		if (r == 0 && e[i].type == SD_T_HARDLINK) {
 			r = sdm_hardlink_check(e, n, i, why);
 			links++;
@@ -674,6 +679,8 @@ int sdm_tree_check(struct sd_manifest *m, struct sd_err *why)
 	}
 	free(last);
 	m->nhardlinks = links;
+	m->nfiles = files;
+	m->nbytes = bytes;
 	return r;
 }
 

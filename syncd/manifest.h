@@ -95,9 +95,12 @@ struct sd_manifest {
 	 * cleared by sd_manifest_add(): e is sorted and checked, root is
 	 * current. */
 	bool sealed;
-	/* SD_T_HARDLINK entries, valid when sealed: a pass looking for
-	 * them can be skipped when there are none. */
+	/* Valid when sealed, so no caller needs a pass over e[] for them:
+	 * SD_T_HARDLINK entries (a pass looking for them can be skipped
+	 * when there are none), entries other than directories, and the
+	 * sum of the sizes of SD_T_FILE entries. */
 	size_t nhardlinks;
+	uint64_t nfiles, nbytes;
 };
 
 /* Why a decode or a check refused its input: names the field or path. */

@@ -385,6 +385,10 @@ static int apply(const struct sd_manifest *base, const struct sd_delta *d,
 		}
 		if (e->type == SD_T_HARDLINK)
 			links[nlinks++] = out->count;
+		if (e->type != SD_T_DIR)
+			out->nfiles++;
+		if (e->type == SD_T_FILE)
+			out->nbytes += e->size;
 		r = sdm_entry_copy(out, e);
 	}
 	if (r < 0) {

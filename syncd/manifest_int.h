@@ -58,7 +58,7 @@ int sdm_entry_check(const struct sd_entry *e, struct sd_err *why);
 int sdm_hardlink_check(const struct sd_entry *e, size_t n, size_t i,
 		       struct sd_err *why);
 /* The whole-tree rules over sorted entries (sd_manifest_seal()); sets
- * m->nhardlinks. */
+ * m->nhardlinks, nfiles and nbytes. */
 int sdm_tree_check(struct sd_manifest *m, struct sd_err *why);
 /* Sort m->e by path; 0 or -ENOMEM. */
 int sdm_sort(struct sd_manifest *m);

@@ -145,14 +145,8 @@ static struct domain *domain_get(struct sd_sink *s, const char *name,
 
 static void ws_count(struct ws *w)
 {
-	w->files = w->bytes = 0;
-	for (size_t i = 0; i < w->cur.count; i++) {
-		if (w->cur.e[i].type == SD_T_DIR)
-			continue;
-		w->files++;
-		if (w->cur.e[i].type == SD_T_FILE)
-			w->bytes += w->cur.e[i].size;
-	}
+	w->files = w->cur.nfiles;
+	w->bytes = w->cur.nbytes;
 }
 
 static void ws_free(struct ws *w)

@@ -131,6 +131,12 @@ static void assert_same(const struct sd_manifest *a,
 	assert_int_equal(a->count, b->count);
 	assert_int_equal(a->version, b->version);
 	assert_memory_equal(a->root.b, b->root.b, SD_ID_SIZE);
+	/* However each was made (sealed, decoded, a delta applied), its
+	 * counts are the same. */
+	assert_true(a->sealed && b->sealed);
+	assert_int_equal(a->nhardlinks, b->nhardlinks);
+	assert_int_equal(a->nfiles, b->nfiles);
+	assert_int_equal(a->nbytes, b->nbytes);
 	for (size_t i = 0; i < a->count; i++) {
 		if (!sd_entry_equal(&a->e[i], &b->e[i]))
 			fail_msg("entry %zu differs: '%s' vs '%s'", i,
@@ -513,6 +519,7 @@ static void test_round_trip(void **state)
 	assert_same(&m, &d);
 	assert_int_equal(m.nhardlinks, 2);
 	assert_int_equal(d.nhardlinks, 2);
+	assert_int_equal(m.nfiles, 12); /* 16 entries, 4 directories */
 	assert_ok(sd_manifest_encode(&d, &buf2, &len2), why);
 	assert_int_equal(len, len2);
 	assert_memory_equal(buf, buf2, len);
