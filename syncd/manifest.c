@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdalign.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,11 +151,49 @@ size_t sdm_parent_len(const char *path, size_t len)
 
 /* ---- arena ---- */
 
+/* A block of entry bytes. refs counts the manifests whose entries may
+ * point into it: the one that allocated it, and each that shares it. */
 struct blk {
-	struct blk *next;
+	struct blk *next; /* the owner's chain */
+	atomic_size_t refs;
 	size_t used, cap;
 	max_align_t data[];
 };
+
+/* Blocks a manifest shares with others, and the manifests it took them
+ * from last (a merge alternates between two). */
+#define TAGS 4u
+struct borrowed {
+	const void *tags[TAGS];
+	unsigned next_tag;
+	const void *copy_tag; /* the last src found too spread to share */
+	size_t n, cap;
+	struct blk *b[];
+};
+
+/* Past this many blocks, a manifest's entries are copied rather than
+ * shared: versions sharing versions would otherwise pin one more small
+ * block each (their delta's), without end. */
+#define SHARE_MAX 64u
+
+static struct blk *blk_new(size_t cap)
+{
+	struct blk *nb = malloc(sizeof(*nb) + cap);
+
+	if (!nb)
+		return NULL;
+	nb->next = NULL;
+	atomic_init(&nb->refs, 1);
+	nb->used = 0;
+	nb->cap = cap;
+	return nb;
+}
+
+static void blk_unref(struct blk *b)
+{
+	if (atomic_fetch_sub(&b->refs, 1) == 1)
+		free(b);
+}
 
 void *sdm_arena_alloc(struct sd_manifest *m, size_t n, size_t align)
 {
@@ -170,12 +210,10 @@ void *sdm_arena_alloc(struct sd_manifest *m, size_t n, size_t align)
 			cap = BLK_MAX;
 		if (cap < n)
 			cap = n;
-		nb = malloc(sizeof(*nb) + cap);
+		nb = blk_new(cap);
 		if (!nb)
 			return NULL;
 		nb->next = b;
-		nb->used = 0;
-		nb->cap = cap;
 		m->arena = b = nb;
 		off = 0;
 	}
@@ -192,12 +230,10 @@ int sdm_arena_reserve(struct sd_manifest *m, size_t n)
 		return 0;
 	if (n < BLK_MIN)
 		n = BLK_MIN;
-	nb = malloc(sizeof(*nb) + n);
+	nb = blk_new(n);
 	if (!nb)
 		return -ENOMEM;
 	nb->next = b;
-	nb->used = 0;
-	nb->cap = n;
 	m->arena = nb;
 	return 0;
 }
@@ -215,8 +251,123 @@ void sdm_arena_rewind(struct sd_manifest *m)
 {
 	struct blk *b = m->arena;
 
-	if (b)
+	/* Only a block nobody shares: what it held is overwritten. */
+	if (b && atomic_load(&b->refs) == 1)
 		b->used = 0;
+}
+
+/* What identifies src's storage: its newest own block, else the first it
+ * shares. Once m has shared src, m holds a reference on that very block,
+ * so its address cannot be reused by another manifest while m lives. NULL:
+ * src has no bytes. */
+static const void *storage_tag(const struct sd_manifest *src)
+{
+	const struct borrowed *sb = src->borrowed;
+
+	if (src->arena)
+		return src->arena;
+	return sb && sb->n ? sb->b[0] : NULL;
+}
+
+/* Whether m already holds src's blocks. */
+static bool shares(const struct sd_manifest *m, const void *tag)
+{
+	const struct borrowed *mb = m->borrowed;
+
+	for (unsigned i = 0; mb && i < TAGS; i++)
+		if (mb->tags[i] == tag)
+			return true;
+	return false;
+}
+
+/* Room for one more block in m's list. 0 or -ENOMEM. */
+static int borrowed_room(struct sd_manifest *m)
+{
+	struct borrowed *mb = m->borrowed;
+
+	if (!mb || mb->n == mb->cap) {
+		size_t cap = mb ? 2 * mb->cap : 16;
+		struct borrowed *nb =
+			realloc(mb, sizeof(*mb) + cap * sizeof(mb->b[0]));
+
+		if (!nb)
+			return -ENOMEM;
+		if (!mb)
+			*nb = (struct borrowed){ 0 };
+		nb->cap = cap;
+		m->borrowed = nb;
+	}
+	return 0;
+}
+
+static int borrow(struct sd_manifest *m, struct blk *b)
+{
+	struct borrowed *mb;
+
+	if (borrowed_room(m) < 0)
+		return -ENOMEM;
+	mb = m->borrowed;
+	atomic_fetch_add(&b->refs, 1);
+	mb->b[mb->n++] = b;
+	return 0;
+}
+
+/* Make m hold every block src's entries point into (once per src). 0;
+ * 1 when src spans too many blocks to share (copy its entries instead);
+ * -ENOMEM. */
+static int share_blocks(struct sd_manifest *m, const struct sd_manifest *src)
+{
+	const struct borrowed *sb = src->borrowed;
+	const void *tag = storage_tag(src);
+	size_t n = sb ? sb->n : 0;
+	struct borrowed *mb;
+	struct blk *b;
+	int r = 0;
+
+	if (!tag || shares(m, tag))
+		return 0;
+	mb = m->borrowed;
+	if (mb && mb->copy_tag == tag)
+		return 1;
+	for (b = src->arena; b; b = b->next)
+		n++;
+	if (n > SHARE_MAX) {
+		/* Remembered, so the next entry of src does not count its
+		 * blocks again. (A tag of a src since freed can only make m
+		 * copy what it could have shared.) */
+		if (borrowed_room(m) < 0)
+			return -ENOMEM;
+		((struct borrowed *)m->borrowed)->copy_tag = tag;
+		return 1;
+	}
+	for (size_t i = 0; sb && i < sb->n && r == 0; i++)
+		r = borrow(m, sb->b[i]);
+	for (b = src->arena; b && r == 0; b = b->next)
+		r = borrow(m, b);
+	if (r < 0)
+		return r;
+	mb = m->borrowed;
+	if (mb)
+		mb->tags[mb->next_tag++ % TAGS] = tag;
+	return 0;
+}
+
+/* Append entry e of sealed src to m, its bytes shared with src when src's
+ * blocks allow, else copied. Unchecked; clears m->sealed. 0 or -ENOMEM. */
+int sdm_entry_share(struct sd_manifest *m, const struct sd_manifest *src,
+		    const struct sd_entry *e)
+{
+	int r = share_blocks(m, src);
+
+	if (r < 0)
+		return r;
+	if (r == 1)
+		return sdm_entry_copy(m, e);
+	if (sdm_entries_reserve(m, 1) < 0)
+		return -ENOMEM;
+	m->sealed = false;
+	m->e[m->count++] = *e;
+	return 0;
 }
 
 int sdm_entries_reserve(struct sd_manifest *m, size_t more)
@@ -250,14 +401,18 @@ void sd_manifest_init(struct sd_manifest *m)
 
 void sd_manifest_free(struct sd_manifest *m)
 {
+	struct borrowed *mb = m->borrowed;
 	struct blk *b = m->arena;
 
 	while (b) {
 		struct blk *next = b->next;
 
-		free(b);
+		blk_unref(b);
 		b = next;
 	}
+	for (size_t i = 0; mb && i < mb->n; i++)
+		blk_unref(mb->b[i]);
+	free(mb);
 	free(m->e);
 	sd_manifest_init(m);
 }
@@ -445,8 +600,7 @@ int sd_manifest_add_from(struct sd_manifest *m, const struct sd_manifest *src,
 	if (m->count >= SD_ENTRIES_MAX)
 		return sd_err_set(why, -EINVAL, "manifest: over %u entries",
 				  SD_ENTRIES_MAX);
-	m->sealed = false;
-	r = sdm_entry_copy(m, &src->e[i]);
+	r = sdm_entry_share(m, src, &src->e[i]);
 	return r < 0 ? sd_err_set(why, r, "manifest: out of memory") : 0;
 }
 
@@ -583,21 +737,17 @@ int sdm_sort(struct sd_manifest *m)
 	for (i = 0; i < m->count; i++)
 		p[i] = (struct skey){ key_at(&m->e[i], 0), &m->e[i] };
 	ksort(p, m->count, 0, 64);
+	/* The entries in their new order; the bytes stay where they are. */
 	sd_manifest_init(&n);
-	/* Alignment of chunk lists costs at most 3 bytes an entry. */
 	r = sdm_entries_reserve(&n, m->count);
-	if (r == 0)
-		r = sdm_arena_reserve(&n, sdm_arena_used(m) + 4 * m->count);
 	for (i = 0; r == 0 && i < m->count; i++)
-		r = sdm_entry_copy(&n, p[i].e);
+		n.e[i] = *p[i].e;
 	free(p);
-	if (r < 0) {
-		sd_manifest_free(&n);
+	if (r < 0)
 		return r;
-	}
-	n.version = m->version;
-	sd_manifest_free(m);
-	*m = n;
+	free(m->e);
+	m->e = n.e;
+	m->cap = n.cap;
 	return 0;
 }
 

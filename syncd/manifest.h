@@ -77,19 +77,23 @@ struct sd_entry {
 	struct sd_id hash;
 };
 
-/* Entries own nothing: their path, target and chunks live in the
- * manifest's arena (a few large blocks) and stay where they are until
- * sd_manifest_free(), or sd_manifest_seal() of entries added out of order
- * (which stores them anew, in order). e itself may also move on
- * sd_manifest_add(). Not thread-safe; a sealed manifest may be read by any
- * number of threads at once. */
+/* Entries own nothing: their path, target and chunks live in arena blocks
+ * and stay where they are until sd_manifest_free(). A copy of an entry
+ * from a sealed manifest (sd_manifest_add_from(), sd_delta_apply()) shares
+ * the bytes with the original instead of copying them. e itself may move
+ * on sd_manifest_add(). Not thread-safe; a sealed manifest may be read by
+ * any number of threads at once. */
 struct sd_manifest {
 	uint64_t version;  /* 0: the empty tree before the first sync */
 	struct sd_id root; /* valid after sd_manifest_seal() */
 	size_t count;
 	struct sd_entry *e; /* sorted by path, memcmp order, no duplicates */
-	/* implementation: storage for paths, targets and chunk lists */
+	/* implementation: storage for paths, targets and chunk lists: own
+	 * blocks, and blocks of other manifests that entries copied from
+	 * them still point into (reference-counted, so manifests may be
+	 * freed in any order and on any thread) */
 	void *arena;
+	void *borrowed;
 	size_t cap;
 	/* Set by sd_manifest_init(), sd_manifest_seal() and the decoders,
 	 * cleared by sd_manifest_add(): e is sorted and checked, root is

@@ -238,7 +238,7 @@ int sd_delta_diff(const struct sd_manifest *old, const struct sd_manifest *new,
 				r = sdm_del_push(d, a->path, a->path_len);
 			i++;
 		} else if (c > 0) {
-			r = sdm_entry_copy(&d->put, b);
+			r = sdm_entry_share(&d->put, new, b);
 			j++;
 		} else {
 			if (!same_entry(a, b)) {
@@ -246,7 +246,7 @@ int sd_delta_diff(const struct sd_manifest *old, const struct sd_manifest *new,
 					r = sdm_del_push(d, a->path,
 							 a->path_len);
 				if (r == 0)
-					r = sdm_entry_copy(&d->put, b);
+					r = sdm_entry_share(&d->put, new, b);
 			}
 			i++;
 			j++;
@@ -363,15 +363,13 @@ static int apply(const struct sd_manifest *base, const struct sd_delta *d,
 	 * and put are sorted, a put replaces the entry at its path), and
 	 * base held together: only what the delta touched is checked. */
 	r = sdm_entries_reserve(out, base->count + put->count);
-	if (r == 0)
-		r = sdm_arena_reserve(out, sdm_arena_used(base) +
-						   sdm_arena_used(put));
 	at = malloc((put->count + base->nhardlinks + 1) * sizeof(*at));
 	links = calloc(put->count + base->nhardlinks + 1, sizeof(*links));
 	if (!at || !links)
 		r = -ENOMEM;
 	for (i = 0, j = 0; r == 0 && (i < base->count || j < put->count);) {
 		int c = walk_cmp(base, i, put, j);
+		const struct sd_manifest *from = c < 0 ? base : put;
 		const struct sd_entry *e;
 
 		if (c < 0) {
@@ -389,7 +387,7 @@ static int apply(const struct sd_manifest *base, const struct sd_delta *d,
 			out->nfiles++;
 		if (e->type == SD_T_FILE)
 			out->nbytes += e->size;
-		r = sdm_entry_copy(out, e);
+		r = sdm_entry_share(out, from, e);
 	}
 	if (r < 0) {
 		r = sd_err_set(why, r, "out of memory");

@@ -50,6 +50,11 @@ int sdm_entries_reserve(struct sd_manifest *m, size_t more);
 /* Append a copy of e (into m's arena), unchecked; clears m->sealed. 0 or
  * -ENOMEM. */
 int sdm_entry_copy(struct sd_manifest *m, const struct sd_entry *e);
+/* Append entry e of src (sealed, or at least not to be changed while m
+ * lives) to m, sharing its bytes with src where src's blocks allow, else
+ * copying them. Unchecked; clears m->sealed. 0 or -ENOMEM. */
+int sdm_entry_share(struct sd_manifest *m, const struct sd_manifest *src,
+		    const struct sd_entry *e);
 
 /* The rules of one entry on its own (sd_manifest_add()). */
 int sdm_entry_check(const struct sd_entry *e, struct sd_err *why);

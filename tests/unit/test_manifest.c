@@ -1527,6 +1527,67 @@ static void check_step(const struct sd_manifest *prev,
 	sd_delta_free(&d2);
 }
 
+/* Versions made from versions, each freed as soon as the next exists (as
+ * a node keeps only its current one), far past the number of blocks a
+ * manifest shares before it copies: every entry still reads right (ASan
+ * watches), and the last version is exactly one built from scratch. */
+static void test_apply_chain(void **state)
+{
+	enum { STEPS = 200 };
+	struct sd_manifest cur, next, want;
+	struct sd_err why = { "" };
+	struct sd_entry e[32];
+	size_t n = sample(e);
+	char names[STEPS][16];
+	bool live[STEPS] = { false };
+	const struct sd_entry chain = dir("chain");
+
+	build(&cur, e, n, 1);
+	for (int k = 0; k < STEPS; k++) {
+		struct sd_delta d;
+		struct sd_entry f;
+
+		sd_delta_init(&d);
+		d.base_version = cur.version;
+		d.base_root = cur.root;
+		d.version = cur.version + 1;
+		snprintf(names[k], sizeof(names[k]), "chain/%03d", k);
+		f = file(names[k], CH + (k % 3), 1 + (k % 2));
+		f.mtime_ns = k;
+		if (k == 0)
+			assert_ok(sd_manifest_add(&d.put, &chain, &why), why);
+		assert_ok(sd_manifest_add(&d.put, &f, &why), why);
+		live[k] = true;
+		if (k >= 2 && k % 3 == 0) {
+			assert_ok(sd_delta_delete(&d, names[k - 2],
+						  strlen(names[k - 2]), &why),
+				  why);
+			live[k - 2] = false;
+		}
+		assert_ok(sd_delta_seal(&d, &why), why);
+		assert_ok(sd_delta_result(&cur, &d, &next, &why), why);
+		sd_delta_free(&d);
+		sd_manifest_free(&cur);
+		cur = next;
+	}
+	sd_manifest_init(&want);
+	want.version = cur.version;
+	for (size_t i = 0; i < n; i++)
+		assert_ok(sd_manifest_add(&want, &e[i], &why), why);
+	assert_ok(sd_manifest_add(&want, &chain, &why), why);
+	for (int k = 0; k < STEPS; k++) {
+		struct sd_entry f = file(names[k], CH + (k % 3), 1 + (k % 2));
+
+		f.mtime_ns = k;
+		if (live[k])
+			assert_ok(sd_manifest_add(&want, &f, &why), why);
+	}
+	assert_ok(sd_manifest_seal(&want, &why), why);
+	assert_same(&cur, &want);
+	sd_manifest_free(&cur);
+	sd_manifest_free(&want);
+}
+
 static void test_random_versions(void **state)
 {
 	struct model *md = calloc(1, sizeof(*md));
@@ -1600,6 +1661,7 @@ int main(void)
 		cmocka_unit_test(test_decode_refuse),
 		cmocka_unit_test(test_delta_basic),
 		cmocka_unit_test(test_delta_decode_refuse),
+		cmocka_unit_test(test_apply_chain),
 		cmocka_unit_test(test_random_versions),
 	};
 
