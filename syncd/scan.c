@@ -397,40 +397,86 @@ static int add_entry(struct scan *sc, int dfd, const char *name, char *path,
 				       ? 0
 				       : sd_err_set(sc->why, -errno, "%s: %s",
 						    path, strerror(errno));
-		r = sd_ignore_enter_dir(sc->ig, path, len, cfd);
-		if (r < 0)
-			return sd_err_set(sc->why, r, "%s: ignore rules: %s",
-					  path, strerror(-r));
 		r = walk(sc, cfd, path, len);
-		sd_ignore_leave_dir(sc->ig);
 	}
 	path[plen] = '\0';
 	return r;
 }
 
-static int walk(struct scan *sc, int dfd, char *path, size_t plen)
+/* The names in directory dfd, NUL-separated in *buf (malloc'd), and which
+ * ignore files are among them. 0 or -errno. */
+static int list_dir(int dfd, char **buf, size_t *len, unsigned *present)
 {
-	DIR *d;
+	size_t cap = 0, n;
 	struct dirent *de;
 	int fd = dup(dfd), r = 0;
+	DIR *d;
 
+	*buf = NULL;
+	*len = 0;
+	*present = 0;
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		r = -errno;
 		if (fd >= 0)
 			close(fd);
-		return sd_err_set(sc->why, r, "%s: %s", plen ? path : ".",
-				  strerror(-r));
+		return r;
 	}
-	while (r == 0 && (errno = 0, de = readdir(d))) {
+	while ((errno = 0, de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		r = add_entry(sc, dfd, de->d_name, path, plen);
-		path[plen] = '\0';
+		if (!strcmp(de->d_name, SD_IGNORE_GITIGNORE))
+			*present |= SD_IGNORE_HAS_GITIGNORE;
+		else if (!strcmp(de->d_name, SD_IGNORE_TETHERIGNORE))
+			*present |= SD_IGNORE_HAS_TETHERIGNORE;
+		n = strlen(de->d_name) + 1;
+		if (cap - *len < n) {
+			char *nb;
+
+			cap = cap ? 2 * cap : 4096;
+			while (cap - *len < n)
+				cap *= 2;
+			nb = realloc(*buf, cap);
+			if (!nb) {
+				r = -ENOMEM;
+				break;
+			}
+			*buf = nb;
+		}
+		memcpy(*buf + *len, de->d_name, n);
+		*len += n;
 	}
 	if (r == 0 && errno)
-		r = sd_err_set(sc->why, -errno, "%s: %s", plen ? path : ".",
-			       strerror(errno));
+		r = -errno;
 	closedir(d);
+	if (r < 0) {
+		free(*buf);
+		*buf = NULL;
+	}
+	return r;
+}
+
+/* Walk directory dfd (path, plen bytes) with its own ignore rules: the
+ * names are listed first, so only the rule files it has are opened. */
+static int walk(struct scan *sc, int dfd, char *path, size_t plen)
+{
+	_cleanup_free_ char *names = NULL;
+	unsigned present;
+	size_t len;
+	int r = list_dir(dfd, &names, &len, &present);
+
+	if (r < 0)
+		return sd_err_set(sc->why, r, "%s: %s", plen ? path : ".",
+				  strerror(-r));
+	r = sd_ignore_enter_dir_listed(sc->ig, path, plen, dfd, present);
+	if (r < 0)
+		return sd_err_set(sc->why, r, "%s: ignore rules: %s",
+				  plen ? path : ".", strerror(-r));
+	for (size_t off = 0; r == 0 && off < len;
+	     off += strlen(names + off) + 1) {
+		r = add_entry(sc, dfd, names + off, path, plen);
+		path[plen] = '\0';
+	}
+	sd_ignore_leave_dir(sc->ig);
 	return r;
 }
 
