@@ -237,6 +237,10 @@ static struct ws *ws_load(struct sd_sink *s, const char *name,
 		/* The last commit may not have reached the tree: redo it. */
 		struct sd_tree_src src = { tree_read, w->dom->store };
 
+		log_warn("workspace %s: the node stopped without folding its "
+			 "log: redoing version %" PRIu64 " in the tree",
+			 w->name, st.cur.version);
+
 		r = sd_tree_redo(&t, &st.prev, &st.last, &st.cur, &src, why);
 		if (r == 0)
 			r = sd_tree_sync(&t, &st.last, &st.cur, why);
@@ -248,6 +252,7 @@ static struct ws *ws_load(struct sd_sink *s, const char *name,
 		sd_tree_clear_stage(&t);
 	}
 	w->cur = st.cur;
+	w->tree_synced = true;
 	sd_manifest_init(&st.cur);
 	w->committed_ms = st.committed_ms;
 	sd_wslog_state_free(&st);
@@ -714,6 +719,7 @@ static int commit_locked(struct sd_sink *s, struct session *x,
 	w->cur = x->result;
 	sd_manifest_init(&x->result);
 	w->committed_ms = (uint64_t)util_epoch_ms();
+	w->tree_synced = false; /* until after_commit() */
 	ws_count(w);
 	pthread_mutex_unlock(&s->lock);
 	return r;
@@ -733,6 +739,7 @@ static void after_commit(struct ws *w, const struct sd_delta *d)
 			 w->name, why.what);
 		return;
 	}
+	w->tree_synced = true;
 	if (sd_wslog_wants_compact(w->log) &&
 	    sd_wslog_compact(w->log, &w->cur, &why) < 0)
 		log_warn("workspace %s: %s (the log keeps growing)", w->name,
@@ -1032,7 +1039,16 @@ void sd_sink_free(struct sd_sink *s)
 	}
 	while (s->wss) {
 		struct ws *w = s->wss;
+		struct sd_err why = { "" };
 
+		/* The workers are gone, each commit's tree update done: fold
+		 * the log of each synced tree, so a restart redoes nothing
+		 * (after a big sync, redoing is rewriting every file). */
+		if (w->tree_synced && sd_wslog_records(w->log) &&
+		    sd_wslog_compact(w->log, &w->cur, &why) < 0)
+			log_warn("workspace %s: %s (a restart redoes the last "
+				 "commit)",
+				 w->name, why.what);
 		s->wss = w->next;
 		ws_free(w);
 	}

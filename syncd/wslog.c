@@ -257,6 +257,11 @@ undo:
 	return sd_err_set(why, r, "%s: %s", l->log_path, strerror(-r));
 }
 
+unsigned sd_wslog_records(const struct sd_wslog *l)
+{
+	return l->records;
+}
+
 bool sd_wslog_wants_compact(const struct sd_wslog *l)
 {
 	return l->size > COMPACT_LOG || l->records > COMPACT_RECS;

@@ -41,6 +41,9 @@ void sd_wslog_state_free(struct sd_wslog_state *st);
 int sd_wslog_append(struct sd_wslog *l, const struct sd_delta *d,
 		    struct sd_err *why);
 
+/* Records in the log: what a restart would redo the last of. */
+unsigned sd_wslog_records(const struct sd_wslog *l);
+
 /* Whether the log has grown enough to be folded into the base. */
 bool sd_wslog_wants_compact(const struct sd_wslog *l);
 

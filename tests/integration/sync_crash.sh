@@ -34,6 +34,12 @@ assert_eq 1 "$(json_field version "$out")" "first version"
 stop_node "$NODE_PID" TERM
 v1=$(tree_digest "$base/workspaces/w")
 [ "$v1" = "$(tree_digest "$src")" ] || fail "version 1 differs from the source"
+# A node stopped with SIGTERM folded its log: its restart redoes nothing.
+start_node "$tr" "$base"
+! grep -q redoing "$NODE_LOG" ||
+	fail "a node stopped with SIGTERM redid a commit at restart: $(show "$NODE_LOG")"
+stop_node "$NODE_PID" TERM
+log "a node stopped with SIGTERM restarts with nothing to redo: ok"
 
 # Version 2: edits, a deletion of a whole directory, a new file, a rename, a
 # mode change, a file turned into a directory.
@@ -61,6 +67,13 @@ for fp in tree-staging tree-journaled tree-deleted tree-applied; do
 		fail "node with failpoint $fp still runs"
 	stop_node "$NODE_PID" KILL
 	start_node "$tr" "$root"
+	if [ "$fp" = tree-staging ]; then
+		! grep -q redoing "$NODE_LOG" ||
+			fail "$fp: a commit that never reached the log was redone"
+	else
+		grep -q 'redoing version 2' "$NODE_LOG" ||
+			fail "$fp: the restarted node did not redo version 2: $(show "$NODE_LOG")"
+	fi
 	got=$(tree_digest "$root/workspaces/w")
 	st=$(tx status --node "$NODE_URL" --json 2>"$T/status.err")
 	if [ "$fp" = tree-staging ]; then
