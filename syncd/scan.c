@@ -15,14 +15,12 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "cleanup.h"
 #include "ignore.h"
 #include "log.h"
+#include "statcache.h"
 
-#define CACHE_MAGIC   "TSCA"
-#define CACHE_VERSION 1
 /* A file changed this close to the scan could change again within the
  * same timestamp tick: such a file is hashed again next time. */
 #define RACY_NS	  100000000ll
@@ -43,17 +41,6 @@ struct item {
 	int err; /* hashing failed: -errno */
 };
 
-/* A cached file: where its chunks sit in the cache file's buffer. */
-struct centry {
-	uint64_t key; /* XXH3-64 of the path; 0 = empty slot */
-	const uint8_t *path;
-	uint32_t len;
-	uint64_t dev, ino, size;
-	int64_t mtime, ctime;
-	uint32_t nchunks;
-	const uint8_t *chunks; /* nchunks * (16 + 4) bytes */
-};
-
 struct scan {
 	const struct sd_scan_opts *o;
 	int root;
@@ -62,13 +49,10 @@ struct scan {
 	size_t n, cap;
 	struct sd_scan_stats *st;
 	struct sd_err *why;
-	/* the cache as loaded */
-	uint8_t *cbuf;
-	struct centry *ct;
-	size_t ctcap;
+	/* the cache as loaded; the walker threads share the main scan's */
+	struct sd_statcache cache;
 	/* hashing */
 	size_t *todo, ntodo;
-	size_t cached;	/* entries the cache file holds */
 	size_t hits;	/* files whose chunks came from it */
 	bool racy_seen; /* a file must be read again next time */
 	atomic_size_t next;
@@ -80,131 +64,43 @@ static int64_t ns_of(const struct timespec *t)
 	return (int64_t)t->tv_sec * 1000000000ll + t->tv_nsec;
 }
 
-static uint64_t path_key(const void *p, size_t n)
-{
-	uint64_t k = XXH3_64bits(p, n);
-
-	return k ? k : 1;
-}
-
-/* ---- the stat cache ---- */
-
-static uint64_t rd(const uint8_t *p, unsigned w)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < w; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static void cache_insert(struct scan *sc, const struct centry *e)
-{
-	size_t h = e->key & (sc->ctcap - 1);
-
-	while (sc->ct[h].key)
-		h = (h + 1) & (sc->ctcap - 1);
-	sc->ct[h] = *e;
-}
-
 /* Load the cache; any problem just means an empty cache. */
 static void cache_load(struct scan *sc)
 {
 	_cleanup_close_ int fd = -1;
+	uint8_t *buf;
 	struct stat sb;
-	size_t got = 0, pos = 16, n;
-	uint32_t count;
+	size_t got = 0, n;
 
 	if (!sc->o->cache)
 		return;
 	fd = open(sc->o->cache, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &sb) < 0 || sb.st_size < 16 ||
+	if (fd < 0 || fstat(fd, &sb) < 0 || sb.st_size < SD_STATCACHE_HEADER ||
 	    (uint64_t)sb.st_size > SD_ENC_MAX)
 		return;
 	n = (size_t)sb.st_size;
-	sc->cbuf = malloc(n);
-	if (!sc->cbuf)
+	buf = malloc(n);
+	if (!buf)
 		return;
 	while (got < n) {
-		ssize_t k = read(fd, sc->cbuf + got, n - got);
+		ssize_t k = read(fd, buf + got, n - got);
 
-		if (k <= 0)
-			goto bad;
+		if (k <= 0) {
+			free(buf);
+			return;
+		}
 		got += (size_t)k;
 	}
-	if (memcmp(sc->cbuf, CACHE_MAGIC, 4) ||
-	    rd(sc->cbuf + 4, 4) != CACHE_VERSION)
-		goto bad;
-	count = (uint32_t)rd(sc->cbuf + 12, 4);
-	if (count > n / 48) /* a record takes at least 48 bytes */
-		goto bad;
-	sc->ctcap = 16;
-	while (sc->ctcap < 2 * (size_t)count)
-		sc->ctcap <<= 1;
-	sc->ct = calloc(sc->ctcap, sizeof(*sc->ct));
-	if (!sc->ct)
-		goto bad;
-	for (uint32_t i = 0; i < count; i++) {
-		struct centry e;
-
-		if (n - pos < 4)
-			goto bad;
-		e.len = (uint32_t)rd(sc->cbuf + pos, 4);
-		pos += 4;
-		if (e.len > SD_PATH_MAX || n - pos < (size_t)e.len + 44)
-			goto bad;
-		e.path = sc->cbuf + pos;
-		pos += e.len;
-		e.dev = rd(sc->cbuf + pos, 8);
-		e.ino = rd(sc->cbuf + pos + 8, 8);
-		e.size = rd(sc->cbuf + pos + 16, 8);
-		e.mtime = (int64_t)rd(sc->cbuf + pos + 24, 8);
-		e.ctime = (int64_t)rd(sc->cbuf + pos + 32, 8);
-		e.nchunks = (uint32_t)rd(sc->cbuf + pos + 40, 4);
-		pos += 44;
-		if (e.nchunks > (n - pos) / 20)
-			goto bad;
-		e.chunks = sc->cbuf + pos;
-		pos += (size_t)e.nchunks * 20;
-		e.key = path_key(e.path, e.len);
-		cache_insert(sc, &e);
-	}
-	sc->cached = count;
-	return;
-bad:
-	log_warn("stat cache %s is damaged: rescanning every file",
-		 sc->o->cache);
-	free(sc->cbuf);
-	free(sc->ct);
-	sc->cbuf = NULL;
-	sc->ct = NULL;
-	sc->ctcap = 0;
-}
-
-static const struct centry *cache_find(const struct scan *sc,
-				       const struct item *it)
-{
-	uint64_t k;
-	size_t h;
-
-	if (!sc->ct)
-		return NULL;
-	k = path_key(it->path, it->len);
-	for (h = k & (sc->ctcap - 1); sc->ct[h].key;
-	     h = (h + 1) & (sc->ctcap - 1)) {
-		const struct centry *e = &sc->ct[h];
-
-		if (e->key == k && e->len == it->len &&
-		    !memcmp(e->path, it->path, it->len))
-			return e;
-	}
-	return NULL;
+	if (sd_statcache_parse(&sc->cache, buf, n) == -EINVAL)
+		log_warn("stat cache %s is damaged: rescanning every file",
+			 sc->o->cache);
 }
 
 /* Reuse the cached chunks when nothing about the file changed. */
 static bool cache_reuse(struct scan *sc, struct item *it)
 {
-	const struct centry *e = cache_find(sc, it);
+	const struct sd_statcache_entry *e =
+		sd_statcache_find(&sc->cache, it->path, it->len);
 	uint64_t sum = 0;
 
 	if (!e || e->dev != it->dev || e->ino != it->ino ||
@@ -215,8 +111,7 @@ static bool cache_reuse(struct scan *sc, struct item *it)
 	if (!it->chunks)
 		return false;
 	for (uint32_t i = 0; i < e->nchunks; i++) {
-		memcpy(it->chunks[i].id.b, e->chunks + 20 * i, SD_ID_SIZE);
-		it->chunks[i].len = (uint32_t)rd(e->chunks + 20 * i + 16, 4);
+		it->chunks[i] = sd_statcache_chunk(e, i);
 		sum += it->chunks[i].len;
 	}
 	it->nchunks = e->nchunks;
@@ -227,13 +122,6 @@ static bool cache_reuse(struct scan *sc, struct item *it)
 		return false;
 	}
 	return true;
-}
-
-static void put(uint8_t **p, uint64_t v, unsigned w)
-{
-	for (unsigned i = 0; i < w; i++)
-		(*p)[i] = (uint8_t)(v >> (8 * i));
-	*p += w;
 }
 
 static void cache_save(struct scan *sc)
@@ -252,43 +140,28 @@ static void cache_save(struct scan *sc)
 
 		if (it->type != SD_T_FILE)
 			continue;
-		size += 48 + it->len + (size_t)it->nchunks * 20;
+		size += sd_statcache_record_size(it->len, it->nchunks);
 		count++;
 		sc->racy_seen |= it->racy;
 	}
 	/* Every file came from the cache, which holds nothing else: it is
 	 * already what this scan would write. */
-	if (sc->hits == count && sc->cached == count && !sc->racy_seen)
+	if (sc->hits == count && sc->cache.count == count && !sc->racy_seen)
 		return;
 	buf = malloc(size);
 	if (!buf || asprintf(&tmp, "%s.tmp", sc->o->cache) < 0)
 		return;
-	p = buf;
-	memcpy(p, CACHE_MAGIC, 4);
-	p += 4;
-	put(&p, CACHE_VERSION, 4);
-	put(&p, 0, 4);
-	put(&p, count, 4);
+	p = sd_statcache_put_header(buf, count);
 	for (size_t i = 0; i < sc->n; i++) {
 		const struct item *it = &sc->v[i];
 
-		if (it->type != SD_T_FILE)
-			continue;
-		put(&p, it->len, 4);
-		memcpy(p, it->path, it->len);
-		p += it->len;
-		put(&p, it->dev, 8);
-		put(&p, it->ino, 8);
-		put(&p, it->size, 8);
-		put(&p, (uint64_t)it->mtime, 8);
 		/* ctime 0 never matches: a racy file is read again. */
-		put(&p, it->racy ? 0 : (uint64_t)it->ctime, 8);
-		put(&p, it->nchunks, 4);
-		for (uint32_t c = 0; c < it->nchunks; c++) {
-			memcpy(p, it->chunks[c].id.b, SD_ID_SIZE);
-			p += SD_ID_SIZE;
-			put(&p, it->chunks[c].len, 4);
-		}
+		if (it->type == SD_T_FILE)
+			p = sd_statcache_put_record(p, it->path, it->len,
+						    it->dev, it->ino, it->size,
+						    it->mtime,
+						    it->racy ? 0 : it->ctime,
+						    it->chunks, it->nchunks);
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, buf, size) != (ssize_t)size ||
@@ -514,9 +387,7 @@ static void *walk_thread(void *arg)
 			       .root = m->root,
 			       .st = &t->st,
 			       .why = &t->why,
-			       .cbuf = m->cbuf,
-			       .ct = m->ct,
-			       .ctcap = m->ctcap,
+			       .cache = m->cache,
 			       .start_ns = m->start_ns };
 	sd_ignore_config_init(&icfg);
 	icfg.patterns = m->o->ignore;
@@ -969,8 +840,7 @@ static void scan_fini(struct scan *sc, int r, struct sd_manifest *out)
 	}
 	free(sc->v);
 	free(sc->todo);
-	free(sc->cbuf);
-	free(sc->ct);
+	sd_statcache_free(&sc->cache);
 	sd_ignore_free(sc->ig);
 	if (sc->root >= 0)
 		close(sc->root);
