@@ -19,6 +19,9 @@
 
 #define PROBE_EVERY_MS 1000
 #define PROBE_WAIT_MS  2000
+/* Unanswered probes in a row before listening afresh: a node too busy to
+ * answer one PING in 2 s is not taken for a wedged one. */
+#define PROBE_MISSES 2
 /* Listeners at once: the live one plus retired ones still carrying
  * connections. */
 #define MAX_LISTENERS 32
@@ -175,6 +178,7 @@ static void *guard_thread(void *arg)
 {
 	struct tp_guard *g = arg;
 	struct timespec at;
+	unsigned misses = 0;
 
 	pthread_mutex_lock(&g->lock);
 	while (!g->stop) {
@@ -192,9 +196,11 @@ static void *guard_thread(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&g->lock);
-		if (!answers(g)) {
+		misses = answers(g) ? 0 : misses + 1;
+		if (misses == PROBE_MISSES) {
 			relisten(g);
 			reap(g);
+			misses = 0;
 		}
 		pthread_mutex_lock(&g->lock);
 	}

@@ -9,7 +9,8 @@
  * check doing a bare connect.
  *
  * The guard asks the node a PING over a fresh connection every second
- * (tp_sp_call). When no answer comes, it listens afresh on a temporary path
+ * (tp_sp_call). When two in a row get no answer within 2 s, it listens
+ * afresh on a temporary path
  * and renames that socket over the node's path, so new clients reach a
  * working listener while connections on the old one carry on. The old
  * listener is closed once its last connection has gone (a close unlinks
