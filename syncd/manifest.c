@@ -238,15 +238,6 @@ int sdm_arena_reserve(struct sd_manifest *m, size_t n)
 	return 0;
 }
 
-size_t sdm_arena_used(const struct sd_manifest *m)
-{
-	size_t n = 0;
-
-	for (const struct blk *b = m->arena; b; b = b->next)
-		n += b->used;
-	return n;
-}
-
 void sdm_arena_rewind(struct sd_manifest *m)
 {
 	struct blk *b = m->arena;

@@ -38,12 +38,11 @@ size_t sdm_parent_len(const char *path, size_t len);
 
 /* Storage. sdm_arena_alloc() returns n bytes aligned to align (a power of
  * two) that live until sd_manifest_free(), or NULL. sdm_arena_reserve()
- * makes the next n bytes come from one block; sdm_arena_used() is what the
- * blocks hold; sdm_arena_rewind() makes the newest block's space free again
- * (for scratch use only: what it held is overwritten). */
+ * makes the next n bytes come from one block; sdm_arena_rewind() makes the
+ * newest block's space free again (for scratch use only: what it held is
+ * overwritten). */
 void *sdm_arena_alloc(struct sd_manifest *m, size_t n, size_t align);
 int sdm_arena_reserve(struct sd_manifest *m, size_t n);
-size_t sdm_arena_used(const struct sd_manifest *m);
 void sdm_arena_rewind(struct sd_manifest *m);
 /* Room for `more` entries in m->e. 0 or -ENOMEM. */
 int sdm_entries_reserve(struct sd_manifest *m, size_t more);

@@ -1102,11 +1102,9 @@ int sd_scan_update(const char *root, const struct sd_scan_opts *o,
 			memset(skip + a, 1, b - a);
 		}
 	}
-	if (r == 0) {
+	if (r == 0 && prev->nhardlinks) {
 		/* Hard links into a file that changed would now dangle. */
-		for (size_t k = 0; (!prev->sealed || prev->nhardlinks) &&
-				   k < prev->count && r == 0;
-		     k++)
+		for (size_t k = 0; k < prev->count && r == 0; k++)
 			if (prev->e[k].type == SD_T_HARDLINK) {
 				const struct sd_entry *t = sd_manifest_find(
 					prev, prev->e[k].target,

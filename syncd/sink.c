@@ -143,12 +143,6 @@ static struct domain *domain_get(struct sd_sink *s, const char *name,
 	return d;
 }
 
-static void ws_count(struct ws *w)
-{
-	w->files = w->cur.nfiles;
-	w->bytes = w->cur.nbytes;
-}
-
 static void ws_free(struct ws *w)
 {
 	if (!w)
@@ -256,7 +250,6 @@ static struct ws *ws_load(struct sd_sink *s, const char *name,
 	sd_manifest_init(&st.cur);
 	w->committed_ms = st.committed_ms;
 	sd_wslog_state_free(&st);
-	ws_count(w);
 	w->next = s->wss;
 	s->wss = w;
 	return w;
@@ -336,8 +329,8 @@ static void session_unref(struct sd_sink *s, struct session *x)
 static void state_of(const struct ws *w, struct tp_sync_state *st)
 {
 	*st = (struct tp_sync_state){ .version = w->cur.version,
-				      .files = w->files,
-				      .bytes = w->bytes,
+				      .files = w->cur.nfiles,
+				      .bytes = w->cur.nbytes,
 				      .committed_ms = w->committed_ms };
 	if (w->cur.version)
 		memcpy(st->root, w->cur.root.b, TP_ID_SIZE);
@@ -720,7 +713,6 @@ static int commit_locked(struct sd_sink *s, struct session *x,
 	sd_manifest_init(&x->result);
 	w->committed_ms = (uint64_t)util_epoch_ms();
 	w->tree_synced = false; /* until after_commit() */
-	ws_count(w);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }

@@ -36,7 +36,7 @@ struct ws {
 	struct sd_wslog *log;	     /* committed versions, durable */
 	pthread_mutex_t commit_lock; /* cur, log and tree on commits */
 	struct sd_manifest cur;	     /* committed; read under the sink lock */
-	uint64_t files, bytes, committed_ms;
+	uint64_t committed_ms;
 	/* The tree holds cur durably (under commit_lock): a node that stops
 	 * now can fold the log, so its restart has nothing to redo. */
 	bool tree_synced;

@@ -487,7 +487,7 @@ static int apply_links(struct walker *w, const struct sd_manifest *old,
 	const char *leaf, *tleaf;
 	int pfd, tfd, r;
 
-	if (new->sealed &&new->nhardlinks == 0)
+	if (new->nhardlinks == 0)
 		return 0;
 	for (size_t i = 0; i < new->count; i++) {
 		const struct sd_entry *e = &new->e[i];
@@ -575,17 +575,13 @@ static bool puts_file(const struct sd_delta *d, bool sorted, const char *path,
 static int touched_dirs(const struct sd_delta *d, const struct sd_manifest *new,
 			const struct sd_entry ***ret, size_t *count)
 {
-	size_t n = 0, u = 0, nlinks = 0, cap = d->put.count + d->ndel;
+	size_t n = 0, u = 0, nlinks, cap = d->put.count + d->ndel;
 	const struct sd_entry **dirs;
 	bool sorted = puts_sorted(d);
 
 	/* A hard link re-made because its file was rewritten changes its
 	 * directory too. */
-	if (new->sealed)
-		nlinks = new->nhardlinks;
-	else
-		for (size_t i = 0; i < new->count; i++)
-			nlinks += new->e[i].type == SD_T_HARDLINK;
+	nlinks = new->nhardlinks;
 	dirs = calloc(2 * cap + nlinks + 1, sizeof(*dirs));
 	if (!dirs)
 		return -ENOMEM;

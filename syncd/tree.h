@@ -30,8 +30,8 @@ struct sd_tree {
  * restart redoes it. 0 or -errno with why. */
 typedef int (*sd_tree_commit_fn)(void *opaque, struct sd_err *why);
 
-/* Make t->dir, which holds sealed version old, hold new = old + d (the
- * caller has applied and verified d). Every chunk new needs must be
+/* Make t->dir, which holds sealed version old, hold sealed new = old + d
+ * (the caller has applied and verified d). Every chunk new needs must be
  * readable from src. Steps: write new files and symlinks under stage (mode
  * and mtime set; fsync'd, or one syncfs for many); commit(), the commit
  * point; then delete, create directories, rename, link and set directory
