@@ -14,9 +14,10 @@ struct tp_link;
 struct tp_chan;
 
 /* tp_link_open: dial url (tcp://, ipc://, tls+tcp://) synchronously, so a
- * node that is not there fails now: -ECONNREFUSED, -ENOENT (ipc path),
- * -EADDRNOTAVAIL / -EINVAL (bad URL). (nng 1.5 has no dial timeout: an
- * unreachable host takes the kernel's TCP connect timeout.)
+ * node that is not there fails now: -ECONNREFUSED (also for an ipc path
+ * that does not exist), -EINVAL / -EHOSTUNREACH (bad URL), -EPROTO (the
+ * peer does not speak SP), -ETIMEDOUT (no handshake within 15 s). An
+ * unreachable host takes the kernel's TCP connect timeout.
  * Once the connection is lost, every call on the link fails -ECONNRESET
  * (a command's node has then already killed it), so callers never hang on
  * a dead peer. Returns 0 and *ret. */

@@ -13,11 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A connected socket to an ipc://PATH or tcp://HOST:PORT url (non-blocking
- * I/O is done with MSG_DONTWAIT), or -errno: -ECONNREFUSED or -ENOENT when
- * nothing listens there. */
-int tp_sp_dial(const char *url);
-
 /* Send frame as one request and wait up to wait_ms for the reply frame,
  * returned in *reply (malloc'd, *reply_len bytes). Returns 0; -ECONNRESET
  * when the peer dropped the connection; -ETIMEDOUT; -EPROTO when the peer

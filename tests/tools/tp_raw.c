@@ -16,6 +16,7 @@
 #include "codec.h"
 #include "parse.h"
 #include "spcall.h"
+#include "spwire.h"
 
 /* A hex file is a test fixture, not a payload generator. */
 #define HEX_MAX (4u << 20)
