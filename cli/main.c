@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "codec.h"
 #include "log.h"
 
 static const struct {
@@ -64,7 +65,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("tether %s (protocol 1)\n", TETHER_VERSION);
+		printf("tether %s (protocol %u)\n", TETHER_VERSION, TP_VERSION);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

@@ -21,16 +21,9 @@ static int node_prepare(struct exec_backend *b)
 static int node_run(struct exec_backend *b, const struct exec_spec *spec,
 		    const struct exec_io *io, struct exec_result *res)
 {
-	uint64_t id;
-	int e = exec_remote_start(b->priv, spec, &id);
-
-	if (e < 0)
-		return e;
-	res->id = id;
 	if (spec->detach)
-		return 0;
-	return exec_remote_follow(b->priv, id, io, true, spec->forward_stdin,
-				  res);
+		return exec_remote_start(b->priv, spec, &res->id);
+	return exec_remote_run(b->priv, spec, io, res);
 }
 
 static void node_release(struct exec_backend *b)

@@ -92,14 +92,16 @@ static uint32_t strv_count(char *const *v)
 	return n;
 }
 
-int exec_remote_start(struct exec_remote *r, const struct exec_spec *spec,
-		      uint64_t *id)
+/* START spec with extra flags: 0 and the STARTED reply in *rep (views
+ * valid until the next call on r->ctl), or -errno (logged). */
+static int start_call(struct exec_remote *r, const struct exec_spec *spec,
+		      uint32_t flags, struct tp_msg *rep)
 {
-	struct tp_msg req = { .type = TP_EXEC_START }, rep;
+	struct tp_msg req = { .type = TP_EXEC_START };
 	char err[TP_ERRMSG_MAX + 64];
 	int e;
 
-	req.start.flags = (spec->tty ? TP_EXEC_F_TTY : 0) |
+	req.start.flags = flags | (spec->tty ? TP_EXEC_F_TTY : 0) |
 			  (spec->detach ? TP_EXEC_F_DETACH : 0) |
 			  (spec->forward_stdin ? TP_EXEC_F_STDIN : 0);
 	req.start.timeout_ms = spec->timeout_ms;
@@ -117,7 +119,7 @@ int exec_remote_start(struct exec_remote *r, const struct exec_spec *spec,
 					strv_count(spec->argv) };
 	req.env_c = (struct tp_cstrv){ (const char *const *)spec->env,
 				       strv_count(spec->env) };
-	e = tp_chan_call(r->ctl, &req, &rep, CTL_MS, err, sizeof(err));
+	e = tp_chan_call(r->ctl, &req, rep, CTL_MS, err, sizeof(err));
 	if (e == -ENOENT || e == -EACCES || e == -ENOTDIR || e == -EMSGSIZE) {
 		/* The node's own words ("make: command not found"). */
 		log_error("%s", err[0] ? err : strerror(-e));
@@ -125,11 +127,22 @@ int exec_remote_start(struct exec_remote *r, const struct exec_spec *spec,
 	}
 	if (e < 0)
 		return call_failed(r, e, err);
-	if (rep.type != TP_EXEC_STARTED)
+	if (rep->type != TP_EXEC_STARTED ||
+	    rep->started.has_output != !!(flags & TP_EXEC_F_FIRST))
 		return call_failed(r, -EPROTO,
 				   "unexpected reply to EXEC_START");
-	*id = rep.started.id;
 	return 0;
+}
+
+int exec_remote_start(struct exec_remote *r, const struct exec_spec *spec,
+		      uint64_t *id)
+{
+	struct tp_msg rep;
+	int e = start_call(r, spec, 0, &rep);
+
+	if (e == 0)
+		*id = rep.started.id;
+	return e;
 }
 
 int exec_remote_signal(struct exec_remote *r, uint64_t id, int signo)
@@ -186,9 +199,33 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* Write a reply's output out; at the exit, fill *res and return 1. 0, 1,
+ * or -errno of a failed write. */
+static int deliver(const struct exec_io *io, const struct tp_exec_output *o,
+		   struct exec_result *res)
+{
+	int e = write_all(io->out_fd, o->out.ptr, o->out.len);
+
+	if (e == 0)
+		e = write_all(io->err_fd, o->err.ptr, o->err.len);
+	if (e < 0 || o->state != TP_STATE_EXITED)
+		return e;
+	res->status = (struct exec_status){
+		.code = o->exit.code,
+		.signal = o->exit.signal,
+		.wall_us = o->exit.wall_us,
+		.user_us = o->exit.user_us,
+		.sys_us = o->exit.sys_us,
+		.maxrss_kb = o->exit.maxrss_kb,
+	};
+	res->timed_out = o->exit.timed_out;
+	return 1;
+}
+
 struct follow {
 	struct exec_remote *r;
 	uint64_t id;
+	uint64_t out_off, err_off; /* where the output thread starts */
 	const struct exec_io *io;
 	int done_fd; /* eventfd: the output thread finished */
 	int stop_fd; /* eventfd: tell the stdin thread to stop */
@@ -212,6 +249,8 @@ static void *output_thread(void *arg)
 	int e;
 
 	req.read.id = f->id;
+	req.read.out_off = f->out_off;
+	req.read.err_off = f->err_off;
 	req.read.wait_ms = POLL_MS;
 	e = tp_chan_begin(cur, &req, POLL_MS + CALL_SLACK_MS);
 	while (e == 0) {
@@ -242,24 +281,14 @@ static void *output_thread(void *arg)
 			if (e < 0)
 				break;
 		}
-		e = write_all(f->io->out_fd, o->out.ptr, o->out.len);
-		if (e == 0)
-			e = write_all(f->io->err_fd, o->err.ptr, o->err.len);
+		e = deliver(f->io, o, &f->res);
 		if (e < 0) {
 			snprintf(f->errtext, sizeof(f->errtext),
 				 "writing output: %s", strerror(-e));
 			break;
 		}
-		if (o->state == TP_STATE_EXITED) {
-			f->res.status = (struct exec_status){
-				.code = o->exit.code,
-				.signal = o->exit.signal,
-				.wall_us = o->exit.wall_us,
-				.user_us = o->exit.user_us,
-				.sys_us = o->exit.sys_us,
-				.maxrss_kb = o->exit.maxrss_kb,
-			};
-			f->res.timed_out = o->exit.timed_out;
+		if (e == 1) {
+			e = 0;
 			break;
 		}
 		t = cur;
@@ -364,11 +393,16 @@ static bool on_signal(struct follow *f, bool interactive)
 	return false;
 }
 
-int exec_remote_follow(struct exec_remote *r, uint64_t id,
+static int follow_from(struct exec_remote *r, uint64_t id,
 		       const struct exec_io *io, bool interactive,
-		       bool forward_stdin, struct exec_result *res)
+		       bool forward_stdin, uint64_t out_off, uint64_t err_off,
+		       struct exec_result *res)
 {
-	struct follow f = { .r = r, .id = id, .io = io };
+	struct follow f = { .r = r,
+			    .id = id,
+			    .io = io,
+			    .out_off = out_off,
+			    .err_off = err_off };
 	pthread_t out_t, in_t;
 	bool in_started = false, stopped = false;
 	int e;
@@ -439,4 +473,39 @@ out:
 	if (f.stop_fd >= 0)
 		close(f.stop_fd);
 	return e;
+}
+
+int exec_remote_follow(struct exec_remote *r, uint64_t id,
+		       const struct exec_io *io, bool interactive,
+		       bool forward_stdin, struct exec_result *res)
+{
+	return follow_from(r, id, io, interactive, forward_stdin, 0, 0, res);
+}
+
+int exec_remote_run(struct exec_remote *r, const struct exec_spec *spec,
+		    const struct exec_io *io, struct exec_result *res)
+{
+	/* With stdin to forward, the START may not wait: the command may be
+	 * waiting for that input. */
+	uint32_t flags = spec->forward_stdin ? 0 : TP_EXEC_F_FIRST;
+	const struct tp_exec_output *o;
+	struct tp_msg rep;
+	int e = start_call(r, spec, flags, &rep);
+
+	if (e < 0)
+		return e;
+	res->id = rep.started.id;
+	if (!flags)
+		return follow_from(r, res->id, io, true, spec->forward_stdin, 0,
+				   0, res);
+	o = &rep.started.output;
+	e = deliver(io, o, res);
+	if (e < 0) {
+		log_error("writing output: %s", strerror(-e));
+		return e;
+	}
+	if (e == 1)
+		return 0;
+	return follow_from(r, res->id, io, true, false, o->out_off + o->out.len,
+			   o->err_off + o->err.len, res);
 }

@@ -32,6 +32,13 @@ int exec_remote_follow(struct exec_remote *r, uint64_t id,
 		       const struct exec_io *io, bool interactive,
 		       bool forward_stdin, struct exec_result *res);
 
+/* Start spec in the foreground and follow it, as exec_remote_start then
+ * exec_remote_follow(interactive) do, in one round trip when the command
+ * is short and has no stdin to forward (TP_EXEC_F_FIRST). Returns 0 with
+ * *res (res->id set), or -errno (logged once). */
+int exec_remote_run(struct exec_remote *r, const struct exec_spec *spec,
+		    const struct exec_io *io, struct exec_result *res);
+
 /* Signal command id's process group. 0 or -errno (logged). */
 int exec_remote_signal(struct exec_remote *r, uint64_t id, int signo);
 

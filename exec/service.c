@@ -25,13 +25,17 @@
 #include "ring.h"
 #include "runner.h"
 
-#define RING_CAP     (1u << 20) /* per output stream: replay depth of attach */
-#define STDIN_CAP    (1u << 20) /* stdin bytes accepted ahead of the command */
-#define LINGER_MS    1000  /* output drain after exit, see drain_linger() */
-#define WAIT_MAX_MS  60000 /* longest a request is held */
-#define MAX_COMMANDS 1024  /* running at once */
-#define MAX_FINISHED 64	   /* finished records kept for ps and attach */
-#define CMDLINE_MAX  256
+#define RING_CAP    (1u << 20) /* per output stream: replay depth of attach */
+#define STDIN_CAP   (1u << 20) /* stdin bytes accepted ahead of the command */
+#define LINGER_MS   1000       /* output drain after exit, see drain_linger() */
+#define WAIT_MAX_MS 60000      /* longest a request is held */
+/* Longest a START with TP_EXEC_F_FIRST waits for output or the exit: long
+ * enough for a short command to finish, short enough that the client
+ * learns the id (for signals) soon. */
+#define FIRST_WAIT_MS 20
+#define MAX_COMMANDS  1024 /* running at once */
+#define MAX_FINISHED  64   /* finished records kept for ps and attach */
+#define CMDLINE_MAX   256
 /* Cork: a held READ whose stream is busy (output sent within CORK_BUSY_US)
  * waits up to CORK_US for CORK_BYTES before it is answered, so a fast
  * producer's 4 KiB writes leave in large replies rather than one round trip
@@ -52,6 +56,7 @@ struct tag {
 struct waiter {
 	struct tp_req *req;
 	uint32_t pipe;
+	bool start; /* a START with TP_EXEC_F_FIRST: reply STARTED */
 	int64_t deadline;
 	struct tp_exec_read rd;	 /* readers */
 	struct tp_exec_write wr; /* writers: views into req's frame */
@@ -208,13 +213,20 @@ static struct tp_exit cmd_exit(const struct cmd *c)
 	};
 }
 
+/* Answer a READ, or with start a START that asked for its first output,
+ * with the output from rd's offsets. */
 static void reply_output(struct cmd *c, struct tp_req *req,
-			 const struct tp_exec_read *rd)
+			 const struct tp_exec_read *rd, bool start)
 {
-	struct tp_msg m = { .type = TP_EXEC_OUTPUT };
-	struct tp_exec_output *o = &m.output;
+	struct tp_msg m = { .type = start ? TP_EXEC_STARTED : TP_EXEC_OUTPUT };
+	struct tp_exec_output *o = start ? &m.started.output : &m.output;
 	size_t on, en;
 
+	if (start) {
+		m.started.id = c->id;
+		m.started.pid = c->proc->pid;
+		m.started.has_output = 1;
+	}
 	/* Views into the rings, encoded straight into the reply: the lock is
 	 * held, so the bytes cannot move underneath. */
 	on = exec_ring_view(&c->out.ring, rd->out_off, TP_DATA_MAX, &o->out.ptr,
@@ -360,7 +372,7 @@ static void cmd_serve_waiters(struct exec_service *s, struct cmd *c,
 
 		if (now >= w->deadline || (ready && !corked(c, w, now_us))) {
 			*pp = w->next;
-			reply_output(c, w->req, &w->rd);
+			reply_output(c, w->req, &w->rd, w->start);
 			c->cork_until = 0;
 			free(w);
 		} else {
@@ -512,6 +524,19 @@ static char *workspace_cwd(const struct exec_service *s, struct tp_req *req,
 	return real;
 }
 
+/* Hold a START's reply as a READ from offset 0 (TP_EXEC_F_FIRST): 0, or
+ * -ENOMEM to answer at once. */
+static int first_wait(struct exec_service *s, struct cmd *c, struct tp_req *req)
+{
+	struct waiter *w;
+
+	if (park(s, &c->readers, req, FIRST_WAIT_MS, &w) < 0)
+		return -ENOMEM;
+	w->start = true;
+	w->rd.id = c->id;
+	return 0;
+}
+
 static void handle_start(struct exec_service *s, struct tp_req *req,
 			 const struct tp_exec_start *st)
 {
@@ -627,10 +652,14 @@ static void handle_start(struct exec_service *s, struct tp_req *req,
 	while (*pp)
 		pp = &(*pp)->next;
 	*pp = c;
-	m.started.id = c->id;
-	m.started.pid = c->proc->pid;
 	log_debug("command %" PRIu64 " started: pid %d: %s", c->id,
 		  c->proc->pid, c->cmdline);
+	if ((st->flags & TP_EXEC_F_FIRST) && first_wait(s, c, req) == 0) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	m.started.id = c->id;
+	m.started.pid = c->proc->pid;
 	tp_req_reply(req, &m);
 	pthread_mutex_unlock(&s->lock);
 	wake(s);
@@ -648,7 +677,7 @@ static void handle_read(struct exec_service *s, struct cmd *c,
 	stream_resume(s, c, &c->out);
 	stream_resume(s, c, &c->err);
 	if (read_ready(c, rd) || rd->wait_ms == 0) {
-		reply_output(c, req, rd);
+		reply_output(c, req, rd, false);
 		return;
 	}
 	if (park(s, &c->readers, req, rd->wait_ms, &w) < 0) {

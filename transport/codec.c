@@ -561,6 +561,21 @@ static int decode_sync(struct rd *r, struct tp_msg *m)
 	return k;
 }
 
+static int get_output(struct rd *r, struct tp_exec_output *o)
+{
+	int k;
+
+	if ((k = get_u64(r, "out_off", &o->out_off)) < 0 ||
+	    (k = get_blob(r, "out", -1, TP_DATA_MAX, true, &o->out)) < 0 ||
+	    (k = get_u64(r, "err_off", &o->err_off)) < 0 ||
+	    (k = get_blob(r, "err", -1, TP_DATA_MAX, true, &o->err)) < 0 ||
+	    (k = get_state(r, &o->state)) < 0)
+		return k;
+	if (o->state == TP_STATE_EXITED)
+		k = get_exit(r, &o->exit);
+	return k;
+}
+
 static int decode_body(struct rd *r, struct tp_msg *m)
 {
 	int k = 0;
@@ -591,6 +606,11 @@ static int decode_body(struct rd *r, struct tp_msg *m)
 		if ((k = get_u64(r, "id", &m->started.id)) < 0 ||
 		    (k = get_i32(r, "pid", &m->started.pid)) < 0)
 			return k;
+		/* The first output, when the START asked for it. */
+		if ((k = get_bool(r, "has_output", &m->started.has_output)) ==
+			    0 &&
+		    m->started.has_output)
+			k = get_output(r, &m->started.output);
 		break;
 	case TP_EXEC_READ: {
 		struct tp_exec_read *q = &m->read;
@@ -602,21 +622,7 @@ static int decode_body(struct rd *r, struct tp_msg *m)
 			return k;
 		break;
 	}
-	case TP_EXEC_OUTPUT: {
-		struct tp_exec_output *o = &m->output;
-
-		if ((k = get_u64(r, "out_off", &o->out_off)) < 0 ||
-		    (k = get_blob(r, "out", -1, TP_DATA_MAX, true, &o->out)) <
-			    0 ||
-		    (k = get_u64(r, "err_off", &o->err_off)) < 0 ||
-		    (k = get_blob(r, "err", -1, TP_DATA_MAX, true, &o->err)) <
-			    0 ||
-		    (k = get_state(r, &o->state)) < 0)
-			return k;
-		if (o->state == TP_STATE_EXITED)
-			k = get_exit(r, &o->exit);
-		break;
-	}
+	case TP_EXEC_OUTPUT: k = get_output(r, &m->output); break;
 	case TP_EXEC_WRITE: {
 		struct tp_exec_write *w = &m->write;
 
@@ -1006,6 +1012,17 @@ static void put_sync(struct wr *w, const struct tp_msg *m)
 	}
 }
 
+static void put_output(struct wr *w, const struct tp_exec_output *o)
+{
+	put_le(w, o->out_off, 8);
+	put_bytes(w, &o->out, TP_DATA_MAX);
+	put_le(w, o->err_off, 8);
+	put_bytes(w, &o->err, TP_DATA_MAX);
+	put_le(w, o->state, 1);
+	if (o->state == TP_STATE_EXITED)
+		put_exit(w, &o->exit);
+}
+
 static void put_body(struct wr *w, const struct tp_msg *m)
 {
 	switch (m->type) {
@@ -1027,6 +1044,9 @@ static void put_body(struct wr *w, const struct tp_msg *m)
 	case TP_EXEC_STARTED:
 		put_le(w, m->started.id, 8);
 		put_i32(w, m->started.pid);
+		put_le(w, m->started.has_output, 1);
+		if (m->started.has_output)
+			put_output(w, &m->started.output);
 		break;
 	case TP_EXEC_READ:
 		put_le(w, m->read.id, 8);
@@ -1034,15 +1054,7 @@ static void put_body(struct wr *w, const struct tp_msg *m)
 		put_le(w, m->read.err_off, 8);
 		put_le(w, m->read.wait_ms, 4);
 		break;
-	case TP_EXEC_OUTPUT:
-		put_le(w, m->output.out_off, 8);
-		put_bytes(w, &m->output.out, TP_DATA_MAX);
-		put_le(w, m->output.err_off, 8);
-		put_bytes(w, &m->output.err, TP_DATA_MAX);
-		put_le(w, m->output.state, 1);
-		if (m->output.state == TP_STATE_EXITED)
-			put_exit(w, &m->output.exit);
-		break;
+	case TP_EXEC_OUTPUT: put_output(w, &m->output); break;
 	case TP_EXEC_WRITE:
 		put_le(w, m->write.id, 8);
 		put_le(w, m->write.in_off, 8);

@@ -13,7 +13,7 @@
  * The header layout and the ERROR body are frozen across versions so that a
  * peer of any version can read why it was refused. */
 #define TP_MAGIC       "TTHR"
-#define TP_VERSION     1
+#define TP_VERSION     2
 #define TP_HEADER_SIZE 12
 
 /* Hard caps. A frame, string or list past them is refused with -EMSGSIZE
@@ -81,7 +81,10 @@ enum {
 	TP_EXEC_F_TTY = 1u << 0,    /* run under a pty; stderr joins stdout */
 	TP_EXEC_F_DETACH = 1u << 1, /* survives its client; ring may drop */
 	TP_EXEC_F_STDIN = 1u << 2,  /* client sends stdin; else /dev/null */
-	TP_EXEC_F_ALL_ = 0x7u,
+	/* STARTED waits for the first output or the exit (a short while at
+	 * most) and carries them: a short command costs one round trip */
+	TP_EXEC_F_FIRST = 1u << 3,
+	TP_EXEC_F_ALL_ = 0xfu,
 };
 
 enum tp_exec_state {
@@ -148,6 +151,10 @@ struct tp_exec_resize {
 struct tp_exec_started {
 	uint64_t id;
 	int32_t pid;
+	/* Set (and output valid) in a reply to a START with TP_EXEC_F_FIRST:
+	 * what an EXEC_READ from offsets 0 would have returned. */
+	uint8_t has_output;
+	struct tp_exec_output output;
 };
 
 struct tp_exec_entry {

@@ -306,6 +306,15 @@ size_t samples(struct tp_msg *out)
 				    .argv_c = { sample_argv, 1 } };
 	out[n++] = (struct tp_msg){ .type = TP_EXEC_STARTED,
 				    .started = { 7, 4242 } };
+	out[n++] = (struct tp_msg){
+		.type = TP_EXEC_STARTED,
+		.started = { .id = 8,
+			     .pid = 4243,
+			     .has_output = 1,
+			     .output = { .out = { (const uint8_t *)"hi\n", 3 },
+					 .state = TP_STATE_EXITED,
+					 .exit = exit_full() } }
+	};
 	out[n++] = (struct tp_msg){ .type = TP_EXEC_READ,
 				    .read = { 7, 0, UINT64_MAX, 30000 } };
 	out[n++] = (struct tp_msg){ .type = TP_EXEC_OUTPUT,

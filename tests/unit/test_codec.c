@@ -21,7 +21,7 @@ static void test_header_is_frozen(void **state)
 	/* The golden bytes of one frame: the header layout and LE order
 	 * must never change, or older peers cannot even read the ERROR. */
 	static const uint8_t want[] = {
-		'T',  'T',  'H',  'R',	1,    0,    5,	  0,	28,   0,    0,
+		'T',  'T',  'H',  'R',	2,    0,    5,	  0,	28,   0,    0,
 		0,    0x01, 0x02, 0,	0,    0,    0,	  0,	0, /* id */
 		0,    0,    0,	  0,	0,    0,    0,	  0,	   /* out_off */
 		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x30, 0x75, 0,
@@ -207,6 +207,27 @@ static void test_started_read_round_trip(void **state)
 	round_trip(&m, &d, &frame);
 	assert_int_equal(d.started.id, UINT64_MAX);
 	assert_int_equal(d.started.pid, INT32_MIN);
+	assert_int_equal(d.started.has_output, 0);
+	free(frame);
+
+	/* With the first output (a START with TP_EXEC_F_FIRST). */
+	m.started.has_output = 1;
+	m.started.output = (struct tp_exec_output){
+		.out_off = 0,
+		.out = { (const uint8_t *)"hi\n", 3 },
+		.err_off = 0,
+		.err = { (const uint8_t *)"e", 1 },
+		.state = TP_STATE_EXITED,
+		.exit = { .code = 3, .wall_us = 1234 },
+	};
+	round_trip(&m, &d, &frame);
+	assert_int_equal(d.started.has_output, 1);
+	assert_int_equal(d.started.output.out.len, 3);
+	assert_memory_equal(d.started.output.out.ptr, "hi\n", 3);
+	assert_int_equal(d.started.output.err.len, 1);
+	assert_int_equal(d.started.output.state, TP_STATE_EXITED);
+	assert_int_equal(d.started.output.exit.code, 3);
+	assert_int_equal(d.started.output.exit.wall_us, 1234);
 	free(frame);
 
 	m = (struct tp_msg){ .type = TP_EXEC_READ,

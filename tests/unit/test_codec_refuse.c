@@ -19,7 +19,7 @@
 
 static void test_short_and_bad_magic(void **state)
 {
-	static const uint8_t list[] = { 'T', 'T', 'H', 'R', 1, 0,
+	static const uint8_t list[] = { 'T', 'T', 'H', 'R', 2, 0,
 					10,  0,	  0,   0,   0, 0 };
 	struct tp_decode_err e;
 	struct tp_msg m;
@@ -49,10 +49,10 @@ static void test_wrong_version(void **state)
 	size_t len;
 
 	buf = encode_ok(&(struct tp_msg){ .type = TP_EXEC_LIST }, &len);
-	le_store(buf + 4, 2, 2);
+	le_store(buf + 4, 3, 2);
 	assert_int_equal(tp_msg_decode(buf, len, &m, &e), -EPROTONOSUPPORT);
-	assert_int_equal(e.peer_version, 2);
-	assert_string_equal(e.what, "version 2 (this side speaks 1)");
+	assert_int_equal(e.peer_version, 3);
+	assert_string_equal(e.what, "version 3 (this side speaks 2)");
 	free(buf);
 
 	/* Whatever follows the version, a newer peer hears "version". */
@@ -74,10 +74,10 @@ static void test_wrong_version(void **state)
 	buf = calloc(1, TP_FRAME_MAX + 1);
 	assert_non_null(buf);
 	memcpy(buf, "TTHR", 4);
-	le_store(buf + 4, 2, 2);
+	le_store(buf + 4, 3, 2);
 	assert_int_equal(tp_msg_decode(buf, TP_FRAME_MAX + 1, &m, &e),
 			 -EPROTONOSUPPORT);
-	assert_int_equal(e.peer_version, 2);
+	assert_int_equal(e.peer_version, 3);
 	free(buf);
 }
 
@@ -374,7 +374,7 @@ static void test_strv_shapes(void **state)
 
 static void test_flag_and_enum_values(void **state)
 {
-	static const uint32_t bad_flags[] = { 1u << 3, 1u << 31, 0xffffffff };
+	static const uint32_t bad_flags[] = { 1u << 4, 1u << 31, 0xffffffff };
 	struct tp_decode_err e;
 	struct fb f;
 
@@ -464,7 +464,7 @@ static void test_table_shapes(void **state)
 	fb_init(&f, TP_EXEC_TABLE);
 	fb_le(&f, 2, 4);
 	table_entry(&f, 0, 1, 0);
-	table_entry(&f, 8, 1, 0);
+	table_entry(&f, 16, 1, 0);
 	assert_int_equal(fb_decode(&f, &e), -EPROTO);
 	assert_what_has(&e, "EXEC_TABLE[1].flags");
 
