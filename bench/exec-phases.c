@@ -13,9 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
-
 #include "stats.h"
 
 #include "backend.h"
@@ -28,21 +25,17 @@
 
 /* The phases, in the order one run goes through them. */
 enum {
-	PH_NNG_INIT, /* first nng socket: nng starts its thread pools */
-	PH_OPEN,     /* exec_remote_open: socket, synchronous TCP dial + SP
-		      * handshake, one context */
-	PH_START,    /* EXEC_START round trip: the node forks and execs */
-	PH_FOLLOW,   /* two threads, EXEC_READ (and WRITE eof) until exit */
-	PH_CLOSE,    /* exec_remote_close: nng_close of the link */
-	PH_NNG_FINI, /* nng_fini, as cli/main.c does: joins nng's threads */
-	PH_EXIT,     /* parent's view: fork + _exit + reap, minus the above */
-	PH_TOTAL,    /* parent's view: fork to reaped */
+	PH_OPEN,  /* exec_remote_open: connect, SP handshake, reader thread */
+	PH_RUN,	  /* exec_remote_run: EXEC_START (with FIRST: one round trip
+		   * for a short command), then EXEC_READs until the exit */
+	PH_CLOSE, /* exec_remote_close: shutdown, join the reader */
+	PH_EXIT,  /* parent's view: fork + _exit + reap, minus the above */
+	PH_TOTAL, /* parent's view: fork to reaped */
 	PH_N,
 };
 
 static const char *const ph_name[PH_N] = {
-	"nng_init", "open_dial", "start_rtt", "follow",
-	"close",    "nng_fini",	 "fork_exit", "total",
+	"open_dial", "run", "close", "fork_exit", "total",
 };
 
 static const char usage[] =
@@ -66,33 +59,19 @@ static int child_run(const char *url, char **argv, bool fwd_stdin, double *t)
 	struct exec_io io = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, -1 };
 	struct exec_result res = { 0 };
 	struct exec_remote *r;
-	nng_socket first;
-	uint64_t id;
 	double a, b;
 
 	a = bench_now_ms();
-	if (nng_req0_open(&first) != 0)
-		return 3;
-	b = bench_now_ms();
-	t[PH_NNG_INIT] = b - a;
 	if (exec_remote_open(url, &r) < 0)
 		return 4;
-	a = bench_now_ms();
-	t[PH_OPEN] = a - b;
-	if (exec_remote_start(r, &spec, &id) < 0)
+	b = bench_now_ms();
+	t[PH_OPEN] = b - a;
+	if (exec_remote_run(r, &spec, &io, &res) < 0)
 		return 5;
-	b = bench_now_ms();
-	t[PH_START] = b - a;
-	if (exec_remote_follow(r, id, &io, true, fwd_stdin, &res) < 0)
-		return 6;
 	a = bench_now_ms();
-	t[PH_FOLLOW] = a - b;
+	t[PH_RUN] = a - b;
 	exec_remote_close(r);
-	b = bench_now_ms();
-	t[PH_CLOSE] = b - a;
-	nng_close(first);
-	nng_fini();
-	t[PH_NNG_FINI] = bench_now_ms() - b;
+	t[PH_CLOSE] = bench_now_ms() - a;
 	return res.status.code == 0 && res.status.signal == 0 ? 0 : 7;
 }
 
@@ -134,8 +113,8 @@ int main(int argc, char **argv)
 	log_init_from_env();
 
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	/* Children write their phase times here; the parent never touches
-	 * nng, so every child starts it cold, as tether does. */
+	/* Children write their phase times here; each starts the client
+	 * cold, as tether does. */
 	all = mmap(NULL, (size_t)runs * PH_N * sizeof(double),
 		   PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	col = calloc((size_t)runs, sizeof(double));

@@ -15,9 +15,10 @@ struct tp_chan;
 
 /* tp_link_open: dial url (tcp://, ipc://, tls+tcp://) synchronously, so a
  * node that is not there fails now: -ECONNREFUSED (also for an ipc path
- * that does not exist), -EINVAL / -EHOSTUNREACH (bad URL), -EPROTO (the
- * peer does not speak SP), -ETIMEDOUT (no handshake within 15 s). An
- * unreachable host takes the kernel's TCP connect timeout.
+ * that does not exist), -EINVAL / -EHOSTUNREACH (bad URL). An unreachable
+ * host takes the kernel's TCP connect timeout. A peer that does not speak
+ * SP fails the first call with -EPROTO (on ipc:// and tcp:// the first
+ * request goes out without waiting for the peer's handshake).
  * Once the connection is lost, every call on the link fails -ECONNRESET
  * (a command's node has then already killed it), so callers never hang on
  * a dead peer. Returns 0 and *ret. */

@@ -4,9 +4,10 @@
  * Why not an nng REQ socket: a `tether exec` is a process per command, and
  * nng 1.5's runtime costs it about 1.1 ms before the first request (13
  * threads started, then a dial handed between them; there is no knob), half
- * of the exec round trip's budget. Here a dial is connect() plus an 8-byte
- * exchange, and one reader thread hands each reply to the channel whose
- * request id it echoes. The node side stays nng (server.c). */
+ * of the exec round trip's budget. Here a dial is connect() and our 8-byte
+ * header, the first request follows without waiting for the node's, and
+ * one reader thread checks that header, then hands each reply to the
+ * channel whose request id it echoes. The node side stays nng (server.c). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -21,8 +22,7 @@
 #include "link_impl.h"
 #include "spwire.h"
 
-/* A node that accepts the connection must answer the handshake by then (an
- * ipc listener nng wedged takes up to 6 s to be replaced, see guard.c). */
+/* Longest the 8 bytes of our handshake header may take to go out. */
 #define HANDSHAKE_MS 15000
 
 struct sp_chan {
@@ -128,10 +128,15 @@ static int read_one(struct sp_link *l)
 static void *reader_main(void *arg)
 {
 	struct sp_link *l = arg;
+	uint8_t peer[TP_SP_HEADER_SIZE];
 	int r;
 
-	while ((r = read_one(l)) == 0)
-		;
+	/* The node's handshake header, which open did not wait for. */
+	r = read_full(l->fd, peer, sizeof(peer));
+	if (r == 0)
+		r = tp_sp_check_header(peer);
+	while (r == 0)
+		r = read_one(l);
 	pthread_mutex_lock(&l->base.lock);
 	/* Commands belong to the connection that started them; once it is
 	 * gone the node has killed them, so every waiter fails now. */
@@ -156,7 +161,9 @@ int tp_splink_open(const char *url, struct tp_link **ret)
 		free(l);
 		return r;
 	}
-	r = tp_sp_handshake(l->fd, util_now_ms() + HANDSHAKE_MS);
+	/* Requests may follow our header at once: the node reads the header
+	 * first, and the reader checks the node's before any reply. */
+	r = tp_sp_send_header(l->fd, util_now_ms() + HANDSHAKE_MS);
 	if (r == 0) {
 		tp_link_init(&l->base, &sp_ops);
 		pthread_mutex_init(&l->wlock, NULL);

@@ -128,19 +128,29 @@ uint64_t tp_sp_get_be(const uint8_t *p, unsigned width)
 	return v;
 }
 
-int tp_sp_handshake(int fd, int64_t deadline)
+int tp_sp_send_header(int fd, int64_t deadline)
 {
 	static const uint8_t mine[8] = { 0, 'S', 'P', 0, 0, SP_REQ0, 0, 0 };
-	uint8_t peer[8];
-	int r;
 
-	r = tp_sp_move(fd, true, (void *)mine, sizeof(mine), deadline);
+	return tp_sp_move(fd, true, (void *)mine, sizeof(mine), deadline);
+}
+
+int tp_sp_check_header(const uint8_t peer[TP_SP_HEADER_SIZE])
+{
+	return memcmp(peer, "\0SP\0", 4) != 0 ||
+			       tp_sp_get_be(peer + 4, 2) != SP_REP0
+		       ? -EPROTO
+		       : 0;
+}
+
+int tp_sp_handshake(int fd, int64_t deadline)
+{
+	uint8_t peer[TP_SP_HEADER_SIZE];
+	int r = tp_sp_send_header(fd, deadline);
+
 	if (r == 0)
 		r = tp_sp_move(fd, false, peer, sizeof(peer), deadline);
-	if (r == 0 && (memcmp(peer, "\0SP\0", 4) != 0 ||
-		       tp_sp_get_be(peer + 4, 2) != SP_REP0))
-		r = -EPROTO;
-	return r;
+	return r < 0 ? r : tp_sp_check_header(peer);
 }
 
 size_t tp_sp_put_head(uint8_t *head, bool ipc, uint64_t len)

@@ -31,9 +31,17 @@ bool tp_sp_is_ipc(const char *url);
  * -ECONNRESET when the peer closed, or -errno. */
 int tp_sp_move(int fd, bool out, void *buf, size_t n, int64_t deadline);
 
+#define TP_SP_HEADER_SIZE 8
+
 /* The whole handshake as a REQ peer, both ways, before deadline: 0,
  * -EPROTO when the peer is not an SP REP socket, or tp_sp_move's errors. */
 int tp_sp_handshake(int fd, int64_t deadline);
+
+/* Its halves, for a peer that sends before the reply header is in: our
+ * header (tp_sp_move's results), and the check of the peer's (0 or
+ * -EPROTO). */
+int tp_sp_send_header(int fd, int64_t deadline);
+int tp_sp_check_header(const uint8_t peer[TP_SP_HEADER_SIZE]);
 
 /* The message head for a payload of len bytes (request id included) into
  * head: its length, 8 or 9. */
