@@ -19,20 +19,46 @@
 #include "sink.h"
 #include "spcall.h"
 #include "term.h"
+#ifdef TETHER_HAVE_FUSE
+#include "views.h"
+#endif
 
 static const char usage[] =
-	"usage: tether node --listen URL [--root DIR] [--insecure-remote]\n"
+	"usage: tether node --listen URL [--root DIR] [--view] [--insecure-remote]\n"
 	"  --listen URL       tcp://127.0.0.1:PORT (port 0 picks one) or ipc:///PATH\n"
 	"  --root DIR         default and base directory for commands' cwd (default: .);\n"
 	"                     synced workspaces live in DIR/workspaces, state in DIR/.tether\n"
+	"  --view             also mount each workspace's current version read-only at\n"
+	"                     DIR/views/NAME (FUSE), following every commit\n"
 	"  --insecure-remote  allow a tcp address other than loopback: anyone who\n"
 	"                     reaches it can run commands as this user (no pairing yet)\n";
 
-/* One node, two services: workspace sync and exec. */
+/* One node, two services: workspace sync and exec; and the workspaces'
+ * FUSE views when asked for. */
 struct node {
 	struct exec_service *exec;
 	struct sd_sink *sink;
+#ifdef TETHER_HAVE_FUSE
+	struct fs_views *views;
+#endif
 };
+
+/* --view: mount every committed workspace, and follow the commits. */
+static int node_views(struct node *n, const char *root)
+{
+#ifdef TETHER_HAVE_FUSE
+	int r = fs_views_new(root, &n->views);
+
+	if (r == 0)
+		sd_sink_on_version(n->sink, fs_views_on_version, n->views);
+	return r;
+#else
+	(void)n;
+	(void)root;
+	log_error("--view: this tether was built without FUSE (libfuse3-dev)");
+	return -ENOTSUP;
+#endif
+}
 
 static void node_handle(struct tp_req *req, const struct tp_msg *msg,
 			void *opaque)
@@ -104,11 +130,12 @@ int cli_node(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "root", required_argument, NULL, 'r' },
 		{ "insecure-remote", no_argument, NULL, 'I' },
+		{ "view", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *url = NULL, *root = ".";
-	bool insecure_remote = false;
+	bool insecure_remote = false, view = false;
 	char rootbuf[PATH_MAX];
 	struct node node = { 0 };
 	struct tp_server *srv = NULL;
@@ -120,6 +147,7 @@ int cli_node(int argc, char **argv)
 		case 'l': url = optarg; break;
 		case 'r': root = optarg; break;
 		case 'I': insecure_remote = true; break;
+		case 'V': view = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return CLI_EXIT_USAGE;
 		}
@@ -157,6 +185,11 @@ int cli_node(int argc, char **argv)
 	}
 	exec_service_set_workspaces(node.exec, sd_sink_workspace_dir,
 				    node.sink);
+	if (view) {
+		r = node_views(&node, rootbuf);
+		if (r < 0)
+			goto out;
+	}
 	r = tp_server_new(url, node_handle, node_pipe_gone, &node, &srv);
 	if (r < 0) {
 		log_error_errno(r, "node cannot listen on %s", url);
@@ -174,6 +207,9 @@ out:
 	tp_server_free(srv);
 	exec_service_free(node.exec);
 	sd_sink_free(node.sink);
+#ifdef TETHER_HAVE_FUSE
+	fs_views_free(node.views);
+#endif
 	close(sfd);
 	return r < 0 ? CLI_EXIT_FAILURE : 0;
 }

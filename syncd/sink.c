@@ -768,6 +768,9 @@ static void do_commit(struct sd_sink *s, struct tp_req *req,
 			pthread_mutex_unlock(&s->lock);
 		}
 	} else {
+		if (s->on_version)
+			s->on_version(s->on_version_opaque, x->ws->name,
+				      &x->ws->cur, x->ws->dom->store);
 		pthread_mutex_lock(&s->lock);
 		reply_state(req, x->ws);
 		session_drop(s, x);
@@ -777,6 +780,24 @@ static void do_commit(struct sd_sink *s, struct tp_req *req,
 		pthread_mutex_unlock(&x->ws->commit_lock);
 	}
 	session_unref(s, x);
+}
+
+void sd_sink_on_version(struct sd_sink *s, sd_sink_version_fn fn, void *opaque)
+{
+	struct ws *w;
+
+	pthread_mutex_lock(&s->lock);
+	s->on_version = fn;
+	s->on_version_opaque = opaque;
+	w = s->wss;
+	pthread_mutex_unlock(&s->lock);
+	/* Workspaces are only ever added at the head: these stay. */
+	for (; w; w = w->next) {
+		pthread_mutex_lock(&w->commit_lock);
+		if (w->cur.version)
+			fn(opaque, w->name, &w->cur, w->dom->store);
+		pthread_mutex_unlock(&w->commit_lock);
+	}
 }
 
 static void do_status(struct sd_sink *s, struct tp_req *req)

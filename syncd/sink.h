@@ -32,6 +32,17 @@ void sd_sink_pipe_gone(uint32_t pipe_id, void *opaque);
 int sd_sink_workspace_dir(void *opaque, const char *name, char *out, size_t cap,
 			  char *err, size_t errcap);
 
+/* Hear every workspace's committed versions: fn is called at once for each
+ * workspace that has one, then after each commit (before the client hears
+ * of it), under that workspace's commit lock, with the chunk store the
+ * version's files are in. Set once, before any client is served. */
+struct sd_manifest;
+struct sd_store;
+typedef void (*sd_sink_version_fn)(void *opaque, const char *name,
+				   const struct sd_manifest *cur,
+				   struct sd_store *store);
+void sd_sink_on_version(struct sd_sink *s, sd_sink_version_fn fn, void *opaque);
+
 /* Stop the workers (queued requests are dropped unanswered: their server
  * is gone), close the stores, free. Accepts NULL. */
 void sd_sink_free(struct sd_sink *s);

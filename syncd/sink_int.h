@@ -11,6 +11,7 @@
 #include "codec.h"
 #include "manifest.h"
 #include "server.h"
+#include "sink.h"
 #include "store.h"
 #include "wslog.h"
 
@@ -80,6 +81,8 @@ struct sd_sink {
 	unsigned nsessions;
 	struct job *head, **tail;
 	bool stopping;
+	sd_sink_version_fn on_version; /* see sd_sink_on_version() */
+	void *on_version_opaque;
 	pthread_t th[WORKERS];
 	unsigned nth;
 };

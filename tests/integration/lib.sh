@@ -29,6 +29,7 @@ _PIDS=()       # helpers and clients in the background: killed at exit
 _NODE_PIDS=()  # nodes: stopped with TERM (they kill their commands), then KILL
 _NODE_LOGS=()
 _NODE_N=0
+NODE_ARGS=()
 
 # Tether and the sanitizers may be slow on a loaded 2-core machine: deadlines
 # are generous, since a deadline only decides when a hang becomes a failure.
@@ -164,7 +165,7 @@ tx()
 # start_node TRANSPORT [ROOT [URL]]: start a node on ipc (a socket in the
 # temp dir) or tcp (127.0.0.1, port 0), or on URL when given, wait for its
 # "listening on" line and set NODE_URL, NODE_PID and NODE_LOG. ROOT
-# defaults to $T.
+# defaults to $T. The array NODE_ARGS holds more options for the node.
 start_node()
 {
 	local tr=$1 root=${2:-$T} url=${3:-} line
@@ -175,7 +176,8 @@ start_node()
 	*) fail "start_node: unknown transport '$tr' (ipc or tcp)" ;;
 	esac
 	NODE_LOG=$T/node$_NODE_N.log
-	"$TETHER" node --listen "$url" --root "$root" >"$NODE_LOG" 2>&1 </dev/null &
+	"$TETHER" node --listen "$url" --root "$root" "${NODE_ARGS[@]}" \
+		>"$NODE_LOG" 2>&1 </dev/null &
 	NODE_PID=$!
 	_NODE_PIDS+=("$NODE_PID")
 	_NODE_LOGS+=("$NODE_LOG")

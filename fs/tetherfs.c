@@ -1,0 +1,465 @@
+/* SPDX-License-Identifier: MIT */
+#define FUSE_USE_VERSION 312
+#include "tetherfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/statvfs.h>
+
+#include "log.h"
+#include "view.h"
+
+/* The view says when something changes (tfs_set invalidates it), so the
+ * kernel may keep every answer until then. */
+#define CACHE_S 86400.0
+
+struct tfs {
+	struct fuse_session *se;
+	struct fs_view *view;
+	struct sd_store *store;
+	char *mountpoint;
+	dev_t dev; /* the mount's: its connection in /sys/fs/fuse/connections */
+	char name[64];
+	pthread_t loop;
+	bool loop_started;
+	bool mounted;
+};
+
+/* An open file: its content map and the last chunk read, so sequential
+ * reads smaller than a chunk decode it once. */
+struct tfs_fh {
+	struct fs_file f;
+	struct fs_attr attr;  /* at open: a file gone from the view keeps it */
+	pthread_mutex_t lock; /* the cached chunk */
+	uint32_t cached;      /* chunk index in buf, or UINT32_MAX */
+	uint8_t *buf;
+	size_t cap;
+};
+
+static struct tfs *tfs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void reply_entry(fuse_req_t req, int r, const struct fs_attr *a)
+{
+	struct fuse_entry_param e = { 0 };
+
+	if (r == -ENOENT) {
+		/* A negative entry the kernel may keep: a new version that
+		 * adds the name invalidates it. */
+		e.entry_timeout = CACHE_S;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	e.ino = a->ino;
+	e.generation = 1;
+	e.attr = a->st;
+	e.attr_timeout = CACHE_S;
+	e.entry_timeout = CACHE_S;
+	fuse_reply_entry(req, &e);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_attr a;
+	int r = fs_view_lookup(tfs_of(req)->view, parent, name, strlen(name),
+			       &a);
+
+	reply_entry(req, r, &a);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct fs_attr a;
+	int r;
+
+	/* An open file answers for itself, in the view or not any more. */
+	if (fi && fi->fh) {
+		fuse_reply_attr(req,
+				&((struct tfs_fh *)(uintptr_t)fi->fh)->attr.st,
+				CACHE_S);
+		return;
+	}
+	r = fs_view_getattr(tfs_of(req)->view, ino, &a);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &a.st, CACHE_S);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[SD_PATH_MAX + 1];
+	ssize_t n = fs_view_readlink(tfs_of(req)->view, ino, buf, sizeof(buf));
+
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_readlink(req, buf);
+}
+
+struct dirbuf {
+	fuse_req_t req;
+	char *p;
+	size_t cap, len;
+};
+
+static bool add_dirent(void *opaque, const struct fs_dirent *d)
+{
+	struct dirbuf *b = opaque;
+	struct stat st = { .st_ino = d->ino, .st_mode = d->type };
+	char name[SD_NAME_MAX + 1];
+	size_t n;
+
+	if (d->name_len > SD_NAME_MAX)
+		return false;
+	memcpy(name, d->name, d->name_len);
+	name[d->name_len] = '\0';
+	n = fuse_add_direntry(b->req, b->p + b->len, b->cap - b->len, name, &st,
+			      (off_t)d->next_off);
+	if (n > b->cap - b->len)
+		return false; /* full: this entry comes in the next call */
+	b->len += n;
+	return true;
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct dirbuf b = { req, malloc(size ? size : 1), size, 0 };
+	int r;
+
+	(void)fi;
+	if (!b.p) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	r = fs_view_readdir(tfs_of(req)->view, ino, (uint64_t)off, add_dirent,
+			    &b);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_buf(req, b.p, b.len);
+	free(b.p);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct tfs_fh *h;
+	int r;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	r = fs_view_getattr(tfs_of(req)->view, ino, &h->attr);
+	if (r == 0)
+		r = fs_view_open(tfs_of(req)->view, ino, &h->f);
+	if (r < 0) {
+		free(h);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	pthread_mutex_init(&h->lock, NULL);
+	h->cached = UINT32_MAX;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	/* A new version invalidates a changed file's pages itself. */
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct tfs_fh *h = (struct tfs_fh *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	fs_file_free(&h->f);
+	pthread_mutex_destroy(&h->lock);
+	free(h->buf);
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+/* Chunk i of h into h->buf (under h->lock). 0 or -errno, logged. */
+static int load_chunk(struct tfs *t, struct tfs_fh *h, uint32_t i)
+{
+	const struct sd_chunkref *c = &h->f.chunks[i];
+	struct sd_err why = { "" };
+	size_t got = 0;
+	int r;
+
+	if (h->cached == i)
+		return 0;
+	if (h->cap < c->len) {
+		uint8_t *nb = realloc(h->buf, c->len);
+
+		if (!nb)
+			return -ENOMEM;
+		h->buf = nb;
+		h->cap = c->len;
+	}
+	h->cached = UINT32_MAX;
+	r = sd_store_get(t->store, &c->id, h->buf, h->cap, &got, &why);
+	if (r == 0 && got != c->len)
+		r = -EIO;
+	if (r < 0) {
+		char hex[SD_ID_HEX];
+
+		log_error("view %s: inode %" PRIu64 ": chunk %s: %s", t->name,
+			  h->f.ino, sd_id_hex(&c->id, hex),
+			  why.what[0] ? why.what : strerror(-r));
+		return r == -ENOMEM ? r : -EIO;
+	}
+	h->cached = i;
+	return 0;
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct tfs_fh *h = (struct tfs_fh *)(uintptr_t)fi->fh;
+	uint64_t pos = (uint64_t)off, end;
+	uint8_t *out;
+	size_t n = 0;
+	int r = 0;
+
+	(void)ino;
+	if (off < 0 || pos >= h->f.size) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	end = h->f.size - pos < size ? h->f.size : pos + size;
+	out = malloc((size_t)(end - pos));
+	if (!out) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	for (uint32_t i = fs_file_chunk_at(&h->f, pos); pos < end; i++) {
+		uint64_t cstart = h->f.ends[i] - h->f.chunks[i].len;
+		uint64_t take = (h->f.ends[i] < end ? h->f.ends[i] : end) - pos;
+
+		r = load_chunk(tfs_of(req), h, i);
+		if (r < 0)
+			break;
+		memcpy(out + n, h->buf + (pos - cstart), (size_t)take);
+		n += (size_t)take;
+		pos += take;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_buf(req, (const char *)out, n);
+	free(out);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs st = { .f_bsize = 4096,
+			      .f_frsize = 4096,
+			      .f_namemax = SD_NAME_MAX };
+	uint64_t files = 0, bytes = 0;
+
+	(void)ino;
+	fs_view_counts(tfs_of(req)->view, &files, &bytes);
+	st.f_blocks = (fsblkcnt_t)((bytes + 4095) / 4096);
+	st.f_files = (fsfilcnt_t)files;
+	fuse_reply_statfs(req, &st);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.lookup = op_lookup,
+	.getattr = op_getattr,
+	.readlink = op_readlink,
+	.readdir = op_readdir,
+	.open = op_open,
+	.release = op_release,
+	.read = op_read,
+	.statfs = op_statfs,
+};
+
+static void *loop_main(void *arg)
+{
+	struct tfs *t = arg;
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+
+	if (!cfg) {
+		log_error("view %s: out of memory", t->name);
+		return NULL;
+	}
+	fuse_loop_cfg_set_max_threads(cfg, 8);
+	fuse_session_loop_mt(t->se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return NULL;
+}
+
+/* Tell the kernel to forget what a new version changed. ENOENT means it
+ * had nothing cached for it. */
+static void on_inval(void *opaque, enum fs_inval kind, uint64_t ino,
+		     uint64_t parent, const char *name, size_t name_len)
+{
+	struct tfs *t = opaque;
+	int r;
+
+	if (kind == FS_INVAL_INODE)
+		r = fuse_lowlevel_notify_inval_inode(t->se, ino, 0, 0);
+	else
+		r = fuse_lowlevel_notify_inval_entry(t->se, parent, name,
+						     name_len);
+	if (r < 0 && r != -ENOENT)
+		log_debug("view %s: invalidating inode %" PRIu64 ": %s",
+			  t->name, kind == FS_INVAL_INODE ? ino : parent,
+			  strerror(-r));
+}
+
+int tfs_set(struct tfs *t, const struct sd_manifest *m)
+{
+	return fs_view_set(t->view, m, t->mounted ? on_inval : NULL, t);
+}
+
+int tfs_mount(const char *mountpoint, const char *name, struct sd_store *store,
+	      struct tfs **ret, struct sd_err *why)
+{
+	struct tfs *t = calloc(1, sizeof(*t));
+	char opts[160];
+	char *argv[] = { "tether", "-o", opts, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+	struct stat st;
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	snprintf(
+		opts, sizeof(opts),
+		"ro,allow_other,default_permissions,fsname=tether:%s,subtype=tether",
+		name);
+	t->store = store;
+	t->mountpoint = strdup(mountpoint);
+	r = t->mountpoint ? fs_view_new(&t->view) : -ENOMEM;
+	if (r < 0)
+		goto fail;
+	t->se = fuse_session_new(&args, &ops, sizeof(ops), t);
+	if (!t->se) {
+		snprintf(why->what, sizeof(why->what),
+			 "view %s: cannot start a FUSE session", name);
+		r = -EIO;
+		goto fail;
+	}
+	if (fuse_session_mount(t->se, mountpoint) != 0) {
+		snprintf(
+			why->what, sizeof(why->what),
+			"view %s: cannot mount FUSE at %s (is /dev/fuse there?)",
+			name, mountpoint);
+		r = -ENODEV;
+		goto fail;
+	}
+	t->mounted = true;
+	r = -pthread_create(&t->loop, NULL, loop_main, t);
+	if (r < 0) {
+		snprintf(why->what, sizeof(why->what), "view %s: %s", name,
+			 strerror(-r));
+		goto fail;
+	}
+	t->loop_started = true;
+	/* Answered by the loop (never stat a view before it runs). */
+	if (stat(mountpoint, &st) == 0)
+		t->dev = st.st_dev;
+	fuse_opt_free_args(&args);
+	*ret = t;
+	return 0;
+fail:
+	fuse_opt_free_args(&args);
+	tfs_unmount(t);
+	return r;
+}
+
+/* End the FUSE connection of the mount on dev, whoever still holds it: its
+ * requests fail with ENOTCONN and our loop's reads end. Through the
+ * fusectl file system, mounted here if nobody did. */
+static void abort_conn(dev_t dev)
+{
+	static const char ctl[] = "/sys/fs/fuse/connections";
+	char path[96];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%u/abort", ctl, minor(dev));
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT &&
+	    mount("fusectl", ctl, "fusectl", 0, NULL) == 0)
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)!write(fd, "1", 1);
+		close(fd);
+	}
+}
+
+void tfs_unmount(struct tfs *t)
+{
+	struct timespec ts;
+
+	if (!t)
+		return;
+	if (t->se) {
+		fuse_session_exit(t->se);
+		/* The loop's reads of /dev/fuse end with the connection: the
+		 * unmount ends it unless a process still holds a file or a
+		 * cwd in the view (the lazy unmount leaves those be), or
+		 * someone unmounted it lazily before us; then abort it. */
+		if (t->mounted)
+			fuse_session_unmount(t->se);
+		if (t->loop_started) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			if (pthread_timedjoin_np(t->loop, NULL, &ts) != 0) {
+				abort_conn(t->dev);
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_sec += 5;
+				if (pthread_timedjoin_np(t->loop, NULL, &ts) !=
+				    0) {
+					log_warn("view %s: its FUSE loop does "
+						 "not stop; leaving it",
+						 t->name);
+					return;
+				}
+			}
+		}
+		fuse_session_destroy(t->se);
+	}
+	fs_view_free(t->view);
+	free(t->mountpoint);
+	free(t);
+}
+
+int tfs_clear_stale(const char *path)
+{
+	if (umount2(path, MNT_DETACH) == 0) {
+		log_warn("detached a stale view at %s (a node died)", path);
+		return 0;
+	}
+	return errno == EINVAL || errno == ENOENT ? 0 : -errno;
+}
