@@ -17,6 +17,7 @@
 
 #include "cleanup.h"
 #include "clock.h"
+#include "mkdirs.h"
 #include "log.h"
 #include "manifest.h"
 #include "sink_int.h"
@@ -34,7 +35,8 @@
 
 int sd_sink_owns(uint16_t type)
 {
-	return type >= TP_SYNC_BEGIN && type <= TP_SYNC_TABLE;
+	return (type >= TP_SYNC_BEGIN && type <= TP_SYNC_TABLE) ||
+	       (type >= TP_SYNC_FETCH && type <= TP_SYNC_CHUNKS);
 }
 
 /* ---- files ---- */
@@ -96,23 +98,6 @@ static int read_file(const char *path, uint8_t **buf, size_t *len)
 	return 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return mkdir(buf, mode) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 /* ---- domains and workspaces (sink lock held) ---- */
 
 static struct domain *domain_get(struct sd_sink *s, const char *name,
@@ -149,6 +134,8 @@ static void ws_free(struct ws *w)
 		return;
 	sd_manifest_free(&w->cur);
 	pthread_mutex_destroy(&w->commit_lock);
+	pthread_mutex_destroy(&w->enc_lock);
+	free(w->enc);
 	free(w->meta);
 	free(w->dir);
 	free(w->stage);
@@ -190,6 +177,7 @@ static struct ws *ws_load(struct sd_sink *s, const char *name,
 		goto nomem;
 	snprintf(w->name, sizeof(w->name), "%s", name);
 	pthread_mutex_init(&w->commit_lock, NULL);
+	pthread_mutex_init(&w->enc_lock, NULL);
 	sd_manifest_init(&w->cur);
 	if (asprintf(&w->meta, "%s/ws/%s", s->state, name) < 0 ||
 	    asprintf(&w->dir, "%s/%s", s->wsroot, name) < 0 ||
@@ -198,7 +186,7 @@ static struct ws *ws_load(struct sd_sink *s, const char *name,
 		goto nomem;
 	r = read_file(dpath, &buf, &len);
 	if (r == -ENOENT && create) {
-		r = mkdir_p(w->meta, 0700);
+		r = util_mkdirs(w->meta, 0700);
 		if (r == 0)
 			r = write_file_durable(dpath, domain, strlen(domain));
 		if (r < 0) {
@@ -260,7 +248,7 @@ fail:
 	return NULL;
 }
 
-static struct ws *ws_find(struct sd_sink *s, const char *name, size_t len)
+struct ws *sdk_ws_find(struct sd_sink *s, const char *name, size_t len)
 {
 	for (struct ws *w = s->wss; w; w = w->next)
 		if (strlen(w->name) == len && !memcmp(w->name, name, len))
@@ -373,7 +361,7 @@ static void do_begin(struct sd_sink *s, struct tp_req *req,
 		 (int)(b->domain.len ? b->domain.len : b->workspace.len),
 		 b->domain.len ? b->domain.ptr : b->workspace.ptr);
 	pthread_mutex_lock(&s->lock);
-	w = ws_find(s, name, strlen(name));
+	w = sdk_ws_find(s, name, strlen(name));
 	if (!w)
 		w = ws_load(s, name, domain, true, &why);
 	if (w && b->domain.len && strcmp(w->dom->name, domain)) {
@@ -520,7 +508,7 @@ static void do_offer(struct sd_sink *s, struct tp_req *req,
 	struct ws *w;
 
 	pthread_mutex_lock(&s->lock);
-	w = ws_find(s, (const char *)o->workspace.ptr, o->workspace.len);
+	w = sdk_ws_find(s, (const char *)o->workspace.ptr, o->workspace.len);
 	x = session_find(s, o->session, tp_req_pipe(req));
 	if (!w) {
 		pthread_mutex_unlock(&s->lock);
@@ -856,6 +844,8 @@ static void run_job(struct sd_sink *s, struct tp_req *req,
 	case TP_SYNC_PUT: do_put(s, req, &m->put); break;
 	case TP_SYNC_COMMIT: do_commit(s, req, &m->commit); break;
 	case TP_SYNC_STATUS: do_status(s, req); break;
+	case TP_SYNC_FETCH: sdk_fetch(s, req, &m->fetch); break;
+	case TP_SYNC_GET: sdk_get(s, req, &m->get); break;
 	default:
 		tp_req_reply_error(req, EPROTO, "%s is not a request",
 				   tp_type_name(m->type));
@@ -939,7 +929,7 @@ int sd_sink_workspace_dir(void *opaque, const char *name, char *out, size_t cap,
 	int r = 0;
 
 	pthread_mutex_lock(&s->lock);
-	w = ws_find(s, name, strlen(name));
+	w = sdk_ws_find(s, name, strlen(name));
 	if (!w || w->cur.version == 0) {
 		snprintf(err, errcap,
 			 "workspace %s: nothing synced to this node yet "
@@ -997,15 +987,15 @@ int sd_sink_new(const char *root, struct sd_sink **ret)
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = mkdir_p(s->state, 0700);
+	r = util_mkdirs(s->state, 0700);
 	if (r == 0)
-		r = mkdir_p(s->wsroot, 0755);
+		r = util_mkdirs(s->wsroot, 0755);
 	if (r == 0) {
 		_cleanup_free_ char *stores = NULL;
 
 		r = asprintf(&stores, "%s/stores", s->state) < 0
 			    ? -ENOMEM
-			    : mkdir_p(stores, 0700);
+			    : util_mkdirs(stores, 0700);
 	}
 	if (r < 0) {
 		log_error_errno(r, "node state under %s", root);

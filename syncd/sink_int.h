@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The sink's internals, shared by sink.c (the SYNC_* handlers, workspaces,
- * sessions) and sink_gc.c (chunk-id sets, garbage collection). */
+ * sessions), sink_gc.c (chunk-id sets, garbage collection) and sink_read.c
+ * (SYNC_FETCH and SYNC_GET: reading a committed version back). */
 #ifndef TETHER_SINK_INT_H
 #define TETHER_SINK_INT_H
 
@@ -41,6 +42,15 @@ struct ws {
 	/* The tree holds cur durably (under commit_lock): a node that stops
 	 * now can fold the log, so its restart has nothing to redo. */
 	bool tree_synced;
+	/* SYNC_FETCH pages one encoding of cur, made by the first FETCH of
+	 * each version (sink_read.c) rather than once a page: at most one
+	 * per workspace, freed with it. enc_lock guards the four fields and
+	 * is taken after commit_lock, never with the sink lock held. */
+	pthread_mutex_t enc_lock;
+	uint8_t *enc;
+	size_t enc_len;
+	uint64_t enc_version; /* 0: nothing cached */
+	struct sd_id enc_root;
 };
 
 struct session {
@@ -86,6 +96,21 @@ struct sd_sink {
 	pthread_t th[WORKERS];
 	unsigned nth;
 };
+
+/* The workspace named by the len bytes at name, or NULL. Sink lock held.
+ * A workspace found stays valid: none is freed while the sink runs. */
+struct ws *sdk_ws_find(struct sd_sink *s, const char *name, size_t len);
+
+/* SYNC_FETCH: a page of the workspace's committed manifest, encoded once
+ * per version. SYNC_GET: the stored records of the chunks asked for, in
+ * one chunk pack. Each runs on a worker thread with no lock held, takes
+ * what it needs (sink lock, commit lock, enc_lock, the domain's GC lock
+ * for reading) and ends req with exactly one reply. f and g borrow the
+ * request frame. */
+void sdk_fetch(struct sd_sink *s, struct tp_req *req,
+	       const struct tp_sync_fetch *f);
+void sdk_get(struct sd_sink *s, struct tp_req *req,
+	     const struct tp_sync_get *g);
 
 /* A set of chunk ids: open addressing, the all-zero id marking empty
  * slots (and kept aside when it is a member). */

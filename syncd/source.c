@@ -17,6 +17,7 @@
 
 #include "cleanup.h"
 #include "clock.h"
+#include "mkdirs.h"
 #include "pack.h"
 #include "zchunk.h"
 
@@ -61,23 +62,6 @@ int sd_source_cache_dir(char *buf, size_t cap)
 		n = snprintf(buf, cap, "%s/.cache/tether",
 			     home && *home ? home : "/tmp");
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
-}
-
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return mkdir(buf, 0700) < 0 && errno != EEXIST ? -errno : 0;
 }
 
 /* ---- what the node had last time ---- */
@@ -660,7 +644,7 @@ int sd_source_open(struct tp_link *link, const struct sd_source_opts *o,
 		sd_err_set(why, r, "out of memory");
 		goto fail;
 	}
-	r = mkdir_p(o->cache_dir);
+	r = util_mkdirs(o->cache_dir, 0700);
 	if (r < 0) {
 		sd_err_set(why, r, "cache %s: %s", o->cache_dir, strerror(-r));
 		goto fail;

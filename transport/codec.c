@@ -32,6 +32,10 @@ static const char *const type_names[TP_TYPE_MAX_] = {
 	[TP_SYNC_STATUS] = "SYNC_STATUS",
 	[TP_SYNC_TABLE] = "SYNC_TABLE",
 	[TP_PING] = "PING",
+	[TP_SYNC_FETCH] = "SYNC_FETCH",
+	[TP_SYNC_MANIFEST] = "SYNC_MANIFEST",
+	[TP_SYNC_GET] = "SYNC_GET",
+	[TP_SYNC_CHUNKS] = "SYNC_CHUNKS",
 };
 
 /* Signals the node may deliver: Linux numbers 1..SIGRTMAX (64). */
@@ -522,6 +526,63 @@ static int get_offer(struct rd *r, struct tp_sync_offer *o)
 	return 0;
 }
 
+static int get_manifest(struct rd *r, struct tp_sync_manifest *p)
+{
+	int k;
+
+	if ((k = get_u64(r, "version", &p->version)) < 0)
+		return k;
+	/* A node with nothing committed answers ENOENT, never a page. */
+	if (p->version == 0)
+		return fail(r, -EPROTO, "version", -1,
+			    "0 is not a committed version");
+	if ((k = get_u64(r, "total", &p->total)) < 0 ||
+	    (k = get_u64(r, "offset", &p->offset)) < 0 ||
+	    (k = get_blob(r, "data", -1, TP_BULK_MAX, true, &p->data)) < 0)
+		return k;
+	if (p->offset > p->total || p->data.len > p->total - p->offset)
+		return fail(r, -EPROTO, "data", -1,
+			    "bytes %" PRIu64 "+%" PRIu32
+			    " past the total %" PRIu64,
+			    p->offset, p->data.len, p->total);
+	return 0;
+}
+
+/* The count of a SYNC_GET or SYNC_CHUNKS: 1 .. TP_GET_MAX. */
+static int get_count(struct rd *r, uint32_t *out)
+{
+	int k = get_u32(r, "count", out);
+
+	if (k < 0)
+		return k;
+	if (*out == 0)
+		return fail(r, -EPROTO, "count", -1, "0 chunks");
+	if (*out > TP_GET_MAX)
+		return fail(r, -EMSGSIZE, "count", -1,
+			    "%" PRIu32 " chunks over the %u cap", *out,
+			    TP_GET_MAX);
+	return 0;
+}
+
+static int get_get(struct rd *r, struct tp_sync_get *g)
+{
+	int k;
+
+	if ((k = get_name(r, "workspace", false, &g->workspace)) < 0 ||
+	    (k = get_count(r, &g->count)) < 0)
+		return k;
+	/* Fewer bytes is refused here, more as trailing bytes: either way
+	 * the ids are exactly count * TP_ID_SIZE bytes. */
+	if ((uint64_t)g->count * TP_ID_SIZE > r->len - r->pos)
+		return fail(r, -EPROTO, "ids", -1,
+			    "truncated (%" PRIu32 " ids need %" PRIu32
+			    " bytes, %" PRIu32 " left)",
+			    g->count, g->count * TP_ID_SIZE, r->len - r->pos);
+	g->ids = r->p + r->pos;
+	r->pos += g->count * TP_ID_SIZE;
+	return 0;
+}
+
 static int decode_sync(struct rd *r, struct tp_msg *m)
 {
 	int k = 0;
@@ -555,6 +616,21 @@ static int decode_sync(struct rd *r, struct tp_msg *m)
 		break;
 	case TP_SYNC_STATUS: break;
 	case TP_SYNC_TABLE: k = get_wstab(r, &m->wstab); break;
+	case TP_SYNC_FETCH:
+		if ((k = get_name(r, "workspace", false, &m->fetch.workspace)) <
+			    0 ||
+		    (k = get_u64(r, "version", &m->fetch.version)) < 0 ||
+		    (k = get_u64(r, "offset", &m->fetch.offset)) < 0)
+			return k;
+		break;
+	case TP_SYNC_MANIFEST: k = get_manifest(r, &m->manifest); break;
+	case TP_SYNC_GET: k = get_get(r, &m->get); break;
+	case TP_SYNC_CHUNKS:
+		if ((k = get_count(r, &m->chunks.count)) < 0 ||
+		    (k = get_blob(r, "pack", -1, TP_BULK_MAX, true,
+				  &m->chunks.pack)) < 0)
+			return k;
+		break;
 	default:
 		return fail(r, -EPROTO, "type", -1, "unknown type %u", m->type);
 	}
@@ -977,6 +1053,32 @@ static void put_want(struct wr *w, const struct tp_sync_want *q)
 	put_raw(w, q->ids, (size_t)q->count * TP_ID_SIZE);
 }
 
+/* A SYNC_GET or SYNC_CHUNKS count over the cap is a size refusal, made
+ * before anything is allocated; 0 is left to the decoder's check. */
+static bool count_ok(struct wr *w, uint32_t count)
+{
+	if (w->r)
+		return false;
+	if (count > TP_GET_MAX) {
+		w->r = -EMSGSIZE;
+		return false;
+	}
+	return true;
+}
+
+static void put_get(struct wr *w, const struct tp_sync_get *g)
+{
+	if (!count_ok(w, g->count))
+		return;
+	if (g->count && !g->ids) {
+		w->r = -EINVAL;
+		return;
+	}
+	put_bytes(w, &g->workspace, TP_NAME_MAX);
+	put_le(w, g->count, 4);
+	put_raw(w, g->ids, (size_t)g->count * TP_ID_SIZE);
+}
+
 static void put_sync(struct wr *w, const struct tp_msg *m)
 {
 	switch (m->type) {
@@ -1008,6 +1110,24 @@ static void put_sync(struct wr *w, const struct tp_msg *m)
 		break;
 	case TP_SYNC_STATUS: break;
 	case TP_SYNC_TABLE: put_wstab(w, &m->wstab); break;
+	case TP_SYNC_FETCH:
+		put_bytes(w, &m->fetch.workspace, TP_NAME_MAX);
+		put_le(w, m->fetch.version, 8);
+		put_le(w, m->fetch.offset, 8);
+		break;
+	case TP_SYNC_MANIFEST:
+		put_le(w, m->manifest.version, 8);
+		put_le(w, m->manifest.total, 8);
+		put_le(w, m->manifest.offset, 8);
+		put_bytes(w, &m->manifest.data, TP_BULK_MAX);
+		break;
+	case TP_SYNC_GET: put_get(w, &m->get); break;
+	case TP_SYNC_CHUNKS:
+		if (!count_ok(w, m->chunks.count))
+			break;
+		put_le(w, m->chunks.count, 4);
+		put_bytes(w, &m->chunks.pack, TP_BULK_MAX);
+		break;
 	default: w->r = -EINVAL; break;
 	}
 }

@@ -29,30 +29,35 @@
 #define TP_WANT_MAX   32768u	    /* chunk ids in one SYNC_WANT */
 #define TP_WSTAB_MAX  1024u	    /* entries in one SYNC_TABLE */
 #define TP_ID_SIZE    16u	    /* a chunk or manifest id (XXH3-128) */
+#define TP_GET_MAX    1024u	    /* chunk ids in one SYNC_GET */
 
 enum tp_type {
-	TP_ERROR = 1,	     /* reply: i32 errno, str message */
-	TP_OK = 2,	     /* reply: u64 value */
-	TP_EXEC_START = 3,   /* req: start a command */
-	TP_EXEC_STARTED = 4, /* reply: u64 id, i32 pid */
-	TP_EXEC_READ = 5,    /* req: long poll for output and exit */
-	TP_EXEC_OUTPUT = 6,  /* reply to READ */
-	TP_EXEC_WRITE = 7,   /* req: stdin bytes; reply OK(accepted offset) */
-	TP_EXEC_SIGNAL = 8,  /* req: signal the command's process group */
-	TP_EXEC_RESIZE = 9,  /* req: pty window size */
-	TP_EXEC_LIST = 10,   /* req: list commands */
-	TP_EXEC_TABLE = 11,  /* reply to LIST */
-	TP_SYNC_BEGIN = 12,  /* req: open a workspace -> SYNC_STATE */
-	TP_SYNC_STATE = 13,  /* reply: a workspace's committed version */
-	TP_SYNC_OFFER = 14,  /* req: a piece of a manifest delta */
-	TP_SYNC_NEED = 15,   /* req: the next page of SYNC_WANT */
-	TP_SYNC_WANT = 16,   /* reply: chunk ids the node lacks */
-	TP_SYNC_PUT = 17,    /* req: a chunk pack; reply OK(new chunks) */
-	TP_SYNC_COMMIT = 18, /* req: make the offered version current */
-	TP_SYNC_STATUS = 19, /* req: list workspaces -> SYNC_TABLE */
-	TP_SYNC_TABLE = 20,  /* reply to STATUS */
-	TP_PING = 21,	     /* req: is the node answering? -> OK(version) */
-	TP_TYPE_MAX_ = 22,
+	TP_ERROR = 1,	       /* reply: i32 errno, str message */
+	TP_OK = 2,	       /* reply: u64 value */
+	TP_EXEC_START = 3,     /* req: start a command */
+	TP_EXEC_STARTED = 4,   /* reply: u64 id, i32 pid */
+	TP_EXEC_READ = 5,      /* req: long poll for output and exit */
+	TP_EXEC_OUTPUT = 6,    /* reply to READ */
+	TP_EXEC_WRITE = 7,     /* req: stdin bytes; reply OK(accepted offset) */
+	TP_EXEC_SIGNAL = 8,    /* req: signal the command's process group */
+	TP_EXEC_RESIZE = 9,    /* req: pty window size */
+	TP_EXEC_LIST = 10,     /* req: list commands */
+	TP_EXEC_TABLE = 11,    /* reply to LIST */
+	TP_SYNC_BEGIN = 12,    /* req: open a workspace -> SYNC_STATE */
+	TP_SYNC_STATE = 13,    /* reply: a workspace's committed version */
+	TP_SYNC_OFFER = 14,    /* req: a piece of a manifest delta */
+	TP_SYNC_NEED = 15,     /* req: the next page of SYNC_WANT */
+	TP_SYNC_WANT = 16,     /* reply: chunk ids the node lacks */
+	TP_SYNC_PUT = 17,      /* req: a chunk pack; reply OK(new chunks) */
+	TP_SYNC_COMMIT = 18,   /* req: make the offered version current */
+	TP_SYNC_STATUS = 19,   /* req: list workspaces -> SYNC_TABLE */
+	TP_SYNC_TABLE = 20,    /* reply to STATUS */
+	TP_PING = 21,	       /* req: is the node answering? -> OK(version) */
+	TP_SYNC_FETCH = 22,    /* req: a page of a committed manifest */
+	TP_SYNC_MANIFEST = 23, /* reply to FETCH */
+	TP_SYNC_GET = 24,      /* req: chunks by id -> SYNC_CHUNKS */
+	TP_SYNC_CHUNKS = 25,   /* reply to GET: a chunk pack */
+	TP_TYPE_MAX_ = 26,
 };
 
 /* A view into a decoded frame: not NUL-terminated, valid while the frame's
@@ -236,6 +241,34 @@ struct tp_sync_table {
 	const struct tp_sync_entry *entries;
 };
 
+/* Reading a committed version (docs/protocol.md, "Reading a workspace"). */
+
+struct tp_sync_fetch {
+	struct tp_bytes workspace; /* a name */
+	uint64_t version;	   /* 0: whichever is current */
+	uint64_t offset;	   /* into the encoded manifest */
+};
+
+struct tp_sync_manifest {
+	uint64_t version;     /* of the manifest paged; never 0 */
+	uint64_t total;	      /* length of its encoding (sd_manifest_encode) */
+	uint64_t offset;      /* of data in the encoding */
+	struct tp_bytes data; /* at most TP_BULK_MAX bytes */
+};
+
+struct tp_sync_get {
+	struct tp_bytes workspace; /* a name */
+	uint32_t count;		   /* 1 .. TP_GET_MAX */
+	const uint8_t *ids;	   /* count * TP_ID_SIZE bytes */
+};
+
+struct tp_sync_chunks {
+	/* Records in pack, 1 .. TP_GET_MAX: those of the request's first
+	 * count ids, in request order. */
+	uint32_t count;
+	struct tp_bytes pack; /* chunk pack, as in SYNC_PUT */
+};
+
 struct tp_error {
 	int32_t code; /* positive errno */
 	struct tp_bytes message;
@@ -263,6 +296,10 @@ struct tp_msg {
 		struct tp_sync_put put;
 		struct tp_sync_commit commit;
 		struct tp_sync_table wstab;
+		struct tp_sync_fetch fetch;
+		struct tp_sync_manifest manifest;
+		struct tp_sync_get get;
+		struct tp_sync_chunks chunks;
 	};
 	/* Encode-only: the C-string forms of start.argv / start.env. */
 	struct tp_cstrv argv_c, env_c;
@@ -278,9 +315,10 @@ struct tp_decode_err {
  * Returns 0, or:
  *   -EPROTO            malformed (bad magic, short, trailing bytes, a field
  *                      that runs past the end, NUL in a string, zero argv,
- *                      unknown type or flag bits)
+ *                      a SYNC_GET or SYNC_CHUNKS count of 0, unknown type
+ *                      or flag bits)
  *   -EPROTONOSUPPORT   good magic but version != TP_VERSION (err->peer_version)
- *   -EMSGSIZE          frame or a field over its cap
+ *   -EMSGSIZE          frame or a field (or a list's count) over its cap
  * On error, err->what names the field. *m borrows buf: every tp_bytes and
  * tp_strv points into it. Never allocates; safe on any untrusted input. */
 int tp_msg_decode(const void *buf, size_t len, struct tp_msg *m,

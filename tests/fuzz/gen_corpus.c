@@ -145,6 +145,18 @@ int main(int argc, char **argv)
 		{ "sync_table",
 		  { .type = TP_SYNC_TABLE,
 		    .wstab = { .count = 1, .entries = ws } } },
+		{ "sync_fetch",
+		  { .type = TP_SYNC_FETCH,
+		    .fetch = { { (const uint8_t *)"w", 1 }, 3, 0 } } },
+		{ "sync_manifest",
+		  { .type = TP_SYNC_MANIFEST,
+		    .manifest = { 3, 8, 4, { (const uint8_t *)"TMAN", 4 } } } },
+		{ "sync_get",
+		  { .type = TP_SYNC_GET,
+		    .get = { { (const uint8_t *)"w", 1 }, 2, ids } } },
+		{ "sync_chunks",
+		  { .type = TP_SYNC_CHUNKS,
+		    .chunks = { 1, { (const uint8_t *)"TCK", 3 } } } },
 	};
 
 	if (argc != 2) {

@@ -368,5 +368,23 @@ size_t samples(struct tp_msg *out)
 	out[n++] = (struct tp_msg){ .type = TP_SYNC_TABLE,
 				    .wstab = { .count = 2,
 					       .entries = sample_ws } };
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_FETCH,
+				    .fetch = { { B("ws-1"), 4 }, 0, 0 } };
+	out[n++] = (struct tp_msg){
+		.type = TP_SYNC_FETCH,
+		.fetch = { { B("w"), 1 }, UINT64_MAX, 1040384 }
+	};
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_MANIFEST,
+				    .manifest = {
+					    7, 12, 4, { B("manifest"), 8 } } };
+	/* The last page: nothing past the end. */
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_MANIFEST,
+				    .manifest = { 1, 12, 12, { 0 } } };
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_GET,
+				    .get = { { B("w"), 1 }, 2, sample_ids } };
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_CHUNKS,
+				    .chunks = { 1, { B("pack"), 4 } } };
+	/* The suites hold samples in arrays of 48. */
+	assert_true(n <= 48);
 	return n;
 }

@@ -444,7 +444,8 @@ static void test_sync_round_trip(void **state)
 	uint8_t *frame;
 
 	for (size_t i = 0; i < n; i++) {
-		if (s[i].type < TP_SYNC_BEGIN || s[i].type > TP_SYNC_TABLE)
+		if ((s[i].type < TP_SYNC_BEGIN || s[i].type > TP_SYNC_TABLE) &&
+		    (s[i].type < TP_SYNC_FETCH || s[i].type > TP_SYNC_CHUNKS))
 			continue;
 		seen++;
 		round_trip(&s[i], &d, &frame);
@@ -493,10 +494,113 @@ static void test_sync_round_trip(void **state)
 			assert_false(tp_wstab_next(&d.wstab, &pos, &e));
 			break;
 		}
+		case TP_SYNC_FETCH:
+			assert_bytes(d.fetch.workspace,
+				     s[i].fetch.workspace.ptr,
+				     s[i].fetch.workspace.len);
+			assert_int_equal(d.fetch.version, s[i].fetch.version);
+			assert_int_equal(d.fetch.offset, s[i].fetch.offset);
+			break;
+		case TP_SYNC_MANIFEST:
+			assert_int_equal(d.manifest.version,
+					 s[i].manifest.version);
+			assert_int_equal(d.manifest.total, 12);
+			assert_int_equal(d.manifest.offset,
+					 s[i].manifest.offset);
+			assert_bytes(d.manifest.data, s[i].manifest.data.ptr,
+				     s[i].manifest.data.len);
+			break;
+		case TP_SYNC_GET:
+			assert_bytes(d.get.workspace, "w", 1);
+			assert_int_equal(d.get.count, 2);
+			assert_memory_equal(d.get.ids, sample_ids,
+					    sizeof(sample_ids));
+			break;
+		case TP_SYNC_CHUNKS:
+			assert_int_equal(d.chunks.count, 1);
+			assert_bytes(d.chunks.pack, "pack", 4);
+			break;
 		}
 		free(frame);
 	}
-	assert_int_equal(seen, 11);
+	assert_int_equal(seen, 17);
+}
+
+/* SYNC_FETCH / SYNC_MANIFEST / SYNC_GET / SYNC_CHUNKS at their limits. */
+static void test_read_round_trip(void **state)
+{
+	uint8_t *bulk = malloc(TP_BULK_MAX);
+	uint8_t *ids = malloc(TP_GET_MAX * TP_ID_SIZE);
+	char name[TP_NAME_MAX];
+	struct tp_msg m, d;
+	uint8_t *frame;
+
+	assert_non_null(bulk);
+	assert_non_null(ids);
+	/* Manifest pages and packs are binary: NUL included. */
+	for (uint32_t i = 0; i < TP_BULK_MAX; i++)
+		bulk[i] = (uint8_t)(i * 7);
+	for (uint32_t i = 0; i < TP_GET_MAX * TP_ID_SIZE; i++)
+		ids[i] = (uint8_t)(i / TP_ID_SIZE + i);
+	memset(name, 'n', sizeof(name));
+
+	m = (struct tp_msg){
+		.type = TP_SYNC_FETCH,
+		.fetch = { { (const uint8_t *)name, TP_NAME_MAX },
+			   UINT64_MAX,
+			   UINT64_MAX },
+	};
+	round_trip(&m, &d, &frame);
+	assert_bytes(d.fetch.workspace, name, TP_NAME_MAX);
+	assert_int_equal(d.fetch.version, UINT64_MAX);
+	assert_int_equal(d.fetch.offset, UINT64_MAX);
+	free(frame);
+
+	/* A full page ending at the largest total. */
+	m = (struct tp_msg){ .type = TP_SYNC_MANIFEST,
+			     .manifest = { UINT64_MAX,
+					   UINT64_MAX,
+					   UINT64_MAX - TP_BULK_MAX,
+					   { bulk, TP_BULK_MAX } } };
+	round_trip(&m, &d, &frame);
+	assert_int_equal(d.manifest.version, UINT64_MAX);
+	assert_int_equal(d.manifest.total, UINT64_MAX);
+	assert_int_equal(d.manifest.offset, UINT64_MAX - TP_BULK_MAX);
+	assert_bytes(d.manifest.data, bulk, TP_BULK_MAX);
+	free(frame);
+
+	/* An empty manifest page at the end. */
+	m.manifest = (struct tp_sync_manifest){ 1, 0, 0, { NULL, 0 } };
+	round_trip(&m, &d, &frame);
+	assert_int_equal(d.manifest.total, 0);
+	assert_int_equal(d.manifest.data.len, 0);
+	free(frame);
+
+	for (uint32_t count = 1; count <= TP_GET_MAX; count += TP_GET_MAX - 1) {
+		m = (struct tp_msg){
+			.type = TP_SYNC_GET,
+			.get = { { (const uint8_t *)"ws", 2 }, count, ids }
+		};
+		round_trip(&m, &d, &frame);
+		assert_bytes(d.get.workspace, "ws", 2);
+		assert_int_equal(d.get.count, count);
+		assert_memory_equal(d.get.ids, ids, count * TP_ID_SIZE);
+		free(frame);
+	}
+
+	m = (struct tp_msg){ .type = TP_SYNC_CHUNKS,
+			     .chunks = { TP_GET_MAX, { bulk, TP_BULK_MAX } } };
+	round_trip(&m, &d, &frame);
+	assert_int_equal(d.chunks.count, TP_GET_MAX);
+	assert_bytes(d.chunks.pack, bulk, TP_BULK_MAX);
+	free(frame);
+
+	assert_string_equal(tp_type_name(TP_SYNC_FETCH), "SYNC_FETCH");
+	assert_string_equal(tp_type_name(TP_SYNC_MANIFEST), "SYNC_MANIFEST");
+	assert_string_equal(tp_type_name(TP_SYNC_GET), "SYNC_GET");
+	assert_string_equal(tp_type_name(TP_SYNC_CHUNKS), "SYNC_CHUNKS");
+	free(bulk);
+	free(ids);
 }
 
 static void test_type_names(void **state)
@@ -524,6 +628,7 @@ int main(void)
 		cmocka_unit_test(test_table_round_trip),
 		cmocka_unit_test(test_table_max_entries),
 		cmocka_unit_test(test_sync_round_trip),
+		cmocka_unit_test(test_read_round_trip),
 		cmocka_unit_test(test_type_names),
 	};
 

@@ -695,6 +695,149 @@ static void test_sync_shapes(void **state)
 	assert_what_has(&e, "EXEC_START.workspace");
 }
 
+static void get_head(struct fb *f, uint32_t count)
+{
+	fb_init(f, TP_SYNC_GET);
+	fb_str(f, "w");
+	fb_le(f, count, 4);
+}
+
+/* SYNC_FETCH, SYNC_MANIFEST, SYNC_GET, SYNC_CHUNKS. */
+static void test_read_shapes(void **state)
+{
+	uint8_t *ids = calloc(TP_GET_MAX + 1, TP_ID_SIZE);
+	struct tp_decode_err e;
+	struct tp_msg m;
+	struct fb f;
+
+	assert_non_null(ids);
+
+	/* The workspace is a name, as in SYNC_BEGIN; never empty. */
+	fb_init(&f, TP_SYNC_FETCH);
+	fb_str(&f, "../w");
+	fb_le(&f, 0, 8);
+	fb_le(&f, 0, 8);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_FETCH.workspace: not a name");
+	fb_init(&f, TP_SYNC_FETCH);
+	fb_str(&f, "");
+	fb_le(&f, 0, 8);
+	fb_le(&f, 0, 8);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_FETCH.workspace");
+
+	/* A page of version 0, past its total, over the cap. */
+	fb_init(&f, TP_SYNC_MANIFEST);
+	fb_le(&f, 0, 8);
+	fb_le(&f, 4, 8);
+	fb_le(&f, 0, 8);
+	fb_str(&f, "TMAN");
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_MANIFEST.version: 0 is not");
+	fb_init(&f, TP_SYNC_MANIFEST);
+	fb_le(&f, 1, 8);
+	fb_le(&f, 10, 8);
+	fb_le(&f, 8, 8);
+	fb_str(&f, "abc");
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_MANIFEST.data: bytes 8+3 past the total 10");
+	fb_init(&f, TP_SYNC_MANIFEST);
+	fb_le(&f, 1, 8);
+	fb_le(&f, 2, 8);
+	fb_le(&f, 3, 8);
+	fb_str(&f, "");
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "past the total 2");
+	fb_init(&f, TP_SYNC_MANIFEST);
+	fb_le(&f, 1, 8);
+	fb_le(&f, UINT64_MAX, 8);
+	fb_le(&f, 0, 8);
+	fb_le(&f, TP_BULK_MAX + 1, 4);
+	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
+	assert_what_has(&e, "SYNC_MANIFEST.data");
+
+	/* GET: count 0, over the cap (before any id is looked at), and ids
+	 * that are not exactly count * 16 bytes. */
+	get_head(&f, 0);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_GET.count: 0 chunks");
+	get_head(&f, TP_GET_MAX + 1);
+	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
+	assert_what_has(&e, "SYNC_GET.count: 1025 chunks over the 1024 cap");
+	get_head(&f, UINT32_MAX);
+	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
+	get_head(&f, 2);
+	fb_raw(&f, ids, 2 * TP_ID_SIZE - 1);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_GET.ids: truncated (2 ids need 32 bytes, "
+			    "31 left)");
+	get_head(&f, 2);
+	fb_raw(&f, ids, 3 * TP_ID_SIZE);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "16 trailing bytes");
+	get_head(&f, TP_GET_MAX);
+	fb_raw(&f, ids, TP_GET_MAX * TP_ID_SIZE);
+	assert_int_equal(fb_decode(&f, &e), 0);
+	fb_init(&f, TP_SYNC_GET);
+	fb_str(&f, "a b");
+	fb_le(&f, 1, 4);
+	fb_raw(&f, ids, TP_ID_SIZE);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_GET.workspace: not a name");
+
+	/* CHUNKS: a reply holds 1 .. TP_GET_MAX records. */
+	fb_init(&f, TP_SYNC_CHUNKS);
+	fb_le(&f, 0, 4);
+	fb_str(&f, "");
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_CHUNKS.count: 0 chunks");
+	fb_init(&f, TP_SYNC_CHUNKS);
+	fb_le(&f, TP_GET_MAX + 1, 4);
+	fb_str(&f, "");
+	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
+	assert_what_has(&e, "SYNC_CHUNKS.count");
+	fb_init(&f, TP_SYNC_CHUNKS);
+	fb_le(&f, 1, 4);
+	fb_le(&f, TP_BULK_MAX + 1, 4);
+	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
+	assert_what_has(&e, "SYNC_CHUNKS.pack");
+
+	/* The encoder refuses the same: sizes first, then shapes. */
+	m = (struct tp_msg){
+		.type = TP_SYNC_GET,
+		.get = { { (const uint8_t *)"w", 1 }, TP_GET_MAX + 1, ids }
+	};
+	assert_encode_fails(&m, -EMSGSIZE);
+	m.get.count = 0;
+	assert_encode_fails(&m, -EINVAL);
+	m.get.count = 1;
+	m.get.ids = NULL;
+	assert_encode_fails(&m, -EINVAL);
+	m.get.ids = ids;
+	m.get.workspace = (struct tp_bytes){ (const uint8_t *)".w", 2 };
+	assert_encode_fails(&m, -EINVAL);
+	m = (struct tp_msg){ .type = TP_SYNC_CHUNKS,
+			     .chunks = { TP_GET_MAX + 1 } };
+	assert_encode_fails(&m, -EMSGSIZE);
+	m.chunks.count = 0;
+	assert_encode_fails(&m, -EINVAL);
+	m.chunks = (struct tp_sync_chunks){ 1, { ids, TP_BULK_MAX + 1 } };
+	assert_encode_fails(&m, -EMSGSIZE);
+	m = (struct tp_msg){ .type = TP_SYNC_MANIFEST,
+			     .manifest = { 0, 1, 0, { ids, 1 } } };
+	assert_encode_fails(&m, -EINVAL);
+	m.manifest.version = 1;
+	m.manifest.offset = 1;
+	assert_encode_fails(&m, -EINVAL);
+	m.manifest = (struct tp_sync_manifest){
+		1, UINT64_MAX, 0, { ids, TP_BULK_MAX + 1 }
+	};
+	assert_encode_fails(&m, -EMSGSIZE);
+	m = (struct tp_msg){ .type = TP_SYNC_FETCH };
+	assert_encode_fails(&m, -EINVAL);
+	free(ids);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -714,6 +857,7 @@ int main(void)
 		cmocka_unit_test(test_encode_size_refusals),
 		cmocka_unit_test(test_encode_invalid_refusals),
 		cmocka_unit_test(test_sync_shapes),
+		cmocka_unit_test(test_read_shapes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
