@@ -30,6 +30,9 @@ static const struct {
 	  true },
 	{ "status", cli_status,
 	  "a node's workspaces: tether status --node URL" },
+	{ "mount", cli_mount,
+	  "a node's workspace here, read-only: tether mount --node URL --workspace NAME DIR",
+	  true },
 };
 
 /* Every sync builds a manifest of the whole tree (about 100 bytes an

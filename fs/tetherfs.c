@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/statvfs.h>
@@ -27,13 +28,14 @@
 struct tfs {
 	struct fuse_session *se;
 	struct fs_view *view;
-	struct sd_store *store;
+	struct tfs_source src;
 	char *mountpoint;
 	dev_t dev; /* the mount's: its connection in /sys/fs/fuse/connections */
 	char name[64];
 	pthread_t loop;
 	bool loop_started;
 	bool mounted;
+	atomic_bool loop_done;
 };
 
 /* An open file: its content map and the last chunk read, so sequential
@@ -203,12 +205,26 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
+int tfs_store_get(void *store, const struct fs_file *f, uint32_t i, void *dst,
+		  size_t cap, struct sd_err *why)
+{
+	const struct sd_chunkref *c = &f->chunks[i];
+	size_t got = 0;
+	int r = sd_store_get(store, &c->id, dst, cap, &got, why);
+
+	if (r == 0 && got != c->len) {
+		snprintf(why->what, sizeof(why->what),
+			 "%zu bytes, the manifest says %" PRIu32, got, c->len);
+		r = -EIO;
+	}
+	return r;
+}
+
 /* Chunk i of h into h->buf (under h->lock). 0 or -errno, logged. */
 static int load_chunk(struct tfs *t, struct tfs_fh *h, uint32_t i)
 {
 	const struct sd_chunkref *c = &h->f.chunks[i];
 	struct sd_err why = { "" };
-	size_t got = 0;
 	int r;
 
 	if (h->cached == i)
@@ -222,9 +238,7 @@ static int load_chunk(struct tfs *t, struct tfs_fh *h, uint32_t i)
 		h->cap = c->len;
 	}
 	h->cached = UINT32_MAX;
-	r = sd_store_get(t->store, &c->id, h->buf, h->cap, &got, &why);
-	if (r == 0 && got != c->len)
-		r = -EIO;
+	r = t->src.get(t->src.opaque, &h->f, i, h->buf, h->cap, &why);
 	if (r < 0) {
 		char hex[SD_ID_HEX];
 
@@ -314,6 +328,7 @@ static void *loop_main(void *arg)
 	fuse_loop_cfg_set_max_threads(cfg, 8);
 	fuse_session_loop_mt(t->se, cfg);
 	fuse_loop_cfg_destroy(cfg);
+	atomic_store(&t->loop_done, true);
 	return NULL;
 }
 
@@ -341,8 +356,14 @@ int tfs_set(struct tfs *t, const struct sd_manifest *m)
 	return fs_view_set(t->view, m, t->mounted ? on_inval : NULL, t);
 }
 
-int tfs_mount(const char *mountpoint, const char *name, struct sd_store *store,
-	      struct tfs **ret, struct sd_err *why)
+bool tfs_alive(struct tfs *t)
+{
+	return !atomic_load(&t->loop_done);
+}
+
+int tfs_mount(const char *mountpoint, const char *name,
+	      const struct tfs_source *src, struct tfs **ret,
+	      struct sd_err *why)
 {
 	struct tfs *t = calloc(1, sizeof(*t));
 	char opts[160];
@@ -358,7 +379,7 @@ int tfs_mount(const char *mountpoint, const char *name, struct sd_store *store,
 		opts, sizeof(opts),
 		"ro,allow_other,default_permissions,fsname=tether:%s,subtype=tether",
 		name);
-	t->store = store;
+	t->src = *src;
 	t->mountpoint = strdup(mountpoint);
 	r = t->mountpoint ? fs_view_new(&t->view) : -ENOMEM;
 	if (r < 0)

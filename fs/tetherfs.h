@@ -8,17 +8,41 @@
 #ifndef TETHER_TETHERFS_H
 #define TETHER_TETHERFS_H
 
+#include <stdbool.h>
+
 #include "manifest.h"
 #include "store.h"
+#include "view.h"
 
 struct tfs;
 
-/* Mount an empty view at mountpoint (an existing directory) over store,
- * and serve it on threads of its own. name shows in the mount table as
- * "tether:NAME". 0, or -errno with why filled (no /dev/fuse, a mount that
- * fails). */
-int tfs_mount(const char *mountpoint, const char *name, struct sd_store *store,
-	      struct tfs **ret, struct sd_err *why);
+/* Where a view's file bytes come from. get puts chunk i of the open file
+ * f, checked against its id, in dst (cap >= f->chunks[i].len bytes): 0,
+ * or -errno with why filled (the read fails with EIO, and why is logged).
+ * It runs on FUSE's threads, several at once, and may block (a fetch over
+ * the network) but must give up within a bounded time: a read never
+ * hangs. */
+struct tfs_source {
+	int (*get)(void *opaque, const struct fs_file *f, uint32_t i, void *dst,
+		   size_t cap, struct sd_err *why);
+	void *opaque;
+};
+
+/* A source over a local chunk store (opaque = the struct sd_store). */
+int tfs_store_get(void *store, const struct fs_file *f, uint32_t i, void *dst,
+		  size_t cap, struct sd_err *why);
+
+/* Mount an empty view at mountpoint (an existing directory) reading from
+ * src (copied), and serve it on threads of its own. name shows in the
+ * mount table as "tether:NAME". 0, or -errno with why filled (no
+ * /dev/fuse, a mount that fails). */
+int tfs_mount(const char *mountpoint, const char *name,
+	      const struct tfs_source *src, struct tfs **ret,
+	      struct sd_err *why);
+
+/* Whether the view is still mounted and served: false once someone
+ * unmounted it (fusermount3 -u) and its loop ended. */
+bool tfs_alive(struct tfs *t);
 
 /* Serve version m (sealed; copied, see view.h) from now on. 0 or -ENOMEM
  * (the previous version stays). */

@@ -80,7 +80,9 @@ static struct view *view_add(struct fs_views *v, const char *name,
 	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
 		log_error_errno(-errno, "view %s: %s", name, path);
 	} else {
-		r = tfs_mount(path, name, store, &w->fs, &why);
+		struct tfs_source src = { tfs_store_get, store };
+
+		r = tfs_mount(path, name, &src, &w->fs, &why);
 		if (r < 0)
 			log_error("%s; the workspace has no view", why.what);
 		else

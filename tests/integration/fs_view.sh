@@ -13,18 +13,11 @@
 : "${TREEGEN:?TREEGEN must name the treegen tool}"
 TREEGEN=$(readlink -f "$TREEGEN")
 [ -c /dev/fuse ] || { log "no /dev/fuse: skipped"; exit 77; }
-SEED=${SYNC_SEED:-$((RANDOM * 32768 + RANDOM))}
 view=$T/root/views/v
 # A failed run must not leave a mount behind; treegen's 0555 directories
 # need opening up for lib.sh's rm -rf.
 trap '_rc=$?; exec 3<&-; umount -l "$view" 2>/dev/null; chmod -R u+rwX "$T/src" 2>/dev/null; (exit $_rc); _teardown' EXIT
-fail()
-{
-	printf 'FAIL: %s: %s (seed %s: rerun with SYNC_SEED=%s)\n' \
-		"$TEST_NAME" "$*" "$SEED" "$SEED" >&2
-	exit 1
-}
-log "seed $SEED"
+use_seed
 export TETHER_CACHE=$T/cache
 mkdir -p "$T/root" || fail "mkdir"
 NODE_ARGS=(--view)

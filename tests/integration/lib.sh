@@ -39,8 +39,17 @@ log() { printf '%s: %s\n' "$TEST_NAME" "$*"; }
 
 fail()
 {
-	printf 'FAIL: %s: %s\n' "$TEST_NAME" "$*" >&2
+	printf 'FAIL: %s: %s%s\n' "$TEST_NAME" "$*" \
+		"${SEED:+ (seed $SEED: rerun with SYNC_SEED=$SEED)}" >&2
 	exit 1
+}
+
+# use_seed: a random SEED for a test driven by treegen (SYNC_SEED=N replays
+# one), logged, and named by every failure from then on.
+use_seed()
+{
+	SEED=${SYNC_SEED:-$((RANDOM * 32768 + RANDOM))}
+	log "seed $SEED"
 }
 
 # assert_eq EXPECTED ACTUAL WHAT

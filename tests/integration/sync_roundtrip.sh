@@ -21,18 +21,10 @@ TREEGEN=$(readlink -f "$TREEGEN")
 trap '_rc=$?; chmod -R u+rwX "$T" 2>/dev/null; (exit $_rc); _teardown' EXIT
 tr=${1:?transport: ipc or tcp}
 export TETHER_CACHE=$T/cache
-SEED=${SYNC_SEED:-$((RANDOM * 32768 + RANDOM))}
 ROUNDS=${SYNC_ROUNDS:-6}
 FILES=${SYNC_FILES:-150}
 
-# Every failure names the seed that reproduces it.
-fail()
-{
-	printf 'FAIL: %s: %s (seed %s: rerun with SYNC_SEED=%s)\n' \
-		"$TEST_NAME" "$*" "$SEED" "$SEED" >&2
-	exit 1
-}
-log "seed $SEED"
+use_seed
 
 mkdir -p "$T/root" || fail "mkdir $T/root"
 start_node "$tr" "$T/root"

@@ -1,0 +1,87 @@
+# SPDX-License-Identifier: MIT
+# tether mount: a node's workspace as a local read-only directory. The
+# mount shows the source's exact treegen digest; listing it fetches no file
+# bytes (lazy); it follows the node's new versions; with the node killed, a
+# read of a file not fetched yet fails with EIO instead of hanging, and
+# works again once a node serves the workspace again; fusermount3 -u ends
+# the mount process, and so does SIGTERM.
+# Usage: fs_mount.sh   (SYNC_SEED=N replays a failed run)
+. "$(dirname "$0")/lib.sh"
+
+: "${TREEGEN:?TREEGEN must name the treegen tool}"
+TREEGEN=$(readlink -f "$TREEGEN")
+[ -c /dev/fuse ] || { log "no /dev/fuse: skipped"; exit 77; }
+mnt=$T/mnt
+trap '_rc=$?; umount -l "$mnt" 2>/dev/null; chmod -R u+rwX "$T/src" 2>/dev/null; (exit $_rc); _teardown' EXIT
+use_seed
+export TETHER_CACHE=$T/cache
+mkdir -p "$T/root" "$mnt" || fail "mkdir"
+start_node ipc "$T/root"
+url=$NODE_URL
+
+sync_it()
+{
+	tx sync "$T/src" --node "$url" --workspace m >/dev/null \
+		2>"$T/sync.err" || fail "sync: $(show "$T/sync.err")"
+}
+digest_of() { "$TREEGEN" digest "$1" 2>"$T/d.err"; }
+same_mount() { [ "$(digest_of "$T/src")" = "$(digest_of "$mnt")" ]; }
+# Bytes in the mount's chunk cache: what it fetched.
+cached() { find "$T/cache/mounts" -path '*/packs/*' -type f -printf '%s\n' 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
+
+"$TREEGEN" gen "$T/src" "$SEED" --files 120 2>"$T/gen.err" ||
+	fail "treegen gen: $(show "$T/gen.err")"
+sync_it
+
+bg "$TETHER" mount --node "$url" --workspace m "$mnt" >"$T/mount.out" 2>"$T/mount.err"
+mpid=$BG_PID
+wait_until 20 grep -q '^tether mount: ' "$T/mount.out" ||
+	fail "tether mount printed no line: $(show "$T/mount.err")"
+mountpoint -q "$mnt" || fail "nothing mounted at $mnt"
+
+# Metadata only: no file bytes cross the link.
+ls -laR "$mnt" >/dev/null || fail "listing the mount"
+[ "$(cached)" -eq 0 ] || fail "listing the mount fetched $(cached) bytes of chunks"
+same_mount || fail "the mount differs from the source: $(diff <(digest_of "$T/src") <(digest_of "$mnt") | head -n 6 | tr '\n' '|')"
+[ "$(cached)" -gt 0 ] || fail "reading every file fetched nothing into the cache"
+log "the mount has the source's digest, listed without fetching: ok"
+
+# The mount follows new versions.
+for round in 1 2; do
+	"$TREEGEN" mutate "$T/src" $((SEED + round)) >/dev/null 2>"$T/mutate.err" ||
+		fail "treegen mutate: $(show "$T/mutate.err")"
+	sync_it
+	wait_until 15 same_mount ||
+		fail "round $round: the mount did not follow: $(diff <(digest_of "$T/src") <(digest_of "$mnt") | head -n 6 | tr '\n' '|')"
+done
+log "the mount follows two new versions: ok"
+
+# A file the mount has not fetched, then the node goes away.
+head -c 300000 /dev/urandom >"$T/src/late.bin" || fail "writing late.bin"
+sync_it
+wait_until 15 test -e "$mnt/late.bin" || fail "late.bin did not appear in the mount"
+stop_node "$NODE_PID" KILL
+timeout -k 5 40 cat "$mnt/late.bin" >/dev/null 2>"$T/cat.err"
+rc=$?
+[ $rc -ne 124 ] && [ $rc -ne 137 ] || fail "reading late.bin with the node gone hung"
+[ $rc -ne 0 ] || fail "reading late.bin with the node gone succeeded"
+grep -q "Input/output error" "$T/cat.err" || fail "reading late.bin with the node gone: $(show "$T/cat.err")"
+start_node ipc "$T/root" "$url"
+cmp -s "$T/src/late.bin" "$mnt/late.bin" || fail "late.bin after the node came back"
+log "node gone: EIO, not a hang; node back: the read works: ok"
+
+# Unmounted from outside: the mount process ends by itself.
+fusermount3 -u "$mnt" || fail "fusermount3 -u"
+wait_until 15 pid_gone "$mpid" || fail "tether mount still runs after fusermount3 -u"
+wait "$mpid"
+assert_eq 0 $? "exit status of tether mount after fusermount3 -u"
+
+# SIGTERM unmounts.
+bg "$TETHER" mount --node "$url" --workspace m "$mnt" >"$T/mount2.out" 2>"$T/mount2.err"
+mpid=$BG_PID
+wait_until 20 grep -q '^tether mount: ' "$T/mount2.out" ||
+	fail "second tether mount printed no line: $(show "$T/mount2.err")"
+kill -TERM "$mpid"
+wait_until 15 pid_gone "$mpid" || fail "tether mount ignored SIGTERM"
+mountpoint -q "$mnt" && fail "still mounted after SIGTERM"
+log "fusermount3 -u and SIGTERM end the mount: ok"
