@@ -51,7 +51,9 @@ int fs_fetch_open(const char *url, const char *workspace, const char *cache_dir,
 		snprintf(why->what, sizeof(why->what), "chunk cache %s: %s",
 			 cache_dir, strerror(-e));
 	else
-		e = sd_store_open(cache_dir, &r->store, why);
+		e = sd_store_open_opts(cache_dir,
+				       &(struct sd_store_opts){ .cache = true },
+				       &r->store, why);
 	if (e == 0) {
 		e = tp_link_open(url, &r->link);
 		if (e < 0)
@@ -270,7 +272,9 @@ int fs_fetch_get(void *opaque, const struct fs_file *f, uint32_t i, void *dst,
 	uint32_t n = 0;
 	int e = tfs_store_get(r->store, f, i, dst, cap, why);
 
-	if (e != -ENOENT)
+	/* Absent, or bad bytes the store has just forgotten (a crash of a
+	 * cache that does not fsync): fetch it. */
+	if (e != -ENOENT && e != -EIO)
 		return e;
 	why->what[0] = '\0';
 	/* This chunk, and the file's next ones the cache lacks. */

@@ -854,6 +854,7 @@ int sd_store_open_opts(const char *dir, const struct sd_store_opts *opts,
 	pthread_mutex_init(&s->lock, NULL);
 	s->roll = opts && opts->pack_roll ? opts->pack_roll
 					  : SD_STORE_PACK_ROLL;
+	s->cache = opts && opts->cache;
 	s->dir = strdup(dir);
 	if (!s->dir) {
 		r = -ENOMEM;
@@ -1119,7 +1120,7 @@ static int batch_write(struct sd_store *s, const struct sd_pack_rec *recs,
 	}
 
 	r = writev_all(s->pack_fd, iov, niov, s->pack_end);
-	if (r == 0 && fsync(s->pack_fd) < 0)
+	if (r == 0 && !s->cache && fsync(s->pack_fd) < 0)
 		r = -errno;
 	if (r < 0) {
 		r = sds_fail(why, sds_disk_errno(-r),
@@ -1129,7 +1130,7 @@ static int batch_write(struct sd_store *s, const struct sd_pack_rec *recs,
 	}
 	r = sds_write_all(s->ifd, ibuf, (size_t)nkeep * IDX_REC_SIZE,
 			  s->index_end);
-	if (r == 0 && fsync(s->ifd) < 0)
+	if (r == 0 && !s->cache && fsync(s->ifd) < 0)
 		r = -errno;
 	if (r < 0) {
 		/* A torn index record would be cut at the next open anyway;

@@ -40,6 +40,11 @@ struct sd_store;
 
 struct sd_store_opts {
 	uint64_t pack_roll; /* 0: SD_STORE_PACK_ROLL */
+	/* A cache of chunks that can be fetched again (tether mount): puts
+	 * are not fsynced. A crash may then lose the last chunks put, or
+	 * leave index records whose bytes fail their check on read, which
+	 * the store forgets (-EIO once, -ENOENT after): never wrong bytes. */
+	bool cache;
 };
 
 struct sd_store_stats {

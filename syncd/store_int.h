@@ -58,6 +58,7 @@ struct sd_store {
 	char *dir;
 	int dfd, pdfd;
 	uint64_t roll;
+	bool cache; /* sd_store_opts.cache: no fsync on puts */
 
 	/* One GC at a time. Lock order: gclock, wlock, lock. */
 	pthread_mutex_t gclock;
