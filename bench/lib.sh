@@ -121,10 +121,12 @@ node_listening() {
 		! kill -0 "$BENCH_NODE_PID" 2>/dev/null
 }
 
-# bench_start_node ROOT: a tether node on an ephemeral 127.0.0.1 port.
+# bench_start_node ROOT: a tether node on an ephemeral 127.0.0.1 port (the
+# array BENCH_NODE_ARGS holds more options for it).
 bench_start_node() {
 	mkdir -p "$1"
 	"$TETHER_BIN" node --listen tcp://127.0.0.1:0 --root "$1" \
+		${BENCH_NODE_ARGS[@]+"${BENCH_NODE_ARGS[@]}"} \
 		>"$BENCH_DIR/node.log" 2>&1 </dev/null &
 	BENCH_NODE_PID=$!
 	bench_wait_for 10 node_listening || true
@@ -220,6 +222,7 @@ bench_start_sshd() {
 			PrintLastLog no
 			X11Forwarding no
 			MaxStartups 100
+			Subsystem sftp internal-sftp
 			LogLevel INFO
 		EOF
 		sshd_launch "$d/sshd_config" >"$BENCH_DIR/sshd.log" 2>&1 </dev/null &
