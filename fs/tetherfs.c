@@ -119,6 +119,8 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 
 struct dirbuf {
 	fuse_req_t req;
+	struct fs_view *view;
+	bool plus; /* readdirplus: each name with its attributes */
 	char *p;
 	size_t cap, len;
 };
@@ -134,21 +136,45 @@ static bool add_dirent(void *opaque, const struct fs_dirent *d)
 		return false;
 	memcpy(name, d->name, d->name_len);
 	name[d->name_len] = '\0';
-	n = fuse_add_direntry(b->req, b->p + b->len, b->cap - b->len, name, &st,
-			      (off_t)d->next_off);
+	if (b->plus) {
+		struct fuse_entry_param e = { .attr = st };
+		struct fs_attr a;
+		bool dot =
+			(d->name_len == 1 && name[0] == '.') ||
+			(d->name_len == 2 && name[0] == '.' && name[1] == '.');
+
+		/* "." and "..": no entry, so no lookup reference. A name a
+		 * commit removed meanwhile is left out. */
+		if (!dot && fs_view_getattr(b->view, d->ino, &a) < 0)
+			return true;
+		if (!dot) {
+			e.ino = a.ino;
+			e.generation = 1;
+			e.attr = a.st;
+			e.attr_timeout = CACHE_S;
+			e.entry_timeout = CACHE_S;
+		}
+		n = fuse_add_direntry_plus(b->req, b->p + b->len,
+					   b->cap - b->len, name, &e,
+					   (off_t)d->next_off);
+	} else {
+		n = fuse_add_direntry(b->req, b->p + b->len, b->cap - b->len,
+				      name, &st, (off_t)d->next_off);
+	}
 	if (n > b->cap - b->len)
 		return false; /* full: this entry comes in the next call */
 	b->len += n;
 	return true;
 }
 
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+static void readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			bool plus)
 {
-	struct dirbuf b = { req, malloc(size ? size : 1), size, 0 };
+	struct dirbuf b = { req,  tfs_of(req)->view,
+			    plus, malloc(size ? size : 1),
+			    size, 0 };
 	int r;
 
-	(void)fi;
 	if (!b.p) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -160,6 +186,23 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	else
 		fuse_reply_buf(req, b.p, b.len);
 	free(b.p);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	readdir_any(req, ino, size, off, false);
+}
+
+/* A listing that brings every name's attributes along: a walk of the tree
+ * (find, ls -l, git status) costs a request per directory page, not a
+ * LOOKUP per name. */
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	(void)fi;
+	readdir_any(req, ino, size, off, true);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -310,6 +353,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.getattr = op_getattr,
 	.readlink = op_readlink,
 	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
 	.open = op_open,
 	.release = op_release,
 	.read = op_read,
@@ -340,8 +384,11 @@ static void on_inval(void *opaque, enum fs_inval kind, uint64_t ino,
 	struct tfs *t = opaque;
 	int r;
 
+	/* Attributes only (offset -1): an inode's bytes never change, a file
+	 * with new bytes is a new inode (view.h), so its pages stay good for
+	 * whoever still reads it. */
 	if (kind == FS_INVAL_INODE)
-		r = fuse_lowlevel_notify_inval_inode(t->se, ino, 0, 0);
+		r = fuse_lowlevel_notify_inval_inode(t->se, ino, -1, 0);
 	else
 		r = fuse_lowlevel_notify_inval_entry(t->se, parent, name,
 						     name_len);

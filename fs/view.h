@@ -64,8 +64,9 @@ struct fs_file {
 /* How a new version changes what the kernel may have cached, one call per
  * item (after the writer lock is released, so the callback may call
  * fuse_lowlevel_notify_inval_*):
- *   FS_INVAL_INODE: ino's attributes or content changed (or, for a
- *     directory, its list of names): drop its attributes and pages.
+ *   FS_INVAL_INODE: ino's attributes changed (mode, mtime, nlink; for a
+ *     directory, its list of names): drop them. Never its bytes: a file
+ *     whose bytes change is a new inode.
  *   FS_INVAL_ENTRY: the name (parent, name) now means something else or
  *     nothing: drop that dentry (also a negative one, for a new name). */
 enum fs_inval { FS_INVAL_INODE = 1, FS_INVAL_ENTRY = 2 };
