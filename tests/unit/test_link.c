@@ -399,6 +399,7 @@ static void test_reply_too_big(void **state)
 	struct tp_link *l = NULL;
 	struct tp_chan *c;
 	char url[64];
+	int r;
 
 	(void)state;
 	unsetenv("TETHER_LINK");
@@ -406,8 +407,13 @@ static void test_reply_too_big(void **state)
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", p.port);
 	assert_int_equal(tp_link_open(url, &l), 0);
 	assert_int_equal(tp_chan_open(l, &c), 0);
-	assert_int_equal(begin_tag(c, 1, WAIT_MS), 0);
+	/* The reader may have read the bad head before the request goes out
+	 * (it does not wait for one): then begin fails already. Either way
+	 * the call ends with EPROTO, and so does the next. */
+	r = begin_tag(c, 1, WAIT_MS);
+	assert_true(r == 0 || r == -EPROTO);
 	assert_int_equal(finish_value(c), -EPROTO);
+	assert_int_equal(begin_tag(c, 2, WAIT_MS), -EPROTO);
 	tp_chan_close(c);
 	tp_link_close(l);
 	rawpeer_stop(&p);
