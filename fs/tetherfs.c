@@ -19,6 +19,7 @@
 #include <sys/statvfs.h>
 
 #include "log.h"
+#include "inodes.h"
 #include "view.h"
 
 /* The view says when something changes (tfs_set invalidates it), so the
@@ -28,6 +29,8 @@
 struct tfs {
 	struct fuse_session *se;
 	struct fs_view *view;
+	struct tfs_inodes *inodes; /* what the kernel holds (inodes.h) */
+	bool no_open; /* the kernel opens files without asking us */
 	struct tfs_source src;
 	char *mountpoint;
 	dev_t dev; /* the mount's: its connection in /sys/fs/fuse/connections */
@@ -38,17 +41,6 @@ struct tfs {
 	atomic_bool loop_done;
 };
 
-/* An open file: its content map and the last chunk read, so sequential
- * reads smaller than a chunk decode it once. */
-struct tfs_fh {
-	struct fs_file f;
-	struct fs_attr attr;  /* at open: a file gone from the view keeps it */
-	pthread_mutex_t lock; /* the cached chunk */
-	uint32_t cached;      /* chunk index in buf, or UINT32_MAX */
-	uint8_t *buf;
-	size_t cap;
-};
-
 static struct tfs *tfs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
@@ -56,8 +48,11 @@ static struct tfs *tfs_of(fuse_req_t req)
 
 static void reply_entry(fuse_req_t req, int r, const struct fs_attr *a)
 {
+	struct tfs *t = tfs_of(req);
 	struct fuse_entry_param e = { 0 };
 
+	if (r == 0)
+		r = tfs_inodes_ref(t->inodes, t->view, a);
 	if (r == -ENOENT) {
 		/* A negative entry the kernel may keep: a new version that
 		 * adds the name invalidates it. */
@@ -74,7 +69,9 @@ static void reply_entry(fuse_req_t req, int r, const struct fs_attr *a)
 	e.attr = a->st;
 	e.attr_timeout = CACHE_S;
 	e.entry_timeout = CACHE_S;
-	fuse_reply_entry(req, &e);
+	/* The kernel did not take it (the request was interrupted). */
+	if (fuse_reply_entry(req, &e) < 0)
+		tfs_inodes_forget(t->inodes, a->ino, 1);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -89,17 +86,18 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	struct tfs *t = tfs_of(req);
+	struct tfs_inode *x;
 	struct fs_attr a;
-	int r;
+	int r = fs_view_getattr(t->view, ino, &a);
 
-	/* An open file answers for itself, in the view or not any more. */
-	if (fi && fi->fh) {
-		fuse_reply_attr(req,
-				&((struct tfs_fh *)(uintptr_t)fi->fh)->attr.st,
-				CACHE_S);
-		return;
+	(void)fi;
+	/* An inode the kernel still holds answers for itself once it left
+	 * the view (a file open across a new version). */
+	if (r == -ENOENT && (x = tfs_inodes_find(t->inodes, ino))) {
+		a = x->attr;
+		r = 0;
 	}
-	r = fs_view_getattr(tfs_of(req)->view, ino, &a);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -157,6 +155,10 @@ static bool add_dirent(void *opaque, const struct fs_dirent *d)
 		n = fuse_add_direntry_plus(b->req, b->p + b->len,
 					   b->cap - b->len, name, &e,
 					   (off_t)d->next_off);
+		/* Every entry with an inode is a lookup the kernel counts. */
+		if (!dot && n <= b->cap - b->len &&
+		    tfs_inodes_ref(tfs_of(b->req)->inodes, b->view, &a) < 0)
+			return false;
 	} else {
 		n = fuse_add_direntry(b->req, b->p + b->len, b->cap - b->len,
 				      name, &st, (off_t)d->next_off);
@@ -207,45 +209,42 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct tfs_fh *h;
-	int r;
-
+	(void)ino;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	h = calloc(1, sizeof(*h));
-	if (!h) {
-		fuse_reply_err(req, ENOMEM);
+	/* Reads go by inode (inodes.h): nothing to keep per open. Where the
+	 * kernel can, it stops asking (an OPEN and a RELEASE round trip
+	 * less per file). */
+	if (tfs_of(req)->no_open) {
+		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	r = fs_view_getattr(tfs_of(req)->view, ino, &h->attr);
-	if (r == 0)
-		r = fs_view_open(tfs_of(req)->view, ino, &h->f);
-	if (r < 0) {
-		free(h);
-		fuse_reply_err(req, -r);
-		return;
-	}
-	pthread_mutex_init(&h->lock, NULL);
-	h->cached = UINT32_MAX;
-	fi->fh = (uint64_t)(uintptr_t)h;
-	/* A new version invalidates a changed file's pages itself. */
-	fi->keep_cache = 1;
+	fi->keep_cache = 1; /* an inode's bytes never change */
 	fuse_reply_open(req, fi);
 }
 
-static void op_release(fuse_req_t req, fuse_ino_t ino,
-		       struct fuse_file_info *fi)
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	struct tfs_fh *h = (struct tfs_fh *)(uintptr_t)fi->fh;
+	tfs_inodes_forget(tfs_of(req)->inodes, ino, nlookup);
+	fuse_reply_none(req);
+}
 
-	(void)ino;
-	fs_file_free(&h->f);
-	pthread_mutex_destroy(&h->lock);
-	free(h->buf);
-	free(h);
-	fuse_reply_err(req, 0);
+static void op_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		tfs_inodes_forget(tfs_of(req)->inodes, forgets[i].ino,
+				  forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct tfs *t = userdata;
+
+	t->no_open = conn->capable & FUSE_CAP_NO_OPEN_SUPPORT;
 }
 
 int tfs_store_get(void *store, const struct fs_file *f, uint32_t i, void *dst,
@@ -264,7 +263,7 @@ int tfs_store_get(void *store, const struct fs_file *f, uint32_t i, void *dst,
 }
 
 /* Chunk i of h into h->buf (under h->lock). 0 or -errno, logged. */
-static int load_chunk(struct tfs *t, struct tfs_fh *h, uint32_t i)
+static int load_chunk(struct tfs *t, struct tfs_inode *h, uint32_t i)
 {
 	const struct sd_chunkref *c = &h->f.chunks[i];
 	struct sd_err why = { "" };
@@ -297,13 +296,20 @@ static int load_chunk(struct tfs *t, struct tfs_fh *h, uint32_t i)
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct tfs_fh *h = (struct tfs_fh *)(uintptr_t)fi->fh;
+	struct tfs_inode *h = tfs_inodes_find(tfs_of(req)->inodes, ino);
 	uint64_t pos = (uint64_t)off, end;
 	uint8_t *out;
 	size_t n = 0;
 	int r = 0;
 
-	(void)ino;
+	(void)fi;
+	if (!h || !h->is_file) {
+		log_error("view %s: a read of inode %" PRIu64
+			  ", which the kernel never looked up",
+			  tfs_of(req)->name, (uint64_t)ino);
+		fuse_reply_err(req, EIO);
+		return;
+	}
 	if (off < 0 || pos >= h->f.size) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
@@ -354,8 +360,10 @@ static const struct fuse_lowlevel_ops ops = {
 	.readlink = op_readlink,
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,
+	.init = op_init,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
 	.open = op_open,
-	.release = op_release,
 	.read = op_read,
 	.statfs = op_statfs,
 };
@@ -429,6 +437,8 @@ int tfs_mount(const char *mountpoint, const char *name,
 	t->src = *src;
 	t->mountpoint = strdup(mountpoint);
 	r = t->mountpoint ? fs_view_new(&t->view) : -ENOMEM;
+	if (r == 0)
+		r = tfs_inodes_new(&t->inodes);
 	if (r < 0)
 		goto fail;
 	t->se = fuse_session_new(&args, &ops, sizeof(ops), t);
@@ -518,6 +528,7 @@ void tfs_unmount(struct tfs *t)
 		}
 		fuse_session_destroy(t->se);
 	}
+	tfs_inodes_free(t->inodes);
 	fs_view_free(t->view);
 	free(t->mountpoint);
 	free(t);
