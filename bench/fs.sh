@@ -83,13 +83,21 @@ echo "files:   $(find "$src" -type f | wc -l), $(du -sb "$src" | cut -f1) bytes"
 
 declare -A dir
 mnts=()
-unmount_all() {
-	local m
+mount_pid=""
+# Unmount everything, stop tether mount, then bench_cleanup (the node, sshd,
+# the temp dir) with the script's own exit status. set +e: a trap that
+# stops at its first failing command would leave the node running.
+fs_cleanup() {
+	local rc=$? m
+	set +e
 	for m in "${mnts[@]}"; do
-		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 	done
+	[ -z "$mount_pid" ] || { kill "$mount_pid" 2>/dev/null; wait "$mount_pid" 2>/dev/null; }
+	(exit "$rc")
+	bench_cleanup
 }
-trap '_rc=$?; unmount_all; (exit $_rc); bench_cleanup' EXIT
+trap fs_cleanup EXIT
 dir[native]=$src
 
 # tetherfs: a node with views, the tree synced to it.
@@ -106,6 +114,7 @@ mnts+=("${dir[tetherfs]}")
 mkdir -p "$BENCH_DIR/mnt"
 "$TETHER_BIN" mount --node "$BENCH_NODE_URL" --workspace b "$BENCH_DIR/mnt" \
 	>"$BENCH_DIR/mount.out" 2>"$BENCH_DIR/mount.err" &
+mount_pid=$!
 mounted() { grep -q '^tether mount: ' "$BENCH_DIR/mount.out"; }
 bench_wait_for 30 mounted || { cat "$BENCH_DIR/mount.err" >&2; bench_die "tether mount failed"; }
 dir[mount]=$BENCH_DIR/mnt
