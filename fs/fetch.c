@@ -80,8 +80,8 @@ void fs_fetch_close(struct fs_fetch *r)
 	free(r);
 }
 
-/* One call on a channel of its own; the reply's views live in *frame's
- * channel, so the caller gets them through fn before the channel closes.
+/* One call on a channel of its own; the reply's views live in that
+ * channel, so the caller gets them through fn before it closes.
  * Reconnects once when the link was lost (the node restarted). */
 typedef int (*reply_fn)(void *opaque, const struct tp_msg *rep);
 
