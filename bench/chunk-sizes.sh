@@ -60,15 +60,7 @@ bench_setup
 bench_machine
 
 src=$BENCH_DIR/src
-if [ -n "$src_dir" ]; then
-	cp -a "$src_dir" "$src"
-	echo "tree:    a copy of $src_dir"
-else
-	"$BENCH_GEN_TREE" "$src" --seed "$seed" ${files:+--files "$files"} \
-		${bytes:+--bytes "$bytes"} 2>"$BENCH_DIR/gen.log" ||
-		{ cat "$BENCH_DIR/gen.log" >&2; bench_die "gen-tree failed"; }
-	echo "tree:    $(sed 's/^gen-tree: //' "$BENCH_DIR/gen.log")"
-fi
+bench_make_tree "$src" "$src_dir" "$seed" "$files" "$bytes"
 find "$src" -type f -print0 | xargs -0 cat >/dev/null 2>&1 || true # page cache
 bench_start_node "$BENCH_DIR/node"
 echo "node:    $BENCH_NODE_URL"

@@ -68,15 +68,7 @@ bench_setup
 bench_machine
 
 src=$BENCH_DIR/src
-if [ -n "$src_dir" ]; then
-	cp -a "$src_dir" "$src"
-	echo "tree:    a copy of $src_dir"
-else
-	"$BENCH_GEN_TREE" "$src" --seed "$seed" ${files:+--files "$files"} \
-		${bytes:+--bytes "$bytes"} 2>"$BENCH_DIR/gen.log" ||
-		{ cat "$BENCH_DIR/gen.log" >&2; bench_die "gen-tree failed"; }
-	echo "tree:    $(sed 's/^gen-tree: //' "$BENCH_DIR/gen.log")"
-fi
+bench_make_tree "$src" "$src_dir" "$seed" "$files" "$bytes"
 # .git is not synced: every way serves the tree without it.
 rm -rf "$src/.git"
 echo "files:   $(find "$src" -type f | wc -l), $(du -sb "$src" | cut -f1) bytes"
@@ -177,11 +169,13 @@ for w in "${ways[@]}"; do
 done
 echo
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }'; }
-echo "tetherfs against native (time ratio; lower is better):"
-for s in meta cold warm; do
-	echo "  $s: $(ratio "${med[tetherfs.$s]}" "${med[native.$s]}")"
-done
-if [ -n "${med[sshfs.meta]:-}" ]; then
+if [ -n "${med[tetherfs.meta]:-}" ] && [ -n "${med[native.meta]:-}" ]; then
+	echo "tetherfs against native (time ratio; lower is better):"
+	for s in meta cold warm; do
+		echo "  $s: $(ratio "${med[tetherfs.$s]}" "${med[native.$s]}")"
+	done
+fi
+if [ -n "${med[sshfs.meta]:-}" ] && [ -n "${med[tetherfs.meta]:-}" ]; then
 	echo "sshfs against tetherfs (how many times slower sshfs is):"
 	for s in meta cold warm; do
 		echo "  $s: $(ratio "${med[sshfs.$s]}" "${med[tetherfs.$s]}")"

@@ -121,6 +121,23 @@ node_listening() {
 		! kill -0 "$BENCH_NODE_PID" 2>/dev/null
 }
 
+# bench_make_tree DEST SRC_DIR SEED FILES BYTES: the tree a benchmark works
+# on, in DEST: a copy of SRC_DIR when given, else bench/gen-tree's (FILES
+# and BYTES empty: its defaults). Says which on stdout.
+bench_make_tree() {
+	local dest=$1 src_dir=$2 seed=$3 files=$4 bytes=$5
+
+	if [ -n "$src_dir" ]; then
+		cp -a "$src_dir" "$dest"
+		echo "tree:    a copy of $src_dir"
+		return
+	fi
+	"$BENCH_GEN_TREE" "$dest" --seed "$seed" ${files:+--files "$files"} \
+		${bytes:+--bytes "$bytes"} 2>"$BENCH_DIR/gen.log" ||
+		{ cat "$BENCH_DIR/gen.log" >&2; bench_die "gen-tree failed"; }
+	echo "tree:    $(sed 's/^gen-tree: //' "$BENCH_DIR/gen.log")"
+}
+
 # bench_start_node ROOT: a tether node on an ephemeral 127.0.0.1 port (the
 # array BENCH_NODE_ARGS holds more options for it).
 bench_start_node() {

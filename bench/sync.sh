@@ -111,15 +111,7 @@ echo "netns:   $([ "$BENCH_SYNC_NETNS" = 1 ] && echo private || echo "host's (lo
 
 src=$BENCH_DIR/src
 t0=$(date +%s.%N)
-if [ -n "$src_dir" ]; then
-	cp -a "$src_dir" "$src"
-	echo "tree:    a copy of $src_dir"
-else
-	"$BENCH_GEN_TREE" "$src" --seed "$seed" ${files:+--files "$files"} \
-		${bytes:+--bytes "$bytes"} 2>"$BENCH_DIR/gen.log" ||
-		{ cat "$BENCH_DIR/gen.log" >&2; bench_die "gen-tree failed"; }
-	echo "tree:    $(sed 's/^gen-tree: //' "$BENCH_DIR/gen.log")"
-fi
+bench_make_tree "$src" "$src_dir" "$seed" "$files" "$bytes"
 echo "synced:  $(find "$src" -name .git -prune -o -type f -print | wc -l) files," \
 	"$(find "$src" -name .git -prune -o -type f -printf '%s\n' | awk '{ s += $1 } END { print s }') bytes" \
 	"outside .git ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }') s to make)"
