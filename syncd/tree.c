@@ -19,59 +19,11 @@
 
 #include "cleanup.h"
 #include "failpoint.h"
+#include "rmtree.h"
 #include "zchunk.h"
 
 /* Past this many new files, one syncfs beats an fsync each. */
 #define FSYNC_EACH_MAX 32
-
-/* ---- removing ---- */
-
-static int rm_rf_at(int dfd, const char *name);
-
-static int rm_dir_contents(int fd)
-{
-	DIR *d = fdopendir(fd);
-	struct dirent *de;
-	int r = 0;
-
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	/* fd may be a dup of one already listed: they share the offset. */
-	rewinddir(d);
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		r = rm_rf_at(dirfd(d), de->d_name);
-		if (r < 0)
-			break;
-	}
-	closedir(d);
-	return r;
-}
-
-/* Remove name under dfd, whatever it is; absent is fine. */
-static int rm_rf_at(int dfd, const char *name)
-{
-	int fd;
-
-	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return -errno;
-	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	/* A read-only directory (0555) keeps its entries from its owner too,
-	 * unless it runs as root: it is going anyway. */
-	(void)fchmod(fd, 0700);
-	if (rm_dir_contents(fd) < 0)
-		return -errno;
-	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
-}
 
 /* ---- walking paths without following anything ---- */
 
@@ -115,7 +67,7 @@ static int open_component(int cur, const char *comp)
 		if (next >= 0 || tries == 2)
 			break;
 		if (errno == ENOTDIR || errno == ELOOP) {
-			int r = rm_rf_at(cur, comp);
+			int r = util_rm_rf_at(cur, comp);
 
 			if (r < 0)
 				return r;
@@ -394,7 +346,7 @@ static int apply_deletes(struct walker *w, const struct sd_delta *d,
 		    (fmt == S_IFDIR) == is_dir_type(n->type))
 			continue;
 		if (r == 0)
-			r = rm_rf_at(pfd, leaf);
+			r = util_rm_rf_at(pfd, leaf);
 		if (r < 0)
 			return sd_err_set(why, r, "deleting %s: %s", d->del[i],
 					  strerror(-r));
@@ -408,7 +360,7 @@ static int apply_deletes(struct walker *w, const struct sd_delta *d,
 		if (lstat_type(pfd, leaf, &fmt) < 0)
 			continue;
 		if ((fmt == S_IFDIR) != is_dir_type(e->type)) {
-			r = rm_rf_at(pfd, leaf);
+			r = util_rm_rf_at(pfd, leaf);
 			if (r < 0)
 				return entry_fail(why, r, "replacing", e);
 		}
@@ -716,7 +668,7 @@ static int open_stage(const struct sd_tree *t, bool clear, struct sd_err *why)
 		return sd_err_set(why, -errno, "stage %s: %s", t->stage,
 				  strerror(errno));
 	if (clear) {
-		int r = rm_dir_contents(dup(fd));
+		int r = util_rm_dir_contents(dup(fd));
 
 		if (r < 0) {
 			close(fd);
@@ -746,7 +698,7 @@ int sd_tree_update(const struct sd_tree *t, const struct sd_manifest *old,
 		r = commit(opaque, why);
 	if (r < 0) {
 		/* Before the commit point: the old version is untouched. */
-		(void)!rm_dir_contents(dup(sfd));
+		(void)!util_rm_dir_contents(dup(sfd));
 		return r;
 	}
 	util_failpoint("tree-journaled");
@@ -845,5 +797,5 @@ void sd_tree_clear_stage(const struct sd_tree *t)
 		open(t->stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd >= 0)
-		(void)!rm_dir_contents(fd);
+		(void)!util_rm_dir_contents(fd);
 }

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,11 +14,11 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <xxhash.h>
 
+#include "beneath.h"
 #include "clock.h"
 #include "log.h"
 #include "watch_tree.h"
@@ -418,24 +417,11 @@ static int root_get(struct sd_watch *w)
  * link must not send the watcher outside the root. */
 static int open_beneath(struct sd_watch *w, const char *relpath)
 {
-	struct open_how how = {
-		.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-			   RESOLVE_NO_MAGICLINKS,
-	};
-	int fd;
-
 	if (root_get(w) < 0) {
 		errno = ENOENT; /* the root is gone: so is all under it */
 		return -1;
 	}
-	if (!*relpath)
-		relpath = ".";
-	fd = (int)syscall(SYS_openat2, w->root_fd, relpath, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS)
-		fd = openat(w->root_fd, relpath,
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	return fd;
+	return util_open_beneath(w->root_fd, relpath, O_RDONLY | O_DIRECTORY);
 }
 
 /* Watches the directory open as fd (relpath names it for the fallback).
