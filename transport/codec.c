@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The tether wire codec: frames to and from struct tp_msg. Decoding treats
- * every byte as hostile; encoding refuses what the decoder would refuse. */
+/* The tether wire codec: frames to and from struct tp_msg, and the bodies of
+ * the exec messages (codec_sync.c and codec_ws.c have the others). Decoding
+ * treats every byte as hostile; encoding refuses what the decoder would
+ * refuse. */
 #include "codec.h"
+#include "codec_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -36,6 +39,9 @@ static const char *const type_names[TP_TYPE_MAX_] = {
 	[TP_SYNC_MANIFEST] = "SYNC_MANIFEST",
 	[TP_SYNC_GET] = "SYNC_GET",
 	[TP_SYNC_CHUNKS] = "SYNC_CHUNKS",
+	[TP_WS_CHANGES] = "WS_CHANGES",
+	[TP_WS_CHANGED] = "WS_CHANGED",
+	[TP_WS_RESET] = "WS_RESET",
 };
 
 /* Signals the node may deliver: Linux numbers 1..SIGRTMAX (64). */
@@ -71,17 +77,6 @@ static int32_t to_i32(uint32_t u)
 
 /* ---- decoding ---- */
 
-/* A cursor over one frame's body. len never exceeds TP_FRAME_MAX, and every
- * check is written as "wanted > len - pos" so nothing can overflow. */
-struct rd {
-	const uint8_t *p;
-	uint32_t len;
-	uint32_t pos;
-	const char *msg; /* message name, first part of err->what */
-	int entry;	 /* EXEC_TABLE entry being read, or -1 */
-	struct tp_decode_err *err;
-};
-
 static void appendf(char *buf, size_t cap, size_t *n, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -99,13 +94,9 @@ static void appendf(char *buf, size_t cap, size_t *n, const char *fmt, ...)
 		*n += (size_t)k;
 }
 
-/* Records "MSG[entry].field[idx]: reason" and returns code. Formatting only
- * happens on failure, so the success path costs nothing. */
-static int fail(struct rd *r, int code, const char *field, int idx,
-		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int fail(struct rd *r, int code, const char *field, int idx,
-		const char *fmt, ...)
+/* Formatting only happens on failure, so the success path costs nothing. */
+int tpc_fail(struct rd *r, int code, const char *field, int idx,
+	     const char *fmt, ...)
 {
 	char *w;
 	size_t cap, n = 0;
@@ -135,18 +126,18 @@ static int get_le(struct rd *r, const char *field, unsigned width,
 		  uint64_t *out)
 {
 	/* *out is written even on failure: callers test k < 0, and the
-	 * compiler cannot see that fail() never returns 0. */
+	 * compiler cannot see that tpc_fail() never returns 0. */
 	*out = 0;
 	if (width > r->len - r->pos)
-		return fail(r, -EPROTO, field, -1,
-			    "truncated (needs %u bytes, %" PRIu32 " left)",
-			    width, r->len - r->pos);
+		return tpc_fail(r, -EPROTO, field, -1,
+				"truncated (needs %u bytes, %" PRIu32 " left)",
+				width, r->len - r->pos);
 	*out = load_le(r->p + r->pos, width);
 	r->pos += width;
 	return 0;
 }
 
-static int get_u8(struct rd *r, const char *field, uint8_t *out)
+int tpc_get_u8(struct rd *r, const char *field, uint8_t *out)
 {
 	uint64_t v;
 	int k = get_le(r, field, 1, &v);
@@ -164,7 +155,7 @@ static int get_u16(struct rd *r, const char *field, uint16_t *out)
 	return k;
 }
 
-static int get_u32(struct rd *r, const char *field, uint32_t *out)
+int tpc_get_u32(struct rd *r, const char *field, uint32_t *out)
 {
 	uint64_t v;
 	int k = get_le(r, field, 4, &v);
@@ -182,52 +173,54 @@ static int get_i32(struct rd *r, const char *field, int32_t *out)
 	return k;
 }
 
-static int get_u64(struct rd *r, const char *field, uint64_t *out)
+int tpc_get_u64(struct rd *r, const char *field, uint64_t *out)
 {
 	return get_le(r, field, 8, out);
 }
 
-static int get_bool(struct rd *r, const char *field, uint8_t *out)
+int tpc_get_bool(struct rd *r, const char *field, uint8_t *out)
 {
-	int k = get_u8(r, field, out);
+	int k = tpc_get_u8(r, field, out);
 
 	if (k == 0 && *out > 1)
-		return fail(r, -EPROTO, field, -1, "%u is not 0 or 1", *out);
+		return tpc_fail(r, -EPROTO, field, -1, "%u is not 0 or 1",
+				*out);
 	return k;
 }
 
 /* u32 length + bytes. The cap is checked on the length alone, before the
  * bytes are looked at, so an oversized field is -EMSGSIZE even when the
  * frame is cut short. Text fields (nul_ok false) may not contain NUL. */
-static int get_blob(struct rd *r, const char *field, int idx, uint32_t cap,
-		    bool nul_ok, struct tp_bytes *out)
+int tpc_get_blob(struct rd *r, const char *field, int idx, uint32_t cap,
+		 bool nul_ok, struct tp_bytes *out)
 {
 	uint64_t n;
 
 	if (4 > r->len - r->pos)
-		return fail(r, -EPROTO, field, idx, "truncated length");
+		return tpc_fail(r, -EPROTO, field, idx, "truncated length");
 	n = load_le(r->p + r->pos, 4);
 	if (n > cap)
-		return fail(r, -EMSGSIZE, field, idx,
-			    "%" PRIu64 " bytes, over the %" PRIu32 "-byte cap",
-			    n, cap);
+		return tpc_fail(r, -EMSGSIZE, field, idx,
+				"%" PRIu64 " bytes, over the %" PRIu32
+				"-byte cap",
+				n, cap);
 	if (n > r->len - r->pos - 4)
-		return fail(r, -EPROTO, field, idx,
-			    "%" PRIu64 " bytes claimed, %" PRIu32 " left", n,
-			    r->len - r->pos - 4);
+		return tpc_fail(r, -EPROTO, field, idx,
+				"%" PRIu64 " bytes claimed, %" PRIu32 " left",
+				n, r->len - r->pos - 4);
 	r->pos += 4;
 	out->ptr = r->p + r->pos;
 	out->len = (uint32_t)n;
 	r->pos += (uint32_t)n;
 	if (!nul_ok && n > 0 && memchr(out->ptr, 0, n))
-		return fail(r, -EPROTO, field, idx, "string contains NUL");
+		return tpc_fail(r, -EPROTO, field, idx, "string contains NUL");
 	return 0;
 }
 
-static int get_str(struct rd *r, const char *field, int idx, uint32_t cap,
-		   struct tp_bytes *out)
+int tpc_get_str(struct rd *r, const char *field, int idx, uint32_t cap,
+		struct tp_bytes *out)
 {
-	return get_blob(r, field, idx, cap, false, out);
+	return tpc_get_blob(r, field, idx, cap, false, out);
 }
 
 enum strv_kind {
@@ -243,27 +236,29 @@ static int get_strv(struct rd *r, const char *field, enum strv_kind kind,
 	const uint8_t *eq;
 	int k;
 
-	k = get_u32(r, field, &count);
+	k = tpc_get_u32(r, field, &count);
 	if (k < 0)
 		return k;
 	if (count > TP_STRV_MAX)
-		return fail(r, -EMSGSIZE, field, -1,
-			    "%" PRIu32 " strings over the %u cap", count,
-			    TP_STRV_MAX);
+		return tpc_fail(r, -EMSGSIZE, field, -1,
+				"%" PRIu32 " strings over the %u cap", count,
+				TP_STRV_MAX);
 	if (kind == STRV_ARGV && count == 0)
-		return fail(r, -EPROTO, field, -1, "empty list (no program)");
+		return tpc_fail(r, -EPROTO, field, -1,
+				"empty list (no program)");
 	start = r->pos;
 	for (uint32_t i = 0; i < count; i++) {
-		k = get_str(r, field, (int)i, TP_STR_MAX, &s);
+		k = tpc_get_str(r, field, (int)i, TP_STR_MAX, &s);
 		if (k < 0)
 			return k;
 		if (kind == STRV_ARGV && s.len == 0)
-			return fail(r, -EPROTO, field, (int)i, "empty string");
+			return tpc_fail(r, -EPROTO, field, (int)i,
+					"empty string");
 		if (kind == STRV_ENV) {
 			eq = s.len ? memchr(s.ptr, '=', s.len) : NULL;
 			if (!eq || eq == s.ptr)
-				return fail(r, -EPROTO, field, (int)i,
-					    "not NAME=value");
+				return tpc_fail(r, -EPROTO, field, (int)i,
+						"not NAME=value");
 		}
 	}
 	out->ptr = r->p + start;
@@ -278,31 +273,33 @@ static int get_exit(struct rd *r, struct tp_exit *e)
 
 	if ((k = get_i32(r, "exit.code", &e->code)) < 0 ||
 	    (k = get_i32(r, "exit.signal", &e->signal)) < 0 ||
-	    (k = get_bool(r, "exit.timed_out", &e->timed_out)) < 0 ||
-	    (k = get_u64(r, "exit.wall_us", &e->wall_us)) < 0 ||
-	    (k = get_u64(r, "exit.user_us", &e->user_us)) < 0 ||
-	    (k = get_u64(r, "exit.sys_us", &e->sys_us)) < 0 ||
-	    (k = get_u64(r, "exit.maxrss_kb", &e->maxrss_kb)) < 0)
+	    (k = tpc_get_bool(r, "exit.timed_out", &e->timed_out)) < 0 ||
+	    (k = tpc_get_u64(r, "exit.wall_us", &e->wall_us)) < 0 ||
+	    (k = tpc_get_u64(r, "exit.user_us", &e->user_us)) < 0 ||
+	    (k = tpc_get_u64(r, "exit.sys_us", &e->sys_us)) < 0 ||
+	    (k = tpc_get_u64(r, "exit.maxrss_kb", &e->maxrss_kb)) < 0)
 		return k;
 	return 0;
 }
 
 static int get_flags(struct rd *r, const char *field, uint32_t *out)
 {
-	int k = get_u32(r, field, out);
+	int k = tpc_get_u32(r, field, out);
 
 	if (k == 0 && (*out & ~(uint32_t)TP_EXEC_F_ALL_))
-		return fail(r, -EPROTO, field, -1, "unknown bits 0x%" PRIx32,
-			    *out & ~(uint32_t)TP_EXEC_F_ALL_);
+		return tpc_fail(r, -EPROTO, field, -1,
+				"unknown bits 0x%" PRIx32,
+				*out & ~(uint32_t)TP_EXEC_F_ALL_);
 	return k;
 }
 
 static int get_state(struct rd *r, uint8_t *out)
 {
-	int k = get_u8(r, "state", out);
+	int k = tpc_get_u8(r, "state", out);
 
 	if (k == 0 && *out != TP_STATE_RUNNING && *out != TP_STATE_EXITED)
-		return fail(r, -EPROTO, "state", -1, "unknown state %u", *out);
+		return tpc_fail(r, -EPROTO, "state", -1, "unknown state %u",
+				*out);
 	return k;
 }
 
@@ -318,38 +315,36 @@ static int get_entry(struct rd *r, struct tp_exec_entry *e)
 {
 	int k;
 
-	if ((k = get_u64(r, "id", &e->id)) < 0 ||
+	if ((k = tpc_get_u64(r, "id", &e->id)) < 0 ||
 	    (k = get_i32(r, "pid", &e->pid)) < 0 ||
 	    (k = get_flags(r, "flags", &e->flags)) < 0 ||
 	    (k = get_state(r, &e->state)) < 0 ||
 	    (k = get_exit(r, &e->exit)) < 0)
 		return k;
 	if (e->state == TP_STATE_RUNNING && !exit_is_zero(&e->exit))
-		return fail(r, -EPROTO, "exit", -1, "set on a running command");
-	if ((k = get_u64(r, "started_ms", &e->started_ms)) < 0 ||
-	    (k = get_str(r, "cmdline", -1, TP_STR_MAX, &e->cmdline)) < 0)
+		return tpc_fail(r, -EPROTO, "exit", -1,
+				"set on a running command");
+	if ((k = tpc_get_u64(r, "started_ms", &e->started_ms)) < 0 ||
+	    (k = tpc_get_str(r, "cmdline", -1, TP_STR_MAX, &e->cmdline)) < 0)
 		return k;
 	return 0;
 }
 
-/* Reads one table entry into *out (a struct tp_exec_entry or
- * tp_sync_entry). */
-typedef int (*entry_fn)(struct rd *r, void *out);
-
 /* A table: u32 count (at most cap), then count entries, each checked with
  * get() and left raw in the frame for the caller to iterate. */
-static int get_rows(struct rd *r, uint32_t cap, entry_fn get, void *scratch,
-		    uint32_t *count, const uint8_t **ptr, uint32_t *size)
+int tpc_get_rows(struct rd *r, uint32_t cap, tpc_entry_fn get, void *scratch,
+		 uint32_t *count, const uint8_t **ptr, uint32_t *size)
 {
 	uint32_t start;
 	int k;
 
-	k = get_u32(r, "count", count);
+	k = tpc_get_u32(r, "count", count);
 	if (k < 0)
 		return k;
 	if (*count > cap)
-		return fail(r, -EMSGSIZE, "count", -1,
-			    "%" PRIu32 " entries over the %u cap", *count, cap);
+		return tpc_fail(r, -EMSGSIZE, "count", -1,
+				"%" PRIu32 " entries over the %u cap", *count,
+				cap);
 	start = r->pos;
 	for (uint32_t i = 0; i < *count; i++) {
 		r->entry = (int)i;
@@ -363,9 +358,9 @@ static int get_rows(struct rd *r, uint32_t cap, entry_fn get, void *scratch,
 	return 0;
 }
 
-/* The next row of a table decoded by get_rows(). */
-static bool next_row(const uint8_t *ptr, uint32_t size, const char *msg,
-		     entry_fn get, uint32_t *pos, void *out)
+/* The next row of a table decoded by tpc_get_rows(). */
+bool tpc_next_row(const uint8_t *ptr, uint32_t size, const char *msg,
+		  tpc_entry_fn get, uint32_t *pos, void *out)
 {
 	struct rd r;
 
@@ -390,8 +385,8 @@ static int get_table(struct rd *r, struct tp_exec_table *t)
 	struct tp_exec_entry e;
 
 	t->entries = NULL;
-	return get_rows(r, TP_TABLE_MAX, get_entry_any, &e, &t->count, &t->ptr,
-			&t->size);
+	return tpc_get_rows(r, TP_TABLE_MAX, get_entry_any, &e, &t->count,
+			    &t->ptr, &t->size);
 }
 
 bool tp_name_ok(const uint8_t *p, size_t n)
@@ -410,241 +405,38 @@ bool tp_name_ok(const uint8_t *p, size_t n)
 }
 
 /* A workspace or domain name; empty only where allowed. */
-static int get_name(struct rd *r, const char *field, bool empty_ok,
-		    struct tp_bytes *out)
+int tpc_get_name(struct rd *r, const char *field, bool empty_ok,
+		 struct tp_bytes *out)
 {
-	int k = get_str(r, field, -1, TP_NAME_MAX, out);
+	int k = tpc_get_str(r, field, -1, TP_NAME_MAX, out);
 
 	if (k < 0 || (empty_ok && out->len == 0))
 		return k;
 	if (!tp_name_ok(out->ptr, out->len))
-		return fail(r, -EPROTO, field, -1,
-			    "not a name (1-%u of A-Z a-z 0-9 _ - ., not "
-			    "starting with '.')",
-			    TP_NAME_MAX);
+		return tpc_fail(r, -EPROTO, field, -1,
+				"not a name (1-%u of A-Z a-z 0-9 _ - ., not "
+				"starting with '.')",
+				TP_NAME_MAX);
 	return 0;
 }
 
-static int get_id(struct rd *r, const char *field, uint8_t out[TP_ID_SIZE])
+int tpc_get_id(struct rd *r, const char *field, uint8_t out[TP_ID_SIZE])
 {
 	if (TP_ID_SIZE > r->len - r->pos)
-		return fail(r, -EPROTO, field, -1, "truncated id");
+		return tpc_fail(r, -EPROTO, field, -1, "truncated id");
 	memcpy(out, r->p + r->pos, TP_ID_SIZE);
 	r->pos += TP_ID_SIZE;
 	return 0;
-}
-
-static int get_session(struct rd *r, uint64_t *out)
-{
-	int k = get_u64(r, "session", out);
-
-	if (k == 0 && *out == 0)
-		return fail(r, -EPROTO, "session", -1, "0 is not a session");
-	return k;
-}
-
-static int get_sync_state(struct rd *r, struct tp_sync_state *s)
-{
-	int k;
-
-	if ((k = get_u64(r, "version", &s->version)) < 0 ||
-	    (k = get_id(r, "root", s->root)) < 0 ||
-	    (k = get_u64(r, "files", &s->files)) < 0 ||
-	    (k = get_u64(r, "bytes", &s->bytes)) < 0 ||
-	    (k = get_u64(r, "committed_ms", &s->committed_ms)) < 0)
-		return k;
-	return 0;
-}
-
-static int get_wsentry(struct rd *r, struct tp_sync_entry *e)
-{
-	int k;
-
-	if ((k = get_name(r, "name", false, &e->name)) < 0 ||
-	    (k = get_name(r, "domain", false, &e->domain)) < 0 ||
-	    (k = get_sync_state(r, &e->state)) < 0 ||
-	    (k = get_u64(r, "pending_ms", &e->pending_ms)) < 0)
-		return k;
-	return 0;
-}
-
-static int get_wsentry_any(struct rd *r, void *out)
-{
-	return get_wsentry(r, out);
-}
-
-static int get_wstab(struct rd *r, struct tp_sync_table *t)
-{
-	struct tp_sync_entry e;
-
-	t->entries = NULL;
-	return get_rows(r, TP_WSTAB_MAX, get_wsentry_any, &e, &t->count,
-			&t->ptr, &t->size);
-}
-
-static int get_want(struct rd *r, struct tp_sync_want *w)
-{
-	int k;
-
-	if ((k = get_session(r, &w->session)) < 0 ||
-	    (k = get_u64(r, "total", &w->total)) < 0 ||
-	    (k = get_u64(r, "index", &w->index)) < 0 ||
-	    (k = get_u32(r, "count", &w->count)) < 0)
-		return k;
-	if (w->count > TP_WANT_MAX)
-		return fail(r, -EMSGSIZE, "count", -1,
-			    "%" PRIu32 " ids over the %u cap", w->count,
-			    TP_WANT_MAX);
-	if (w->index > w->total || w->count > w->total - w->index)
-		return fail(r, -EPROTO, "count", -1,
-			    "ids %" PRIu64 "+%" PRIu32
-			    " past the total %" PRIu64,
-			    w->index, w->count, w->total);
-	if ((uint64_t)w->count * TP_ID_SIZE > r->len - r->pos)
-		return fail(r, -EPROTO, "ids", -1,
-			    "truncated (%" PRIu32 " ids)", w->count);
-	w->ids = r->p + r->pos;
-	r->pos += w->count * TP_ID_SIZE;
-	return 0;
-}
-
-static int get_offer(struct rd *r, struct tp_sync_offer *o)
-{
-	int k;
-
-	if ((k = get_name(r, "workspace", false, &o->workspace)) < 0 ||
-	    (k = get_session(r, &o->session)) < 0 ||
-	    (k = get_u64(r, "offset", &o->offset)) < 0 ||
-	    (k = get_u64(r, "total", &o->total)) < 0 ||
-	    (k = get_blob(r, "data", -1, TP_BULK_MAX, true, &o->data)) < 0)
-		return k;
-	if (o->offset > o->total || o->data.len > o->total - o->offset)
-		return fail(r, -EPROTO, "data", -1,
-			    "bytes %" PRIu64 "+%" PRIu32
-			    " past the total %" PRIu64,
-			    o->offset, o->data.len, o->total);
-	return 0;
-}
-
-static int get_manifest(struct rd *r, struct tp_sync_manifest *p)
-{
-	int k;
-
-	if ((k = get_u64(r, "version", &p->version)) < 0)
-		return k;
-	/* A node with nothing committed answers ENOENT, never a page. */
-	if (p->version == 0)
-		return fail(r, -EPROTO, "version", -1,
-			    "0 is not a committed version");
-	if ((k = get_u64(r, "total", &p->total)) < 0 ||
-	    (k = get_u64(r, "offset", &p->offset)) < 0 ||
-	    (k = get_blob(r, "data", -1, TP_BULK_MAX, true, &p->data)) < 0)
-		return k;
-	if (p->offset > p->total || p->data.len > p->total - p->offset)
-		return fail(r, -EPROTO, "data", -1,
-			    "bytes %" PRIu64 "+%" PRIu32
-			    " past the total %" PRIu64,
-			    p->offset, p->data.len, p->total);
-	return 0;
-}
-
-/* The count of a SYNC_GET or SYNC_CHUNKS: 1 .. TP_GET_MAX. */
-static int get_count(struct rd *r, uint32_t *out)
-{
-	int k = get_u32(r, "count", out);
-
-	if (k < 0)
-		return k;
-	if (*out == 0)
-		return fail(r, -EPROTO, "count", -1, "0 chunks");
-	if (*out > TP_GET_MAX)
-		return fail(r, -EMSGSIZE, "count", -1,
-			    "%" PRIu32 " chunks over the %u cap", *out,
-			    TP_GET_MAX);
-	return 0;
-}
-
-static int get_get(struct rd *r, struct tp_sync_get *g)
-{
-	int k;
-
-	if ((k = get_name(r, "workspace", false, &g->workspace)) < 0 ||
-	    (k = get_count(r, &g->count)) < 0)
-		return k;
-	/* Fewer bytes is refused here, more as trailing bytes: either way
-	 * the ids are exactly count * TP_ID_SIZE bytes. */
-	if ((uint64_t)g->count * TP_ID_SIZE > r->len - r->pos)
-		return fail(r, -EPROTO, "ids", -1,
-			    "truncated (%" PRIu32 " ids need %" PRIu32
-			    " bytes, %" PRIu32 " left)",
-			    g->count, g->count * TP_ID_SIZE, r->len - r->pos);
-	g->ids = r->p + r->pos;
-	r->pos += g->count * TP_ID_SIZE;
-	return 0;
-}
-
-static int decode_sync(struct rd *r, struct tp_msg *m)
-{
-	int k = 0;
-
-	switch (m->type) {
-	case TP_SYNC_BEGIN:
-		if ((k = get_name(r, "workspace", false, &m->begin.workspace)) <
-			    0 ||
-		    (k = get_name(r, "domain", true, &m->begin.domain)) < 0)
-			return k;
-		break;
-	case TP_SYNC_STATE: k = get_sync_state(r, &m->state); break;
-	case TP_SYNC_OFFER: k = get_offer(r, &m->offer); break;
-	case TP_SYNC_NEED:
-		if ((k = get_session(r, &m->need.session)) < 0 ||
-		    (k = get_u64(r, "index", &m->need.index)) < 0)
-			return k;
-		break;
-	case TP_SYNC_WANT: k = get_want(r, &m->want); break;
-	case TP_SYNC_PUT:
-		if ((k = get_session(r, &m->put.session)) < 0 ||
-		    (k = get_blob(r, "pack", -1, TP_BULK_MAX, true,
-				  &m->put.pack)) < 0)
-			return k;
-		break;
-	case TP_SYNC_COMMIT:
-		if ((k = get_session(r, &m->commit.session)) < 0 ||
-		    (k = get_u64(r, "version", &m->commit.version)) < 0 ||
-		    (k = get_id(r, "root", m->commit.root)) < 0)
-			return k;
-		break;
-	case TP_SYNC_STATUS: break;
-	case TP_SYNC_TABLE: k = get_wstab(r, &m->wstab); break;
-	case TP_SYNC_FETCH:
-		if ((k = get_name(r, "workspace", false, &m->fetch.workspace)) <
-			    0 ||
-		    (k = get_u64(r, "version", &m->fetch.version)) < 0 ||
-		    (k = get_u64(r, "offset", &m->fetch.offset)) < 0)
-			return k;
-		break;
-	case TP_SYNC_MANIFEST: k = get_manifest(r, &m->manifest); break;
-	case TP_SYNC_GET: k = get_get(r, &m->get); break;
-	case TP_SYNC_CHUNKS:
-		if ((k = get_count(r, &m->chunks.count)) < 0 ||
-		    (k = get_blob(r, "pack", -1, TP_BULK_MAX, true,
-				  &m->chunks.pack)) < 0)
-			return k;
-		break;
-	default:
-		return fail(r, -EPROTO, "type", -1, "unknown type %u", m->type);
-	}
-	return k;
 }
 
 static int get_output(struct rd *r, struct tp_exec_output *o)
 {
 	int k;
 
-	if ((k = get_u64(r, "out_off", &o->out_off)) < 0 ||
-	    (k = get_blob(r, "out", -1, TP_DATA_MAX, true, &o->out)) < 0 ||
-	    (k = get_u64(r, "err_off", &o->err_off)) < 0 ||
-	    (k = get_blob(r, "err", -1, TP_DATA_MAX, true, &o->err)) < 0 ||
+	if ((k = tpc_get_u64(r, "out_off", &o->out_off)) < 0 ||
+	    (k = tpc_get_blob(r, "out", -1, TP_DATA_MAX, true, &o->out)) < 0 ||
+	    (k = tpc_get_u64(r, "err_off", &o->err_off)) < 0 ||
+	    (k = tpc_get_blob(r, "err", -1, TP_DATA_MAX, true, &o->err)) < 0 ||
 	    (k = get_state(r, &o->state)) < 0)
 		return k;
 	if (o->state == TP_STATE_EXITED)
@@ -659,42 +451,43 @@ static int decode_body(struct rd *r, struct tp_msg *m)
 	switch (m->type) {
 	case TP_ERROR:
 		if ((k = get_i32(r, "code", &m->error.code)) < 0 ||
-		    (k = get_str(r, "message", -1, TP_ERRMSG_MAX,
-				 &m->error.message)) < 0)
+		    (k = tpc_get_str(r, "message", -1, TP_ERRMSG_MAX,
+				     &m->error.message)) < 0)
 			return k;
 		break;
-	case TP_OK: k = get_u64(r, "value", &m->ok); break;
+	case TP_OK: k = tpc_get_u64(r, "value", &m->ok); break;
 	case TP_EXEC_START: {
 		struct tp_exec_start *s = &m->start;
 
 		if ((k = get_flags(r, "flags", &s->flags)) < 0 ||
-		    (k = get_u32(r, "timeout_ms", &s->timeout_ms)) < 0 ||
+		    (k = tpc_get_u32(r, "timeout_ms", &s->timeout_ms)) < 0 ||
 		    (k = get_u16(r, "rows", &s->rows)) < 0 ||
 		    (k = get_u16(r, "cols", &s->cols)) < 0 ||
-		    (k = get_str(r, "cwd", -1, TP_STR_MAX, &s->cwd)) < 0 ||
-		    (k = get_name(r, "workspace", true, &s->workspace)) < 0 ||
+		    (k = tpc_get_str(r, "cwd", -1, TP_STR_MAX, &s->cwd)) < 0 ||
+		    (k = tpc_get_name(r, "workspace", true, &s->workspace)) <
+			    0 ||
 		    (k = get_strv(r, "argv", STRV_ARGV, &s->argv)) < 0 ||
 		    (k = get_strv(r, "env", STRV_ENV, &s->env)) < 0)
 			return k;
 		break;
 	}
 	case TP_EXEC_STARTED:
-		if ((k = get_u64(r, "id", &m->started.id)) < 0 ||
+		if ((k = tpc_get_u64(r, "id", &m->started.id)) < 0 ||
 		    (k = get_i32(r, "pid", &m->started.pid)) < 0)
 			return k;
 		/* The first output, when the START asked for it. */
-		if ((k = get_bool(r, "has_output", &m->started.has_output)) ==
-			    0 &&
+		if ((k = tpc_get_bool(r, "has_output",
+				      &m->started.has_output)) == 0 &&
 		    m->started.has_output)
 			k = get_output(r, &m->started.output);
 		break;
 	case TP_EXEC_READ: {
 		struct tp_exec_read *q = &m->read;
 
-		if ((k = get_u64(r, "id", &q->id)) < 0 ||
-		    (k = get_u64(r, "out_off", &q->out_off)) < 0 ||
-		    (k = get_u64(r, "err_off", &q->err_off)) < 0 ||
-		    (k = get_u32(r, "wait_ms", &q->wait_ms)) < 0)
+		if ((k = tpc_get_u64(r, "id", &q->id)) < 0 ||
+		    (k = tpc_get_u64(r, "out_off", &q->out_off)) < 0 ||
+		    (k = tpc_get_u64(r, "err_off", &q->err_off)) < 0 ||
+		    (k = tpc_get_u32(r, "wait_ms", &q->wait_ms)) < 0)
 			return k;
 		break;
 	}
@@ -702,25 +495,25 @@ static int decode_body(struct rd *r, struct tp_msg *m)
 	case TP_EXEC_WRITE: {
 		struct tp_exec_write *w = &m->write;
 
-		if ((k = get_u64(r, "id", &w->id)) < 0 ||
-		    (k = get_u64(r, "in_off", &w->in_off)) < 0 ||
-		    (k = get_blob(r, "data", -1, TP_DATA_MAX, true, &w->data)) <
-			    0 ||
-		    (k = get_bool(r, "eof", &w->eof)) < 0)
+		if ((k = tpc_get_u64(r, "id", &w->id)) < 0 ||
+		    (k = tpc_get_u64(r, "in_off", &w->in_off)) < 0 ||
+		    (k = tpc_get_blob(r, "data", -1, TP_DATA_MAX, true,
+				      &w->data)) < 0 ||
+		    (k = tpc_get_bool(r, "eof", &w->eof)) < 0)
 			return k;
 		break;
 	}
 	case TP_EXEC_SIGNAL:
-		if ((k = get_u64(r, "id", &m->signal.id)) < 0 ||
+		if ((k = tpc_get_u64(r, "id", &m->signal.id)) < 0 ||
 		    (k = get_i32(r, "signo", &m->signal.signo)) < 0)
 			return k;
 		if (m->signal.signo < SIGNO_MIN || m->signal.signo > SIGNO_MAX)
-			return fail(r, -EPROTO, "signo", -1,
-				    "%" PRId32 " is not a signal (%d..%d)",
-				    m->signal.signo, SIGNO_MIN, SIGNO_MAX);
+			return tpc_fail(r, -EPROTO, "signo", -1,
+					"%" PRId32 " is not a signal (%d..%d)",
+					m->signal.signo, SIGNO_MIN, SIGNO_MAX);
 		break;
 	case TP_EXEC_RESIZE:
-		if ((k = get_u64(r, "id", &m->resize.id)) < 0 ||
+		if ((k = tpc_get_u64(r, "id", &m->resize.id)) < 0 ||
 		    (k = get_u16(r, "rows", &m->resize.rows)) < 0 ||
 		    (k = get_u16(r, "cols", &m->resize.cols)) < 0)
 			return k;
@@ -728,7 +521,10 @@ static int decode_body(struct rd *r, struct tp_msg *m)
 	case TP_EXEC_LIST:
 	case TP_PING: break;
 	case TP_EXEC_TABLE: k = get_table(r, &m->table); break;
-	default: k = decode_sync(r, m); break;
+	case TP_WS_CHANGES:
+	case TP_WS_CHANGED:
+	case TP_WS_RESET: k = tpc_decode_ws(r, m); break;
+	default: k = tpc_decode_sync(r, m); break;
 	}
 	return k;
 }
@@ -750,11 +546,11 @@ int tp_msg_decode(const void *buf, size_t len, struct tp_msg *m,
 		err->what[0] = '\0';
 	}
 	if (!p || len < TP_HEADER_SIZE)
-		return fail(&r, -EPROTO, NULL, -1,
-			    "%zu bytes, shorter than the %u-byte header", len,
-			    TP_HEADER_SIZE);
+		return tpc_fail(&r, -EPROTO, NULL, -1,
+				"%zu bytes, shorter than the %u-byte header",
+				len, TP_HEADER_SIZE);
 	if (memcmp(p, TP_MAGIC, 4) != 0)
-		return fail(&r, -EPROTO, NULL, -1, "bad magic");
+		return tpc_fail(&r, -EPROTO, NULL, -1, "bad magic");
 
 	/* The version comes before every other check on purpose: a newer peer
 	 * may have changed anything after the header, and what it needs to
@@ -770,18 +566,19 @@ int tp_msg_decode(const void *buf, size_t len, struct tp_msg *m,
 		return -EPROTONOSUPPORT;
 	}
 	if (len > TP_FRAME_MAX)
-		return fail(&r, -EMSGSIZE, NULL, -1,
-			    "%zu bytes, over the %u-byte cap", len,
-			    TP_FRAME_MAX);
+		return tpc_fail(&r, -EMSGSIZE, NULL, -1,
+				"%zu bytes, over the %u-byte cap", len,
+				TP_FRAME_MAX);
 	type = (uint16_t)load_le(p + 6, 2);
 	body = (uint32_t)load_le(p + 8, 4);
 	if (body != len - TP_HEADER_SIZE)
-		return fail(&r, -EPROTO, NULL, -1,
-			    "header says %" PRIu32 " body bytes, frame has %zu",
-			    body, len - TP_HEADER_SIZE);
+		return tpc_fail(&r, -EPROTO, NULL, -1,
+				"header says %" PRIu32
+				" body bytes, frame has %zu",
+				body, len - TP_HEADER_SIZE);
 	if (type == 0 || type >= TP_TYPE_MAX_)
-		return fail(&r, -EPROTO, NULL, -1, "unknown message type %u",
-			    type);
+		return tpc_fail(&r, -EPROTO, NULL, -1,
+				"unknown message type %u", type);
 
 	m->version = version;
 	m->type = type;
@@ -793,9 +590,10 @@ int tp_msg_decode(const void *buf, size_t len, struct tp_msg *m,
 	if (k < 0)
 		return k;
 	if (r.pos != r.len)
-		return fail(&r, -EPROTO, NULL, -1,
-			    "%" PRIu32 " trailing bytes after the last field",
-			    r.len - r.pos);
+		return tpc_fail(&r, -EPROTO, NULL, -1,
+				"%" PRIu32
+				" trailing bytes after the last field",
+				r.len - r.pos);
 	return 0;
 }
 
@@ -847,28 +645,11 @@ char **tp_strv_dup(const struct tp_strv *v)
 bool tp_table_next(const struct tp_exec_table *t, uint32_t *pos,
 		   struct tp_exec_entry *out)
 {
-	return t &&
-	       next_row(t->ptr, t->size, "EXEC_TABLE", get_entry_any, pos, out);
-}
-
-bool tp_wstab_next(const struct tp_sync_table *t, uint32_t *pos,
-		   struct tp_sync_entry *out)
-{
-	return t && next_row(t->ptr, t->size, "SYNC_TABLE", get_wsentry_any,
-			     pos, out);
+	return t && tpc_next_row(t->ptr, t->size, "EXEC_TABLE", get_entry_any,
+				 pos, out);
 }
 
 /* ---- encoding ---- */
-
-/* Encoding runs twice over the same message: once with p == NULL to measure
- * (and refuse oversized fields before anything is allocated), then into a
- * buffer of exactly that size. Errors are sticky in r. */
-struct wr {
-	uint8_t *p;
-	size_t cap;
-	size_t len;
-	int r;
-};
 
 static bool wr_room(struct wr *w, size_t n)
 {
@@ -887,7 +668,7 @@ static bool wr_room(struct wr *w, size_t n)
 	return true;
 }
 
-static void put_raw(struct wr *w, const void *src, size_t n)
+void tpc_put_raw(struct wr *w, const void *src, size_t n)
 {
 	if (!wr_room(w, n))
 		return;
@@ -896,13 +677,13 @@ static void put_raw(struct wr *w, const void *src, size_t n)
 	w->len += n;
 }
 
-static void put_le(struct wr *w, uint64_t v, unsigned width)
+void tpc_put_le(struct wr *w, uint64_t v, unsigned width)
 {
 	uint8_t b[8];
 
 	for (unsigned i = 0; i < width; i++)
 		b[i] = (uint8_t)(v >> (8 * i));
-	put_raw(w, b, width);
+	tpc_put_raw(w, b, width);
 }
 
 static void put_i32(struct wr *w, int32_t v)
@@ -910,7 +691,7 @@ static void put_i32(struct wr *w, int32_t v)
 	uint32_t u;
 
 	memcpy(&u, &v, sizeof(u));
-	put_le(w, u, 4);
+	tpc_put_le(w, u, 4);
 }
 
 static void put_blob(struct wr *w, const void *ptr, size_t n, uint32_t cap)
@@ -925,11 +706,11 @@ static void put_blob(struct wr *w, const void *ptr, size_t n, uint32_t cap)
 		w->r = -EINVAL;
 		return;
 	}
-	put_le(w, n, 4);
-	put_raw(w, ptr, n);
+	tpc_put_le(w, n, 4);
+	tpc_put_raw(w, ptr, n);
 }
 
-static void put_bytes(struct wr *w, const struct tp_bytes *b, uint32_t cap)
+void tpc_put_bytes(struct wr *w, const struct tp_bytes *b, uint32_t cap)
 {
 	put_blob(w, b->ptr, b->len, cap);
 }
@@ -957,7 +738,7 @@ static void put_cstrv(struct wr *w, const struct tp_cstrv *v)
 		w->r = -EINVAL;
 		return;
 	}
-	put_le(w, v->count, 4);
+	tpc_put_le(w, v->count, 4);
 	for (uint32_t i = 0; i < v->count; i++)
 		put_cstr(w, v->v[i], TP_STR_MAX);
 }
@@ -966,11 +747,11 @@ static void put_exit(struct wr *w, const struct tp_exit *e)
 {
 	put_i32(w, e->code);
 	put_i32(w, e->signal);
-	put_le(w, e->timed_out, 1);
-	put_le(w, e->wall_us, 8);
-	put_le(w, e->user_us, 8);
-	put_le(w, e->sys_us, 8);
-	put_le(w, e->maxrss_kb, 8);
+	tpc_put_le(w, e->timed_out, 1);
+	tpc_put_le(w, e->wall_us, 8);
+	tpc_put_le(w, e->user_us, 8);
+	tpc_put_le(w, e->sys_us, 8);
+	tpc_put_le(w, e->maxrss_kb, 8);
 }
 
 static void put_table(struct wr *w, const struct tp_exec_table *t)
@@ -987,158 +768,30 @@ static void put_table(struct wr *w, const struct tp_exec_table *t)
 		w->r = -EINVAL;
 		return;
 	}
-	put_le(w, t->count, 4);
+	tpc_put_le(w, t->count, 4);
 	for (uint32_t i = 0; i < t->count && !w->r; i++) {
 		const struct tp_exec_entry *e = &t->entries[i];
 
-		put_le(w, e->id, 8);
+		tpc_put_le(w, e->id, 8);
 		put_i32(w, e->pid);
-		put_le(w, e->flags, 4);
-		put_le(w, e->state, 1);
+		tpc_put_le(w, e->flags, 4);
+		tpc_put_le(w, e->state, 1);
 		/* The exit block of a running entry is zeros on the wire,
 		 * whatever the caller left in it. */
 		put_exit(w,
 			 e->state == TP_STATE_RUNNING ? &zero_exit : &e->exit);
-		put_le(w, e->started_ms, 8);
-		put_bytes(w, &e->cmdline, TP_STR_MAX);
-	}
-}
-
-static void put_sync_state(struct wr *w, const struct tp_sync_state *s)
-{
-	put_le(w, s->version, 8);
-	put_raw(w, s->root, TP_ID_SIZE);
-	put_le(w, s->files, 8);
-	put_le(w, s->bytes, 8);
-	put_le(w, s->committed_ms, 8);
-}
-
-static void put_wstab(struct wr *w, const struct tp_sync_table *t)
-{
-	if (w->r)
-		return;
-	if (t->count > TP_WSTAB_MAX) {
-		w->r = -EMSGSIZE;
-		return;
-	}
-	if (t->count && !t->entries) {
-		w->r = -EINVAL;
-		return;
-	}
-	put_le(w, t->count, 4);
-	for (uint32_t i = 0; i < t->count && !w->r; i++) {
-		put_bytes(w, &t->entries[i].name, TP_NAME_MAX);
-		put_bytes(w, &t->entries[i].domain, TP_NAME_MAX);
-		put_sync_state(w, &t->entries[i].state);
-		put_le(w, t->entries[i].pending_ms, 8);
-	}
-}
-
-static void put_want(struct wr *w, const struct tp_sync_want *q)
-{
-	if (w->r)
-		return;
-	if (q->count > TP_WANT_MAX) {
-		w->r = -EMSGSIZE;
-		return;
-	}
-	if (q->count && !q->ids) {
-		w->r = -EINVAL;
-		return;
-	}
-	put_le(w, q->session, 8);
-	put_le(w, q->total, 8);
-	put_le(w, q->index, 8);
-	put_le(w, q->count, 4);
-	put_raw(w, q->ids, (size_t)q->count * TP_ID_SIZE);
-}
-
-/* A SYNC_GET or SYNC_CHUNKS count over the cap is a size refusal, made
- * before anything is allocated; 0 is left to the decoder's check. */
-static bool count_ok(struct wr *w, uint32_t count)
-{
-	if (w->r)
-		return false;
-	if (count > TP_GET_MAX) {
-		w->r = -EMSGSIZE;
-		return false;
-	}
-	return true;
-}
-
-static void put_get(struct wr *w, const struct tp_sync_get *g)
-{
-	if (!count_ok(w, g->count))
-		return;
-	if (g->count && !g->ids) {
-		w->r = -EINVAL;
-		return;
-	}
-	put_bytes(w, &g->workspace, TP_NAME_MAX);
-	put_le(w, g->count, 4);
-	put_raw(w, g->ids, (size_t)g->count * TP_ID_SIZE);
-}
-
-static void put_sync(struct wr *w, const struct tp_msg *m)
-{
-	switch (m->type) {
-	case TP_SYNC_BEGIN:
-		put_bytes(w, &m->begin.workspace, TP_NAME_MAX);
-		put_bytes(w, &m->begin.domain, TP_NAME_MAX);
-		break;
-	case TP_SYNC_STATE: put_sync_state(w, &m->state); break;
-	case TP_SYNC_OFFER:
-		put_bytes(w, &m->offer.workspace, TP_NAME_MAX);
-		put_le(w, m->offer.session, 8);
-		put_le(w, m->offer.offset, 8);
-		put_le(w, m->offer.total, 8);
-		put_bytes(w, &m->offer.data, TP_BULK_MAX);
-		break;
-	case TP_SYNC_NEED:
-		put_le(w, m->need.session, 8);
-		put_le(w, m->need.index, 8);
-		break;
-	case TP_SYNC_WANT: put_want(w, &m->want); break;
-	case TP_SYNC_PUT:
-		put_le(w, m->put.session, 8);
-		put_bytes(w, &m->put.pack, TP_BULK_MAX);
-		break;
-	case TP_SYNC_COMMIT:
-		put_le(w, m->commit.session, 8);
-		put_le(w, m->commit.version, 8);
-		put_raw(w, m->commit.root, TP_ID_SIZE);
-		break;
-	case TP_SYNC_STATUS: break;
-	case TP_SYNC_TABLE: put_wstab(w, &m->wstab); break;
-	case TP_SYNC_FETCH:
-		put_bytes(w, &m->fetch.workspace, TP_NAME_MAX);
-		put_le(w, m->fetch.version, 8);
-		put_le(w, m->fetch.offset, 8);
-		break;
-	case TP_SYNC_MANIFEST:
-		put_le(w, m->manifest.version, 8);
-		put_le(w, m->manifest.total, 8);
-		put_le(w, m->manifest.offset, 8);
-		put_bytes(w, &m->manifest.data, TP_BULK_MAX);
-		break;
-	case TP_SYNC_GET: put_get(w, &m->get); break;
-	case TP_SYNC_CHUNKS:
-		if (!count_ok(w, m->chunks.count))
-			break;
-		put_le(w, m->chunks.count, 4);
-		put_bytes(w, &m->chunks.pack, TP_BULK_MAX);
-		break;
-	default: w->r = -EINVAL; break;
+		tpc_put_le(w, e->started_ms, 8);
+		tpc_put_bytes(w, &e->cmdline, TP_STR_MAX);
 	}
 }
 
 static void put_output(struct wr *w, const struct tp_exec_output *o)
 {
-	put_le(w, o->out_off, 8);
-	put_bytes(w, &o->out, TP_DATA_MAX);
-	put_le(w, o->err_off, 8);
-	put_bytes(w, &o->err, TP_DATA_MAX);
-	put_le(w, o->state, 1);
+	tpc_put_le(w, o->out_off, 8);
+	tpc_put_bytes(w, &o->out, TP_DATA_MAX);
+	tpc_put_le(w, o->err_off, 8);
+	tpc_put_bytes(w, &o->err, TP_DATA_MAX);
+	tpc_put_le(w, o->state, 1);
 	if (o->state == TP_STATE_EXITED)
 		put_exit(w, &o->exit);
 }
@@ -1148,52 +801,55 @@ static void put_body(struct wr *w, const struct tp_msg *m)
 	switch (m->type) {
 	case TP_ERROR:
 		put_i32(w, m->error.code);
-		put_bytes(w, &m->error.message, TP_ERRMSG_MAX);
+		tpc_put_bytes(w, &m->error.message, TP_ERRMSG_MAX);
 		break;
-	case TP_OK: put_le(w, m->ok, 8); break;
+	case TP_OK: tpc_put_le(w, m->ok, 8); break;
 	case TP_EXEC_START:
-		put_le(w, m->start.flags, 4);
-		put_le(w, m->start.timeout_ms, 4);
-		put_le(w, m->start.rows, 2);
-		put_le(w, m->start.cols, 2);
-		put_bytes(w, &m->start.cwd, TP_STR_MAX);
-		put_bytes(w, &m->start.workspace, TP_NAME_MAX);
+		tpc_put_le(w, m->start.flags, 4);
+		tpc_put_le(w, m->start.timeout_ms, 4);
+		tpc_put_le(w, m->start.rows, 2);
+		tpc_put_le(w, m->start.cols, 2);
+		tpc_put_bytes(w, &m->start.cwd, TP_STR_MAX);
+		tpc_put_bytes(w, &m->start.workspace, TP_NAME_MAX);
 		put_cstrv(w, &m->argv_c);
 		put_cstrv(w, &m->env_c);
 		break;
 	case TP_EXEC_STARTED:
-		put_le(w, m->started.id, 8);
+		tpc_put_le(w, m->started.id, 8);
 		put_i32(w, m->started.pid);
-		put_le(w, m->started.has_output, 1);
+		tpc_put_le(w, m->started.has_output, 1);
 		if (m->started.has_output)
 			put_output(w, &m->started.output);
 		break;
 	case TP_EXEC_READ:
-		put_le(w, m->read.id, 8);
-		put_le(w, m->read.out_off, 8);
-		put_le(w, m->read.err_off, 8);
-		put_le(w, m->read.wait_ms, 4);
+		tpc_put_le(w, m->read.id, 8);
+		tpc_put_le(w, m->read.out_off, 8);
+		tpc_put_le(w, m->read.err_off, 8);
+		tpc_put_le(w, m->read.wait_ms, 4);
 		break;
 	case TP_EXEC_OUTPUT: put_output(w, &m->output); break;
 	case TP_EXEC_WRITE:
-		put_le(w, m->write.id, 8);
-		put_le(w, m->write.in_off, 8);
-		put_bytes(w, &m->write.data, TP_DATA_MAX);
-		put_le(w, m->write.eof, 1);
+		tpc_put_le(w, m->write.id, 8);
+		tpc_put_le(w, m->write.in_off, 8);
+		tpc_put_bytes(w, &m->write.data, TP_DATA_MAX);
+		tpc_put_le(w, m->write.eof, 1);
 		break;
 	case TP_EXEC_SIGNAL:
-		put_le(w, m->signal.id, 8);
+		tpc_put_le(w, m->signal.id, 8);
 		put_i32(w, m->signal.signo);
 		break;
 	case TP_EXEC_RESIZE:
-		put_le(w, m->resize.id, 8);
-		put_le(w, m->resize.rows, 2);
-		put_le(w, m->resize.cols, 2);
+		tpc_put_le(w, m->resize.id, 8);
+		tpc_put_le(w, m->resize.rows, 2);
+		tpc_put_le(w, m->resize.cols, 2);
 		break;
 	case TP_EXEC_LIST:
 	case TP_PING: break;
 	case TP_EXEC_TABLE: put_table(w, &m->table); break;
-	default: put_sync(w, m); break;
+	case TP_WS_CHANGES:
+	case TP_WS_CHANGED:
+	case TP_WS_RESET: tpc_put_ws(w, m); break;
+	default: tpc_put_sync(w, m); break;
 	}
 }
 
@@ -1215,10 +871,10 @@ int tp_msg_write(const struct tp_msg *m, uint8_t *buf, size_t len)
 
 	if (!m || !buf || len < TP_HEADER_SIZE)
 		return -EINVAL;
-	put_raw(&out, TP_MAGIC, 4);
-	put_le(&out, TP_VERSION, 2);
-	put_le(&out, m->type, 2);
-	put_le(&out, len - TP_HEADER_SIZE, 4);
+	tpc_put_raw(&out, TP_MAGIC, 4);
+	tpc_put_le(&out, TP_VERSION, 2);
+	tpc_put_le(&out, m->type, 2);
+	tpc_put_le(&out, len - TP_HEADER_SIZE, 4);
 	put_body(&out, m);
 	if (!out.r && out.len != len)
 		out.r = -EINVAL;

@@ -30,6 +30,8 @@
 #define TP_WSTAB_MAX  1024u	    /* entries in one SYNC_TABLE */
 #define TP_ID_SIZE    16u	    /* a chunk or manifest id (XXH3-128) */
 #define TP_GET_MAX    1024u	    /* chunk ids in one SYNC_GET */
+#define TP_PATH_MAX   4096u	    /* a workspace path (as SD_PATH_MAX) */
+#define TP_WSCHG_MAX  4096u	    /* rows in one WS_CHANGED */
 
 enum tp_type {
 	TP_ERROR = 1,	       /* reply: i32 errno, str message */
@@ -57,7 +59,10 @@ enum tp_type {
 	TP_SYNC_MANIFEST = 23, /* reply to FETCH */
 	TP_SYNC_GET = 24,      /* req: chunks by id -> SYNC_CHUNKS */
 	TP_SYNC_CHUNKS = 25,   /* reply to GET: a chunk pack */
-	TP_TYPE_MAX_ = 26,
+	TP_WS_CHANGES = 26,    /* req: a page of a view's changes */
+	TP_WS_CHANGED = 27,    /* reply to CHANGES */
+	TP_WS_RESET = 28,      /* req: discard a view's changes -> OK */
+	TP_TYPE_MAX_ = 29,
 };
 
 /* A view into a decoded frame: not NUL-terminated, valid while the frame's
@@ -269,6 +274,56 @@ struct tp_sync_chunks {
 	struct tp_bytes pack; /* chunk pack, as in SYNC_PUT */
 };
 
+/* ---- a view's changes (docs/protocol.md, "Changes in a view") ---- */
+
+enum tp_change_kind {
+	TP_CHANGE_CREATED = 1,	/* not in the lower version */
+	TP_CHANGE_MODIFIED = 2, /* in it, and something differs */
+	TP_CHANGE_DELETED = 3,	/* in it, gone from the view */
+};
+
+/* What a changed path is (DELETED: was): the values of enum sd_type; a
+ * hard link is a FILE, a fifo or other special file a FILE too. */
+enum tp_change_type {
+	TP_CHANGE_FILE = 1,
+	TP_CHANGE_DIR = 2,
+	TP_CHANGE_SYMLINK = 3,
+};
+
+/* A WS_CHANGED row takes this many bytes plus its path: a sender fills a
+ * page until the next row would pass TP_FRAME_MAX. */
+#define TP_CHANGE_ROW_FIXED 14u
+#define TP_CHANGED_HEAD	    5u /* more, count */
+
+struct tp_ws_changes {
+	struct tp_bytes workspace; /* a name */
+	/* The page starts after this path (memcmp order): the last path of
+	 * the page before; empty for the first page. At most TP_PATH_MAX
+	 * bytes, no NUL; need not name a change. */
+	struct tp_bytes after;
+};
+
+struct tp_ws_change {
+	uint8_t kind;  /* enum tp_change_kind */
+	uint8_t type;  /* enum tp_change_type */
+	uint64_t size; /* bytes (a symlink: its target's length; a dir: 0) */
+	struct tp_bytes path; /* 1 .. TP_PATH_MAX bytes, no NUL */
+};
+
+struct tp_ws_changed {
+	uint8_t more;	/* 1: changes after the last row remain */
+	uint32_t count; /* rows, at most TP_WSCHG_MAX; 0 only when !more */
+	/* Decode: raw rows, in strictly increasing path order (memcmp), read
+	 * with tp_changed_next(). Encode: rows. */
+	const uint8_t *ptr;
+	uint32_t size;
+	const struct tp_ws_change *rows;
+};
+
+struct tp_ws_reset {
+	struct tp_bytes workspace; /* a name */
+};
+
 struct tp_error {
 	int32_t code; /* positive errno */
 	struct tp_bytes message;
@@ -300,6 +355,9 @@ struct tp_msg {
 		struct tp_sync_manifest manifest;
 		struct tp_sync_get get;
 		struct tp_sync_chunks chunks;
+		struct tp_ws_changes changes;
+		struct tp_ws_changed changed;
+		struct tp_ws_reset reset;
 	};
 	/* Encode-only: the C-string forms of start.argv / start.env. */
 	struct tp_cstrv argv_c, env_c;
@@ -316,7 +374,7 @@ struct tp_decode_err {
  *   -EPROTO            malformed (bad magic, short, trailing bytes, a field
  *                      that runs past the end, NUL in a string, zero argv,
  *                      a SYNC_GET or SYNC_CHUNKS count of 0, unknown type
- *                      or flag bits)
+ *                      or flag bits, WS_CHANGED rows out of path order)
  *   -EPROTONOSUPPORT   good magic but version != TP_VERSION (err->peer_version)
  *   -EMSGSIZE          frame or a field (or a list's count) over its cap
  * On error, err->what names the field. *m borrows buf: every tp_bytes and
@@ -326,9 +384,10 @@ int tp_msg_decode(const void *buf, size_t len, struct tp_msg *m,
 
 /* tp_msg_encode: serialise *m (version ignored: TP_VERSION is written).
  * For EXEC_START the lists come from argv_c / env_c; for EXEC_TABLE from
- * table.entries. Returns the frame length and stores a malloc'd buffer in
+ * table.entries; for SYNC_TABLE from wstab.entries; for WS_CHANGED from
+ * changed.rows. Returns the frame length and stores a malloc'd buffer in
  * *ret (caller frees), or -EMSGSIZE if a cap would be exceeded, -EINVAL for
- * an unknown type, -ENOMEM. */
+ * an unknown type or a value the decoder would refuse, -ENOMEM. */
 ssize_t tp_msg_encode(const struct tp_msg *m, uint8_t **ret);
 
 /* The two halves of tp_msg_encode, for callers that own the buffer (an
@@ -353,6 +412,10 @@ bool tp_table_next(const struct tp_exec_table *t, uint32_t *pos,
 /* Iterate a decoded SYNC_TABLE. */
 bool tp_wstab_next(const struct tp_sync_table *t, uint32_t *pos,
 		   struct tp_sync_entry *out);
+
+/* Iterate a decoded WS_CHANGED. */
+bool tp_changed_next(const struct tp_ws_changed *t, uint32_t *pos,
+		     struct tp_ws_change *out);
 
 /* Whether n bytes at p are a valid workspace or domain name. */
 bool tp_name_ok(const uint8_t *p, size_t n);

@@ -21,6 +21,7 @@ static void check_round_trip(const uint8_t *data, size_t size,
 	struct tp_msg m = *dm;
 	struct tp_exec_entry *ents = NULL;
 	struct tp_sync_entry *ws = NULL;
+	struct tp_ws_change *rows = NULL;
 	char **argv = NULL, **env = NULL;
 	uint8_t *again = NULL;
 	ssize_t n;
@@ -60,6 +61,19 @@ static void check_round_trip(const uint8_t *data, size_t size,
 		if (i != m.wstab.count || pos != m.wstab.size)
 			abort();
 		m.wstab.entries = ws;
+	} else if (m.type == TP_WS_CHANGED) {
+		uint32_t pos = 0, i = 0;
+
+		/* count <= TP_WSCHG_MAX: the decoder checked it. */
+		rows = calloc((size_t)m.changed.count + 1, sizeof(*rows));
+		if (!rows)
+			abort();
+		while (i < m.changed.count &&
+		       tp_changed_next(&m.changed, &pos, &rows[i]))
+			i++;
+		if (i != m.changed.count || pos != m.changed.size)
+			abort();
+		m.changed.rows = rows;
 	}
 
 	n = tp_msg_encode(&m, &again);
@@ -71,6 +85,7 @@ static void check_round_trip(const uint8_t *data, size_t size,
 	free(env);
 	free(ents);
 	free(ws);
+	free(rows);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -68,6 +68,20 @@ int main(int argc, char **argv)
 		  { 1, { 3 }, 1, 1, 1 },
 		  0 },
 	};
+	const struct tp_ws_change rows[3] = {
+		{ TP_CHANGE_CREATED,
+		  TP_CHANGE_DIR,
+		  0,
+		  { (const uint8_t *)"a", 1 } },
+		{ TP_CHANGE_MODIFIED,
+		  TP_CHANGE_FILE,
+		  12,
+		  { (const uint8_t *)"a.b", 3 } },
+		{ TP_CHANGE_DELETED,
+		  TP_CHANGE_SYMLINK,
+		  3,
+		  { (const uint8_t *)"a/\xff", 3 } },
+	};
 	const struct {
 		const char *name;
 		struct tp_msg m;
@@ -157,6 +171,16 @@ int main(int argc, char **argv)
 		{ "sync_chunks",
 		  { .type = TP_SYNC_CHUNKS,
 		    .chunks = { 1, { (const uint8_t *)"TCK", 3 } } } },
+		{ "ws_changes",
+		  { .type = TP_WS_CHANGES,
+		    .changes = { { (const uint8_t *)"w", 1 },
+				 { (const uint8_t *)"a/b", 3 } } } },
+		{ "ws_changed",
+		  { .type = TP_WS_CHANGED,
+		    .changed = { .more = 1, .count = 3, .rows = rows } } },
+		{ "ws_reset",
+		  { .type = TP_WS_RESET,
+		    .reset = { { (const uint8_t *)"w", 1 } } } },
 	};
 
 	if (argc != 2) {

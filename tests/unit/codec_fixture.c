@@ -124,6 +124,7 @@ void assert_reencodes(const uint8_t *frame, size_t len, const struct tp_msg *dm)
 	struct tp_msg m = *dm;
 	struct tp_exec_entry *ents = NULL;
 	struct tp_sync_entry *ws = NULL;
+	struct tp_ws_change *rows = NULL;
 	char **argv = NULL, **env = NULL;
 	uint8_t *again;
 	size_t n;
@@ -155,6 +156,15 @@ void assert_reencodes(const uint8_t *frame, size_t len, const struct tp_msg *dm)
 			i++;
 		assert_int_equal(i, m.wstab.count);
 		m.wstab.entries = ws;
+	} else if (m.type == TP_WS_CHANGED) {
+		uint32_t pos = 0, i = 0;
+
+		rows = calloc(m.changed.count + 1, sizeof(*rows));
+		assert_non_null(rows);
+		while (tp_changed_next(&m.changed, &pos, &rows[i]))
+			i++;
+		assert_int_equal(i, m.changed.count);
+		m.changed.rows = rows;
 	}
 	again = encode_ok(&m, &n);
 	assert_int_equal(n, len);
@@ -164,6 +174,7 @@ void assert_reencodes(const uint8_t *frame, size_t len, const struct tp_msg *dm)
 	free(env);
 	free(ents);
 	free(ws);
+	free(rows);
 }
 
 /* Encodes m, decodes it into *out (borrowing *frame, which the caller
@@ -282,6 +293,13 @@ const struct tp_sync_entry sample_ws[2] = {
 	{ { B("b-2"), 3 }, { B("shared"), 6 }, { 7, { 1 }, 2, 3, 4 }, 1500 },
 };
 
+/* In path order: "a" < "a.b" < "a/\xff" ('.' 0x2e, '/' 0x2f). */
+const struct tp_ws_change sample_rows[3] = {
+	{ TP_CHANGE_CREATED, TP_CHANGE_DIR, 0, { B("a"), 1 } },
+	{ TP_CHANGE_MODIFIED, TP_CHANGE_FILE, UINT64_MAX, { B("a.b"), 3 } },
+	{ TP_CHANGE_DELETED, TP_CHANGE_SYMLINK, 7, { B("a/\xff"), 3 } },
+};
+
 size_t samples(struct tp_msg *out)
 {
 	size_t n = 0;
@@ -384,6 +402,23 @@ size_t samples(struct tp_msg *out)
 				    .get = { { B("w"), 1 }, 2, sample_ids } };
 	out[n++] = (struct tp_msg){ .type = TP_SYNC_CHUNKS,
 				    .chunks = { 1, { B("pack"), 4 } } };
+	out[n++] = (struct tp_msg){ .type = TP_WS_CHANGES,
+				    .changes = { { B("ws-1"), 4 } } };
+	out[n++] = (struct tp_msg){ .type = TP_WS_CHANGES,
+				    .changes = { { B("w"), 1 },
+						 { B("src/\x01 x"), 7 } } };
+	out[n++] = (struct tp_msg){
+		.type = TP_WS_CHANGED,
+		.changed = { .more = 1, .count = 3, .rows = sample_rows }
+	};
+	/* The last page of a list. */
+	out[n++] = (struct tp_msg){ .type = TP_WS_CHANGED,
+				    .changed = { .count = 1,
+						 .rows = sample_rows + 2 } };
+	/* No changes at all. */
+	out[n++] = (struct tp_msg){ .type = TP_WS_CHANGED };
+	out[n++] = (struct tp_msg){ .type = TP_WS_RESET,
+				    .reset = { { B("agent.a_1"), 9 } } };
 	/* The suites hold samples in arrays of 48. */
 	assert_true(n <= 48);
 	return n;

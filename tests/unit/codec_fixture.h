@@ -44,5 +44,6 @@ size_t samples(struct tp_msg *out);
 extern const uint8_t sample_ids[2 * TP_ID_SIZE];
 extern const struct tp_sync_entry sample_ws[2];
 struct tp_sync_state sample_state(void);
+extern const struct tp_ws_change sample_rows[3];
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -603,6 +604,113 @@ static void test_read_round_trip(void **state)
 	free(ids);
 }
 
+/* WS_CHANGES / WS_CHANGED / WS_RESET keep their values, and pages at
+ * their limits fit as codec.h says they do. */
+static void test_ws_round_trip(void **state)
+{
+	struct tp_msg s[48], m, d;
+	size_t n = samples(s), seen = 0, len;
+	struct tp_ws_change *rows, c;
+	char *paths, after[TP_PATH_MAX];
+	uint32_t pos = 0;
+	uint8_t *frame;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i].type < TP_WS_CHANGES || s[i].type > TP_WS_RESET)
+			continue;
+		seen++;
+		round_trip(&s[i], &d, &frame);
+		switch (d.type) {
+		case TP_WS_CHANGES:
+			assert_bytes(d.changes.workspace,
+				     s[i].changes.workspace.ptr,
+				     s[i].changes.workspace.len);
+			assert_bytes(d.changes.after, s[i].changes.after.ptr,
+				     s[i].changes.after.len);
+			break;
+		case TP_WS_CHANGED:
+			assert_int_equal(d.changed.more, s[i].changed.more);
+			assert_int_equal(d.changed.count, s[i].changed.count);
+			pos = 0;
+			for (uint32_t k = 0; k < d.changed.count; k++) {
+				const struct tp_ws_change *w =
+					&s[i].changed.rows[k];
+
+				assert_true(
+					tp_changed_next(&d.changed, &pos, &c));
+				assert_int_equal(c.kind, w->kind);
+				assert_int_equal(c.type, w->type);
+				assert_int_equal(c.size, w->size);
+				assert_bytes(c.path, w->path.ptr, w->path.len);
+			}
+			assert_false(tp_changed_next(&d.changed, &pos, &c));
+			break;
+		case TP_WS_RESET:
+			assert_bytes(d.reset.workspace, "agent.a_1", 9);
+			break;
+		}
+		free(frame);
+	}
+	assert_int_equal(seen, 6);
+
+	/* A cursor of the longest path. */
+	memset(after, 0xfe, sizeof(after));
+	m = (struct tp_msg){ .type = TP_WS_CHANGES,
+			     .changes = { { (const uint8_t *)"w", 1 },
+					  { (const uint8_t *)after,
+					    TP_PATH_MAX } } };
+	round_trip(&m, &d, &frame);
+	assert_bytes(d.changes.after, after, TP_PATH_MAX);
+	free(frame);
+
+	/* The most rows a page holds, short paths. */
+	rows = calloc(TP_WSCHG_MAX, sizeof(*rows));
+	paths = malloc((size_t)TP_WSCHG_MAX * TP_PATH_MAX);
+	assert_non_null(rows);
+	assert_non_null(paths);
+	for (uint32_t i = 0; i < TP_WSCHG_MAX; i++) {
+		char *p = paths + (size_t)i * TP_PATH_MAX;
+
+		snprintf(p, 8, "p%05u", i);
+		rows[i] = (struct tp_ws_change){ TP_CHANGE_DELETED,
+						 TP_CHANGE_FILE,
+						 i,
+						 { (const uint8_t *)p, 6 } };
+	}
+	m = (struct tp_msg){
+		.type = TP_WS_CHANGED,
+		.changed = { .more = 1, .count = TP_WSCHG_MAX, .rows = rows }
+	};
+	round_trip(&m, &d, &frame);
+	assert_int_equal(d.changed.count, TP_WSCHG_MAX);
+	free(frame);
+
+	/* Longest paths: a row is TP_CHANGE_ROW_FIXED bytes plus its path,
+	 * so 255 fit a frame and 256 do not. */
+	for (uint32_t i = 0; i < 256; i++) {
+		char *p = paths + (size_t)i * TP_PATH_MAX;
+
+		memset(p, 'x', TP_PATH_MAX);
+		snprintf(p, 8, "p%05u", i);
+		p[6] = 'x';
+		rows[i].path.len = TP_PATH_MAX;
+	}
+	m.changed.count = 255;
+	frame = encode_ok(&m, &len);
+	assert_int_equal(len,
+			 TP_HEADER_SIZE + TP_CHANGED_HEAD +
+				 255 * (TP_CHANGE_ROW_FIXED + TP_PATH_MAX));
+	free(frame);
+	m.changed.count = 256;
+	assert_int_equal(tp_msg_encode(&m, &frame), -EMSGSIZE);
+
+	assert_string_equal(tp_type_name(TP_WS_CHANGES), "WS_CHANGES");
+	assert_string_equal(tp_type_name(TP_WS_CHANGED), "WS_CHANGED");
+	assert_string_equal(tp_type_name(TP_WS_RESET), "WS_RESET");
+	free(rows);
+	free(paths);
+}
+
 static void test_type_names(void **state)
 {
 	assert_string_equal(tp_type_name(TP_ERROR), "ERROR");
@@ -629,6 +737,7 @@ int main(void)
 		cmocka_unit_test(test_table_max_entries),
 		cmocka_unit_test(test_sync_round_trip),
 		cmocka_unit_test(test_read_round_trip),
+		cmocka_unit_test(test_ws_round_trip),
 		cmocka_unit_test(test_type_names),
 	};
 

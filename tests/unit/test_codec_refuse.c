@@ -838,6 +838,207 @@ static void test_read_shapes(void **state)
 	free(ids);
 }
 
+static void change_row(struct fb *f, uint8_t kind, uint8_t type,
+		       const char *path)
+{
+	fb_le(f, kind, 1);
+	fb_le(f, type, 1);
+	fb_le(f, 0, 8);
+	fb_str(f, path);
+}
+
+static void changed_head(struct fb *f, uint8_t more, uint32_t count)
+{
+	fb_init(f, TP_WS_CHANGED);
+	fb_le(f, more, 1);
+	fb_le(f, count, 4);
+}
+
+/* Two rows in this order must be refused as out of order. */
+static void assert_order_refused(const char *a, const char *b)
+{
+	struct tp_decode_err e;
+	struct fb f;
+
+	changed_head(&f, 0, 2);
+	change_row(&f, TP_CHANGE_CREATED, TP_CHANGE_FILE, a);
+	change_row(&f, TP_CHANGE_CREATED, TP_CHANGE_FILE, b);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_string_equal(
+		e.what,
+		"WS_CHANGED[1].path: not after the previous row's path");
+}
+
+/* WS_CHANGES, WS_CHANGED, WS_RESET. */
+static void test_ws_shapes(void **state)
+{
+	static const char *const bad_names[] = { "", ".w", "../w", "a b" };
+	static const uint8_t bad_kinds[] = { 0, 4, 255 };
+	struct tp_ws_change rows[2] = {
+		{ TP_CHANGE_CREATED,
+		  TP_CHANGE_FILE,
+		  1,
+		  { (const uint8_t *)"b", 1 } },
+		{ TP_CHANGE_CREATED,
+		  TP_CHANGE_FILE,
+		  1,
+		  { (const uint8_t *)"a", 1 } },
+	};
+	char *big = malloc(TP_PATH_MAX + 1);
+	struct tp_decode_err e;
+	struct tp_msg m;
+	struct fb f;
+
+	assert_non_null(big);
+	memset(big, 'p', TP_PATH_MAX + 1);
+
+	/* The workspace is a name, never empty. */
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		fb_init(&f, TP_WS_CHANGES);
+		fb_str(&f, bad_names[i]);
+		fb_str(&f, "");
+		assert_int_equal(fb_decode(&f, &e), -EPROTO);
+		assert_what_has(&e, "WS_CHANGES.workspace");
+		fb_init(&f, TP_WS_RESET);
+		fb_str(&f, bad_names[i]);
+		assert_int_equal(fb_decode(&f, &e), -EPROTO);
+		assert_what_has(&e, "WS_RESET.workspace");
+	}
+	/* The cursor: text, at most TP_PATH_MAX bytes, the cap checked on
+	 * the length alone. */
+	fb_init(&f, TP_WS_CHANGES);
+	fb_str(&f, "w");
+	fb_fill(&f, TP_PATH_MAX + 1, 'a');
+	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
+	assert_what_has(&e, "WS_CHANGES.after: 4097 bytes, over the 4096");
+	fb_init(&f, TP_WS_CHANGES);
+	fb_str(&f, "w");
+	fb_le(&f, UINT32_MAX, 4);
+	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
+	fb_init(&f, TP_WS_CHANGES);
+	fb_str(&f, "w");
+	fb_raw(&f, "\3\0\0\0a\0b", 7);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_string_equal(e.what, "WS_CHANGES.after: string contains NUL");
+
+	/* more is 0 or 1, and an empty page has no more. */
+	changed_head(&f, 2, 0);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "WS_CHANGED.more: 2 is not 0 or 1");
+	changed_head(&f, 1, 0);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_string_equal(e.what, "WS_CHANGED.more: set on an empty page");
+	changed_head(&f, 0, 0);
+	assert_int_equal(fb_decode(&f, &e), 0);
+
+	/* The count: over the cap before any row is read; more than the rows
+	 * present. */
+	changed_head(&f, 0, TP_WSCHG_MAX + 1);
+	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
+	assert_what_has(&e, "WS_CHANGED.count: 4097 entries over the 4096");
+	changed_head(&f, 0, 3);
+	change_row(&f, TP_CHANGE_CREATED, TP_CHANGE_FILE, "a");
+	change_row(&f, TP_CHANGE_CREATED, TP_CHANGE_FILE, "b");
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "WS_CHANGED[2].kind: truncated");
+
+	/* kind and type: the values listed, nothing else (a hard link is
+	 * listed as a file, so 4 is not a type). */
+	for (size_t i = 0; i < sizeof(bad_kinds); i++) {
+		changed_head(&f, 0, 2);
+		change_row(&f, TP_CHANGE_DELETED, TP_CHANGE_DIR, "a");
+		change_row(&f, bad_kinds[i], TP_CHANGE_FILE, "b");
+		assert_int_equal(fb_decode(&f, &e), -EPROTO);
+		assert_what_has(&e, "WS_CHANGED[1].kind: unknown kind");
+		changed_head(&f, 0, 1);
+		change_row(&f, TP_CHANGE_MODIFIED, bad_kinds[i], "a");
+		assert_int_equal(fb_decode(&f, &e), -EPROTO);
+		assert_what_has(&e, "WS_CHANGED[0].type: unknown type");
+	}
+
+	/* path: 1 .. TP_PATH_MAX bytes of text. */
+	changed_head(&f, 0, 1);
+	change_row(&f, TP_CHANGE_CREATED, TP_CHANGE_FILE, "");
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_string_equal(e.what, "WS_CHANGED[0].path: empty");
+	changed_head(&f, 0, 2);
+	change_row(&f, TP_CHANGE_CREATED, TP_CHANGE_FILE, "a");
+	fb_le(&f, TP_CHANGE_CREATED, 1);
+	fb_le(&f, TP_CHANGE_FILE, 1);
+	fb_le(&f, 0, 8);
+	fb_fill(&f, TP_PATH_MAX + 1, 'b');
+	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
+	assert_what_has(&e, "WS_CHANGED[1].path");
+	changed_head(&f, 0, 1);
+	fb_le(&f, TP_CHANGE_CREATED, 1);
+	fb_le(&f, TP_CHANGE_FILE, 1);
+	fb_le(&f, 0, 8);
+	fb_raw(&f, "\3\0\0\0a\0b", 7);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_string_equal(e.what, "WS_CHANGED[0].path: string contains NUL");
+
+	/* Rows in strictly increasing memcmp order, a prefix first: "a" <
+	 * "a-" < "a.b" < "a/b" ('-' 0x2d, '.' 0x2e, '/' 0x2f), bytes
+	 * unsigned. */
+	assert_order_refused("a", "a");
+	assert_order_refused("b", "a");
+	assert_order_refused("a/b", "a.b");
+	assert_order_refused("a.b", "a-");
+	assert_order_refused("ab", "a");
+	assert_order_refused("\xff", "~");
+	changed_head(&f, 0, 5);
+	change_row(&f, TP_CHANGE_CREATED, TP_CHANGE_DIR, "a");
+	change_row(&f, TP_CHANGE_CREATED, TP_CHANGE_FILE, "a-");
+	change_row(&f, TP_CHANGE_CREATED, TP_CHANGE_FILE, "a.b");
+	change_row(&f, TP_CHANGE_CREATED, TP_CHANGE_FILE, "a/b");
+	change_row(&f, TP_CHANGE_CREATED, TP_CHANGE_FILE, "a/\xff");
+	assert_int_equal(fb_decode(&f, &e), 0);
+
+	/* The encoder refuses the same: sizes first, then shapes. */
+	m = (struct tp_msg){ .type = TP_WS_CHANGED,
+			     .changed = { .count = TP_WSCHG_MAX + 1,
+					  .rows = rows } };
+	assert_encode_fails(&m, -EMSGSIZE);
+	m.changed = (struct tp_ws_changed){ .count = 1 };
+	assert_encode_fails(&m, -EINVAL);
+	m.changed = (struct tp_ws_changed){ .count = 2, .rows = rows };
+	assert_encode_fails(&m, -EINVAL);
+	m.changed.count = 1;
+	free(encode_ok(&m, &(size_t){ 0 }));
+	m.changed.more = 1;
+	m.changed.count = 0;
+	assert_encode_fails(&m, -EINVAL);
+	m.changed.more = 2;
+	m.changed.count = 1;
+	assert_encode_fails(&m, -EINVAL);
+	m.changed.more = 0;
+	rows[0].kind = 0;
+	assert_encode_fails(&m, -EINVAL);
+	rows[0].kind = TP_CHANGE_CREATED;
+	rows[0].type = 4;
+	assert_encode_fails(&m, -EINVAL);
+	rows[0].type = TP_CHANGE_FILE;
+	rows[0].path =
+		(struct tp_bytes){ (const uint8_t *)big, TP_PATH_MAX + 1 };
+	assert_encode_fails(&m, -EMSGSIZE);
+	rows[0].path = (struct tp_bytes){ NULL, 0 };
+	assert_encode_fails(&m, -EINVAL);
+	m = (struct tp_msg){ .type = TP_WS_CHANGES,
+			     .changes = { { (const uint8_t *)"w", 1 },
+					  { (const uint8_t *)big,
+					    TP_PATH_MAX + 1 } } };
+	assert_encode_fails(&m, -EMSGSIZE);
+	m.changes.after = (struct tp_bytes){ (const uint8_t *)"a\0", 2 };
+	assert_encode_fails(&m, -EINVAL);
+	m.changes.after = (struct tp_bytes){ NULL, 0 };
+	m.changes.workspace = (struct tp_bytes){ NULL, 0 };
+	assert_encode_fails(&m, -EINVAL);
+	m = (struct tp_msg){ .type = TP_WS_RESET,
+			     .reset = { { (const uint8_t *)"a/b", 3 } } };
+	assert_encode_fails(&m, -EINVAL);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -858,6 +1059,7 @@ int main(void)
 		cmocka_unit_test(test_encode_invalid_refusals),
 		cmocka_unit_test(test_sync_shapes),
 		cmocka_unit_test(test_read_shapes),
+		cmocka_unit_test(test_ws_shapes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

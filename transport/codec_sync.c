@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: MIT */
+/* The codec of the workspace-sync messages (SYNC_*, docs/protocol.md,
+ * "Workspace sync" and "Reading a workspace"): their bodies to and from
+ * struct tp_msg, with the helpers of codec_int.h. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "codec.h"
+#include "codec_int.h"
+
+/* ---- decoding ---- */
+
+static int get_session(struct rd *r, uint64_t *out)
+{
+	int k = tpc_get_u64(r, "session", out);
+
+	if (k == 0 && *out == 0)
+		return tpc_fail(r, -EPROTO, "session", -1,
+				"0 is not a session");
+	return k;
+}
+
+static int get_sync_state(struct rd *r, struct tp_sync_state *s)
+{
+	int k;
+
+	if ((k = tpc_get_u64(r, "version", &s->version)) < 0 ||
+	    (k = tpc_get_id(r, "root", s->root)) < 0 ||
+	    (k = tpc_get_u64(r, "files", &s->files)) < 0 ||
+	    (k = tpc_get_u64(r, "bytes", &s->bytes)) < 0 ||
+	    (k = tpc_get_u64(r, "committed_ms", &s->committed_ms)) < 0)
+		return k;
+	return 0;
+}
+
+static int get_wsentry(struct rd *r, struct tp_sync_entry *e)
+{
+	int k;
+
+	if ((k = tpc_get_name(r, "name", false, &e->name)) < 0 ||
+	    (k = tpc_get_name(r, "domain", false, &e->domain)) < 0 ||
+	    (k = get_sync_state(r, &e->state)) < 0 ||
+	    (k = tpc_get_u64(r, "pending_ms", &e->pending_ms)) < 0)
+		return k;
+	return 0;
+}
+
+static int get_wsentry_any(struct rd *r, void *out)
+{
+	return get_wsentry(r, out);
+}
+
+static int get_wstab(struct rd *r, struct tp_sync_table *t)
+{
+	struct tp_sync_entry e;
+
+	t->entries = NULL;
+	return tpc_get_rows(r, TP_WSTAB_MAX, get_wsentry_any, &e, &t->count,
+			    &t->ptr, &t->size);
+}
+
+static int get_want(struct rd *r, struct tp_sync_want *w)
+{
+	int k;
+
+	if ((k = get_session(r, &w->session)) < 0 ||
+	    (k = tpc_get_u64(r, "total", &w->total)) < 0 ||
+	    (k = tpc_get_u64(r, "index", &w->index)) < 0 ||
+	    (k = tpc_get_u32(r, "count", &w->count)) < 0)
+		return k;
+	if (w->count > TP_WANT_MAX)
+		return tpc_fail(r, -EMSGSIZE, "count", -1,
+				"%" PRIu32 " ids over the %u cap", w->count,
+				TP_WANT_MAX);
+	if (w->index > w->total || w->count > w->total - w->index)
+		return tpc_fail(r, -EPROTO, "count", -1,
+				"ids %" PRIu64 "+%" PRIu32
+				" past the total %" PRIu64,
+				w->index, w->count, w->total);
+	if ((uint64_t)w->count * TP_ID_SIZE > r->len - r->pos)
+		return tpc_fail(r, -EPROTO, "ids", -1,
+				"truncated (%" PRIu32 " ids)", w->count);
+	w->ids = r->p + r->pos;
+	r->pos += w->count * TP_ID_SIZE;
+	return 0;
+}
+
+static int get_offer(struct rd *r, struct tp_sync_offer *o)
+{
+	int k;
+
+	if ((k = tpc_get_name(r, "workspace", false, &o->workspace)) < 0 ||
+	    (k = get_session(r, &o->session)) < 0 ||
+	    (k = tpc_get_u64(r, "offset", &o->offset)) < 0 ||
+	    (k = tpc_get_u64(r, "total", &o->total)) < 0 ||
+	    (k = tpc_get_blob(r, "data", -1, TP_BULK_MAX, true, &o->data)) < 0)
+		return k;
+	if (o->offset > o->total || o->data.len > o->total - o->offset)
+		return tpc_fail(r, -EPROTO, "data", -1,
+				"bytes %" PRIu64 "+%" PRIu32
+				" past the total %" PRIu64,
+				o->offset, o->data.len, o->total);
+	return 0;
+}
+
+static int get_manifest(struct rd *r, struct tp_sync_manifest *p)
+{
+	int k;
+
+	if ((k = tpc_get_u64(r, "version", &p->version)) < 0)
+		return k;
+	/* A node with nothing committed answers ENOENT, never a page. */
+	if (p->version == 0)
+		return tpc_fail(r, -EPROTO, "version", -1,
+				"0 is not a committed version");
+	if ((k = tpc_get_u64(r, "total", &p->total)) < 0 ||
+	    (k = tpc_get_u64(r, "offset", &p->offset)) < 0 ||
+	    (k = tpc_get_blob(r, "data", -1, TP_BULK_MAX, true, &p->data)) < 0)
+		return k;
+	if (p->offset > p->total || p->data.len > p->total - p->offset)
+		return tpc_fail(r, -EPROTO, "data", -1,
+				"bytes %" PRIu64 "+%" PRIu32
+				" past the total %" PRIu64,
+				p->offset, p->data.len, p->total);
+	return 0;
+}
+
+/* The count of a SYNC_GET or SYNC_CHUNKS: 1 .. TP_GET_MAX. */
+static int get_count(struct rd *r, uint32_t *out)
+{
+	int k = tpc_get_u32(r, "count", out);
+
+	if (k < 0)
+		return k;
+	if (*out == 0)
+		return tpc_fail(r, -EPROTO, "count", -1, "0 chunks");
+	if (*out > TP_GET_MAX)
+		return tpc_fail(r, -EMSGSIZE, "count", -1,
+				"%" PRIu32 " chunks over the %u cap", *out,
+				TP_GET_MAX);
+	return 0;
+}
+
+static int get_get(struct rd *r, struct tp_sync_get *g)
+{
+	int k;
+
+	if ((k = tpc_get_name(r, "workspace", false, &g->workspace)) < 0 ||
+	    (k = get_count(r, &g->count)) < 0)
+		return k;
+	/* Fewer bytes is refused here, more as trailing bytes: either way
+	 * the ids are exactly count * TP_ID_SIZE bytes. */
+	if ((uint64_t)g->count * TP_ID_SIZE > r->len - r->pos)
+		return tpc_fail(r, -EPROTO, "ids", -1,
+				"truncated (%" PRIu32 " ids need %" PRIu32
+				" bytes, %" PRIu32 " left)",
+				g->count, g->count * TP_ID_SIZE,
+				r->len - r->pos);
+	g->ids = r->p + r->pos;
+	r->pos += g->count * TP_ID_SIZE;
+	return 0;
+}
+
+int tpc_decode_sync(struct rd *r, struct tp_msg *m)
+{
+	int k = 0;
+
+	switch (m->type) {
+	case TP_SYNC_BEGIN:
+		if ((k = tpc_get_name(r, "workspace", false,
+				      &m->begin.workspace)) < 0 ||
+		    (k = tpc_get_name(r, "domain", true, &m->begin.domain)) < 0)
+			return k;
+		break;
+	case TP_SYNC_STATE: k = get_sync_state(r, &m->state); break;
+	case TP_SYNC_OFFER: k = get_offer(r, &m->offer); break;
+	case TP_SYNC_NEED:
+		if ((k = get_session(r, &m->need.session)) < 0 ||
+		    (k = tpc_get_u64(r, "index", &m->need.index)) < 0)
+			return k;
+		break;
+	case TP_SYNC_WANT: k = get_want(r, &m->want); break;
+	case TP_SYNC_PUT:
+		if ((k = get_session(r, &m->put.session)) < 0 ||
+		    (k = tpc_get_blob(r, "pack", -1, TP_BULK_MAX, true,
+				      &m->put.pack)) < 0)
+			return k;
+		break;
+	case TP_SYNC_COMMIT:
+		if ((k = get_session(r, &m->commit.session)) < 0 ||
+		    (k = tpc_get_u64(r, "version", &m->commit.version)) < 0 ||
+		    (k = tpc_get_id(r, "root", m->commit.root)) < 0)
+			return k;
+		break;
+	case TP_SYNC_STATUS: break;
+	case TP_SYNC_TABLE: k = get_wstab(r, &m->wstab); break;
+	case TP_SYNC_FETCH:
+		if ((k = tpc_get_name(r, "workspace", false,
+				      &m->fetch.workspace)) < 0 ||
+		    (k = tpc_get_u64(r, "version", &m->fetch.version)) < 0 ||
+		    (k = tpc_get_u64(r, "offset", &m->fetch.offset)) < 0)
+			return k;
+		break;
+	case TP_SYNC_MANIFEST: k = get_manifest(r, &m->manifest); break;
+	case TP_SYNC_GET: k = get_get(r, &m->get); break;
+	case TP_SYNC_CHUNKS:
+		if ((k = get_count(r, &m->chunks.count)) < 0 ||
+		    (k = tpc_get_blob(r, "pack", -1, TP_BULK_MAX, true,
+				      &m->chunks.pack)) < 0)
+			return k;
+		break;
+	default:
+		return tpc_fail(r, -EPROTO, "type", -1, "unknown type %u",
+				m->type);
+	}
+	return k;
+}
+
+bool tp_wstab_next(const struct tp_sync_table *t, uint32_t *pos,
+		   struct tp_sync_entry *out)
+{
+	return t && tpc_next_row(t->ptr, t->size, "SYNC_TABLE", get_wsentry_any,
+				 pos, out);
+}
+
+/* ---- encoding ---- */
+
+static void put_sync_state(struct wr *w, const struct tp_sync_state *s)
+{
+	tpc_put_le(w, s->version, 8);
+	tpc_put_raw(w, s->root, TP_ID_SIZE);
+	tpc_put_le(w, s->files, 8);
+	tpc_put_le(w, s->bytes, 8);
+	tpc_put_le(w, s->committed_ms, 8);
+}
+
+static void put_wstab(struct wr *w, const struct tp_sync_table *t)
+{
+	if (w->r)
+		return;
+	if (t->count > TP_WSTAB_MAX) {
+		w->r = -EMSGSIZE;
+		return;
+	}
+	if (t->count && !t->entries) {
+		w->r = -EINVAL;
+		return;
+	}
+	tpc_put_le(w, t->count, 4);
+	for (uint32_t i = 0; i < t->count && !w->r; i++) {
+		tpc_put_bytes(w, &t->entries[i].name, TP_NAME_MAX);
+		tpc_put_bytes(w, &t->entries[i].domain, TP_NAME_MAX);
+		put_sync_state(w, &t->entries[i].state);
+		tpc_put_le(w, t->entries[i].pending_ms, 8);
+	}
+}
+
+static void put_want(struct wr *w, const struct tp_sync_want *q)
+{
+	if (w->r)
+		return;
+	if (q->count > TP_WANT_MAX) {
+		w->r = -EMSGSIZE;
+		return;
+	}
+	if (q->count && !q->ids) {
+		w->r = -EINVAL;
+		return;
+	}
+	tpc_put_le(w, q->session, 8);
+	tpc_put_le(w, q->total, 8);
+	tpc_put_le(w, q->index, 8);
+	tpc_put_le(w, q->count, 4);
+	tpc_put_raw(w, q->ids, (size_t)q->count * TP_ID_SIZE);
+}
+
+/* A SYNC_GET or SYNC_CHUNKS count over the cap is a size refusal, made
+ * before anything is allocated; 0 is left to the decoder's check. */
+static bool count_ok(struct wr *w, uint32_t count)
+{
+	if (w->r)
+		return false;
+	if (count > TP_GET_MAX) {
+		w->r = -EMSGSIZE;
+		return false;
+	}
+	return true;
+}
+
+static void put_get(struct wr *w, const struct tp_sync_get *g)
+{
+	if (!count_ok(w, g->count))
+		return;
+	if (g->count && !g->ids) {
+		w->r = -EINVAL;
+		return;
+	}
+	tpc_put_bytes(w, &g->workspace, TP_NAME_MAX);
+	tpc_put_le(w, g->count, 4);
+	tpc_put_raw(w, g->ids, (size_t)g->count * TP_ID_SIZE);
+}
+
+void tpc_put_sync(struct wr *w, const struct tp_msg *m)
+{
+	switch (m->type) {
+	case TP_SYNC_BEGIN:
+		tpc_put_bytes(w, &m->begin.workspace, TP_NAME_MAX);
+		tpc_put_bytes(w, &m->begin.domain, TP_NAME_MAX);
+		break;
+	case TP_SYNC_STATE: put_sync_state(w, &m->state); break;
+	case TP_SYNC_OFFER:
+		tpc_put_bytes(w, &m->offer.workspace, TP_NAME_MAX);
+		tpc_put_le(w, m->offer.session, 8);
+		tpc_put_le(w, m->offer.offset, 8);
+		tpc_put_le(w, m->offer.total, 8);
+		tpc_put_bytes(w, &m->offer.data, TP_BULK_MAX);
+		break;
+	case TP_SYNC_NEED:
+		tpc_put_le(w, m->need.session, 8);
+		tpc_put_le(w, m->need.index, 8);
+		break;
+	case TP_SYNC_WANT: put_want(w, &m->want); break;
+	case TP_SYNC_PUT:
+		tpc_put_le(w, m->put.session, 8);
+		tpc_put_bytes(w, &m->put.pack, TP_BULK_MAX);
+		break;
+	case TP_SYNC_COMMIT:
+		tpc_put_le(w, m->commit.session, 8);
+		tpc_put_le(w, m->commit.version, 8);
+		tpc_put_raw(w, m->commit.root, TP_ID_SIZE);
+		break;
+	case TP_SYNC_STATUS: break;
+	case TP_SYNC_TABLE: put_wstab(w, &m->wstab); break;
+	case TP_SYNC_FETCH:
+		tpc_put_bytes(w, &m->fetch.workspace, TP_NAME_MAX);
+		tpc_put_le(w, m->fetch.version, 8);
+		tpc_put_le(w, m->fetch.offset, 8);
+		break;
+	case TP_SYNC_MANIFEST:
+		tpc_put_le(w, m->manifest.version, 8);
+		tpc_put_le(w, m->manifest.total, 8);
+		tpc_put_le(w, m->manifest.offset, 8);
+		tpc_put_bytes(w, &m->manifest.data, TP_BULK_MAX);
+		break;
+	case TP_SYNC_GET: put_get(w, &m->get); break;
+	case TP_SYNC_CHUNKS:
+		if (!count_ok(w, m->chunks.count))
+			break;
+		tpc_put_le(w, m->chunks.count, 4);
+		tpc_put_bytes(w, &m->chunks.pack, TP_BULK_MAX);
+		break;
+	default: w->r = -EINVAL; break;
+	}
+}
