@@ -23,6 +23,8 @@ int cli_sync(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_watch(int argc, char **argv);
 int cli_mount(int argc, char **argv);
+int cli_changes(int argc, char **argv);
+int cli_reset(int argc, char **argv);
 
 /* The exit code and messages for a finished command: 124 on timeout (with
  * "sandbox timeout exceeded after Ns"), 128+N for signal N, else its code.

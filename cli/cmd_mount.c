@@ -105,7 +105,7 @@ static int run(const char *url, const char *name, const char *cache,
 	{
 		struct tfs_source src = { fs_fetch_get, r };
 
-		e = sfd < 0 ? sfd : tfs_mount(dir, name, &src, &t, &why);
+		e = sfd < 0 ? sfd : tfs_mount(dir, name, &src, NULL, &t, &why);
 	}
 	if (e == 0)
 		e = refresh(r, t, &shown);

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "serve.h"
 #include "server.h"
 #include "service.h"
 #include "sink.h"
@@ -28,8 +29,10 @@ static const char usage[] =
 	"  --listen URL       tcp://127.0.0.1:PORT (port 0 picks one) or ipc:///PATH\n"
 	"  --root DIR         default and base directory for commands' cwd (default: .);\n"
 	"                     synced workspaces live in DIR/workspaces, state in DIR/.tether\n"
-	"  --view             also mount each workspace's current version read-only at\n"
-	"                     DIR/views/NAME (FUSE), following every commit\n"
+	"  --view             also mount each workspace's current version at\n"
+	"                     DIR/views/NAME (FUSE), following every commit; commands\n"
+	"                     of the workspace run there, their writes kept apart\n"
+	"                     (copy-on-write; tether changes, tether reset)\n"
 	"  --insecure-remote  allow a tcp address other than loopback: anyone who\n"
 	"                     reaches it can run commands as this user (no pairing yet)\n";
 
@@ -60,12 +63,32 @@ static int node_views(struct node *n, const char *root)
 #endif
 }
 
+/* Where a command of a workspace runs: in its view when it has one (its
+ * writes land in the upper layer), else in the synced directory. */
+static int node_workspace_dir(void *opaque, const char *name, char *out,
+			      size_t cap, char *err, size_t errcap)
+{
+	struct node *n = opaque;
+
+#ifdef TETHER_HAVE_FUSE
+	if (n->views && fs_views_dir(n->views, name, out, cap) == 0)
+		return 0;
+#endif
+	return sd_sink_workspace_dir(n->sink, name, out, cap, err, errcap);
+}
+
 static void node_handle(struct tp_req *req, const struct tp_msg *msg,
 			void *opaque)
 {
 	struct node *n = opaque;
 
-	if (sd_sink_owns(msg->type))
+	if (fs_serve_owns(msg->type))
+#ifdef TETHER_HAVE_FUSE
+		fs_serve_handle(req, msg, n->views);
+#else
+		fs_serve_handle(req, msg, NULL);
+#endif
+	else if (sd_sink_owns(msg->type))
 		sd_sink_handle(req, msg, n->sink);
 	else
 		exec_service_handle(req, msg, n->exec);
@@ -183,8 +206,7 @@ int cli_node(int argc, char **argv)
 		log_error_errno(r, "starting the exec service");
 		goto out;
 	}
-	exec_service_set_workspaces(node.exec, sd_sink_workspace_dir,
-				    node.sink);
+	exec_service_set_workspaces(node.exec, node_workspace_dir, &node);
 	if (view) {
 		r = node_views(&node, rootbuf);
 		if (r < 0)

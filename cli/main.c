@@ -33,6 +33,10 @@ static const struct {
 	{ "mount", cli_mount,
 	  "a node's workspace here, read-only: tether mount --node URL --workspace NAME DIR",
 	  true },
+	{ "changes", cli_changes,
+	  "what commands changed in a workspace's view: tether changes --node URL --workspace NAME" },
+	{ "reset", cli_reset,
+	  "discard the changes in a workspace's view: tether reset --node URL --workspace NAME" },
 };
 
 /* Every sync builds a manifest of the whole tree (about 100 bytes an

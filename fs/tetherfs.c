@@ -1,58 +1,30 @@
 /* SPDX-License-Identifier: MIT */
-#define FUSE_USE_VERSION 312
-#include "tetherfs.h"
+#include "tetherfs_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <fuse_lowlevel.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
-#include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/statvfs.h>
 
 #include "log.h"
-#include "inodes.h"
-#include "view.h"
 
-/* The view says when something changes (tfs_set invalidates it), so the
- * kernel may keep every answer until then. */
-#define CACHE_S 86400.0
+#define CACHE_S TFS_CACHE_S
 
-struct tfs {
-	struct fuse_session *se;
-	struct fs_view *view;
-	struct tfs_inodes *inodes; /* what the kernel holds (inodes.h) */
-	bool no_open; /* the kernel opens files without asking us */
-	struct tfs_source src;
-	char *mountpoint;
-	dev_t dev; /* the mount's: its connection in /sys/fs/fuse/connections */
-	char name[64];
-	pthread_t loop;
-	bool loop_started;
-	bool mounted;
-	atomic_bool loop_done;
-};
-
-static struct tfs *tfs_of(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
-
-static void reply_entry(fuse_req_t req, int r, const struct fs_attr *a)
+static void reply_entry(fuse_req_t req, int r, struct fs_attr *a)
 {
 	struct tfs *t = tfs_of(req);
 	struct fuse_entry_param e = { 0 };
 
 	if (r == 0)
-		r = tfs_inodes_ref(t->inodes, t->view, a);
+		r = tfs_inodes_ref(t->inodes, t->view, a, NULL);
 	if (r == -ENOENT) {
 		/* A negative entry the kernel may keep: a new version that
 		 * adds the name invalidates it. */
@@ -119,6 +91,7 @@ struct dirbuf {
 	fuse_req_t req;
 	struct fs_view *view;
 	bool plus; /* readdirplus: each name with its attributes */
+	fuse_ino_t dir;
 	char *p;
 	size_t cap, len;
 };
@@ -156,9 +129,15 @@ static bool add_dirent(void *opaque, const struct fs_dirent *d)
 					   b->cap - b->len, name, &e,
 					   (off_t)d->next_off);
 		/* Every entry with an inode is a lookup the kernel counts. */
-		if (!dot && n <= b->cap - b->len &&
-		    tfs_inodes_ref(tfs_of(b->req)->inodes, b->view, &a) < 0)
-			return false;
+		if (!dot && n <= b->cap - b->len) {
+			struct tfs *t = tfs_of(b->req);
+			struct tfs_at at = { b->dir, name, d->name_len, false,
+					     0 };
+
+			if (tfs_inodes_ref(t->inodes, b->view, &a,
+					   t->upper ? &at : NULL) < 0)
+				return false;
+		}
 	} else {
 		n = fuse_add_direntry(b->req, b->p + b->len, b->cap - b->len,
 				      name, &st, (off_t)d->next_off);
@@ -169,12 +148,12 @@ static bool add_dirent(void *opaque, const struct fs_dirent *d)
 	return true;
 }
 
-static void readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-			bool plus)
+void tfs_readdir_lower(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       bool plus)
 {
-	struct dirbuf b = { req,  tfs_of(req)->view,
-			    plus, malloc(size ? size : 1),
-			    size, 0 };
+	struct dirbuf b = { req, tfs_of(req)->view,	  plus,
+			    ino, malloc(size ? size : 1), size,
+			    0 };
 	int r;
 
 	if (!b.p) {
@@ -194,7 +173,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	(void)fi;
-	readdir_any(req, ino, size, off, false);
+	tfs_readdir_lower(req, ino, size, off, false);
 }
 
 /* A listing that brings every name's attributes along: a walk of the tree
@@ -204,7 +183,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 			   off_t off, struct fuse_file_info *fi)
 {
 	(void)fi;
-	readdir_any(req, ino, size, off, true);
+	tfs_readdir_lower(req, ino, size, off, true);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -225,14 +204,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
-static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+void tfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
 	tfs_inodes_forget(tfs_of(req)->inodes, ino, nlookup);
 	fuse_reply_none(req);
 }
 
-static void op_forget_multi(fuse_req_t req, size_t count,
-			    struct fuse_forget_data *forgets)
+void tfs_op_forget_multi(fuse_req_t req, size_t count,
+			 struct fuse_forget_data *forgets)
 {
 	for (size_t i = 0; i < count; i++)
 		tfs_inodes_forget(tfs_of(req)->inodes, forgets[i].ino,
@@ -240,11 +219,12 @@ static void op_forget_multi(fuse_req_t req, size_t count,
 	fuse_reply_none(req);
 }
 
-static void op_init(void *userdata, struct fuse_conn_info *conn)
+void tfs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct tfs *t = userdata;
 
-	t->no_open = conn->capable & FUSE_CAP_NO_OPEN_SUPPORT;
+	/* A writable view opens upper files: it must hear every open. */
+	t->no_open = !t->upper && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
 }
 
 int tfs_store_get(void *store, const struct fs_file *f, uint32_t i, void *dst,
@@ -296,17 +276,22 @@ static int load_chunk(struct tfs *t, struct tfs_inode *h, uint32_t i)
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct tfs_inode *h = tfs_inodes_find(tfs_of(req)->inodes, ino);
+	(void)fi;
+	tfs_read_lower(req, tfs_inodes_find(tfs_of(req)->inodes, ino), size,
+		       off);
+}
+
+void tfs_read_lower(fuse_req_t req, struct tfs_inode *h, size_t size, off_t off)
+{
 	uint64_t pos = (uint64_t)off, end;
 	uint8_t *out;
 	size_t n = 0;
 	int r = 0;
 
-	(void)fi;
 	if (!h || !h->is_file) {
-		log_error("view %s: a read of inode %" PRIu64
-			  ", which the kernel never looked up",
-			  tfs_of(req)->name, (uint64_t)ino);
+		log_error("view %s: a read of an inode the kernel never looked "
+			  "up, or that left the upper layer",
+			  tfs_of(req)->name);
 		fuse_reply_err(req, EIO);
 		return;
 	}
@@ -360,9 +345,9 @@ static const struct fuse_lowlevel_ops ops = {
 	.readlink = op_readlink,
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,
-	.init = op_init,
-	.forget = op_forget,
-	.forget_multi = op_forget_multi,
+	.init = tfs_op_init,
+	.forget = tfs_op_forget,
+	.forget_multi = tfs_op_forget_multi,
 	.open = op_open,
 	.read = op_read,
 	.statfs = op_statfs,
@@ -411,13 +396,35 @@ int tfs_set(struct tfs *t, const struct sd_manifest *m)
 	return fs_view_set(t->view, m, t->mounted ? on_inval : NULL, t);
 }
 
+int tfs_reset(struct tfs *t)
+{
+	return t->upper ? tfs_rw_reset(t) : -EROFS;
+}
+
+int tfs_upper_tree(struct tfs *t)
+{
+	int fd;
+
+	if (!t->upper)
+		return -EROFS;
+	pthread_mutex_lock(&t->nslock);
+	fd = fs_upper_dir(t->upper, "", 0);
+	pthread_mutex_unlock(&t->nslock);
+	return fd;
+}
+
+const struct sd_manifest *tfs_hold(struct tfs *t, void **hold)
+{
+	return fs_view_hold(t->view, hold);
+}
+
 bool tfs_alive(struct tfs *t)
 {
 	return !atomic_load(&t->loop_done);
 }
 
 int tfs_mount(const char *mountpoint, const char *name,
-	      const struct tfs_source *src, struct tfs **ret,
+	      const struct tfs_source *src, const char *upper, struct tfs **ret,
 	      struct sd_err *why)
 {
 	struct tfs *t = calloc(1, sizeof(*t));
@@ -432,16 +439,28 @@ int tfs_mount(const char *mountpoint, const char *name,
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	snprintf(
 		opts, sizeof(opts),
-		"ro,allow_other,default_permissions,fsname=tether:%s,subtype=tether",
-		name);
+		"%sallow_other,default_permissions,fsname=tether:%s,subtype=tether",
+		upper ? "" : "ro,", name);
 	t->src = *src;
+	pthread_mutex_init(&t->nslock, NULL);
 	t->mountpoint = strdup(mountpoint);
 	r = t->mountpoint ? fs_view_new(&t->view) : -ENOMEM;
 	if (r == 0)
 		r = tfs_inodes_new(&t->inodes);
+	if (r == 0 && upper) {
+		r = fs_upper_open(upper, &t->upper);
+		if (r < 0)
+			snprintf(why->what, sizeof(why->what),
+				 "view %s: upper layer %s: %s", name, upper,
+				 strerror(-r));
+		else
+			atomic_store(&t->clean,
+				     fs_upper_is_empty(t->upper) == 1);
+	}
 	if (r < 0)
 		goto fail;
-	t->se = fuse_session_new(&args, &ops, sizeof(ops), t);
+	t->se = fuse_session_new(&args, upper ? &tfs_rw_ops : &ops, sizeof(ops),
+				 t);
 	if (!t->se) {
 		snprintf(why->what, sizeof(why->what),
 			 "view %s: cannot start a FUSE session", name);
@@ -530,6 +549,8 @@ void tfs_unmount(struct tfs *t)
 	}
 	tfs_inodes_free(t->inodes);
 	fs_view_free(t->view);
+	fs_upper_free(t->upper);
+	pthread_mutex_destroy(&t->nslock);
 	free(t->mountpoint);
 	free(t);
 }

@@ -34,11 +34,27 @@ int tfs_store_get(void *store, const struct fs_file *f, uint32_t i, void *dst,
 
 /* Mount an empty view at mountpoint (an existing directory) reading from
  * src (copied), and serve it on threads of its own. name shows in the
- * mount table as "tether:NAME". 0, or -errno with why filled (no
- * /dev/fuse, a mount that fails). */
+ * mount table as "tether:NAME". upper: NULL for a read-only view, or the
+ * directory of its upper layer (upper.h; created if missing, kept across
+ * mounts): every write lands there, copy-on-write. 0, or -errno with why
+ * filled (no /dev/fuse, a mount that fails, an upper that cannot be
+ * opened). */
 int tfs_mount(const char *mountpoint, const char *name,
-	      const struct tfs_source *src, struct tfs **ret,
+	      const struct tfs_source *src, const char *upper, struct tfs **ret,
 	      struct sd_err *why);
+
+/* A writable view: discard its upper layer, so it shows its version as
+ * it is (tether reset). Open files keep working on what they had. 0;
+ * -EROFS (a read-only view); or -errno. */
+int tfs_reset(struct tfs *t);
+
+/* The version served now, held until fs_view_release(*hold) (view.h). */
+const struct sd_manifest *tfs_hold(struct tfs *t, void **hold);
+
+/* A writable view's upper tree directory (upper.h): a new descriptor the
+ * caller closes, for reading (tether changes); -EROFS for a read-only
+ * view, or -errno. */
+int tfs_upper_tree(struct tfs *t);
 
 /* Whether the view is still mounted and served: false once someone
  * unmounted it (fusermount3 -u) and its loop ended. */

@@ -558,6 +558,55 @@ out:
 	return r;
 }
 
+int fs_view_lookup_path(struct fs_view *v, const char *path, size_t len,
+			struct fs_attr *out)
+{
+	struct ver *w = ver_get(v);
+	const struct sd_entry *e = len ? sd_manifest_find(&w->m, path, len)
+				       : NULL;
+	int r = -ENOENT;
+
+	if (len == 0) {
+		attr_fill(w, 0, out);
+		r = 0;
+	} else if (e) {
+		attr_fill(w, ver_find(w, w->ino[e - w->m.e]), out);
+		r = 0;
+	}
+	ver_put(w);
+	return r;
+}
+
+int fs_view_names(struct fs_view *v, uint64_t ino, fs_view_name_fn fn,
+		  void *opaque)
+{
+	struct ver *w = ver_get(v);
+	int r = -ENOENT;
+
+	for (size_t j = 0; j < w->m.count; j++) {
+		if (w->ino[j] != ino)
+			continue;
+		r = 0;
+		if (!fn(opaque, w->m.e[j].path, w->m.e[j].path_len))
+			break;
+	}
+	ver_put(w);
+	return r;
+}
+
+const struct sd_manifest *fs_view_hold(struct fs_view *v, void **hold)
+{
+	struct ver *w = ver_get(v);
+
+	*hold = w;
+	return &w->m;
+}
+
+void fs_view_release(void *hold)
+{
+	ver_put(hold);
+}
+
 int fs_view_getattr(struct fs_view *v, uint64_t ino, struct fs_attr *out)
 {
 	struct ver *w = ver_get(v);

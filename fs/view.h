@@ -93,6 +93,25 @@ uint64_t fs_view_version(struct fs_view *v);
 int fs_view_lookup(struct fs_view *v, uint64_t parent, const char *name,
 		   size_t name_len, struct fs_attr *out);
 
+/* The entry at path (len bytes, relative to the workspace; len 0 is the
+ * root): 0 and *out, or -ENOENT. For the upper layer, which works by
+ * path. */
+int fs_view_lookup_path(struct fs_view *v, const char *path, size_t len,
+			struct fs_attr *out);
+
+/* Every path of inode ino in the current version (a hard link group has
+ * several), one fn call each with a NUL-terminated path valid for the
+ * call, until fn returns false. 0 or -ENOENT. A pass over the whole
+ * version: for copying a hard link group up, not for every request. */
+typedef bool (*fs_view_name_fn)(void *opaque, const char *path, size_t len);
+int fs_view_names(struct fs_view *v, uint64_t ino, fs_view_name_fn fn,
+		  void *opaque);
+
+/* The current version itself, held (it stays valid, although a newer one
+ * may be installed) until fs_view_release(*hold). */
+const struct sd_manifest *fs_view_hold(struct fs_view *v, void **hold);
+void fs_view_release(void *hold);
+
 /* ino's attributes: 0 or -ENOENT (not in the current version). */
 int fs_view_getattr(struct fs_view *v, uint64_t ino, struct fs_attr *out);
 

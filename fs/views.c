@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "tetherfs.h"
+#include "view.h"
 
 struct view {
 	struct view *next;
@@ -20,7 +22,8 @@ struct view {
 };
 
 struct fs_views {
-	char *dir; /* ROOT/views */
+	char *dir;   /* ROOT/views */
+	char *upper; /* ROOT/.tether/upper: each view's upper layer */
 	pthread_mutex_t lock;
 	struct view *list;
 };
@@ -31,7 +34,10 @@ int fs_views_new(const char *root, struct fs_views **ret)
 	struct dirent *d;
 	DIR *dir;
 
-	if (!v || asprintf(&v->dir, "%s/views", root) < 0) {
+	if (!v || asprintf(&v->dir, "%s/views", root) < 0 ||
+	    asprintf(&v->upper, "%s/.tether/upper", root) < 0) {
+		if (v)
+			free(v->dir);
 		free(v);
 		return -ENOMEM;
 	}
@@ -67,14 +73,16 @@ static struct view *view_add(struct fs_views *v, const char *name,
 {
 	struct view *w = calloc(1, sizeof(*w));
 	struct sd_err why = { "" };
-	char *path = NULL;
+	char *path = NULL, *upper = NULL;
 	int r;
 
 	if (!w || !(w->name = strdup(name)) ||
-	    asprintf(&path, "%s/%s", v->dir, name) < 0) {
+	    asprintf(&path, "%s/%s", v->dir, name) < 0 ||
+	    asprintf(&upper, "%s/%s", v->upper, name) < 0) {
 		if (w)
 			free(w->name);
 		free(w);
+		free(path);
 		return NULL;
 	}
 	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
@@ -82,7 +90,7 @@ static struct view *view_add(struct fs_views *v, const char *name,
 	} else {
 		struct tfs_source src = { tfs_store_get, store };
 
-		r = tfs_mount(path, name, &src, &w->fs, &why);
+		r = tfs_mount(path, name, &src, upper, &w->fs, &why);
 		if (r < 0)
 			log_error("%s; the workspace has no view", why.what);
 		else
@@ -90,6 +98,7 @@ static struct view *view_add(struct fs_views *v, const char *name,
 				 path);
 	}
 	free(path);
+	free(upper);
 	w->next = v->list;
 	v->list = w;
 	return w;
@@ -115,6 +124,70 @@ void fs_views_on_version(void *opaque, const char *name,
 			  name, cur->version);
 }
 
+/* name's view, when it is mounted and served. */
+static struct tfs *find(struct fs_views *v, const char *name)
+{
+	struct view *w;
+
+	pthread_mutex_lock(&v->lock);
+	for (w = v->list; w && strcmp(w->name, name) != 0; w = w->next)
+		;
+	pthread_mutex_unlock(&v->lock);
+	return w && w->fs && tfs_alive(w->fs) ? w->fs : NULL;
+}
+
+int fs_views_changes(struct fs_views *v, const char *name, fs_change_fn fn,
+		     void *opaque, struct sd_err *why)
+{
+	struct tfs *fs = find(v, name);
+	const struct sd_manifest *m;
+	void *hold;
+	int tree, r;
+
+	if (!fs)
+		return sd_err_set(why, -ENOENT, "workspace %s has no view",
+				  name);
+	tree = tfs_upper_tree(fs);
+	if (tree < 0)
+		return sd_err_set(why, tree,
+				  "workspace %s: its upper layer: %s", name,
+				  strerror(-tree));
+	m = tfs_hold(fs, &hold);
+	r = fs_changes_walk(tree, m, fn, opaque);
+	fs_view_release(hold);
+	close(tree);
+	if (r < 0)
+		sd_err_set(why, r, "workspace %s: reading its changes: %s",
+			   name, strerror(-r));
+	return r;
+}
+
+int fs_views_reset(struct fs_views *v, const char *name, struct sd_err *why)
+{
+	struct tfs *fs = find(v, name);
+	int r;
+
+	if (!fs)
+		return sd_err_set(why, -ENOENT, "workspace %s has no view",
+				  name);
+	r = tfs_reset(fs);
+	if (r < 0)
+		sd_err_set(why, r, "workspace %s: discarding its changes: %s",
+			   name, strerror(-r));
+	else
+		log_info("workspace %s: changes discarded", name);
+	return r;
+}
+
+int fs_views_dir(struct fs_views *v, const char *name, char *out, size_t cap)
+{
+	if (!find(v, name))
+		return -ENOENT;
+	if ((size_t)snprintf(out, cap, "%s/%s", v->dir, name) >= cap)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 void fs_views_free(struct fs_views *v)
 {
 	if (!v)
@@ -129,5 +202,6 @@ void fs_views_free(struct fs_views *v)
 	}
 	pthread_mutex_destroy(&v->lock);
 	free(v->dir);
+	free(v->upper);
 	free(v);
 }

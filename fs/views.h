@@ -4,6 +4,7 @@
 #ifndef TETHER_FS_VIEWS_H
 #define TETHER_FS_VIEWS_H
 
+#include "changes.h"
 #include "manifest.h"
 #include "store.h"
 
@@ -18,6 +19,23 @@ int fs_views_new(const char *root, struct fs_views **ret);
  * out; sync and exec go on without it. */
 void fs_views_on_version(void *opaque, const char *name,
 			 const struct sd_manifest *cur, struct sd_store *store);
+
+/* tether changes: what commands changed in view name's upper layer
+ * against its current version, one fn call each (changes.h). 0; -ENOENT
+ * (no such view) with why filled; or the walk's -errno. Runs on the
+ * caller's thread; the view keeps serving meanwhile. */
+int fs_views_changes(struct fs_views *v, const char *name, fs_change_fn fn,
+		     void *opaque, struct sd_err *why);
+
+/* tether reset: discard view name's upper layer: the view shows its lower
+ * version again, and the kernel forgets what it cached of the upper.
+ * 0, or -errno with why filled (-ENOENT: no such view). */
+int fs_views_reset(struct fs_views *v, const char *name, struct sd_err *why);
+
+/* Where commands of workspace name run: the view's mount point into out
+ * (cap bytes), when name has a view that is mounted. 0; -ENOENT (no
+ * view: use the workspace's directory); -ENAMETOOLONG. */
+int fs_views_dir(struct fs_views *v, const char *name, char *out, size_t cap);
 
 /* Unmount every view. Accepts NULL. */
 void fs_views_free(struct fs_views *v);
