@@ -761,6 +761,23 @@ static void reply_new(fuse_req_t req, fuse_ino_t parent, const char *name,
 	ov_reply_entry(req, parent, name, r, &f);
 }
 
+/* The end of a mknod or a symlink, nslock held: dfd is the directory the
+ * name was made in, or -errno. Unlocks and replies. */
+static void made(fuse_req_t req, fuse_ino_t parent, const char *name, int dfd)
+{
+	struct tfs *t = tfs_of(req);
+
+	if (dfd < 0) {
+		pthread_mutex_unlock(&t->nslock);
+		fuse_reply_err(req, -dfd);
+		return;
+	}
+	own(req, dfd, name);
+	pthread_mutex_unlock(&t->nslock);
+	reply_new(req, parent, name, dfd);
+	close(dfd);
+}
+
 static void ov_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, dev_t rdev)
 {
@@ -780,15 +797,7 @@ static void ov_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		close(dfd);
 		dfd = -errno;
 	}
-	if (dfd < 0) {
-		pthread_mutex_unlock(&t->nslock);
-		fuse_reply_err(req, -dfd);
-		return;
-	}
-	own(req, dfd, name);
-	pthread_mutex_unlock(&t->nslock);
-	reply_new(req, parent, name, dfd);
-	close(dfd);
+	made(req, parent, name, dfd);
 }
 
 static void ov_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -850,15 +859,7 @@ static void ov_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		close(dfd);
 		dfd = -errno;
 	}
-	if (dfd < 0) {
-		pthread_mutex_unlock(&t->nslock);
-		fuse_reply_err(req, -dfd);
-		return;
-	}
-	own(req, dfd, name);
-	pthread_mutex_unlock(&t->nslock);
-	reply_new(req, parent, name, dfd);
-	close(dfd);
+	made(req, parent, name, dfd);
 }
 
 static void ov_create(fuse_req_t req, fuse_ino_t parent, const char *name,
