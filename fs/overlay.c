@@ -242,7 +242,8 @@ static bool add_lower(void *opaque, const struct fs_dirent *d)
 
 	if (d->next_off <= 2) /* "." and ".." */
 		return true;
-	if (bsearch(&key, lf->l->e, lf->nupper, sizeof(key), cmp_name))
+	if (lf->nupper &&
+	    bsearch(&key, lf->l->e, lf->nupper, sizeof(key), cmp_name))
 		return true;
 	lf->r = add_name(lf->l, d->name, d->type, false);
 	return lf->r == 0;
@@ -296,7 +297,8 @@ int ov_list(struct tfs *t, const char *path, int len, struct ov_list *out)
 			r = add_name(out, de->d_name, dt_type(de->d_type), wo);
 		}
 		closedir(d);
-		qsort(out->e, out->n, sizeof(*out->e), cmp_name);
+		if (out->n)
+			qsort(out->e, out->n, sizeof(*out->e), cmp_name);
 	}
 	if (r == 0 && low) {
 		struct lower_fill lf = { out, out->n, 0 };
