@@ -5,7 +5,7 @@ set -euo pipefail
 
 usage() {
 	cat <<EOF
-usage: ${0##*/} [-d DIR | -f FILES -b BYTES -s SEED] [-n ROUNDS] [-w WAYS] [-k]
+usage: ${0##*/} [-d DIR | -f FILES -b BYTES -s SEED] [-n ROUNDS] [-w WAYS] [-t TASKS] [-k]
   Serves one tree five ways and times the same walks over each, the ways
   interleaved (the order rotates every round):
     native    the directory itself
@@ -22,7 +22,15 @@ usage: ${0##*/} [-d DIR | -f FILES -b BYTES -s SEED] [-n ROUNDS] [-w WAYS] [-k]
                dropping the kernel's caches
     read-cold  cat of every file, after dropping the kernel's caches
     read-warm  the same again, caches kept
+  more tasks, with -t:
+    git        git status of the tree, with the tree's .git (a new repo
+               of it when it has none) kept aside, one copy per way, each
+               primed with one git status first
+    build      meson setup and ninja of the tree (a meson project, such as
+               this repository: -d .), the build directory outside it, so
+               the way serves every source and header the compiler reads
   -w WAYS    a subset, e.g. "native tetherfs" (default: all five)
+  -t TASKS   e.g. "meta git build" (default: "meta cold warm")
   -d DIR     a copy of DIR (cp -a) instead of a tree from bench/gen-tree
   -f -b -s   gen-tree --files, --bytes, --seed (default 80000 files,
              1.3 GB, seed 1)
@@ -42,7 +50,8 @@ bytes=""
 seed=1
 rounds=3
 ways=(native tetherfs mount sshfs overlay)
-while getopts "d:f:b:s:n:w:kh" opt; do
+tasks=(meta cold warm)
+while getopts "d:f:b:s:n:w:t:kh" opt; do
 	case $opt in
 	d) src_dir=$OPTARG ;;
 	f) files=$OPTARG ;;
@@ -50,6 +59,7 @@ while getopts "d:f:b:s:n:w:kh" opt; do
 	s) seed=$OPTARG ;;
 	n) rounds=$OPTARG ;;
 	w) read -r -a ways <<<"$OPTARG" ;;
+	t) read -r -a tasks <<<"$OPTARG" ;;
 	k) BENCH_KEEP=1 ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
@@ -69,7 +79,14 @@ bench_machine
 
 src=$BENCH_DIR/src
 bench_make_tree "$src" "$src_dir" "$seed" "$files" "$bytes"
-# .git is not synced: every way serves the tree without it.
+# .git is not synced: every way serves the tree without it; git status
+# gets its own copy of it per way.
+if [[ " ${tasks[*]} " == *" git "* ]]; then
+	[ -d "$src/.git" ] || (cd "$src" && git init -q && git add -A &&
+		git -c user.name=b -c user.email=b@b commit -qm tree) ||
+		bench_die "git init of the tree failed"
+	mv "$src/.git" "$BENCH_DIR/git.orig"
+fi
 rm -rf "$src/.git"
 echo "files:   $(find "$src" -type f | wc -l), $(du -sb "$src" | cut -f1) bytes"
 
@@ -144,43 +161,66 @@ ms_of() { # CMD...: wall ms
 }
 meta() { find "$1" -printf '%s %T@\n'; }
 readall() { find "$1" -type f -print0 | xargs -0 -P 1 -n 2000 cat; }
+gitst() { GIT_DIR=$BENCH_DIR/git-$2 git --work-tree="$1" status --porcelain; }
+build() {
+	rm -rf "$BENCH_DIR/build-$2"
+	meson setup "$BENCH_DIR/build-$2" "$1" -Dtests=disabled &&
+		ninja -C "$BENCH_DIR/build-$2"
+}
+for w in "${ways[@]}"; do
+	[ -d "$BENCH_DIR/git.orig" ] || break
+	cp -a "$BENCH_DIR/git.orig" "$BENCH_DIR/git-$w"
+	gitst "${dir[$w]}" "$w" >/dev/null || bench_die "git status on $w failed"
+done
 
+# task -> how it runs: the cold ones drop the kernel's caches first.
+run_task() { # TASK WAY
+	case $1 in
+	meta) drop; ms_of meta "${dir[$2]}" ;;
+	cold) drop; ms_of readall "${dir[$2]}" ;;
+	warm) ms_of readall "${dir[$2]}" ;;
+	git) ms_of gitst "${dir[$2]}" "$2" ;;
+	build) ms_of build "${dir[$2]}" "$2" ;;
+	*) bench_die "unknown task $1 (meta cold warm git build)" ;;
+	esac
+}
 declare -A res
 for r in $(seq 1 "$rounds"); do
 	n=${#ways[@]}
 	for i in $(seq 0 $((n - 1))); do
 		w=${ways[$(((i + r) % n))]}
-		drop
-		res[$w.meta]+="$(ms_of meta "${dir[$w]}") "
-		drop
-		res[$w.cold]+="$(ms_of readall "${dir[$w]}") "
-		res[$w.warm]+="$(ms_of readall "${dir[$w]}") "
+		for s in "${tasks[@]}"; do
+			res[$w.$s]+="$(run_task "$s" "$w") "
+		done
 	done
 done
 
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-printf '%-10s %10s %12s %12s   (median ms of %s rounds)\n' way meta read-cold read-warm "$rounds"
+printf '%-10s' way
+printf ' %10s' "${tasks[@]}"
+printf '   (median ms of %s rounds)\n' "$rounds"
 declare -A med
 for w in "${ways[@]}"; do
-	for s in meta cold warm; do
+	printf '%-10s' "$w"
+	for s in "${tasks[@]}"; do
 		med[$w.$s]=$(echo "${res[$w.$s]}" | median)
+		printf ' %10s' "${med[$w.$s]}"
 	done
-	printf '%-10s %10s %12s %12s\n' "$w" "${med[$w.meta]}" "${med[$w.cold]}" "${med[$w.warm]}"
+	echo
 done
 echo
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }'; }
-if [ -n "${med[tetherfs.meta]:-}" ] && [ -n "${med[native.meta]:-}" ]; then
-	echo "tetherfs against native (time ratio; lower is better):"
-	for s in meta cold warm; do
-		echo "  $s: $(ratio "${med[tetherfs.$s]}" "${med[native.$s]}")"
+# ratios A B TITLE: A's time over B's, per task, when both ran.
+ratios() {
+	[ -n "${med[$1.${tasks[0]}]:-}" ] && [ -n "${med[$2.${tasks[0]}]:-}" ] || return 0
+	echo "$3"
+	for s in "${tasks[@]}"; do
+		echo "  $s: $(ratio "${med[$1.$s]}" "${med[$2.$s]}")"
 	done
-fi
-if [ -n "${med[sshfs.meta]:-}" ] && [ -n "${med[tetherfs.meta]:-}" ]; then
-	echo "sshfs against tetherfs (how many times slower sshfs is):"
-	for s in meta cold warm; do
-		echo "  $s: $(ratio "${med[sshfs.$s]}" "${med[tetherfs.$s]}")"
-	done
-fi
+}
+ratios tetherfs native "tetherfs against native (time ratio; lower is better):"
+ratios sshfs tetherfs "sshfs against tetherfs (how many times slower sshfs is):"
+ratios overlay tetherfs "fuse-overlayfs against tetherfs (how many times slower it is):"
 [ -z "${res[mount.cold]:-}" ] ||
 	echo "first raw round of tether mount (cold, fetched over the link): ${res[mount.cold]%% *} ms"
 echo "tether node CPU: $(bench_node_cpu)"
