@@ -23,6 +23,12 @@ struct fs_change {
 		       * lower entry); fifos and other special files are
 		       * SD_T_FILE */
 	uint64_t size; /* the view's (DELETED: the lower entry's) */
+	/* The agent changed this path too: the lower version's entry is not
+	 * the one a command first changed (or both created it). Writing the
+	 * change back would overwrite the agent's edit: it is reported,
+	 * never applied. Set by fs_views_changes(); the walk leaves it
+	 * false. */
+	bool conflict;
 };
 
 /* Called once per change, in path order (memcmp), path valid for the call

@@ -480,6 +480,20 @@ static void ov_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 
 /* ---- making the upper hold a path ---- */
 
+void ov_note(struct tfs *t, const char *path, int len)
+{
+	struct sd_id id;
+	int r;
+
+	if (len <= 0 || fs_view_entry_id(t->view, path, (size_t)len, &id) < 0)
+		return;
+	r = fs_bases_note(fs_upper_bases(t->upper), path, (size_t)len, &id);
+	if (r < 0)
+		log_error("view %s: recording the base of %.*s: %s (a conflict "
+			  "on it may go unseen)",
+			  t->name, len, path, strerror(-r));
+}
+
 int ov_chain(struct tfs *t, const char *path, int len)
 {
 	int fd = fs_upper_dir(t->upper, "", 0);
@@ -615,6 +629,7 @@ static bool link_name(void *opaque, const char *path, size_t len)
 
 	if (strcmp(path, ln->primary) == 0)
 		return true;
+	ov_note(ln->t, path, (int)len);
 	memcpy(p, path, len + 1);
 	dlen = ov_split(p, (int)len, &base);
 	dfd = ov_chain(ln->t, p, dlen);
@@ -643,6 +658,7 @@ int ov_copy_up_at(struct tfs *t, const char *at, int len,
 		return len < 0 ? len : -EPERM;
 	memcpy(path, at, (size_t)len + 1);
 	atomic_store(&t->clean, false);
+	ov_note(t, at, len);
 	dlen = ov_split(path, len, &base);
 	pfd = ov_chain(t, path, dlen);
 	if (pfd < 0)
@@ -975,6 +991,7 @@ int ov_hide_lower(struct tfs *t, const char *dir, int dlen, int dfd,
 		return 0;
 	if (fs_view_lookup_path(t->view, path, (size_t)len, &la) < 0)
 		return 0;
+	ov_note(t, path, len);
 	fd = dfd >= 0 ? dfd : ov_chain(t, dir, dlen);
 	if (fd < 0)
 		return fd;

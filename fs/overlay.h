@@ -73,6 +73,10 @@ void ov_attr_upper(struct fs_attr *a, const struct stat *st, uint64_t ino);
 int ov_list(struct tfs *t, const char *path, int len, struct ov_list *out);
 void ov_list_free(struct ov_list *l);
 
+/* The upper is about to shadow path: note what the lower has there, its
+ * base (bases.h), if it has something. nslock held. Logs a failure. */
+void ov_note(struct tfs *t, const char *path, int len);
+
 /* The upper's directory at path, made (with the lower's mode and mtime)
  * with each of its parents that it lacks: a descriptor or -errno.
  * nslock held. */

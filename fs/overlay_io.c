@@ -202,6 +202,8 @@ void ov_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	if (is_dir(ino, x)) {
 		/* A directory's attributes are its upper directory's. */
 		len = ov_path(t, ino, path);
+		if (len > 0)
+			ov_note(t, path, len);
 		r = len < 0 ? len : ov_chain(t, path, len);
 		if (r >= 0)
 			close(r);

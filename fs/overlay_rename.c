@@ -116,6 +116,7 @@ static int fill_one(struct tfs *t, char *path, int len, int ufd, bool opaque,
 		goto out; /* gone meanwhile */
 	if (r < 0)
 		goto out;
+	ov_note(t, path, clen);
 	if (f.upper) {
 		/* The upper's own: it moves, and keeps its inode. */
 		r = renameat(ufd, name, tfd, name) < 0 ? -errno : 0;
@@ -334,6 +335,7 @@ void ov_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (r != 0)
 		goto out;
 	atomic_store(&t->clean, false);
+	ov_note(t, dpath, dlen);
 	r = sfd = ov_chain(t, sdir, sdlen);
 	if (r >= 0)
 		r = dfd = ov_chain(t, ddir, ddlen);

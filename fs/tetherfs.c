@@ -393,7 +393,18 @@ static void on_inval(void *opaque, enum fs_inval kind, uint64_t ino,
 
 int tfs_set(struct tfs *t, const struct sd_manifest *m)
 {
-	return fs_view_set(t->view, m, t->mounted ? on_inval : NULL, t);
+	void *hold = NULL;
+	const struct sd_manifest *old = t->upper ? fs_view_hold(t->view, &hold)
+						 : NULL;
+	int r = fs_view_set(t->view, m, t->mounted ? on_inval : NULL, t);
+
+	/* What commands changed and the agent now has too leaves the
+	 * upper (overlay_prune.c). */
+	if (r == 0 && old)
+		tfs_rw_prune(t, old, m);
+	if (hold)
+		fs_view_release(hold);
+	return r;
 }
 
 int tfs_reset(struct tfs *t)
@@ -411,6 +422,11 @@ int tfs_upper_tree(struct tfs *t)
 	fd = fs_upper_dir(t->upper, "", 0);
 	pthread_mutex_unlock(&t->nslock);
 	return fd;
+}
+
+struct fs_bases *tfs_bases(struct tfs *t)
+{
+	return t->upper ? fs_upper_bases(t->upper) : NULL;
 }
 
 const struct sd_manifest *tfs_hold(struct tfs *t, void **hold)

@@ -48,6 +48,9 @@ int tfs_mount(const char *mountpoint, const char *name,
  * -EROFS (a read-only view); or -errno. */
 int tfs_reset(struct tfs *t);
 
+/* A writable view's bases (bases.h), or NULL. */
+struct fs_bases *tfs_bases(struct tfs *t);
+
 /* The version served now, held until fs_view_release(*hold) (view.h). */
 const struct sd_manifest *tfs_hold(struct tfs *t, void **hold);
 
@@ -60,8 +63,9 @@ int tfs_upper_tree(struct tfs *t);
  * unmounted it (fusermount3 -u) and its loop ended. */
 bool tfs_alive(struct tfs *t);
 
-/* Serve version m (sealed; copied, see view.h) from now on. 0 or -ENOMEM
- * (the previous version stays). */
+/* Serve version m (sealed; copied, see view.h) from now on. A writable
+ * view's upper lets go of what m now holds as it is (a change written
+ * back and synced). 0 or -ENOMEM (the previous version stays). */
 int tfs_set(struct tfs *t, const struct sd_manifest *m);
 
 /* Unmount (lazily, so an open file or a cwd inside does not keep the node

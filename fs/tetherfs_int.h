@@ -67,6 +67,11 @@ extern const struct fuse_lowlevel_ops tfs_rw_ops;
  * (overlay.c). 0 or -errno. */
 int tfs_rw_reset(struct tfs *t);
 
+/* After a new version (cur; old the one before): drop from the upper
+ * what cur now holds exactly as it is (overlay_prune.c). */
+void tfs_rw_prune(struct tfs *t, const struct sd_manifest *old,
+		  const struct sd_manifest *cur);
+
 /* Ops both tables share (tetherfs.c). */
 void tfs_op_init(void *userdata, struct fuse_conn_info *conn);
 void tfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);

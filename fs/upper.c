@@ -22,6 +22,7 @@ struct fs_upper {
 	int dir;  /* DIR */
 	int tree; /* DIR/tree */
 	int work; /* DIR/work */
+	struct fs_bases *bases;
 	unsigned discards;
 };
 
@@ -63,6 +64,14 @@ int fs_upper_open(const char *dir, struct fs_upper **ret)
 		r = u->work = open_sub(u->dir, "work");
 	if (r >= 0)
 		r = clear_work(u->work);
+	if (r >= 0) {
+		char *p = NULL;
+
+		r = asprintf(&p, "%s/bases", dir) < 0
+			    ? -ENOMEM
+			    : fs_bases_open(p, &u->bases);
+		free(p);
+	}
 	if (r < 0) {
 		fs_upper_free(u);
 		return r;
@@ -81,12 +90,18 @@ void fs_upper_free(struct fs_upper *u)
 		close(u->work);
 	if (u->dir >= 0)
 		close(u->dir);
+	fs_bases_free(u->bases);
 	free(u);
 }
 
 int fs_upper_tree(const struct fs_upper *u)
 {
 	return u->tree;
+}
+
+struct fs_bases *fs_upper_bases(const struct fs_upper *u)
+{
+	return u->bases;
 }
 
 int fs_upper_work(const struct fs_upper *u)
@@ -173,20 +188,20 @@ int fs_upper_is_empty(const struct fs_upper *u)
 int fs_upper_reset(struct fs_upper *u)
 {
 	char name[32];
-	int fd;
+	int fd, r, r2;
 
 	snprintf(name, sizeof(name), "discard-%u", u->discards++);
 	if (renameat(u->dir, "tree", u->work, name) < 0)
 		return -errno;
 	fd = open_sub(u->dir, "tree");
 	if (fd < 0) {
-		int r = fd;
-
 		/* Put the old tree back: better than a view without one. */
 		(void)renameat(u->work, name, u->dir, "tree");
-		return r;
+		return fd;
 	}
 	close(u->tree);
 	u->tree = fd;
-	return util_rm_rf_at(u->work, name);
+	r = fs_bases_clear(u->bases);
+	r2 = util_rm_rf_at(u->work, name);
+	return r < 0 ? r : r2;
 }

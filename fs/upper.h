@@ -15,6 +15,8 @@
  *     - a directory with the xattr FS_UPPER_OPAQUE_XATTR (value "y") hides
  *       every lower entry below it: it replaced a lower directory that was
  *       removed, or something that was not a directory.
+ *   DIR/bases  what the lower held where the upper first shadowed it
+ *       (bases.h);
  *   DIR/work  copy-ups in progress (renamed into tree when complete) and
  *       trees being discarded; never part of the view.
  * A directory in tree without the xattr merges with the lower directory of
@@ -25,6 +27,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
+
+#include "bases.h"
 
 #define FS_UPPER_OPAQUE_XATTR "user.tether.opaque"
 
@@ -37,6 +41,9 @@ void fs_upper_free(struct fs_upper *u);
 /* A descriptor of the directory DIR/tree (O_RDONLY), valid until
  * fs_upper_free() or fs_upper_reset(). */
 int fs_upper_tree(const struct fs_upper *u);
+
+/* The upper's bases (bases.h), valid until fs_upper_free(). */
+struct fs_bases *fs_upper_bases(const struct fs_upper *u);
 
 /* A descriptor of DIR/work, where files are made before they are renamed
  * into the tree (same file system). */
@@ -65,7 +72,7 @@ int fs_upper_set_opaque(int fd);
 /* Whether the tree holds nothing: 1, 0, or -errno. */
 int fs_upper_is_empty(const struct fs_upper *u);
 
-/* Discard everything in the tree: it is renamed into work and removed
+/* Discard everything in the tree, and the bases: the tree is renamed into work and removed
  * from there, so a crash halfway leaves no half-removed tree behind; the
  * next fs_upper_open() finishes the removal. Invalidates the old tree
  * descriptor. 0 or -errno (then the tree is as it was). */

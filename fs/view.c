@@ -577,6 +577,19 @@ int fs_view_lookup_path(struct fs_view *v, const char *path, size_t len,
 	return r;
 }
 
+int fs_view_entry_id(struct fs_view *v, const char *path, size_t len,
+		     struct sd_id *id)
+{
+	struct ver *w = ver_get(v);
+	const struct sd_entry *e = len ? sd_manifest_find(&w->m, path, len)
+				       : NULL;
+
+	if (e)
+		*id = e->hash;
+	ver_put(w);
+	return e ? 0 : -ENOENT;
+}
+
 int fs_view_names(struct fs_view *v, uint64_t ino, fs_view_name_fn fn,
 		  void *opaque)
 {

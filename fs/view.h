@@ -99,6 +99,11 @@ int fs_view_lookup(struct fs_view *v, uint64_t parent, const char *name,
 int fs_view_lookup_path(struct fs_view *v, const char *path, size_t len,
 			struct fs_attr *out);
 
+/* The hash of the entry at path (sd_entry.hash): 0 and *id, or -ENOENT
+ * (the root has no entry). */
+int fs_view_entry_id(struct fs_view *v, const char *path, size_t len,
+		     struct sd_id *id);
+
 /* Every path of inode ino in the current version (a hard link group has
  * several), one fn call each with a NUL-terminated path valid for the
  * call, until fn returns false. 0 or -ENOENT. A pass over the whole

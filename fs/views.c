@@ -2,6 +2,7 @@
 #include "views.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -12,7 +13,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "beneath.h"
 #include "tetherfs.h"
+#include "upper.h"
 #include "view.h"
 
 struct view {
@@ -136,11 +139,41 @@ static struct tfs *find(struct fs_views *v, const char *name)
 	return w && w->fs && tfs_alive(w->fs) ? w->fs : NULL;
 }
 
+/* tether changes: each change with whether the agent changed it too. */
+struct with_bases {
+	fs_change_fn fn;
+	void *opaque;
+	const struct sd_manifest *lower;
+	struct fs_bases *bases;
+};
+
+static bool flag_conflict(void *opaque, const struct fs_change *c)
+{
+	struct with_bases *wb = opaque;
+	const struct sd_entry *cur =
+		sd_manifest_find(wb->lower, c->path, c->path_len);
+	struct fs_change d = *c;
+	struct sd_id id;
+	bool had;
+
+	/* Against the base a command changed: the lower entry it shadowed
+	 * must still be there as it was; where it had nothing, nothing
+	 * must have come. A path with no base is the lower's only when
+	 * the agent made it since (a command made nothing there first). */
+	if (wb->bases &&
+	    fs_bases_get(wb->bases, c->path, c->path_len, &had, &id) == 1)
+		d.conflict = had ? !cur || memcmp(&cur->hash, &id, sizeof(id))
+				 : cur != NULL;
+	else
+		d.conflict = cur != NULL;
+	return wb->fn(wb->opaque, &d);
+}
+
 int fs_views_changes(struct fs_views *v, const char *name, fs_change_fn fn,
 		     void *opaque, struct sd_err *why)
 {
 	struct tfs *fs = find(v, name);
-	const struct sd_manifest *m;
+	struct with_bases wb = { fn, opaque, NULL, NULL };
 	void *hold;
 	int tree, r;
 
@@ -152,14 +185,121 @@ int fs_views_changes(struct fs_views *v, const char *name, fs_change_fn fn,
 		return sd_err_set(why, tree,
 				  "workspace %s: its upper layer: %s", name,
 				  strerror(-tree));
-	m = tfs_hold(fs, &hold);
-	r = fs_changes_walk(tree, m, fn, opaque);
+	wb.lower = tfs_hold(fs, &hold);
+	wb.bases = tfs_bases(fs);
+	r = fs_changes_walk(tree, wb.lower, flag_conflict, &wb);
 	fs_view_release(hold);
 	close(tree);
 	if (r < 0)
 		sd_err_set(why, r, "workspace %s: reading its changes: %s",
 			   name, strerror(-r));
 	return r;
+}
+
+void fs_read_free(struct fs_read *r)
+{
+	if (!r)
+		return;
+	free(r->target);
+	free(r->data);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Read base in dfd (an upper directory) into out. */
+static int read_entry(int dfd, const char *base, uint64_t off, uint32_t max,
+		      struct fs_read *out)
+{
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (fs_upper_is_whiteout(&st))
+		return -ENOENT;
+	out->mode = st.st_mode & 07777;
+	out->mtime_ns =
+		(int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	out->size = (uint64_t)st.st_size;
+	if (S_ISDIR(st.st_mode)) {
+		out->type = SD_T_DIR;
+		out->size = 0;
+		return 0;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		out->type = SD_T_SYMLINK;
+		out->target = malloc(SD_PATH_MAX + 1);
+		if (!out->target)
+			return -ENOMEM;
+		n = readlinkat(dfd, base, out->target, SD_PATH_MAX);
+		if (n <= 0)
+			return n < 0 ? -errno : -EINVAL;
+		out->target[n] = '\0';
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL; /* a fifo or a socket: nothing to carry */
+	out->type = SD_T_FILE;
+	fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	out->data = malloc(max ? max : 1);
+	n = out->data ? pread(fd, out->data, max, (off_t)off) : -1;
+	if (n < 0 && !out->data)
+		errno = ENOMEM;
+	close(fd);
+	if (n < 0)
+		return -errno;
+	out->len = (uint32_t)n;
+	return 0;
+}
+
+int fs_views_read(struct fs_views *v, const char *name, const char *path,
+		  size_t len, uint64_t off, uint32_t max, struct fs_read *out,
+		  struct sd_err *why)
+{
+	struct tfs *fs = find(v, name);
+	char buf[SD_PATH_MAX + 1];
+	const char *base = buf;
+	char *slash;
+	int tree, dfd, r;
+
+	memset(out, 0, sizeof(*out));
+	if (!fs)
+		return sd_err_set(why, -ENOENT, "workspace %s has no view",
+				  name);
+	r = sd_path_check(path, len, why);
+	if (r < 0)
+		return r;
+	memcpy(buf, path, len);
+	buf[len] = '\0';
+	tree = tfs_upper_tree(fs);
+	if (tree < 0)
+		return sd_err_set(why, tree,
+				  "workspace %s: its upper layer: %s", name,
+				  strerror(-tree));
+	slash = strrchr(buf, '/');
+	if (slash) {
+		*slash = '\0';
+		base = slash + 1;
+	}
+	dfd = util_open_beneath(tree, slash ? buf : "", O_RDONLY | O_DIRECTORY);
+	r = dfd < 0 ? -errno : read_entry(dfd, base, off, max, out);
+	if (dfd >= 0)
+		close(dfd);
+	close(tree);
+	if (r < 0) {
+		fs_read_free(out);
+		if (slash)
+			*slash = '/';
+		return sd_err_set(why, r == -ENOTDIR ? -ENOENT : r,
+				  "workspace %s: %s in its changes: %s", name,
+				  buf,
+				  r == -ENOENT || r == -ENOTDIR
+					  ? "not there (changed since?)"
+					  : strerror(-r));
+	}
+	return 0;
 }
 
 int fs_views_reset(struct fs_views *v, const char *name, struct sd_err *why)

@@ -32,6 +32,27 @@ int fs_views_changes(struct fs_views *v, const char *name, fs_change_fn fn,
  * 0, or -errno with why filled (-ENOENT: no such view). */
 int fs_views_reset(struct fs_views *v, const char *name, struct sd_err *why);
 
+/* One entry of a view's upper layer, read for writeback (tether apply). */
+struct fs_read {
+	uint8_t type;	  /* enum sd_type: SD_T_FILE, SD_T_DIR, SD_T_SYMLINK */
+	uint32_t mode;	  /* permission bits */
+	int64_t mtime_ns;
+	uint64_t size;	  /* a file's whole size; a symlink's target length */
+	char *target;	  /* a symlink's target, malloc'd; else NULL */
+	uint8_t *data;	  /* a file's bytes from off, malloc'd; else NULL */
+	uint32_t len;	  /* bytes in data (less than max only at the end) */
+};
+
+/* Read path (len bytes, relative to the workspace, checked like a
+ * manifest path) in view name's upper layer: its kind and attributes,
+ * and for a file up to max bytes from off. Only what the upper holds:
+ * -ENOENT for a path it does not (the lower's bytes are the agent's
+ * already). 0, or -errno with why filled. Free with fs_read_free(). */
+int fs_views_read(struct fs_views *v, const char *name, const char *path,
+		  size_t len, uint64_t off, uint32_t max, struct fs_read *out,
+		  struct sd_err *why);
+void fs_read_free(struct fs_read *r);
+
 /* Where commands of workspace name run: the view's mount point into out
  * (cap bytes), when name has a view that is mounted. 0; -ENOENT (no
  * view: use the workspace's directory); -ENAMETOOLONG. */

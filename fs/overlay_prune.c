@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/* When a new version of the workspace arrives, the upper lets go of what
+ * the version now holds as it is: a file whose bytes, size and mode the
+ * version has (a change written back to the agent, then synced), the
+ * same symlink, a whiteout of a path the version no longer has. Else
+ * every change written back would stay in the upper, shown as changed,
+ * and the agent's next edit of it would look like a conflict. Only the
+ * paths the version changed are looked at. */
+#include "overlay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Whether the upper file open at fd holds exactly lower file f's bytes. */
+static bool same_bytes(struct tfs *t, const struct fs_file *f, int fd)
+{
+	uint8_t *a = NULL, *b = NULL;
+	size_t cap = 0;
+	uint64_t off = 0;
+	bool same = true;
+
+	for (uint32_t i = 0; same && i < f->nchunks; i++) {
+		uint32_t n = f->chunks[i].len;
+		struct sd_err why = { "" };
+
+		if (cap < n) {
+			uint8_t *na = realloc(a, n), *nb;
+
+			if (na)
+				a = na;
+			nb = na ? realloc(b, n) : NULL;
+			if (!nb) {
+				same = false;
+				break;
+			}
+			b = nb;
+			cap = n;
+		}
+		same = t->src.get(t->src.opaque, f, i, a, cap, &why) == 0 &&
+		       pread(fd, b, n, (off_t)off) == (ssize_t)n &&
+		       memcmp(a, b, n) == 0;
+		off += n;
+	}
+	free(a);
+	free(b);
+	return same;
+}
+
+/* Whether base in dfd (stat st) is what the lower's entry at path (e,
+ * in cur; NULL: none) is, so the upper need not keep it. */
+static bool redundant(struct tfs *t, int dfd, const char *base,
+		      const struct stat *st, const char *path, int len,
+		      const struct sd_entry *e, const struct sd_manifest *cur)
+{
+	char target[SD_PATH_MAX + 1];
+	struct fs_attr la;
+	struct fs_file f;
+	bool same;
+	ssize_t n;
+	int fd;
+
+	if (fs_upper_is_whiteout(st))
+		return e == NULL;
+	if (!e)
+		return false;
+	if (S_ISLNK(st->st_mode)) {
+		n = readlinkat(dfd, base, target, sizeof(target) - 1);
+		return e->type == SD_T_SYMLINK && n == (ssize_t)e->target_len &&
+		       memcmp(target, e->target, (size_t)n) == 0;
+	}
+	e = sd_manifest_resolve(cur, e);
+	/* An upper file with other names keeps them: left alone. */
+	if (!e || e->type != SD_T_FILE || !S_ISREG(st->st_mode) ||
+	    st->st_nlink != 1 || (uint64_t)st->st_size != e->size ||
+	    (st->st_mode & 07777) != e->mode)
+		return false;
+	if (fs_view_lookup_path(t->view, path, (size_t)len, &la) < 0 ||
+	    fs_view_open(t->view, la.ino, &f) < 0)
+		return false;
+	fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	same = fd >= 0 && same_bytes(t, &f, fd);
+	if (fd >= 0)
+		close(fd);
+	fs_file_free(&f);
+	return same;
+}
+
+/* What the kernel must look up again: a name under its directory. */
+struct gone {
+	uint64_t parent;
+	char *name;
+};
+
+struct gones {
+	struct gone *v;
+	size_t n, cap;
+};
+
+static void prune_path(struct tfs *t, const char *at, int len,
+		       const struct sd_entry *e, const struct sd_manifest *cur,
+		       struct gones *g)
+{
+	char path[OV_PATH_BUF];
+	const char *base;
+	struct fs_attr pa;
+	struct stat st;
+	bool opaque;
+	int dlen, dfd;
+
+	memcpy(path, at, (size_t)len + 1);
+	dlen = ov_split(path, len, &base);
+	dfd = ov_upper_dir(t, path, dlen, &opaque);
+	if (dfd < 0)
+		return;
+	if (!opaque && fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISDIR(st.st_mode) &&
+	    redundant(t, dfd, base, &st, at, len, e, cur)) {
+		if (!fs_upper_is_whiteout(&st))
+			ov_keep_open(t, dfd, base, &st);
+		if (unlinkat(dfd, base, 0) == 0) {
+			if (!fs_upper_is_whiteout(&st))
+				tfs_inodes_unindex(t->inodes, st.st_ino);
+			(void)fs_bases_forget(fs_upper_bases(t->upper), at,
+					      (size_t)len);
+			if (g->n == g->cap) {
+				size_t c = g->cap ? g->cap * 2 : 16;
+				struct gone *v = realloc(g->v, c * sizeof(*v));
+
+				if (v) {
+					g->v = v;
+					g->cap = c;
+				}
+			}
+			/* The directory is the lower's (not opaque): the
+			 * kernel knows it by the lower's number. */
+			if (g->n < g->cap &&
+			    (dlen == 0 ||
+			     fs_view_lookup_path(t->view, path, (size_t)dlen,
+						 &pa) == 0) &&
+			    (g->v[g->n].name = strdup(base))) {
+				g->v[g->n].parent = dlen ? pa.ino
+							 : FUSE_ROOT_ID;
+				g->n++;
+			}
+		}
+	}
+	close(dfd);
+}
+
+void tfs_rw_prune(struct tfs *t, const struct sd_manifest *old,
+		  const struct sd_manifest *cur)
+{
+	struct gones g = { 0 };
+	size_t i = 0, j = 0;
+
+	if (atomic_load(&t->clean))
+		return;
+	pthread_mutex_lock(&t->nslock);
+	/* Both sorted by path: the paths the new version changed. */
+	while (i < old->count || j < cur->count) {
+		const struct sd_entry *a = i < old->count ? &old->e[i] : NULL;
+		const struct sd_entry *b = j < cur->count ? &cur->e[j] : NULL;
+		int c = !a   ? 1
+			: !b ? -1
+			     : sd_path_cmp(a->path, a->path_len, b->path,
+					   b->path_len);
+
+		if (c < 0)
+			prune_path(t, a->path, (int)a->path_len, NULL, cur, &g);
+		else if (c > 0 || memcmp(&a->hash, &b->hash, sizeof(a->hash)))
+			prune_path(t, b->path, (int)b->path_len, b, cur, &g);
+		if (c <= 0)
+			i++;
+		if (c >= 0)
+			j++;
+	}
+	pthread_mutex_unlock(&t->nslock);
+	for (size_t k = 0; k < g.n; k++) {
+		if (t->mounted)
+			(void)fuse_lowlevel_notify_inval_entry(
+				t->se, g.v[k].parent, g.v[k].name,
+				strlen(g.v[k].name));
+		free(g.v[k].name);
+	}
+	if (g.n)
+		log_debug("view %s: %zu changes reached version %llu", t->name,
+			  g.n, (unsigned long long)cur->version);
+	free(g.v);
+}
