@@ -6,7 +6,8 @@
 # exerciser against a plain copy (fsops random), git, and a real C build
 # of this project; `tether changes` lists what commands changed, a new
 # version of the workspace shows under the changes, the changes survive a
-# node restart, and `tether reset` discards them.
+# node restart, a change the agent synced as it is stops being one, and
+# `tether reset` discards them.
 # Usage: fs_cow.sh   (SYNC_SEED=N replays a failed run)
 . "$(dirname "$0")/lib.sh"
 
@@ -99,6 +100,18 @@ sync_it
 	fail "a file the agent added after the commands is not in the view"
 [ -x "$view/proj/b/cli/tether" ] || fail "the build output left the view after a new version"
 log "a new version shows under the changes: ok"
+
+# A change the agent takes over as it is (written back, then synced)
+# leaves the changes.
+in_view sh -c 'printf same >taken.t && chmod 644 taken.t' ||
+	fail "writing taken.t in the view"
+changes | grep -q ' taken\.t$' || fail "tether changes does not list taken.t"
+printf same >"$T/src/taken.t" && chmod 644 "$T/src/taken.t"
+sync_it
+changes | grep -q ' taken\.t$' &&
+	fail "taken.t is still a change after the agent synced the same bytes"
+[ "$(cat "$view/taken.t")" = same ] || fail "taken.t left the view"
+log "a change the agent synced as it is is no longer a change: ok"
 
 # The upper layer survives a node restart.
 stop_node "$NODE_PID" TERM
