@@ -45,14 +45,14 @@ struct agents_raw {
 	json_t *defaults, *list;
 };
 struct backend_raw {
-	json_t *type, *url, *node;
+	json_t *type, *url, *node, *writeback;
 };
 struct node_raw {
 	json_t *url;
 };
 struct agent_raw {
 	json_t *id, *backend, *timeout, *exec_host, *exec_node, *workspace,
-		*domain;
+		*domain, *dir;
 };
 
 static const struct field top_fields[] = {
@@ -72,6 +72,7 @@ static const struct field backend_fields[] = {
 	{ "type", K_STRING, SLOT(backend_raw, type) },
 	{ "url", K_STRING, SLOT(backend_raw, url) },
 	{ "node", K_STRING, SLOT(backend_raw, node) },
+	{ "writeback", K_STRING, SLOT(backend_raw, writeback) },
 	{ 0 },
 };
 
@@ -99,6 +100,7 @@ static const struct field agent_fields[] = {
 	{ "timeout", K_NUMBER, SLOT(agent_raw, timeout) },
 	{ "workspace", K_STRING, SLOT(agent_raw, workspace) },
 	{ "domain", K_STRING, SLOT(agent_raw, domain) },
+	{ "dir", K_STRING, SLOT(agent_raw, dir) },
 	{ "tools", K_OBJECT, 0, tools_fields },
 	{ 0 },
 };
@@ -318,9 +320,25 @@ static int parse_backend(struct ctx *x, const char *name, json_t *v, void *out)
 		if (!url && !(url = node_url(x, json_string_value(raw.node))))
 			return fail(x, "node", "unknown node '%s'",
 				    json_string_value(raw.node));
-	} else if (raw.url || raw.node) {
-		return fail(x, raw.url ? "url" : "node",
+	} else if (raw.url || raw.node || raw.writeback) {
+		return fail(x,
+			    raw.url    ? "url"
+			    : raw.node ? "node"
+				       : "writeback",
 			    "not allowed for type '%s'", type);
+	}
+	if (raw.writeback) {
+		const char *w = json_string_value(raw.writeback);
+
+		if (strcmp(w, "review") == 0)
+			b->writeback = EXEC_WRITEBACK_REVIEW;
+		else if (strcmp(w, "none") == 0)
+			b->writeback = EXEC_WRITEBACK_NONE;
+		else if (strcmp(w, "sync") == 0)
+			b->writeback = EXEC_WRITEBACK_SYNC;
+		else
+			return fail(x, "writeback",
+				    "'%s': one of none, review, sync", w);
 	}
 	r = dup_str(x, name, &b->name);
 	if (r >= 0)
@@ -472,6 +490,18 @@ static int parse_agent(struct ctx *x, json_t *v, bool defaults, json_t *seen,
 		r = parse_name(x, "workspace", raw.workspace, &a->workspace);
 	if (r >= 0 && raw.domain)
 		r = parse_name(x, "domain", raw.domain, &a->domain);
+	if (r >= 0 && raw.dir) {
+		const char *d = json_string_value(raw.dir);
+
+		if (defaults)
+			return fail(x, "dir",
+				    "not allowed in the defaults: each agent "
+				    "has a directory of its own");
+		if (d[0] != '/')
+			return fail(x, "dir", "'%s': must be an absolute path",
+				    d);
+		r = dup_str(x, d, &a->dir);
+	}
 	return r;
 }
 
@@ -693,6 +723,7 @@ static void agent_fini(struct exec_agent_conf *a)
 	free(a->backend);
 	free(a->node);
 	free(a->workspace);
+	free(a->dir);
 	free(a->domain);
 }
 

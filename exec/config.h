@@ -9,10 +9,19 @@
 
 #define EXEC_CONFIG_FILE_MAX (4u << 20) /* refuse larger config files */
 
+/* Whether what commands change in a node's view of the workspace flows
+ * back to the agent's directory (DESIGN.md, "Consistency"). */
+enum exec_writeback {
+	EXEC_WRITEBACK_REVIEW = 0, /* only through tether apply (default) */
+	EXEC_WRITEBACK_NONE = 1,   /* never: tether apply refuses */
+	EXEC_WRITEBACK_SYNC = 2,   /* after every tether exec, then synced */
+};
+
 struct exec_backend_conf {
 	char *name; /* key in "backends" */
 	char *type; /* "host" | "off" | "none" | "node" */
 	char *url;  /* node: "url", or the url of "node" in "nodes" */
+	enum exec_writeback writeback; /* node: "writeback" */
 };
 
 struct exec_node_conf {
@@ -29,6 +38,8 @@ struct exec_agent_conf {
 	uint32_t timeout_ms; /* 0: none */
 	char *workspace;     /* its synced workspace on a node, or NULL */
 	char *domain;	     /* the chunk store it shares, or NULL: its own */
+	char *dir; /* "dir": its workspace directory here (absolute), or
+		    * NULL; writeback "sync" writes there */
 };
 
 struct exec_config {
@@ -88,6 +99,14 @@ struct exec_backend;
 int exec_router_workspace(const struct exec_config *c, const char *agent,
 			  const char **url, const char **workspace,
 			  const char **domain, char *err, size_t errlen);
+
+/* An agent's writeback: its backend's policy (review for a node named
+ * through tools.exec.node, and for host backends, which have nothing to
+ * write back) and its "dir" (NULL when it has none). 0, or -ENOENT with
+ * err for an unknown agent. Pointers borrow from c. */
+int exec_router_writeback(const struct exec_config *c, const char *agent,
+			  enum exec_writeback *mode, const char **dir,
+			  char *err, size_t errlen);
 
 int exec_router_resolve(const struct exec_config *c, const char *agent,
 			struct exec_backend **ret, uint32_t *timeout_ms,

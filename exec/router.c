@@ -82,6 +82,26 @@ int exec_router_resolve(const struct exec_config *c, const char *agent,
 	return 0;
 }
 
+int exec_router_writeback(const struct exec_config *c, const char *agent,
+			  enum exec_writeback *mode, const char **dir,
+			  char *err, size_t errlen)
+{
+	const struct exec_agent_conf *a = agent ? find_agent(c, agent) : NULL;
+	const struct exec_agent_conf *route;
+	const struct exec_backend_conf *b;
+
+	if (!a) {
+		snprintf(err, errlen, "%s: unknown agent '%s'", c->origin,
+			 agent ? agent : "");
+		return -ENOENT;
+	}
+	route = a->backend ? a : &c->defaults;
+	b = route->node ? NULL : find_backend(c, route->backend);
+	*mode = b ? b->writeback : EXEC_WRITEBACK_REVIEW;
+	*dir = a->dir;
+	return 0;
+}
+
 int exec_router_workspace(const struct exec_config *c, const char *agent,
 			  const char **url, const char **workspace,
 			  const char **domain, char *err, size_t errlen)

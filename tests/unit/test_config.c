@@ -662,6 +662,65 @@ static void test_find(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* writeback per backend, dir per agent, and what the router makes of
+ * them. */
+static void test_writeback(void **state)
+{
+	struct exec_config *c = parse_ok(
+		"{'backends': {'s': {'type': 'node', 'url': 'tcp://h:1',"
+		" 'writeback': 'sync'}, 'n': {'type': 'node', 'url':"
+		" 'tcp://h:2', 'writeback': 'none'}, 'r': {'type': 'node',"
+		" 'url': 'tcp://h:3'}},"
+		" 'nodes': {'x': {'url': 'tcp://h:4'}},"
+		" 'agents': {'list': [{'id': 'a', 'backend': 's',"
+		" 'dir': '/w/a'}, {'id': 'b', 'backend': 'n'},"
+		" {'id': 'c', 'backend': 'r'}, {'id': 'd',"
+		" 'tools': {'exec': {'host': 'node', 'node': 'x'}}},"
+		" {'id': 'e'}]}}");
+	enum exec_writeback m;
+	const char *dir;
+	char err[ERR_CAP];
+
+	(void)state;
+	assert_int_equal(exec_router_writeback(c, "a", &m, &dir, err, ERR_CAP),
+			 0);
+	assert_int_equal(m, EXEC_WRITEBACK_SYNC);
+	assert_string_equal(dir, "/w/a");
+	assert_int_equal(exec_router_writeback(c, "b", &m, &dir, err, ERR_CAP),
+			 0);
+	assert_int_equal(m, EXEC_WRITEBACK_NONE);
+	assert_null(dir);
+	assert_int_equal(exec_router_writeback(c, "c", &m, &dir, err, ERR_CAP),
+			 0);
+	assert_int_equal(m, EXEC_WRITEBACK_REVIEW);
+	assert_int_equal(exec_router_writeback(c, "d", &m, &dir, err, ERR_CAP),
+			 0);
+	assert_int_equal(m, EXEC_WRITEBACK_REVIEW);
+	assert_int_equal(exec_router_writeback(c, "e", &m, &dir, err, ERR_CAP),
+			 0);
+	assert_int_equal(m, EXEC_WRITEBACK_REVIEW);
+	assert_int_equal(exec_router_writeback(c, "z", &m, &dir, err, ERR_CAP),
+			 -ENOENT);
+	assert_non_null(strstr(err, "unknown agent 'z'"));
+	exec_config_free(c);
+
+	expect_error("{'backends': {'s': {'type': 'node', 'url': 'tcp://h:1',"
+		     " 'writeback': 'always'}}}",
+		     "backends.s.writeback",
+		     "'always': one of none, review, sync", NULL);
+	expect_error("{'backends': {'s': {'type': 'node', 'url': 'tcp://h:1',"
+		     " 'writeback': 1}}}",
+		     "backends.s.writeback", NULL);
+	expect_error(
+		"{'backends': {'h': {'type': 'host', 'writeback': 'sync'}}}",
+		"backends.h.writeback", "not allowed for type 'host'", NULL);
+	expect_error("{'agents': {'list': [{'id': 'a', 'dir': 'rel/dir'}]}}",
+		     "agents.list[0].dir", "must be an absolute path", NULL);
+	expect_error("{'agents': {'defaults': {'dir': '/w'}}}",
+		     "agents.defaults.dir", "not allowed in the defaults",
+		     NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -681,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_json_errors),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_find),
+		cmocka_unit_test(test_writeback),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
