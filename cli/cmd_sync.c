@@ -32,6 +32,7 @@ static const char sync_usage[] =
 	"  --node URL         the tether node to mirror DIR to\n"
 	"  --workspace NAME   the workspace's name on the node\n"
 	"  --agent ID         the node, workspace and domain the config gives agent ID\n"
+	"                     (and DIR, when omitted: the agent's \"dir\")\n"
 	"  --config FILE      the config for --agent (default: $TETHER_CONFIG, ./tether.json,\n"
 	"                     ~/.config/tether/tether.json)\n"
 	"  --domain NAME      the node's chunk store to use (default: the workspace's own);\n"
@@ -278,11 +279,23 @@ static int parse_sync(int argc, char **argv, const char *usage, bool watch,
 	 * usage error. */
 	if (agent && resolve_agent(c, agent, config) < 0)
 		return -ENOENT;
-	if (!c->url || !c->o.workspace || argc - optind != 1) {
+	/* With --agent, DIR defaults to the agent's "dir". */
+	if (argc - optind == 0 && agent && c->cfg) {
+		enum exec_writeback wb;
+		const char *dir = NULL;
+		char err[512];
+
+		if (exec_router_writeback(c->cfg, agent, &wb, &dir, err,
+					  sizeof(err)) == 0 &&
+		    dir)
+			c->o.dir = dir;
+	}
+	if (!c->url || !c->o.workspace || argc - optind != (c->o.dir ? 0 : 1)) {
 		fputs(usage, stderr);
 		return -EINVAL;
 	}
-	c->o.dir = argv[optind];
+	if (!c->o.dir)
+		c->o.dir = argv[optind];
 	for (const char *n = c->o.workspace, *what = "--workspace"; n;
 	     n = n == c->o.workspace ? c->o.domain : NULL, what = "--domain") {
 		if (!tp_name_ok((const uint8_t *)n, strlen(n))) {
@@ -353,6 +366,7 @@ int cli_sync(int argc, char **argv)
 
 static const char watch_usage[] =
 	"usage: tether watch DIR (--node URL --workspace NAME | --agent ID) [OPTIONS]\n"
+	"  (with --agent, DIR may be left out: the agent's \"dir\")\n"
 	"  keeps the node's copy of DIR current until SIGINT or SIGTERM:\n"
 	"  inotify on every directory, a full rescan when events were lost.\n"
 	"  Options as for tether sync, and:\n"

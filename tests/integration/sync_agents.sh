@@ -25,6 +25,7 @@ cat >"$T/tether.json" <<JSON
       { "id": "a1", "domain": "team" },
       { "id": "a2", "domain": "team", "workspace": "second" },
       { "id": "a3" },
+      { "id": "a4", "workspace": "fourth", "dir": "$T/src" },
       { "id": "here", "backend": "host" }
     ]
   }
@@ -55,6 +56,15 @@ log "domains: a1 sent $first chunks, a2 (same domain) 0, a3 (own) $first"
 out=$(tx exec --config "$T/tether.json" --agent a2 --workspace second -n \
 	-- cat note 2>"$T/exec.err")
 assert_eq shared "$out" "a file of a2's workspace ($(show "$T/exec.err"))"
+
+# An agent's "dir": its DIR when sync is given none.
+tx sync --config "$T/tether.json" --agent a4 >/dev/null 2>"$T/a4.err" ||
+	fail "sync --agent a4 without DIR: $(show "$T/a4.err")"
+out=$(tx exec --config "$T/tether.json" --agent a4 --workspace fourth -n \
+	-- cat note 2>"$T/exec.err")
+assert_eq shared "$out" "a file of a4's workspace, synced from its dir"
+tx sync --config "$T/tether.json" --agent a3 >/dev/null 2>&1 &&
+	fail "sync --agent a3 (no dir in the config) without DIR succeeded"
 
 tx sync "$T/src" --config "$T/tether.json" --agent here >/dev/null \
 	2>"$T/here.err"
