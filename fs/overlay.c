@@ -719,6 +719,77 @@ out:
 	return r;
 }
 
+/* Whether x's path still names x (it may have been unlinked, or renamed
+ * over, while open). */
+static bool still_named(struct tfs *t, struct tfs_inode *x, const char *at,
+			int len)
+{
+	char path[OV_PATH_BUF];
+	const char *base;
+	struct ov_found f;
+	bool opaque;
+	int dlen, dfd, r;
+
+	memcpy(path, at, (size_t)len + 1);
+	dlen = ov_split(path, len, &base);
+	dfd = ov_upper_dir(t, path, dlen, &opaque);
+	if (dfd < 0 && dfd != -ENOENT)
+		return false;
+	r = ov_resolve(t, at, len, dfd, opaque, base, &f);
+	if (dfd >= 0)
+		close(dfd);
+	return r == 0 && !f.upper && f.a.ino == x->ino;
+}
+
+/* A lower file written after it lost its name: its copy has no name
+ * either (O_TMPFILE in the work area), kept open by its record. */
+static int copy_up_unnamed(struct tfs *t, struct tfs_inode *x, bool data)
+{
+	struct stat st;
+	int fd, r = 0;
+
+	if (!x->is_file)
+		return -ENOENT;
+	fd = openat(fs_upper_work(t->upper), ".",
+		    O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (data)
+		r = ov_copy_bytes(t, &x->f, fd);
+	if (r == 0 &&
+	    (fchmod(fd, x->attr.st.st_mode & 07777) < 0 || fstat(fd, &st) < 0))
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	pthread_mutex_lock(&x->lock);
+	if (x->fd >= 0)
+		close(x->fd);
+	x->fd = fd;
+	pthread_mutex_unlock(&x->lock);
+	tfs_inodes_set_upper(t->inodes, x, st.st_ino);
+	return 0;
+}
+
+struct other_name {
+	struct tfs *t;
+	struct tfs_inode *x;
+	char *path; /* OV_PATH_BUF: the name found */
+	int len;
+};
+
+static bool named(void *opaque, const char *path, size_t len)
+{
+	struct other_name *o = opaque;
+
+	if (!still_named(o->t, o->x, path, (int)len))
+		return true;
+	memcpy(o->path, path, len + 1);
+	o->len = (int)len;
+	return false;
+}
+
 int ov_copy_up(struct tfs *t, struct tfs_inode *x, bool data)
 {
 	char path[OV_PATH_BUF];
@@ -729,6 +800,17 @@ int ov_copy_up(struct tfs *t, struct tfs_inode *x, bool data)
 	len = ov_path(t, x->ino, path);
 	if (len < 0)
 		return len;
+	/* A hard link group's record keeps the name of its last lookup,
+	 * which may be gone while others still name it. */
+	if (!still_named(t, x, path, len)) {
+		struct other_name o = { t, x, path, -1 };
+
+		if (x->attr.st.st_nlink > 1)
+			(void)fs_view_names(t->view, x->ino, named, &o);
+		if (o.len < 0)
+			return copy_up_unnamed(t, x, data);
+		len = o.len;
+	}
 	return ov_copy_up_at(t, path, len, &x->attr, x->is_file ? &x->f : NULL,
 			     data);
 }
@@ -925,11 +1007,18 @@ static void ov_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	e.attr = f.a.st;
 	e.attr_timeout = TFS_CACHE_S;
 	e.entry_timeout = TFS_CACHE_S;
-	fi->fh = (uint64_t)fd + 1;
+	/* Without OPENs there is no RELEASE to close a handle: writes then
+	 * open the file themselves (overlay_io.c). */
+	if (t->no_open) {
+		close(fd);
+		fd = -1;
+	}
+	fi->fh = fd >= 0 ? (uint64_t)fd + 1 : 0;
 	fi->keep_cache = 1;
 	if (fuse_reply_create(req, &e, fi) < 0) {
 		tfs_inodes_forget(t->inodes, e.ino, 1);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 	}
 }
 
@@ -1025,6 +1114,8 @@ void ov_keep_open(struct tfs *t, int dfd, const char *name,
 	    !(x = tfs_inodes_find(t->inodes, ino)))
 		return;
 	pthread_mutex_lock(&x->lock);
+	if (x->fd < 0)
+		x->fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (x->fd < 0)
 		x->fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	pthread_mutex_unlock(&x->lock);
@@ -1144,7 +1235,6 @@ const struct fuse_lowlevel_ops tfs_rw_ops = {
 	.open = ov_open,
 	.read = ov_read,
 	.write = ov_write,
-	.flush = ov_flush,
 	.release = ov_release,
 	.fsync = ov_fsync,
 	.opendir = ov_opendir,

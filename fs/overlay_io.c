@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* The writable view's files and attributes: an open upper file is a
- * descriptor of the upper's file (the handle is it plus one, 0 meaning a
- * lower file read by inode), so reads and writes cost one syscall and no
- * lock; a write to a lower file copies it up first (overlay.c). */
+/* The writable view's files and attributes. Where the kernel opens files
+ * without asking (FUSE's no-open mode, as the read-only view) a read or
+ * write of an upper file opens the upper's file for that request: an open
+ * is a few microseconds, an OPEN and a RELEASE round trip per file many
+ * more, and no descriptor is held per file (a build makes thousands). A
+ * lower file is read by inode. Where the kernel cannot, an open upper
+ * file's handle is its descriptor plus one (0: a lower file). A write to
+ * a lower file copies it up first (overlay.c). */
 #include "overlay.h"
 
 #include <errno.h>
@@ -47,6 +51,30 @@ static int open_upper(struct tfs *t, fuse_ino_t ino, int flags)
 	if (fd < 0)
 		fd = -errno;
 	close(dfd);
+	return fd;
+}
+
+/* A descriptor for a read or a write of x, an upper file (close it when
+ * *own): its handle's, the one kept for it once unlinked, or a new one.
+ * Opened under nslock, so a rename cannot move it between the path and
+ * the open. Or -errno. */
+static int io_fd(struct tfs *t, fuse_ino_t ino, struct tfs_inode *x,
+		 struct fuse_file_info *fi, int flags, bool *own)
+{
+	int fd;
+
+	*own = false;
+	if (fi && fi->fh)
+		return (int)fi->fh - 1;
+	pthread_mutex_lock(&x->lock);
+	fd = x->fd >= 0 ? dup(x->fd) : -1;
+	pthread_mutex_unlock(&x->lock);
+	if (fd < 0) {
+		pthread_mutex_lock(&t->nslock);
+		fd = open_upper(t, ino, flags);
+		pthread_mutex_unlock(&t->nslock);
+	}
+	*own = fd >= 0;
 	return fd;
 }
 
@@ -263,6 +291,11 @@ void ov_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	bool wr = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
 	int r = 0, fd = -1;
 
+	if (t->no_open) {
+		/* The kernel stops asking (tfs_op_init). */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	if (!x) {
 		fuse_reply_err(req, ESTALE);
 		return;
@@ -272,8 +305,11 @@ void ov_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		r = ov_copy_up(t, x, !(fi->flags & O_TRUNC));
 		pthread_mutex_unlock(&t->nslock);
 	}
-	if (r == 0 && x->upper)
+	if (r == 0 && x->upper) {
+		pthread_mutex_lock(&t->nslock);
 		r = fd = open_upper(t, ino, fi->flags);
+		pthread_mutex_unlock(&t->nslock);
+	}
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -291,56 +327,66 @@ void ov_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct tfs *t = tfs_of(req);
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
-	struct tfs_inode *x;
+	struct tfs_inode *x = tfs_inodes_find(t->inodes, ino);
+	bool own;
 	int fd;
 
-	if (fi->fh) {
-		fd = (int)fi->fh - 1;
-	} else {
-		x = tfs_inodes_find(t->inodes, ino);
-		if (!x || !x->upper) {
-			tfs_read_lower(req, x, size, off);
-			return;
-		}
-		/* Opened before it was copied up: read the upper now. */
-		pthread_mutex_lock(&x->lock);
-		if (x->fd < 0)
-			x->fd = open_upper(t, ino, O_RDONLY);
-		fd = x->fd;
-		pthread_mutex_unlock(&x->lock);
-		if (fd < 0) {
-			fuse_reply_err(req, -fd);
-			return;
-		}
+	if (!fi->fh && (!x || !x->upper)) {
+		tfs_read_lower(req, x, size, off);
+		return;
+	}
+	fd = io_fd(t, ino, x, fi, O_RDONLY, &own);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
 	}
 	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	bv.buf[0].fd = fd;
 	bv.buf[0].pos = off;
 	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+	if (own)
+		close(fd);
+}
+
+/* A record for a write without a handle: copied up first. */
+static int write_target(struct tfs *t, fuse_ino_t ino, struct tfs_inode **ret)
+{
+	struct tfs_inode *x = tfs_inodes_find(t->inodes, ino);
+	int r = 0;
+
+	if (!x)
+		return -ESTALE;
+	if (!x->upper) {
+		pthread_mutex_lock(&t->nslock);
+		r = ov_copy_up(t, x, true);
+		pthread_mutex_unlock(&t->nslock);
+	}
+	*ret = x;
+	return r;
 }
 
 void ov_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	      off_t off, struct fuse_file_info *fi)
 {
+	struct tfs *t = tfs_of(req);
+	struct tfs_inode *x = NULL;
 	ssize_t n;
+	bool own = false;
+	int fd = fi->fh ? (int)fi->fh - 1 : write_target(t, ino, &x);
 
-	(void)ino;
-	if (!fi->fh) {
-		fuse_reply_err(req, EBADF);
+	if (fd >= 0 && !fi->fh)
+		fd = io_fd(t, ino, x, fi, O_WRONLY, &own);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
 		return;
 	}
-	n = pwrite((int)fi->fh - 1, buf, size, off);
+	n = pwrite(fd, buf, size, off);
 	if (n < 0)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_write(req, (size_t)n);
-}
-
-void ov_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, 0);
+	if (own)
+		close(fd);
 }
 
 void ov_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -354,25 +400,42 @@ void ov_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void ov_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	      struct fuse_file_info *fi)
 {
-	int fd = fi->fh ? (int)fi->fh - 1 : -1;
+	struct tfs *t = tfs_of(req);
+	struct tfs_inode *x = tfs_inodes_find(t->inodes, ino);
+	bool own = false;
+	int fd, r = 0;
 
-	(void)ino;
-	if (fd >= 0 && (datasync ? fdatasync(fd) : fsync(fd)) < 0)
-		fuse_reply_err(req, errno);
-	else
-		fuse_reply_err(req, 0);
+	/* A lower file has nothing of the command's to make durable. */
+	if (fi->fh || (x && x->upper)) {
+		fd = io_fd(t, ino, x, fi, O_RDONLY, &own);
+		if (fd < 0)
+			r = -fd;
+		else if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
+			r = errno;
+		if (own)
+			close(fd);
+	}
+	fuse_reply_err(req, r);
 }
 
 void ov_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		  off_t length, struct fuse_file_info *fi)
 {
-	(void)ino;
-	if (!fi->fh)
-		fuse_reply_err(req, EBADF);
-	else if (fallocate((int)fi->fh - 1, mode, offset, length) < 0)
+	struct tfs *t = tfs_of(req);
+	struct tfs_inode *x = NULL;
+	bool own = false;
+	int fd = fi->fh ? (int)fi->fh - 1 : write_target(t, ino, &x);
+
+	if (fd >= 0 && !fi->fh)
+		fd = io_fd(t, ino, x, fi, O_WRONLY, &own);
+	if (fd < 0)
+		fuse_reply_err(req, -fd);
+	else if (fallocate(fd, mode, offset, length) < 0)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_err(req, 0);
+	if (own)
+		close(fd);
 }
 
 /* Space is the upper's (where writes go); files count both layers. */

@@ -223,8 +223,14 @@ void tfs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct tfs *t = userdata;
 
-	/* A writable view opens upper files: it must hear every open. */
-	t->no_open = !t->upper && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
+	/* No OPEN, RELEASE or FLUSH round trip per file where the kernel
+	 * can do without (a writable view then opens the upper's file for
+	 * each read or write of it, overlay_io.c). */
+	t->no_open = conn->capable & FUSE_CAP_NO_OPEN_SUPPORT;
+	/* A writable view copies up on a truncate: O_TRUNC must come as a
+	 * SETATTR, since no OPEN carries it. */
+	if (t->upper && t->no_open)
+		conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
 int tfs_store_get(void *store, const struct fs_file *f, uint32_t i, void *dst,
