@@ -123,12 +123,44 @@ static void drop_all(struct fs_bases *b)
 	b->n = 0;
 }
 
+/* The whole records of buf into b: 0 and *used (their bytes: a record cut
+ * short by a crash ends them), -EBADMSG, or -ENOMEM. */
+static int parse(struct fs_bases *b, const uint8_t *buf, size_t size,
+		 size_t *used)
+{
+	size_t off = 0;
+	int r = 0;
+
+	while (r == 0 && size - off >= HEAD) {
+		uint32_t len = (uint32_t)buf[off] |
+			       (uint32_t)buf[off + 1] << 8 |
+			       (uint32_t)buf[off + 2] << 16 |
+			       (uint32_t)buf[off + 3] << 24;
+		struct sd_id id;
+		bool added;
+
+		if (len == 0 || len > SD_PATH_MAX || buf[off + 4] > 2)
+			return -EBADMSG;
+		if (size - off - HEAD < len)
+			break; /* cut short by a crash */
+		memcpy(id.b, buf + off + 5, sizeof(id.b));
+		if (buf[off + 4] == 2)
+			drop(b, (const char *)buf + off + HEAD, len);
+		else
+			r = add(b, (const char *)buf + off + HEAD, len,
+				buf[off + 4], &id, &added);
+		off += HEAD + len;
+	}
+	*used = off;
+	return r;
+}
+
 static int load(struct fs_bases *b)
 {
 	struct stat st;
 	uint8_t *buf;
-	size_t off = 0, size;
-	int r = 0;
+	size_t size, used = 0;
+	int r;
 
 	if (fstat(b->fd, &st) < 0)
 		return -errno;
@@ -140,45 +172,34 @@ static int load(struct fs_bases *b)
 		free(buf);
 		return errno ? -errno : -EIO;
 	}
-	while (r == 0 && size - off >= HEAD) {
-		uint32_t len = (uint32_t)buf[off] |
-			       (uint32_t)buf[off + 1] << 8 |
-			       (uint32_t)buf[off + 2] << 16 |
-			       (uint32_t)buf[off + 3] << 24;
-		struct sd_id id;
-		bool added;
-
-		if (len == 0 || len > SD_PATH_MAX || buf[off + 4] > 2) {
-			r = -EBADMSG;
-			break;
-		}
-		if (size - off - HEAD < len)
-			break; /* cut short by a crash */
-		memcpy(id.b, buf + off + 5, sizeof(id.b));
-		if (buf[off + 4] == 2)
-			drop(b, (const char *)buf + off + HEAD, len);
-		else
-			r = add(b, (const char *)buf + off + HEAD, len,
-				buf[off + 4], &id, &added);
-		off += HEAD + len;
-	}
+	r = parse(b, buf, size, &used);
 	free(buf);
-	if (r == 0 && off < size && ftruncate(b->fd, (off_t)off) < 0)
+	if (r == 0 && used < size && ftruncate(b->fd, (off_t)used) < 0)
 		r = -errno;
 	return r;
 }
 
-int fs_bases_open(const char *path, struct fs_bases **ret)
+static struct fs_bases *bases_new(void)
 {
 	struct fs_bases *b = calloc(1, sizeof(*b));
-	int r;
 
 	if (!b || !(b->b = calloc(256, sizeof(*b->b)))) {
 		free(b);
-		return -ENOMEM;
+		return NULL;
 	}
 	b->mask = 255;
+	b->fd = -1;
 	pthread_mutex_init(&b->lock, NULL);
+	return b;
+}
+
+int fs_bases_open(const char *path, struct fs_bases **ret)
+{
+	struct fs_bases *b = bases_new();
+	int r;
+
+	if (!b)
+		return -ENOMEM;
 	b->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	r = b->fd < 0 ? -errno : load(b);
 	if (r < 0) {
@@ -187,6 +208,33 @@ int fs_bases_open(const char *path, struct fs_bases **ret)
 	}
 	*ret = b;
 	return 0;
+}
+
+int fs_bases_parse(const uint8_t *buf, size_t size, struct fs_bases **ret,
+		   size_t *used)
+{
+	struct fs_bases *b = bases_new();
+	int r;
+
+	if (!b)
+		return -ENOMEM;
+	r = parse(b, buf, size, used);
+	if (r < 0) {
+		fs_bases_free(b);
+		return r;
+	}
+	*ret = b;
+	return 0;
+}
+
+size_t fs_bases_count(struct fs_bases *b)
+{
+	size_t n;
+
+	pthread_mutex_lock(&b->lock);
+	n = b->n;
+	pthread_mutex_unlock(&b->lock);
+	return n;
 }
 
 void fs_bases_free(struct fs_bases *b)
@@ -206,9 +254,12 @@ void fs_bases_free(struct fs_bases *b)
 static int append(struct fs_bases *b, const char *path, size_t len, uint8_t had,
 		  const struct sd_id *id)
 {
-	uint8_t *rec = malloc(HEAD + len);
+	uint8_t *rec;
 	int r = 0;
 
+	if (b->fd < 0)
+		return 0; /* parsed in memory (fs_bases_parse) */
+	rec = malloc(HEAD + len);
 	if (!rec)
 		return -ENOMEM;
 	rec[0] = (uint8_t)len;

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "chunkid.h"
 
@@ -20,6 +21,15 @@ struct fs_bases;
  * one). 0 or -errno (-EBADMSG: a record that cannot be one). */
 int fs_bases_open(const char *path, struct fs_bases **ret);
 void fs_bases_free(struct fs_bases *b);
+
+/* The records of buf (size bytes, untrusted) in memory, with no file
+ * behind them (for tests and the fuzzer): 0, *ret and *used (the bytes of
+ * whole records); -EBADMSG for a record that cannot be one; -ENOMEM. */
+int fs_bases_parse(const uint8_t *buf, size_t size, struct fs_bases **ret,
+		   size_t *used);
+
+/* How many paths have a base. */
+size_t fs_bases_count(struct fs_bases *b);
 
 /* path (len bytes) is shadowed now; the lower had the entry of hash id
  * there, or nothing (id NULL). Only the first note of a path counts.
