@@ -42,6 +42,8 @@ static const char *const type_names[TP_TYPE_MAX_] = {
 	[TP_WS_CHANGES] = "WS_CHANGES",
 	[TP_WS_CHANGED] = "WS_CHANGED",
 	[TP_WS_RESET] = "WS_RESET",
+	[TP_WS_READ] = "WS_READ",
+	[TP_WS_DATA] = "WS_DATA",
 };
 
 /* Signals the node may deliver: Linux numbers 1..SIGRTMAX (64). */
@@ -523,7 +525,9 @@ static int decode_body(struct rd *r, struct tp_msg *m)
 	case TP_EXEC_TABLE: k = get_table(r, &m->table); break;
 	case TP_WS_CHANGES:
 	case TP_WS_CHANGED:
-	case TP_WS_RESET: k = tpc_decode_ws(r, m); break;
+	case TP_WS_RESET:
+	case TP_WS_READ:
+	case TP_WS_DATA: k = tpc_decode_ws(r, m); break;
 	default: k = tpc_decode_sync(r, m); break;
 	}
 	return k;
@@ -848,7 +852,9 @@ static void put_body(struct wr *w, const struct tp_msg *m)
 	case TP_EXEC_TABLE: put_table(w, &m->table); break;
 	case TP_WS_CHANGES:
 	case TP_WS_CHANGED:
-	case TP_WS_RESET: tpc_put_ws(w, m); break;
+	case TP_WS_RESET:
+	case TP_WS_READ:
+	case TP_WS_DATA: tpc_put_ws(w, m); break;
 	default: tpc_put_sync(w, m); break;
 	}
 }

@@ -32,6 +32,11 @@
 #define TP_GET_MAX    1024u	    /* chunk ids in one SYNC_GET */
 #define TP_PATH_MAX   4096u	    /* a workspace path (as SD_PATH_MAX) */
 #define TP_WSCHG_MAX  4096u	    /* rows in one WS_CHANGED */
+/* WS_READ.max and WS_DATA.data: a piece of a file read back from a view.
+ * As TP_BULK_MAX, so that a piece and the reply's other fields always fit
+ * one frame (a whole MiB would not). */
+#define TP_READ_MAX TP_BULK_MAX
+#define TP_COMP_MAX 255u /* one component of a workspace path (NAME_MAX) */
 
 enum tp_type {
 	TP_ERROR = 1,	       /* reply: i32 errno, str message */
@@ -62,7 +67,9 @@ enum tp_type {
 	TP_WS_CHANGES = 26,    /* req: a page of a view's changes */
 	TP_WS_CHANGED = 27,    /* reply to CHANGES */
 	TP_WS_RESET = 28,      /* req: discard a view's changes -> OK */
-	TP_TYPE_MAX_ = 29,
+	TP_WS_READ = 29,       /* req: one changed entry of a view */
+	TP_WS_DATA = 30,       /* reply to WS_READ */
+	TP_TYPE_MAX_ = 31,
 };
 
 /* A view into a decoded frame: not NUL-terminated, valid while the frame's
@@ -292,7 +299,7 @@ enum tp_change_type {
 
 /* A WS_CHANGED row takes this many bytes plus its path: a sender fills a
  * page until the next row would pass TP_FRAME_MAX. */
-#define TP_CHANGE_ROW_FIXED 14u
+#define TP_CHANGE_ROW_FIXED 15u
 #define TP_CHANGED_HEAD	    5u /* more, count */
 
 struct tp_ws_changes {
@@ -304,10 +311,14 @@ struct tp_ws_changes {
 };
 
 struct tp_ws_change {
-	uint8_t kind;  /* enum tp_change_kind */
-	uint8_t type;  /* enum tp_change_type */
+	uint8_t kind; /* enum tp_change_kind */
+	uint8_t type; /* enum tp_change_type */
+	/* 1: the agent changed the path too (its workspace no longer has
+	 * what the view started from): writing the change back would
+	 * overwrite the agent's edit, so a client reports it instead; 0. */
+	uint8_t conflict;
 	uint64_t size; /* bytes (a symlink: its target's length; a dir: 0) */
-	struct tp_bytes path; /* 1 .. TP_PATH_MAX bytes, no NUL */
+	struct tp_bytes path; /* a workspace path (tp_path_ok) */
 };
 
 struct tp_ws_changed {
@@ -322,6 +333,28 @@ struct tp_ws_changed {
 
 struct tp_ws_reset {
 	struct tp_bytes workspace; /* a name */
+};
+
+/* Reading back what a command wrote (docs/protocol.md, "Writing changes
+ * back"): one entry of a view's upper layer. */
+struct tp_ws_read {
+	struct tp_bytes workspace; /* a name */
+	struct tp_bytes path;	   /* a workspace path (tp_path_ok) */
+	uint64_t offset;	   /* a file's first byte wanted */
+	uint32_t max;		   /* bytes wanted, 0 .. TP_READ_MAX */
+};
+
+struct tp_ws_data {
+	uint8_t type;	  /* enum tp_change_type */
+	uint32_t mode;	  /* permission bits: nothing outside 07777 */
+	int64_t mtime_ns; /* nanoseconds since the epoch */
+	/* A file's whole size, a symlink's target length (target.len), a
+	 * directory's 0. */
+	uint64_t size;
+	struct tp_bytes target; /* a symlink's, 1 .. TP_PATH_MAX; else empty */
+	/* A file's bytes from the request's offset, at most its max (fewer
+	 * only at the end of the file); empty for anything else. */
+	struct tp_bytes data;
 };
 
 struct tp_error {
@@ -358,6 +391,8 @@ struct tp_msg {
 		struct tp_ws_changes changes;
 		struct tp_ws_changed changed;
 		struct tp_ws_reset reset;
+		struct tp_ws_read wsread;
+		struct tp_ws_data wsdata;
 	};
 	/* Encode-only: the C-string forms of start.argv / start.env. */
 	struct tp_cstrv argv_c, env_c;
@@ -374,7 +409,8 @@ struct tp_decode_err {
  *   -EPROTO            malformed (bad magic, short, trailing bytes, a field
  *                      that runs past the end, NUL in a string, zero argv,
  *                      a SYNC_GET or SYNC_CHUNKS count of 0, unknown type
- *                      or flag bits, WS_CHANGED rows out of path order)
+ *                      or flag bits, WS_CHANGED rows out of path order, a
+ *                      path that tp_path_ok() refuses)
  *   -EPROTONOSUPPORT   good magic but version != TP_VERSION (err->peer_version)
  *   -EMSGSIZE          frame or a field (or a list's count) over its cap
  * On error, err->what names the field. *m borrows buf: every tp_bytes and
@@ -419,6 +455,13 @@ bool tp_changed_next(const struct tp_ws_changed *t, uint32_t *pos,
 
 /* Whether n bytes at p are a valid workspace or domain name. */
 bool tp_name_ok(const uint8_t *p, size_t n);
+
+/* Whether n bytes at p are a workspace path as a manifest has them
+ * (docs/protocol.md, "Paths"): relative, 1 to TP_PATH_MAX bytes, no NUL,
+ * components separated by one '/', none empty, "." or "..", none over
+ * TP_COMP_MAX bytes. Such a path cannot leave the directory it is
+ * resolved under unless a symlink on the way leads out. */
+bool tp_path_ok(const uint8_t *p, size_t n);
 
 /* "EXEC_START" etc., or "unknown". */
 const char *tp_type_name(uint16_t type);

@@ -73,7 +73,14 @@ static void check_round_trip(const uint8_t *data, size_t size,
 			i++;
 		if (i != m.changed.count || pos != m.changed.size)
 			abort();
+		/* A client resolves these under its own directory. */
+		for (i = 0; i < m.changed.count; i++)
+			if (!tp_path_ok(rows[i].path.ptr, rows[i].path.len))
+				abort();
 		m.changed.rows = rows;
+	} else if (m.type == TP_WS_READ &&
+		   !tp_path_ok(m.wsread.path.ptr, m.wsread.path.len)) {
+		abort();
 	}
 
 	n = tp_msg_encode(&m, &again);

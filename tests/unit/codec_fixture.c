@@ -295,9 +295,9 @@ const struct tp_sync_entry sample_ws[2] = {
 
 /* In path order: "a" < "a.b" < "a/\xff" ('.' 0x2e, '/' 0x2f). */
 const struct tp_ws_change sample_rows[3] = {
-	{ TP_CHANGE_CREATED, TP_CHANGE_DIR, 0, { B("a"), 1 } },
-	{ TP_CHANGE_MODIFIED, TP_CHANGE_FILE, UINT64_MAX, { B("a.b"), 3 } },
-	{ TP_CHANGE_DELETED, TP_CHANGE_SYMLINK, 7, { B("a/\xff"), 3 } },
+	{ TP_CHANGE_CREATED, TP_CHANGE_DIR, 0, 0, { B("a"), 1 } },
+	{ TP_CHANGE_MODIFIED, TP_CHANGE_FILE, 1, UINT64_MAX, { B("a.b"), 3 } },
+	{ TP_CHANGE_DELETED, TP_CHANGE_SYMLINK, 0, 7, { B("a/\xff"), 3 } },
 };
 
 size_t samples(struct tp_msg *out)
@@ -419,6 +419,35 @@ size_t samples(struct tp_msg *out)
 	out[n++] = (struct tp_msg){ .type = TP_WS_CHANGED };
 	out[n++] = (struct tp_msg){ .type = TP_WS_RESET,
 				    .reset = { { B("agent.a_1"), 9 } } };
+	out[n++] = (struct tp_msg){ .type = TP_WS_READ,
+				    .wsread = { { B("w"), 1 },
+						{ B("src/\xff x"), 7 },
+						0,
+						TP_READ_MAX } };
+	/* Attributes only, from anywhere. */
+	out[n++] = (struct tp_msg){
+		.type = TP_WS_READ,
+		.wsread = { { B("ws-1"), 4 }, { B("a"), 1 }, UINT64_MAX, 0 }
+	};
+	out[n++] = (struct tp_msg){ .type = TP_WS_DATA,
+				    .wsdata = { TP_CHANGE_FILE,
+						0644,
+						-1,
+						1u << 20,
+						{ 0 },
+						{ B("0123456789"), 10 } } };
+	out[n++] = (struct tp_msg){ .type = TP_WS_DATA,
+				    .wsdata = { TP_CHANGE_SYMLINK,
+						07777,
+						INT64_MIN,
+						4,
+						{ B("../x"), 4 },
+						{ 0 } } };
+	out[n++] = (struct tp_msg){ .type = TP_WS_DATA,
+				    .wsdata = { .type = TP_CHANGE_DIR,
+						.mode = 0755,
+						.mtime_ns =
+							1795000000123456789 } };
 	/* The suites hold samples in arrays of 48. */
 	assert_true(n <= 48);
 	return n;

@@ -616,7 +616,7 @@ static void test_ws_round_trip(void **state)
 	uint8_t *frame;
 
 	for (size_t i = 0; i < n; i++) {
-		if (s[i].type < TP_WS_CHANGES || s[i].type > TP_WS_RESET)
+		if (s[i].type < TP_WS_CHANGES || s[i].type > TP_WS_DATA)
 			continue;
 		seen++;
 		round_trip(&s[i], &d, &frame);
@@ -640,6 +640,7 @@ static void test_ws_round_trip(void **state)
 					tp_changed_next(&d.changed, &pos, &c));
 				assert_int_equal(c.kind, w->kind);
 				assert_int_equal(c.type, w->type);
+				assert_int_equal(c.conflict, w->conflict);
 				assert_int_equal(c.size, w->size);
 				assert_bytes(c.path, w->path.ptr, w->path.len);
 			}
@@ -648,10 +649,29 @@ static void test_ws_round_trip(void **state)
 		case TP_WS_RESET:
 			assert_bytes(d.reset.workspace, "agent.a_1", 9);
 			break;
+		case TP_WS_READ:
+			assert_bytes(d.wsread.workspace,
+				     s[i].wsread.workspace.ptr,
+				     s[i].wsread.workspace.len);
+			assert_bytes(d.wsread.path, s[i].wsread.path.ptr,
+				     s[i].wsread.path.len);
+			assert_true(d.wsread.offset == s[i].wsread.offset);
+			assert_int_equal(d.wsread.max, s[i].wsread.max);
+			break;
+		case TP_WS_DATA:
+			assert_int_equal(d.wsdata.type, s[i].wsdata.type);
+			assert_int_equal(d.wsdata.mode, s[i].wsdata.mode);
+			assert_true(d.wsdata.mtime_ns == s[i].wsdata.mtime_ns);
+			assert_true(d.wsdata.size == s[i].wsdata.size);
+			assert_bytes(d.wsdata.target, s[i].wsdata.target.ptr,
+				     s[i].wsdata.target.len);
+			assert_bytes(d.wsdata.data, s[i].wsdata.data.ptr,
+				     s[i].wsdata.data.len);
+			break;
 		}
 		free(frame);
 	}
-	assert_int_equal(seen, 6);
+	assert_int_equal(seen, 11);
 
 	/* A cursor of the longest path. */
 	memset(after, 0xfe, sizeof(after));
@@ -674,6 +694,7 @@ static void test_ws_round_trip(void **state)
 		snprintf(p, 8, "p%05u", i);
 		rows[i] = (struct tp_ws_change){ TP_CHANGE_DELETED,
 						 TP_CHANGE_FILE,
+						 i & 1,
 						 i,
 						 { (const uint8_t *)p, 6 } };
 	}
@@ -686,11 +707,13 @@ static void test_ws_round_trip(void **state)
 	free(frame);
 
 	/* Longest paths: a row is TP_CHANGE_ROW_FIXED bytes plus its path,
-	 * so 255 fit a frame and 256 do not. */
+	 * so 255 fit a frame and 256 do not. Components of 199 bytes. */
 	for (uint32_t i = 0; i < 256; i++) {
 		char *p = paths + (size_t)i * TP_PATH_MAX;
 
 		memset(p, 'x', TP_PATH_MAX);
+		for (uint32_t k = 199; k < TP_PATH_MAX; k += 200)
+			p[k] = '/';
 		snprintf(p, 8, "p%05u", i);
 		p[6] = 'x';
 		rows[i].path.len = TP_PATH_MAX;
@@ -707,8 +730,66 @@ static void test_ws_round_trip(void **state)
 	assert_string_equal(tp_type_name(TP_WS_CHANGES), "WS_CHANGES");
 	assert_string_equal(tp_type_name(TP_WS_CHANGED), "WS_CHANGED");
 	assert_string_equal(tp_type_name(TP_WS_RESET), "WS_RESET");
+	assert_string_equal(tp_type_name(TP_WS_READ), "WS_READ");
+	assert_string_equal(tp_type_name(TP_WS_DATA), "WS_DATA");
 	free(rows);
 	free(paths);
+}
+
+/* A whole piece of a file and the longest target fit a frame; the
+ * numbers of the new messages are those docs/protocol.md gives. */
+static void test_ws_data_limits(void **state)
+{
+	uint8_t *piece = malloc(TP_READ_MAX), *frame;
+	char target[TP_PATH_MAX];
+	struct tp_msg m, d;
+	size_t len;
+
+	assert_non_null(piece);
+	assert_int_equal(TP_WS_READ, 29);
+	assert_int_equal(TP_WS_DATA, 30);
+	assert_int_equal(TP_TYPE_MAX_, 31);
+	for (uint32_t i = 0; i < TP_READ_MAX; i++)
+		piece[i] = (uint8_t)(i * 7);
+	m = (struct tp_msg){ .type = TP_WS_DATA,
+			     .wsdata = { .type = TP_CHANGE_FILE,
+					 .mode = 0600,
+					 .size = UINT64_MAX,
+					 .data = { piece, TP_READ_MAX } } };
+	round_trip(&m, &d, &frame);
+	assert_bytes(d.wsdata.data, piece, TP_READ_MAX);
+	free(frame);
+	frame = encode_ok(&m, &len);
+	assert_true(len <= TP_FRAME_MAX);
+	free(frame);
+
+	/* A target is data: absolute, "..", any byte but NUL. */
+	memset(target, '.', sizeof(target));
+	target[0] = '/';
+	m = (struct tp_msg){ .type = TP_WS_DATA,
+			     .wsdata = { .type = TP_CHANGE_SYMLINK,
+					 .mode = 0777,
+					 .size = TP_PATH_MAX,
+					 .target = { (const uint8_t *)target,
+						     TP_PATH_MAX } } };
+	round_trip(&m, &d, &frame);
+	assert_bytes(d.wsdata.target, target, TP_PATH_MAX);
+	free(frame);
+
+	/* The longest request. */
+	memset(target, 'x', sizeof(target));
+	for (uint32_t k = 254; k < TP_PATH_MAX; k += 256)
+		target[k] = '/';
+	m = (struct tp_msg){ .type = TP_WS_READ,
+			     .wsread = {
+				     { (const uint8_t *)"w", 1 },
+				     { (const uint8_t *)target, TP_PATH_MAX },
+				     1,
+				     TP_READ_MAX } };
+	round_trip(&m, &d, &frame);
+	assert_bytes(d.wsread.path, target, TP_PATH_MAX);
+	free(frame);
+	free(piece);
 }
 
 static void test_type_names(void **state)
@@ -738,6 +819,7 @@ int main(void)
 		cmocka_unit_test(test_sync_round_trip),
 		cmocka_unit_test(test_read_round_trip),
 		cmocka_unit_test(test_ws_round_trip),
+		cmocka_unit_test(test_ws_data_limits),
 		cmocka_unit_test(test_type_names),
 	};
 
