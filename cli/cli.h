@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "codec.h"
 
 /* A failure of tether itself, as ssh uses it. */
 #define CLI_EXIT_FAILURE 255
@@ -25,6 +26,41 @@ int cli_watch(int argc, char **argv);
 int cli_mount(int argc, char **argv);
 int cli_changes(int argc, char **argv);
 int cli_reset(int argc, char **argv);
+int cli_apply(int argc, char **argv);
+
+/* ---- a view's changes (cmd_changes.c), shared with tether apply ---- */
+
+struct tp_chan;
+struct json_t;
+
+/* Names of enum tp_change_kind and enum tp_change_type values. */
+extern const char *const cli_change_kinds[4];
+extern const char *const cli_change_types[4];
+
+/* Bytes cli_path_show() may write: each byte as \xNN at worst, and NUL. */
+#define CLI_PATH_SHOWN (TP_PATH_MAX * 4 + 1)
+
+/* A path for a person, into out (CLI_PATH_SHOWN bytes): printable UTF-8 as
+ * it is; control characters (C0, DEL, C1), bytes that are not UTF-8, and
+ * the backslash as \xNN. Paths past TP_PATH_MAX bytes are cut there. */
+void cli_path_show(const uint8_t *p, size_t n, char *out);
+
+/* Set "path" in JSON object o; for a path that is not UTF-8 (JSON strings
+ * must be), each stray byte becomes U+FFFD there and "path_hex" holds the
+ * bytes, two lowercase hex digits each. 0 or -ENOMEM. */
+int cli_json_path(struct json_t *o, const struct tp_bytes *path);
+
+/* Called once per change, in path order; c (and its path) is valid for
+ * the call only. 0 goes on; -errno stops the listing with that code. */
+typedef int (*cli_change_fn)(void *opaque, const struct tp_ws_change *c);
+
+/* Page through WS_CHANGES for workspace name on ch until the node says
+ * there are no more, calling fn for each row. Checks each page starts
+ * after the one before. 0, or -errno with err (errlen bytes) filled: a
+ * link error, an ERROR reply (-its code), -EPROTO for a reply of the
+ * wrong kind, or fn's code. Blocks: one node call per page. */
+int cli_changes_fetch(struct tp_chan *ch, const char *name, cli_change_fn fn,
+		      void *opaque, char *err, size_t errlen);
 
 /* The exit code and messages for a finished command: 124 on timeout (with
  * "sandbox timeout exceeded after Ns"), 128+N for signal N, else its code.

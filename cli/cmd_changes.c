@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* tether changes and tether reset: what commands changed in a node's view
- * of a workspace, and discarding it. */
+ * of a workspace, and discarding it; the paging and path display that
+ * tether apply shares (cli.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -19,13 +20,15 @@ static const char changes_usage[] =
 	"usage: tether changes --node URL --workspace NAME [--json]\n"
 	"  what commands changed in the node's view of workspace NAME, against\n"
 	"  the version it shows; one line each, in path order:\n"
-	"    created|modified|deleted  SIZE  PATH\n"
+	"    created|modified|deleted  SIZE  PATH[ (conflict)]\n"
 	"  SIZE in bytes (a symlink: its target's length; a directory: 0; deleted:\n"
 	"  what it was). A directory's PATH ends in '/'. Bytes that are not\n"
-	"  printable UTF-8, and '\\', are shown as \\xNN.\n"
+	"  printable UTF-8, and '\\', are shown as \\xNN. A conflict is a path the\n"
+	"  workspace changed too: tether apply leaves it as the workspace has it.\n"
 	"  --json  one object: {\"workspace\":NAME,\"changes\":[{\"kind\",\"type\",\n"
-	"          \"size\",\"path\"},...]}; a path that is not UTF-8 has its bytes\n"
-	"          in \"path_hex\" too, and U+FFFD for each stray byte in \"path\"\n";
+	"          \"size\",\"path\",\"conflict\"},...]}; a path that is not UTF-8\n"
+	"          has its bytes in \"path_hex\" too, and U+FFFD for each stray\n"
+	"          byte in \"path\"\n";
 
 static const char reset_usage[] =
 	"usage: tether reset --node URL --workspace NAME\n"
@@ -35,13 +38,13 @@ static const char reset_usage[] =
 /* One page walks the view's whole upper layer on the node. */
 #define CALL_MS 60000
 
-static const char *const kind_names[] = {
+const char *const cli_change_kinds[4] = {
 	[TP_CHANGE_CREATED] = "created",
 	[TP_CHANGE_MODIFIED] = "modified",
 	[TP_CHANGE_DELETED] = "deleted",
 };
 
-static const char *const type_names[] = {
+const char *const cli_change_types[4] = {
 	[TP_CHANGE_FILE] = "file",
 	[TP_CHANGE_DIR] = "dir",
 	[TP_CHANGE_SYMLINK] = "symlink",
@@ -132,40 +135,42 @@ static size_t utf8_len(const uint8_t *p, size_t n, uint32_t *cp)
 	return len;
 }
 
-/* A path for a person: printable UTF-8 as it is; control characters (C0,
- * DEL, C1), bytes that are not UTF-8, and the backslash as \xNN. */
-static void print_path(const struct tp_bytes *path)
+void cli_path_show(const uint8_t *p, size_t n, char *out)
 {
-	const uint8_t *p = path->ptr;
-	size_t n = path->len;
+	size_t o = 0;
 	uint32_t cp;
 
+	if (n > TP_PATH_MAX)
+		n = TP_PATH_MAX;
 	while (n) {
 		size_t k = utf8_len(p, n, &cp);
 
 		if (k == 0 || cp < 0x20 || cp == '\\' ||
 		    (cp >= 0x7f && cp < 0xa0)) {
-			printf("\\x%02x", p[0]);
+			snprintf(out + o, 5, "\\x%02x", p[0]);
+			o += 4;
 			k = 1;
 		} else {
-			fwrite(p, 1, k, stdout);
+			memcpy(out + o, p, k);
+			o += k;
 		}
 		p += k;
 		n -= k;
 	}
+	out[o] = '\0';
 }
 
 static void print_row(const struct tp_ws_change *c)
 {
-	printf("%-8s %12" PRIu64 "  ", kind_names[c->kind], c->size);
-	print_path(&c->path);
-	puts(c->type == TP_CHANGE_DIR ? "/" : "");
+	static char shown[CLI_PATH_SHOWN];
+
+	cli_path_show(c->path.ptr, c->path.len, shown);
+	printf("%-8s %12" PRIu64 "  %s%s%s\n", cli_change_kinds[c->kind],
+	       c->size, shown, c->type == TP_CHANGE_DIR ? "/" : "",
+	       c->conflict ? " (conflict)" : "");
 }
 
-/* "path" as a JSON string; for a path that is not UTF-8 (JSON strings
- * must be), each stray byte becomes U+FFFD there and "path_hex" holds the
- * bytes, two lowercase hex digits each. */
-static int json_path(json_t *o, const struct tp_bytes *path)
+int cli_json_path(json_t *o, const struct tp_bytes *path)
 {
 	/* Zeroed: -O2 cannot see that a path is never empty. */
 	char text[TP_PATH_MAX * 3] = "", hex[TP_PATH_MAX * 2 + 1];
@@ -203,15 +208,28 @@ static int json_path(json_t *o, const struct tp_bytes *path)
 
 static int json_row(json_t *list, const struct tp_ws_change *c)
 {
-	json_t *o = json_pack("{s:s, s:s, s:I}", "kind", kind_names[c->kind],
-			      "type", type_names[c->type], "size",
+	json_t *o = json_pack("{s:s, s:s, s:I}", "kind",
+			      cli_change_kinds[c->kind], "type",
+			      cli_change_types[c->type], "size",
 			      (json_int_t)c->size);
 
-	if (!o || json_path(o, &c->path) < 0 ||
+	if (!o || cli_json_path(o, &c->path) < 0 ||
+	    json_object_set_new(o, "conflict", json_boolean(c->conflict)) < 0 ||
 	    json_array_append_new(list, o) < 0) {
 		json_decref(o);
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+/* tether changes: each row printed, or added to the JSON list. */
+static int take_row(void *opaque, const struct tp_ws_change *c)
+{
+	json_t *list = opaque;
+
+	if (list)
+		return json_row(list, c);
+	print_row(c);
 	return 0;
 }
 
@@ -223,10 +241,8 @@ static int bytes_cmp(const struct tp_bytes *a, const uint8_t *b, uint32_t blen)
 	return c ? c : (a->len > blen) - (a->len < blen);
 }
 
-/* Ask for pages until the node says there are no more, printing each
- * row (or adding it to list). 0 or -errno with err filled. */
-static int fetch(struct tp_chan *ch, const char *name, json_t *list, char *err,
-		 size_t errlen)
+int cli_changes_fetch(struct tp_chan *ch, const char *name, cli_change_fn fn,
+		      void *opaque, char *err, size_t errlen)
 {
 	uint8_t after[TP_PATH_MAX];
 	struct tp_msg req = { .type = TP_WS_CHANGES }, rep;
@@ -261,14 +277,12 @@ static int fetch(struct tp_chan *ch, const char *name, json_t *list, char *err,
 					 "the one before");
 				return -EPROTO;
 			}
-			if (list) {
-				r = json_row(list, &c);
-				if (r < 0) {
-					snprintf(err, errlen, "out of memory");
-					return r;
-				}
-			} else {
-				print_row(&c);
+			r = fn(opaque, &c);
+			if (r < 0) {
+				if (!err[0])
+					snprintf(err, errlen, "%s",
+						 strerror(-r));
+				return r;
 			}
 			first = false;
 		}
@@ -322,7 +336,8 @@ int cli_changes(int argc, char **argv)
 	}
 	r = open_chan(o.url, &link, &ch);
 	if (r == 0)
-		r = fetch(ch, o.name, list, err, sizeof(err));
+		r = cli_changes_fetch(ch, o.name, take_row, list, err,
+				      sizeof(err));
 	tp_chan_close(ch);
 	tp_link_close(link);
 	if (r < 0) {

@@ -37,6 +37,8 @@ static const struct {
 	  "what commands changed in a workspace's view: tether changes --node URL --workspace NAME" },
 	{ "reset", cli_reset,
 	  "discard the changes in a workspace's view: tether reset --node URL --workspace NAME" },
+	{ "apply", cli_apply,
+	  "write a view's changes into the workspace: tether apply --node URL --workspace NAME DIR" },
 };
 
 /* Every sync builds a manifest of the whole tree (about 100 bytes an

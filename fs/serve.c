@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* WS_CHANGES and WS_RESET on a node (serve.h): pages of a view's changes,
- * each from a fresh walk of its upper layer, and discarding them. */
+/* WS_CHANGES, WS_READ and WS_RESET on a node (serve.h): pages of a view's
+ * changes, each from a fresh walk of its upper layer, what a change holds,
+ * and discarding them. */
 #include "serve.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@ _Static_assert((int)TP_CHANGE_FILE == (int)SD_T_FILE &&
 		       (int)TP_CHANGE_SYMLINK == (int)SD_T_SYMLINK,
 	       "change types");
 _Static_assert(TP_PATH_MAX == SD_PATH_MAX, "a change's path fits a row");
+_Static_assert(TP_COMP_MAX == SD_NAME_MAX, "tp_path_ok is sd_path_check");
 /* A row of the longest path always fits an empty page. */
 _Static_assert(TP_HEADER_SIZE + TP_CHANGED_HEAD + TP_CHANGE_ROW_FIXED +
 			       TP_PATH_MAX <=
@@ -29,7 +31,8 @@ _Static_assert(TP_HEADER_SIZE + TP_CHANGED_HEAD + TP_CHANGE_ROW_FIXED +
 
 bool fs_serve_owns(uint16_t type)
 {
-	return type == TP_WS_CHANGES || type == TP_WS_RESET;
+	return type == TP_WS_CHANGES || type == TP_WS_RESET ||
+	       type == TP_WS_READ;
 }
 
 #ifdef TETHER_HAVE_FUSE
@@ -84,6 +87,7 @@ static bool take(void *opaque, const struct fs_change *c)
 	p->rows[p->count++] = (struct tp_ws_change){
 		.kind = (uint8_t)c->kind,
 		.type = c->type,
+		.conflict = c->conflict,
 		.size = c->size,
 		.path = { NULL, path.len },
 	};
@@ -129,6 +133,51 @@ static void changes(struct tp_req *req, const struct tp_ws_changes *q,
 	free(p);
 }
 
+/* One entry of the view's upper layer, and a piece of a file's bytes. */
+static void read_entry(struct tp_req *req, const struct tp_ws_read *q,
+		       struct fs_views *views, const char *name)
+{
+	struct tp_msg m = { .type = TP_WS_DATA };
+	struct sd_err why = { "" };
+	struct fs_read f = { 0 };
+	char path[TP_PATH_MAX + 1];
+	int r;
+
+	/* The decoder checked it is a workspace path (tp_path_ok). */
+	memcpy(path, q->path.ptr, q->path.len);
+	path[q->path.len] = '\0';
+	r = fs_views_read(views, name, path, q->path.len, q->offset, q->max, &f,
+			  &why);
+	if (r < 0) {
+		if (why.what[0])
+			tp_req_reply_error(req, -r, "%s", why.what);
+		else
+			tp_req_reply_error(req, -r, "workspace %s: read: %s",
+					   name, strerror(-r));
+		return;
+	}
+	/* One encoding per entry (docs/protocol.md, "WS_DATA"): what a kind
+	 * does not have goes out empty, whatever the file system said (a
+	 * directory's st_size, say). */
+	m.wsdata = (struct tp_ws_data){ .type = f.type,
+					.mode = f.mode & 07777,
+					.mtime_ns = f.mtime_ns };
+	if (f.type == SD_T_FILE) {
+		m.wsdata.size = f.size;
+		m.wsdata.data = (struct tp_bytes){ f.data, f.len };
+	} else if (f.type == SD_T_SYMLINK && f.target) {
+		size_t n = strnlen(f.target, TP_PATH_MAX + 1);
+
+		m.wsdata.size = n;
+		m.wsdata.target = (struct tp_bytes){ (const uint8_t *)f.target,
+						     (uint32_t)n };
+	}
+	/* Encoded before it returns: f may go. An entry the wire cannot
+	 * carry (a length past the caps) becomes an ERROR naming why. */
+	tp_req_reply(req, &m);
+	fs_read_free(&f);
+}
+
 static void reset(struct tp_req *req, struct fs_views *views, const char *name)
 {
 	struct sd_err why = { "" };
@@ -148,9 +197,10 @@ static void reset(struct tp_req *req, struct fs_views *views, const char *name)
 void fs_serve_handle(struct tp_req *req, const struct tp_msg *msg,
 		     struct fs_views *views)
 {
-	const struct tp_bytes *ws = msg->type == TP_WS_CHANGES
-					    ? &msg->changes.workspace
-					    : &msg->reset.workspace;
+	const struct tp_bytes *ws =
+		msg->type == TP_WS_CHANGES ? &msg->changes.workspace
+		: msg->type == TP_WS_READ  ? &msg->wsread.workspace
+					   : &msg->reset.workspace;
 	char name[TP_NAME_MAX + 1];
 
 	if (!fs_serve_owns(msg->type)) {
@@ -165,6 +215,8 @@ void fs_serve_handle(struct tp_req *req, const struct tp_msg *msg,
 	if (views) {
 		if (msg->type == TP_WS_CHANGES)
 			changes(req, &msg->changes, views, name);
+		else if (msg->type == TP_WS_READ)
+			read_entry(req, &msg->wsread, views, name);
 		else
 			reset(req, views, name);
 		return;
