@@ -34,13 +34,13 @@ int fs_views_reset(struct fs_views *v, const char *name, struct sd_err *why);
 
 /* One entry of a view's upper layer, read for writeback (tether apply). */
 struct fs_read {
-	uint8_t type;	  /* enum sd_type: SD_T_FILE, SD_T_DIR, SD_T_SYMLINK */
-	uint32_t mode;	  /* permission bits */
+	uint8_t type;  /* enum sd_type: SD_T_FILE, SD_T_DIR, SD_T_SYMLINK */
+	uint32_t mode; /* permission bits */
 	int64_t mtime_ns;
-	uint64_t size;	  /* a file's whole size; a symlink's target length */
-	char *target;	  /* a symlink's target, malloc'd; else NULL */
-	uint8_t *data;	  /* a file's bytes from off, malloc'd; else NULL */
-	uint32_t len;	  /* bytes in data (less than max only at the end) */
+	uint64_t size; /* a file's whole size; a symlink's target length */
+	char *target;  /* a symlink's target, malloc'd; else NULL */
+	uint8_t *data; /* a file's bytes from off, malloc'd; else NULL */
+	uint32_t len;  /* bytes in data (less than max only at the end) */
 };
 
 /* Read path (len bytes, relative to the workspace, checked like a
