@@ -28,6 +28,14 @@ int cli_changes(int argc, char **argv);
 int cli_reset(int argc, char **argv);
 int cli_apply(int argc, char **argv);
 
+/* After a command of agent ran in workspace (exec --agent --workspace):
+ * when the agent's backend has writeback "sync", apply the view's changes
+ * to the agent's "dir" and sync it (writeback.c). 0 (also: nothing to
+ * do), 1 (conflicts, named on stderr), or -errno (said on stderr). */
+struct exec_config;
+int cli_writeback(const struct exec_config *cfg, const char *agent,
+		  const char *workspace);
+
 /* ---- a view's changes (cmd_changes.c), shared with tether apply ---- */
 
 struct tp_chan;

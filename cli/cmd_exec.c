@@ -44,6 +44,7 @@ static const char usage[] =
 
 struct exec_opts {
 	const char *node, *config, *agent, *cwd, *workspace;
+	struct exec_config *cfg; /* with --agent: for writeback */
 	uint32_t timeout_ms;
 	bool timeout_set;
 	char *env[ENV_MAX + 1];
@@ -166,13 +167,15 @@ static int pick_backend(struct exec_opts *o, struct exec_backend **ret)
 	}
 	r = exec_router_resolve(cfg, o->agent, ret, &timeout_ms, err,
 				sizeof(err));
-	exec_config_free(cfg);
+	o->config = NULL; /* path was ours */
 	if (r < 0) {
+		exec_config_free(cfg);
 		log_error("%s", err);
 		return r;
 	}
 	if (!o->timeout_set)
 		o->timeout_ms = timeout_ms;
+	o->cfg = cfg;
 	return 0;
 }
 
@@ -305,10 +308,17 @@ int cli_exec(int argc, char **argv)
 	else if (o.detach) {
 		printf("%" PRIu64 "\n", res.id);
 		code = 0;
-	} else
+	} else {
 		code = cli_report_result(&res, o.timeout_ms, b->name, o.json,
 					 o.stats);
+		/* The command's exit code stays, unless it succeeded and its
+		 * changes could not be written back. */
+		if (o.cfg && o.workspace &&
+		    cli_writeback(o.cfg, o.agent, o.workspace) < 0 && code == 0)
+			code = CLI_EXIT_FAILURE;
+	}
 out:
+	exec_config_free(o.cfg);
 	exec_backend_free(b);
 	cli_signals_close(sfd);
 	return code;

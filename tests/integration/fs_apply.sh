@@ -210,3 +210,28 @@ grep -q '^tether: apply: ap/sub/f: a symlink in .* on the way' "$T/apply.err" ||
 	fail "apply does not name the path it refused: $(show "$T/apply.err")"
 [ -z "$(ls -A "$T/outside")" ] || fail "apply wrote through the symlink: $(ls -A "$T/outside")"
 log "a symlink on the way is not followed: ok"
+
+# Writeback "sync" (tether.json): after each tether exec --agent in the
+# workspace, its changes are in the agent's directory, synced, and no
+# longer changes of the view; the command's stdout stays its own.
+rm "$T/src/ap/sub" && mkdir "$T/src/ap/sub" || fail "undoing the symlink"
+sync_it
+tx reset --node "$NODE_URL" --workspace w >"$T/reset.out" 2>&1 ||
+	fail "tether reset: $(show "$T/reset.out")"
+cat >"$T/tether.json" <<JSON
+{
+  "backends": { "n": { "type": "node", "url": "$NODE_URL", "writeback": "sync" } },
+  "agents": { "list": [ { "id": "w", "backend": "n", "dir": "$T/src" } ] }
+}
+JSON
+out=$(tx exec --config "$T/tether.json" --agent w --workspace w -n -- \
+	sh -c 'mkdir -p wb/d && printf "written back\n" >wb/d/f && echo done' \
+	2>"$T/wb.err") || fail "exec with writeback sync: $(show "$T/wb.err")"
+assert_eq done "$out" "the command's stdout with writeback"
+assert_eq "written back" "$(cat "$T/src/wb/d/f" 2>/dev/null)" \
+	"wb/d/f in the agent's directory after the exec"
+changes >"$T/wb.changes"
+[ ! -s "$T/wb.changes" ] ||
+	fail "changes left after writeback sync: $(show "$T/wb.changes")"
+same_as_view "after writeback sync"
+log "writeback sync: the command's changes are the agent's, synced: ok"
