@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,12 +19,14 @@
 
 #include "cli.h"
 #include "codec.h"
+#include "config.h"
 #include "link.h"
 #include "log.h"
 #include "manifest.h"
 
 static const char usage[] =
-	"usage: tether apply --node URL --workspace NAME [--dry-run] [--json] DIR\n"
+	"usage: tether apply (--node URL --workspace NAME | [--config FILE] --agent ID)\n"
+	"                    [--dry-run] [--json] DIR\n"
 	"  write what commands changed in the node's view of workspace NAME into\n"
 	"  DIR, the agent's copy of it (see tether changes): files, directories\n"
 	"  and symlinks with their modes and mtimes, deletions included. A\n"
@@ -32,6 +35,9 @@ static const char usage[] =
 	"  to delete that holds what the node never saw. Every file lands whole\n"
 	"  (a temporary file, then rename), and no path is followed through a\n"
 	"  symlink in DIR.\n"
+	"  --agent ID  the node and workspace the config gives agent ID, and DIR\n"
+	"             when left out (its \"dir\"); refused when its backend's\n"
+	"             writeback is none\n"
 	"  --dry-run  print what would be done; change nothing\n"
 	"  --json     one object: {\"workspace\",\"dir\",\"dry_run\",\"created\",\n"
 	"             \"modified\",\"deleted\",\"conflicts\",\"failed\",\"bytes\",\n"
@@ -81,6 +87,7 @@ struct dirfix {
 
 struct apply {
 	const char *url, *name, *dir;
+	struct exec_config *cfg; /* --agent: url, name and dir borrow from it */
 	bool dry_run, json;
 	struct tp_chan *ch;
 	int root; /* DIR */
@@ -977,33 +984,88 @@ static int print_json(const struct apply *a)
 	return k;
 }
 
+/* --agent: where the config routes it, and whether it may write back. */
+static int from_agent(struct apply *a, const char *agent, const char *config)
+{
+	const char *url, *ws, *domain, *dir;
+	enum exec_writeback mode;
+	char path[PATH_MAX], err[512];
+	int r;
+
+	if (!config) {
+		r = exec_config_find(path, sizeof(path));
+		if (r < 0) {
+			log_error("apply --agent %s: no config (--config FILE, "
+				  "$TETHER_CONFIG or ./tether.json)",
+				  agent);
+			return r;
+		}
+		config = path;
+	}
+	r = exec_config_load(config, &a->cfg, err, sizeof(err));
+	if (r == 0)
+		r = exec_router_workspace(a->cfg, agent, &url, &ws, &domain,
+					  err, sizeof(err));
+	if (r == 0)
+		r = exec_router_writeback(a->cfg, agent, &mode, &dir, err,
+					  sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
+	if (mode == EXEC_WRITEBACK_NONE) {
+		log_error("apply --agent %s: its backend's writeback is none: "
+			  "its changes stay in the view",
+			  agent);
+		return -EPERM;
+	}
+	if (!a->url)
+		a->url = url;
+	if (!a->name)
+		a->name = ws;
+	a->dir = dir;
+	return 0;
+}
+
 static int parse(int argc, char **argv, struct apply *a)
 {
 	static const struct option opts[] = {
 		{ "node", required_argument, NULL, 'N' },
 		{ "workspace", required_argument, NULL, 'W' },
+		{ "agent", required_argument, NULL, 'A' },
+		{ "config", required_argument, NULL, 'C' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	const char *agent = NULL, *config = NULL;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'N': a->url = optarg; break;
 		case 'W': a->name = optarg; break;
+		case 'A': agent = optarg; break;
+		case 'C': config = optarg; break;
 		case 'n': a->dry_run = true; break;
 		case 'J': a->json = true; break;
 		case 'h': fputs(usage, stdout); return 1;
 		default: fputs(usage, stderr); return -EINVAL;
 		}
 	}
-	if (!a->url || !a->name || optind != argc - 1) {
+	/* A config that does not route the agent, or forbids it, is no
+	 * usage error. */
+	if (agent && from_agent(a, agent, config) < 0)
+		return -EPERM;
+	if (optind == argc - 1)
+		a->dir = argv[optind];
+	else if (optind != argc || !a->dir)
+		a->dir = NULL;
+	if (!a->url || !a->name || !a->dir) {
 		fputs(usage, stderr);
 		return -EINVAL;
 	}
-	a->dir = argv[optind];
 	if (!tp_name_ok((const uint8_t *)a->name, strlen(a->name))) {
 		log_error("--workspace %s: not a name (1-%u of A-Z a-z 0-9 _ - "
 			  "., not starting with '.')",
@@ -1021,12 +1083,17 @@ int cli_apply(int argc, char **argv)
 	int r, code = CLI_EXIT_FAILURE;
 
 	r = parse(argc, argv, &a);
-	if (r)
-		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	if (r) {
+		exec_config_free(a.cfg);
+		return r > 0	     ? 0
+		       : r == -EPERM ? CLI_EXIT_FAILURE
+				     : CLI_EXIT_USAGE;
+	}
 	sd_manifest_init(&lower);
 	a.root = open(a.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (a.root < 0) {
 		log_error("apply: %s: %s", a.dir, strerror(errno));
+		exec_config_free(a.cfg);
 		return CLI_EXIT_FAILURE;
 	}
 	r = tp_link_open(a.url, &link);
@@ -1078,5 +1145,6 @@ out:
 	free(a.paths);
 	free(a.fix);
 	close(a.root);
+	exec_config_free(a.cfg);
 	return code;
 }

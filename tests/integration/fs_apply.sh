@@ -235,3 +235,19 @@ changes >"$T/wb.changes"
 	fail "changes left after writeback sync: $(show "$T/wb.changes")"
 same_as_view "after writeback sync"
 log "writeback sync: the command's changes are the agent's, synced: ok"
+
+# tether apply --agent: the config's node, workspace and dir; refused when
+# the backend's writeback is none.
+in_view sh -c 'printf "by agent route\n" >wb/routed' >"$T/cmd.out" 2>&1 ||
+	fail "the command for apply --agent: $(show "$T/cmd.out")"
+sed -i 's/"writeback": "sync"/"writeback": "none"/' "$T/tether.json"
+tx apply --config "$T/tether.json" --agent w >"$T/none.out" 2>&1
+assert_eq 255 "$?" "apply --agent with writeback none"
+assert_match "writeback is none" "$(cat "$T/none.out")" "apply --agent's refusal"
+[ -e "$T/src/wb/routed" ] && fail "apply wrote with writeback none"
+sed -i 's/"writeback": "none"/"writeback": "review"/' "$T/tether.json"
+tx apply --config "$T/tether.json" --agent w >"$T/review.out" 2>&1 ||
+	fail "apply --agent with writeback review: $(show "$T/review.out")"
+assert_eq "by agent route" "$(cat "$T/src/wb/routed" 2>/dev/null)" \
+	"wb/routed after apply --agent"
+log "apply --agent: routed by the config, refused for writeback none: ok"
