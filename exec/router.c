@@ -36,26 +36,39 @@ static const char *find_node_url(const struct exec_config *c, const char *name)
 	return NULL;
 }
 
-int exec_router_resolve(const struct exec_config *c, const char *agent,
-			struct exec_backend **ret, uint32_t *timeout_ms,
-			char *err, size_t errlen)
+/* agent's entry and *route (itself, or the defaults when it names no
+ * backend: backend and node go together, both from the agent or both
+ * from the defaults); NULL with err (may be NULL) for an unknown agent. */
+static const struct exec_agent_conf *known(const struct exec_config *c,
+					   const char *agent,
+					   const struct exec_agent_conf **route,
+					   char *err, size_t errlen)
 {
 	const struct exec_agent_conf *a = agent ? find_agent(c, agent) : NULL;
-	const struct exec_agent_conf *route;
-	const struct exec_backend_conf *b;
-	const char *type, *name, *url = NULL;
-	struct exec_backend *be;
-	int r;
 
 	if (!a) {
 		if (err && errlen)
 			snprintf(err, errlen, "%s: unknown agent '%s'",
 				 c->origin, agent ? agent : "");
-		return -ENOENT;
+		return NULL;
 	}
-	/* backend and node go together: both from the agent or both from
-	 * the defaults. */
-	route = a->backend ? a : &c->defaults;
+	*route = a->backend ? a : &c->defaults;
+	return a;
+}
+
+int exec_router_resolve(const struct exec_config *c, const char *agent,
+			struct exec_backend **ret, uint32_t *timeout_ms,
+			char *err, size_t errlen)
+{
+	const struct exec_agent_conf *route;
+	const struct exec_agent_conf *a = known(c, agent, &route, err, errlen);
+	const struct exec_backend_conf *b;
+	const char *type, *name, *url = NULL;
+	struct exec_backend *be;
+	int r;
+
+	if (!a)
+		return -ENOENT;
 	if (route->node) {
 		type = "node";
 		name = route->node;
@@ -86,16 +99,12 @@ int exec_router_writeback(const struct exec_config *c, const char *agent,
 			  enum exec_writeback *mode, const char **dir,
 			  char *err, size_t errlen)
 {
-	const struct exec_agent_conf *a = agent ? find_agent(c, agent) : NULL;
 	const struct exec_agent_conf *route;
+	const struct exec_agent_conf *a = known(c, agent, &route, err, errlen);
 	const struct exec_backend_conf *b;
 
-	if (!a) {
-		snprintf(err, errlen, "%s: unknown agent '%s'", c->origin,
-			 agent ? agent : "");
+	if (!a)
 		return -ENOENT;
-	}
-	route = a->backend ? a : &c->defaults;
 	b = route->node ? NULL : find_backend(c, route->backend);
 	*mode = b ? b->writeback : EXEC_WRITEBACK_REVIEW;
 	*dir = a->dir;
@@ -106,16 +115,12 @@ int exec_router_workspace(const struct exec_config *c, const char *agent,
 			  const char **url, const char **workspace,
 			  const char **domain, char *err, size_t errlen)
 {
-	const struct exec_agent_conf *a = agent ? find_agent(c, agent) : NULL;
 	const struct exec_agent_conf *route;
+	const struct exec_agent_conf *a = known(c, agent, &route, err, errlen);
 	const struct exec_backend_conf *b;
 
-	if (!a) {
-		snprintf(err, errlen, "%s: unknown agent '%s'", c->origin,
-			 agent ? agent : "");
+	if (!a)
 		return -ENOENT;
-	}
-	route = a->backend ? a : &c->defaults;
 	*url = NULL;
 	if (route->node)
 		*url = find_node_url(c, route->node);
