@@ -28,11 +28,16 @@ int cli_changes(int argc, char **argv);
 int cli_reset(int argc, char **argv);
 int cli_apply(int argc, char **argv);
 
-/* After a command of agent ran in workspace (exec --agent --workspace):
- * when the agent's backend has writeback "sync", apply the view's changes
- * to the agent's "dir" and sync it (writeback.c). 0 (also: nothing to
- * do), 1 (conflicts, named on stderr), or -errno (said on stderr). */
+/* Around a command of agent in workspace (exec --agent --workspace), when
+ * it is the agent's own and the config gives the agent a "dir"
+ * (agent_sync.c). Before: sync the dir, so the command sees every edit
+ * made before it started (the barrier). After, when the agent's backend
+ * has writeback "sync": apply the view's changes to the dir and sync it.
+ * 0 (also: nothing to do), 1 (conflicts, named on stderr), or -errno
+ * (said on stderr). */
 struct exec_config;
+int cli_barrier(const struct exec_config *cfg, const char *agent,
+		const char *workspace);
 int cli_writeback(const struct exec_config *cfg, const char *agent,
 		  const char *workspace);
 

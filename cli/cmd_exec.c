@@ -40,7 +40,10 @@ static const char usage[] =
 	"  -n, --no-stdin     give the command /dev/null as stdin\n"
 	"  --detach           start it, print its id, return (see ps, attach, kill)\n"
 	"  --json             print the exit status and resource usage as JSON on stderr\n"
-	"  --stats            print a line of exit status and resource usage on stderr\n";
+	"  --stats            print a line of exit status and resource usage on stderr\n"
+	"  --no-barrier       with --agent in its own workspace and a \"dir\" in the\n"
+	"                     config: do not sync the dir first (by default the\n"
+	"                     command sees every edit made before it started)\n";
 
 struct exec_opts {
 	const char *node, *config, *agent, *cwd, *workspace;
@@ -49,7 +52,7 @@ struct exec_opts {
 	bool timeout_set;
 	char *env[ENV_MAX + 1];
 	size_t n_env;
-	bool tty, no_stdin, detach, json, stats;
+	bool tty, no_stdin, detach, json, stats, no_barrier;
 };
 
 static int parse_opts(int argc, char **argv, struct exec_opts *o)
@@ -67,6 +70,7 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 		{ "detach", no_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "stats", no_argument, NULL, 'S' },
+		{ "no-barrier", no_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -93,6 +97,7 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 		case 'd': o->detach = true; break;
 		case 'J': o->json = true; break;
 		case 'S': o->stats = true; break;
+		case 'B': o->no_barrier = true; break;
 		case 'T':
 			if (util_parse_seconds_ms(optarg, &o->timeout_ms) < 0 ||
 			    o->timeout_ms == 0) {
@@ -286,6 +291,11 @@ int cli_exec(int argc, char **argv)
 		log_error_errno(sfd, "signalfd");
 		goto out;
 	}
+	/* The barrier: the agent's edits so far are the node's before the
+	 * command starts. */
+	if (o.cfg && o.workspace && !o.no_barrier &&
+	    cli_barrier(o.cfg, o.agent, o.workspace) < 0)
+		goto out;
 	r = exec_backend_prepare(b);
 	if (r < 0)
 		goto out;

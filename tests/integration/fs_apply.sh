@@ -9,7 +9,10 @@
 # --dry-run changes nothing; a path the agent changed too, synced or not,
 # is a conflict, left as the agent has it while the rest is applied; a
 # deleted directory that holds a file the node never saw stays; a symlink
-# the agent put on the way is not followed.
+# the agent put on the way is not followed. Applied and synced, nothing is
+# a change any more. With the config: writeback "sync" after tether exec
+# --agent, apply --agent (refused for writeback "none"), and the barrier
+# (a command sees the agent's unsynced edits; --no-barrier skips it).
 # Usage: fs_apply.sh   (SYNC_SEED=N replays a failed run)
 . "$(dirname "$0")/lib.sh"
 
@@ -251,3 +254,18 @@ tx apply --config "$T/tether.json" --agent w >"$T/review.out" 2>&1 ||
 assert_eq "by agent route" "$(cat "$T/src/wb/routed" 2>/dev/null)" \
 	"wb/routed after apply --agent"
 log "apply --agent: routed by the config, refused for writeback none: ok"
+
+# The barrier: with the agent's dir in the config, tether exec --agent in
+# its workspace syncs it first: the command sees an edit made just
+# before, without a tether sync; --no-barrier skips that.
+printf 'edited before the command\n' >"$T/src/wb/barrier"
+out=$(tx exec --config "$T/tether.json" --agent w --workspace w -n -- \
+	cat wb/barrier 2>"$T/barrier.err") ||
+	fail "exec after an unsynced edit: $(show "$T/barrier.err")"
+assert_eq "edited before the command" "$out" "what the command saw"
+[ -s "$T/barrier.err" ] && fail "the barrier said something: $(show "$T/barrier.err")"
+printf 'edited again\n' >"$T/src/wb/barrier"
+out=$(tx exec --config "$T/tether.json" --agent w --workspace w -n \
+	--no-barrier -- cat wb/barrier 2>"$T/barrier.err")
+assert_eq "edited before the command" "$out" "what a command saw with --no-barrier"
+log "the barrier: a command sees the agent's edits made before it: ok"

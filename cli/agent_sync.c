@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/* An agent's directory around a command in its workspace (tether exec
+ * --agent ID --workspace ITS_WORKSPACE, when the config gives it a "dir"):
+ * before, the barrier: the directory is synced, so the command sees every
+ * edit made before it started; after, writeback "sync" (docs/config.md):
+ * the command's changes go into the directory (tether apply) and that is
+ * synced, so the agent sees them and the view's upper layer lets go of
+ * them. Conflicts stay where they are, named on stderr, as tether apply
+ * does. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "log.h"
+
+/* Run a tether subcommand in this process, its stdout on stderr (or
+ * nowhere, quiet): the command's own stdout stays the command's. Its
+ * errors still go to stderr. Its exit code. */
+static int run(int (*cmd)(int, char **), char **argv, bool quiet)
+{
+	int argc = 0, saved, code, to;
+
+	while (argv[argc])
+		argc++;
+	fflush(stdout);
+	to = quiet ? open("/dev/null", O_WRONLY | O_CLOEXEC) : STDERR_FILENO;
+	saved = to < 0 ? -1 : dup(STDOUT_FILENO);
+	if (saved < 0 || dup2(to, STDOUT_FILENO) < 0) {
+		if (saved >= 0)
+			close(saved);
+		if (quiet && to >= 0)
+			close(to);
+		return CLI_EXIT_FAILURE;
+	}
+	if (quiet)
+		close(to);
+	optind = 0; /* glibc: start getopt afresh */
+	code = cmd(argc, argv);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	return code;
+}
+
+/* The agent's node, workspace, domain and dir, when the command runs in
+ * the agent's own workspace and the config gives it a dir: 1; 0 when
+ * there is nothing to do; -errno (said). */
+static int route(const struct exec_config *cfg, const char *agent,
+		 const char *workspace, const char **url, const char **ws,
+		 const char **domain, const char **dir)
+{
+	enum exec_writeback mode;
+	char err[512];
+
+	if (exec_router_writeback(cfg, agent, &mode, dir, err, sizeof(err)) <
+		    0 ||
+	    !*dir)
+		return 0;
+	if (exec_router_workspace(cfg, agent, url, ws, domain, err,
+				  sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -EINVAL;
+	}
+	return strcmp(*ws, workspace) == 0;
+}
+
+static int sync_dir(const char *url, const char *ws, const char *domain,
+		    const char *dir, bool quiet)
+{
+	char *argv[] = { "sync",
+			 (char *)dir,
+			 "--node",
+			 (char *)url,
+			 "--workspace",
+			 (char *)ws,
+			 domain ? "--domain" : NULL,
+			 (char *)domain,
+			 NULL };
+
+	return run(cli_sync, argv, quiet) == 0 ? 0 : -EIO;
+}
+
+int cli_barrier(const struct exec_config *cfg, const char *agent,
+		const char *workspace)
+{
+	const char *url, *ws, *domain, *dir;
+	int r = route(cfg, agent, workspace, &url, &ws, &domain, &dir);
+
+	return r <= 0 ? r : sync_dir(url, ws, domain, dir, true);
+}
+
+int cli_writeback(const struct exec_config *cfg, const char *agent,
+		  const char *workspace)
+{
+	const char *url, *ws, *domain, *dir;
+	enum exec_writeback mode;
+	char err[512];
+	int r, a;
+
+	if (exec_router_writeback(cfg, agent, &mode, &dir, err, sizeof(err)) <
+		    0 ||
+	    mode != EXEC_WRITEBACK_SYNC)
+		return 0;
+	if (!dir) {
+		log_error("writeback: agent %s: the config gives it no \"dir\" "
+			  "to write its changes to",
+			  agent);
+		return -EINVAL;
+	}
+	r = route(cfg, agent, workspace, &url, &ws, &domain, &dir);
+	if (r <= 0)
+		return r;
+	{
+		char *apply[] = { "apply",	 "--node",   (char *)url,
+				  "--workspace", (char *)ws, (char *)dir,
+				  NULL };
+
+		a = run(cli_apply, apply, false);
+	}
+	if (a != 0 && a != 1)
+		return -EIO;
+	r = sync_dir(url, ws, domain, dir, true);
+	return r < 0 ? r : a; /* 1: conflicts, said */
+}
