@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The writable view's pieces (overlay.c: names; overlay_io.c: files and
- * attributes; overlay_rename.c: renames and reset). Private to fs/. */
+/* The writable view's pieces (overlay.c: names; overlay_copyup.c: copy-up;
+ * overlay_io.c: files and attributes; overlay_rename.c: renames and reset;
+ * overlay_prune.c: letting go of what a new version holds). Private to
+ * fs/. */
 #ifndef TETHER_FS_OVERLAY_H
 #define TETHER_FS_OVERLAY_H
 
