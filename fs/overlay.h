@@ -97,6 +97,15 @@ int ov_copy_up_at(struct tfs *t, const char *path, int len,
  * nslock held. 0 or -errno. */
 int ov_copy_up(struct tfs *t, struct tfs_inode *x, bool data);
 
+/* Each chunk of lower file f in order, fetched and checked: fn gets its
+ * bytes (n of them, at offset off of the file, valid for the call) and
+ * returns 0 to go on, else what ov_each_chunk() returns. 0, -EIO (a chunk
+ * could not be had, logged), -ENOMEM, or fn's. */
+typedef int (*ov_chunk_fn)(void *opaque, const uint8_t *p, uint32_t n,
+			   uint64_t off);
+int ov_each_chunk(struct tfs *t, const struct fs_file *f, ov_chunk_fn fn,
+		  void *opaque);
+
 /* Copy lower file f's bytes into fd, leaving holes for chunks of zeros
  * (a sparse file stays sparse). 0 or -errno (-EIO: a chunk could not be
  * had, logged). */

@@ -81,7 +81,8 @@ int ov_chain(struct tfs *t, const char *path, int len)
 	return fd;
 }
 
-int ov_copy_bytes(struct tfs *t, const struct fs_file *f, int fd)
+int ov_each_chunk(struct tfs *t, const struct fs_file *f, ov_chunk_fn fn,
+		  void *opaque)
 {
 	uint8_t *buf = NULL;
 	size_t cap = 0;
@@ -91,7 +92,6 @@ int ov_copy_bytes(struct tfs *t, const struct fs_file *f, int fd)
 	for (uint32_t i = 0; r == 0 && i < f->nchunks; i++) {
 		uint32_t n = f->chunks[i].len;
 		struct sd_err why = { "" };
-		bool zero = true;
 
 		if (cap < n) {
 			uint8_t *nb = realloc(buf, n);
@@ -105,19 +105,37 @@ int ov_copy_bytes(struct tfs *t, const struct fs_file *f, int fd)
 		}
 		r = t->src.get(t->src.opaque, f, i, buf, cap, &why);
 		if (r < 0) {
-			log_error("view %s: copying up inode %" PRIu64 ": %s",
-				  t->name, f->ino,
+			log_error("view %s: inode %" PRIu64 ": chunk %" PRIu32
+				  ": %s",
+				  t->name, f->ino, i,
 				  why.what[0] ? why.what : strerror(-r));
 			r = -EIO;
 			break;
 		}
-		for (uint32_t k = 0; k < n && zero; k++)
-			zero = buf[k] == 0;
-		if (!zero && pwrite(fd, buf, n, (off_t)off) != (ssize_t)n)
-			r = errno ? -errno : -EIO;
+		r = fn(opaque, buf, n, off);
 		off += n;
 	}
 	free(buf);
+	return r;
+}
+
+/* A chunk into the copy: a chunk of zeros stays a hole. */
+static int put_chunk(void *opaque, const uint8_t *p, uint32_t n, uint64_t off)
+{
+	int fd = *(int *)opaque;
+	bool zero = true;
+
+	for (uint32_t k = 0; k < n && zero; k++)
+		zero = p[k] == 0;
+	if (!zero && pwrite(fd, p, n, (off_t)off) != (ssize_t)n)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+int ov_copy_bytes(struct tfs *t, const struct fs_file *f, int fd)
+{
+	int r = ov_each_chunk(t, f, put_chunk, &fd);
+
 	if (r == 0 && ftruncate(fd, (off_t)f->size) < 0)
 		r = -errno;
 	return r;

@@ -18,39 +18,38 @@
 
 #include "log.h"
 
+/* The upper file's bytes where the lower's chunk is: 1 when they differ
+ * (or cannot be read), which ends the walk. */
+struct cmp {
+	int fd;
+	uint8_t *buf;
+	size_t cap;
+};
+
+static int cmp_chunk(void *opaque, const uint8_t *p, uint32_t n, uint64_t off)
+{
+	struct cmp *c = opaque;
+
+	if (c->cap < n) {
+		uint8_t *nb = realloc(c->buf, n);
+
+		if (!nb)
+			return 1;
+		c->buf = nb;
+		c->cap = n;
+	}
+	return pread(c->fd, c->buf, n, (off_t)off) != (ssize_t)n ||
+	       memcmp(p, c->buf, n) != 0;
+}
+
 /* Whether the upper file open at fd holds exactly lower file f's bytes. */
 static bool same_bytes(struct tfs *t, const struct fs_file *f, int fd)
 {
-	uint8_t *a = NULL, *b = NULL;
-	size_t cap = 0;
-	uint64_t off = 0;
-	bool same = true;
+	struct cmp c = { fd, NULL, 0 };
+	int r = ov_each_chunk(t, f, cmp_chunk, &c);
 
-	for (uint32_t i = 0; same && i < f->nchunks; i++) {
-		uint32_t n = f->chunks[i].len;
-		struct sd_err why = { "" };
-
-		if (cap < n) {
-			uint8_t *na = realloc(a, n), *nb;
-
-			if (na)
-				a = na;
-			nb = na ? realloc(b, n) : NULL;
-			if (!nb) {
-				same = false;
-				break;
-			}
-			b = nb;
-			cap = n;
-		}
-		same = t->src.get(t->src.opaque, f, i, a, cap, &why) == 0 &&
-		       pread(fd, b, n, (off_t)off) == (ssize_t)n &&
-		       memcmp(a, b, n) == 0;
-		off += n;
-	}
-	free(a);
-	free(b);
-	return same;
+	free(c.buf);
+	return r == 0;
 }
 
 /* Whether base in dfd (stat st) is what the lower's entry at path (e,
