@@ -681,6 +681,17 @@ void tpc_put_raw(struct wr *w, const void *src, size_t n)
 	w->len += n;
 }
 
+bool tpc_list_ok(struct wr *w, uint32_t count, uint32_t cap, const void *items)
+{
+	if (w->r)
+		return false;
+	if (count > cap)
+		w->r = -EMSGSIZE;
+	else if (count && !items)
+		w->r = -EINVAL;
+	return !w->r;
+}
+
 void tpc_put_le(struct wr *w, uint64_t v, unsigned width)
 {
 	uint8_t b[8];
@@ -732,16 +743,8 @@ static void put_cstr(struct wr *w, const char *s, uint32_t cap)
 
 static void put_cstrv(struct wr *w, const struct tp_cstrv *v)
 {
-	if (w->r)
+	if (!tpc_list_ok(w, v->count, TP_STRV_MAX, v->v))
 		return;
-	if (v->count > TP_STRV_MAX) {
-		w->r = -EMSGSIZE;
-		return;
-	}
-	if (v->count && !v->v) {
-		w->r = -EINVAL;
-		return;
-	}
 	tpc_put_le(w, v->count, 4);
 	for (uint32_t i = 0; i < v->count; i++)
 		put_cstr(w, v->v[i], TP_STR_MAX);
@@ -762,16 +765,8 @@ static void put_table(struct wr *w, const struct tp_exec_table *t)
 {
 	static const struct tp_exit zero_exit;
 
-	if (w->r)
+	if (!tpc_list_ok(w, t->count, TP_TABLE_MAX, t->entries))
 		return;
-	if (t->count > TP_TABLE_MAX) {
-		w->r = -EMSGSIZE;
-		return;
-	}
-	if (t->count && !t->entries) {
-		w->r = -EINVAL;
-		return;
-	}
 	tpc_put_le(w, t->count, 4);
 	for (uint32_t i = 0; i < t->count && !w->r; i++) {
 		const struct tp_exec_entry *e = &t->entries[i];

@@ -82,6 +82,10 @@ void tpc_put_raw(struct wr *w, const void *src, size_t n);
 void tpc_put_le(struct wr *w, uint64_t v, unsigned width);
 /* u32 length + bytes; over cap is -EMSGSIZE, bytes without ptr -EINVAL. */
 void tpc_put_bytes(struct wr *w, const struct tp_bytes *b, uint32_t cap);
+/* Whether a list of count items at items (cap at most) may be encoded:
+ * false when w already failed, or now (-EMSGSIZE over cap, -EINVAL for
+ * items missing). */
+bool tpc_list_ok(struct wr *w, uint32_t count, uint32_t cap, const void *items);
 
 /* ---- the message families outside codec.c ---- */
 

@@ -239,16 +239,8 @@ static void put_sync_state(struct wr *w, const struct tp_sync_state *s)
 
 static void put_wstab(struct wr *w, const struct tp_sync_table *t)
 {
-	if (w->r)
+	if (!tpc_list_ok(w, t->count, TP_WSTAB_MAX, t->entries))
 		return;
-	if (t->count > TP_WSTAB_MAX) {
-		w->r = -EMSGSIZE;
-		return;
-	}
-	if (t->count && !t->entries) {
-		w->r = -EINVAL;
-		return;
-	}
 	tpc_put_le(w, t->count, 4);
 	for (uint32_t i = 0; i < t->count && !w->r; i++) {
 		tpc_put_bytes(w, &t->entries[i].name, TP_NAME_MAX);
@@ -260,16 +252,8 @@ static void put_wstab(struct wr *w, const struct tp_sync_table *t)
 
 static void put_want(struct wr *w, const struct tp_sync_want *q)
 {
-	if (w->r)
+	if (!tpc_list_ok(w, q->count, TP_WANT_MAX, q->ids))
 		return;
-	if (q->count > TP_WANT_MAX) {
-		w->r = -EMSGSIZE;
-		return;
-	}
-	if (q->count && !q->ids) {
-		w->r = -EINVAL;
-		return;
-	}
 	tpc_put_le(w, q->session, 8);
 	tpc_put_le(w, q->total, 8);
 	tpc_put_le(w, q->index, 8);
@@ -277,27 +261,12 @@ static void put_want(struct wr *w, const struct tp_sync_want *q)
 	tpc_put_raw(w, q->ids, (size_t)q->count * TP_ID_SIZE);
 }
 
-/* A SYNC_GET or SYNC_CHUNKS count over the cap is a size refusal, made
- * before anything is allocated; 0 is left to the decoder's check. */
-static bool count_ok(struct wr *w, uint32_t count)
-{
-	if (w->r)
-		return false;
-	if (count > TP_GET_MAX) {
-		w->r = -EMSGSIZE;
-		return false;
-	}
-	return true;
-}
-
 static void put_get(struct wr *w, const struct tp_sync_get *g)
 {
-	if (!count_ok(w, g->count))
+	/* Over the cap is a size refusal, made before anything is
+	 * allocated; 0 is left to the decoder's check. */
+	if (!tpc_list_ok(w, g->count, TP_GET_MAX, g->ids))
 		return;
-	if (g->count && !g->ids) {
-		w->r = -EINVAL;
-		return;
-	}
 	tpc_put_bytes(w, &g->workspace, TP_NAME_MAX);
 	tpc_put_le(w, g->count, 4);
 	tpc_put_raw(w, g->ids, (size_t)g->count * TP_ID_SIZE);
@@ -347,7 +316,8 @@ void tpc_put_sync(struct wr *w, const struct tp_msg *m)
 		break;
 	case TP_SYNC_GET: put_get(w, &m->get); break;
 	case TP_SYNC_CHUNKS:
-		if (!count_ok(w, m->chunks.count))
+		/* Only the cap: the chunks are in the pack. */
+		if (!tpc_list_ok(w, m->chunks.count, TP_GET_MAX, &m->chunks))
 			break;
 		tpc_put_le(w, m->chunks.count, 4);
 		tpc_put_bytes(w, &m->chunks.pack, TP_BULK_MAX);

@@ -249,16 +249,8 @@ bool tp_changed_next(const struct tp_ws_changed *t, uint32_t *pos,
 
 static void put_changed(struct wr *w, const struct tp_ws_changed *t)
 {
-	if (w->r)
+	if (!tpc_list_ok(w, t->count, TP_WSCHG_MAX, t->rows))
 		return;
-	if (t->count > TP_WSCHG_MAX) {
-		w->r = -EMSGSIZE;
-		return;
-	}
-	if (t->count && !t->rows) {
-		w->r = -EINVAL;
-		return;
-	}
 	tpc_put_le(w, t->more, 1);
 	tpc_put_le(w, t->count, 4);
 	for (uint32_t i = 0; i < t->count && !w->r; i++) {
