@@ -20,83 +20,15 @@
 #include <cmocka.h>
 
 #include "changes.h"
+#include "entry_fixture.h"
 #include "manifest.h"
 #include "rmtree.h"
 #include "upper.h"
 
-#define MTIME 1700000000123456789ll
 
 /* ---- the lower version ---- */
 
-static struct sd_chunkref ck(unsigned seed, uint32_t len)
-{
-	struct sd_chunkref c = { .len = len };
-
-	for (int i = 0; i < SD_ID_SIZE; i++)
-		c.id.b[i] = (uint8_t)(seed * 37 + (unsigned)i);
-	return c;
-}
-
 static struct sd_chunkref chunks[4];
-
-static struct sd_entry dir_e(const char *p, uint32_t mode)
-{
-	return (struct sd_entry){ .path = (char *)p,
-				  .path_len = (uint32_t)strlen(p),
-				  .type = SD_T_DIR,
-				  .mode = mode,
-				  .mtime_ns = MTIME };
-}
-
-/* A file of chunks[0..n): sizes 0, 10, 10+20, 10+20+30 bytes. */
-static struct sd_entry file_e(const char *p, uint32_t n)
-{
-	struct sd_entry e = { .path = (char *)p,
-			      .path_len = (uint32_t)strlen(p),
-			      .type = SD_T_FILE,
-			      .mode = 0644,
-			      .mtime_ns = MTIME,
-			      .nchunks = n,
-			      .chunks = n ? chunks : NULL };
-
-	for (uint32_t i = 0; i < n; i++)
-		e.size += chunks[i].len;
-	return e;
-}
-
-static struct sd_entry link_e(const char *p, const char *t)
-{
-	return (struct sd_entry){ .path = (char *)p,
-				  .path_len = (uint32_t)strlen(p),
-				  .type = SD_T_SYMLINK,
-				  .mode = 0777,
-				  .mtime_ns = MTIME,
-				  .size = strlen(t),
-				  .target = (char *)t,
-				  .target_len = (uint32_t)strlen(t) };
-}
-
-static struct sd_entry hard_e(const char *p, const char *t)
-{
-	return (struct sd_entry){ .path = (char *)p,
-				  .path_len = (uint32_t)strlen(p),
-				  .type = SD_T_HARDLINK,
-				  .target = (char *)t,
-				  .target_len = (uint32_t)strlen(t) };
-}
-
-static void build(struct sd_manifest *m, const struct sd_entry *e, size_t n)
-{
-	struct sd_err why = { "" };
-
-	sd_manifest_init(m);
-	m->version = 1;
-	for (size_t i = 0; i < n; i++)
-		if (sd_manifest_add(m, &e[i], &why))
-			fail_msg("add '%s': %s", e[i].path, why.what);
-	if (sd_manifest_seal(m, &why))
-		fail_msg("seal: %s", why.what);
-}
 
 /* ---- the upper tree, made by hand ---- */
 
@@ -111,7 +43,7 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	for (unsigned i = 0; i < 4; i++)
-		chunks[i] = ck(i + 1, 10 * (i + 1));
+		chunks[i] = ent_chunk(i + 1, 10 * (i + 1));
 	snprintf(f->dir, sizeof(f->dir), "/tmp/tether-changes.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	f->tree = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -220,7 +152,7 @@ static void assert_changes(struct fx *f, const struct sd_entry *low, size_t n,
 	struct sd_manifest m;
 	struct got g = { .n = 0 };
 
-	build(&m, low, n);
+	ent_build(&m, low, n, 1);
 	assert_int_equal(fs_changes_walk(f->tree, &m, collect, &g), 0);
 	for (size_t i = 0; i < g.n || i < nwant; i++) {
 		if (i >= g.n)
@@ -241,7 +173,8 @@ static void assert_changes(struct fx *f, const struct sd_entry *low, size_t n,
 static void test_nothing_changed(void **state)
 {
 	struct fx *f = *state;
-	const struct sd_entry low[] = { dir_e("d", 0755), file_e("d/a", 1) };
+	const struct sd_entry low[] = { ent_dir("d", 0755),
+					ent_file("d/a", chunks, 1) };
 
 	assert_changes(f, low, N(low), NULL, 0);
 	/* A directory copied up with its mode, to hold a whiteout of
@@ -255,7 +188,8 @@ static void test_nothing_changed(void **state)
 static void test_created_file(void **state)
 {
 	struct fx *f = *state;
-	const struct sd_entry low[] = { dir_e("d", 0755), file_e("d/a", 1) };
+	const struct sd_entry low[] = { ent_dir("d", 0755),
+					ent_file("d/a", chunks, 1) };
 	static const char *const want[] = {
 		"created file 3 d/new",
 		"created file 0 fifo",
@@ -273,7 +207,7 @@ static void test_created_file(void **state)
 static void test_created_dir(void **state)
 {
 	struct fx *f = *state;
-	const struct sd_entry low[] = { file_e("top", 1) };
+	const struct sd_entry low[] = { ent_file("top", chunks, 1) };
 	static const char *const want[] = {
 		"created dir 0 new",
 		"created file 2 new/a",
@@ -299,9 +233,10 @@ static void test_modified_file(void **state)
 {
 	struct fx *f = *state;
 	const struct sd_entry low[] = {
-		file_e("f", 2),	  file_e("g", 3),    hard_e("h", "f"),
-		link_e("l", "f"), link_e("l2", "g"), file_e("same", 1),
-		dir_e("s", 0755), file_e("s/x", 4),
+		ent_file("f", chunks, 2), ent_file("g", chunks, 3),
+		ent_hard("h", "f"),	  ent_link("l", "f"),
+		ent_link("l2", "g"),	  ent_file("same", chunks, 1),
+		ent_dir("s", 0755),	  ent_file("s/x", chunks, 4),
 	};
 	static const char *const want[] = {
 		"modified file 3 f",	"modified file 0 h",
@@ -325,10 +260,10 @@ static void test_whiteout_of_file(void **state)
 {
 	struct fx *f = *state;
 	const struct sd_entry low[] = {
-		file_e("f", 2),
-		file_e("g", 3),
-		hard_e("h", "g"),
-		link_e("l", "target"),
+		ent_file("f", chunks, 2),
+		ent_file("g", chunks, 3),
+		ent_hard("h", "g"),
+		ent_link("l", "target"),
 	};
 	static const char *const want[] = {
 		"deleted file 30 f",
@@ -347,9 +282,10 @@ static void test_whiteout_of_dir(void **state)
 {
 	struct fx *f = *state;
 	const struct sd_entry low[] = {
-		dir_e("d", 0755),   file_e("d.txt", 1), file_e("d/a", 2),
-		dir_e("d/s", 0700), file_e("d/s/b", 3), hard_e("d/s/h", "d/a"),
-		file_e("d0", 1),    file_e("e", 1),
+		ent_dir("d", 0755),	      ent_file("d.txt", chunks, 1),
+		ent_file("d/a", chunks, 2),   ent_dir("d/s", 0700),
+		ent_file("d/s/b", chunks, 3), ent_hard("d/s/h", "d/a"),
+		ent_file("d0", chunks, 1),    ent_file("e", chunks, 1),
 	};
 	/* Every entry below, each its own row; "d.txt" and "d0" sort on
 	 * either side of the subtree and stay. */
@@ -367,10 +303,11 @@ static void test_opaque_dir(void **state)
 {
 	struct fx *f = *state;
 	const struct sd_entry low[] = {
-		dir_e("d", 0755),    file_e("d/a", 1),	 file_e("d/b", 2),
-		dir_e("d/s", 0755),  file_e("d/s/c", 3), dir_e("d/t", 0755),
-		file_e("d/t/x", 1),  file_e("d/w", 1),	 dir_e("keep", 0755),
-		file_e("keep/k", 1),
+		ent_dir("d", 0755),	      ent_file("d/a", chunks, 1),
+		ent_file("d/b", chunks, 2),   ent_dir("d/s", 0755),
+		ent_file("d/s/c", chunks, 3), ent_dir("d/t", 0755),
+		ent_file("d/t/x", chunks, 1), ent_file("d/w", chunks, 1),
+		ent_dir("keep", 0755),	      ent_file("keep/k", chunks, 1),
 	};
 	static const char *const want[] = {
 		"modified dir 0 d",	 "deleted file 10 d/a",
@@ -396,9 +333,10 @@ static void test_file_over_dir(void **state)
 {
 	struct fx *f = *state;
 	const struct sd_entry low[] = {
-		dir_e("d", 0755),   file_e("d/a", 1), dir_e("d/s", 0755),
-		file_e("d/s/b", 2), dir_e("e", 0755), file_e("e/x", 1),
-		file_e("f", 1),
+		ent_dir("d", 0755),	  ent_file("d/a", chunks, 1),
+		ent_dir("d/s", 0755),	  ent_file("d/s/b", chunks, 2),
+		ent_dir("e", 0755),	  ent_file("e/x", chunks, 1),
+		ent_file("f", chunks, 1),
 	};
 	static const char *const want[] = {
 		"modified file 4 d",	"deleted file 10 d/a",
@@ -420,8 +358,9 @@ static void test_mode_of_merged_dir(void **state)
 {
 	struct fx *f = *state;
 	const struct sd_entry low[] = {
-		dir_e("a", 0755), file_e("a/x", 1), dir_e("b", 0755),
-		file_e("b/y", 1), dir_e("c", 0700),
+		ent_dir("a", 0755), ent_file("a/x", chunks, 1),
+		ent_dir("b", 0755), ent_file("b/y", chunks, 1),
+		ent_dir("c", 0700),
 	};
 	static const char *const want[] = {
 		"modified dir 0 a",
@@ -442,9 +381,9 @@ static void test_odd_names_and_order(void **state)
 {
 	struct fx *f = *state;
 	const struct sd_entry low[] = {
-		dir_e("a", 0755),
-		file_e("a/b", 1),
-		file_e("a/c", 1),
+		ent_dir("a", 0755),
+		ent_file("a/b", chunks, 1),
+		ent_file("a/c", chunks, 1),
 	};
 	/* memcmp order of whole paths, bytes unsigned: '-' 0x2d < '.' 0x2e
 	 * < '/' 0x2f, so a directory's subtree does not follow it. */
@@ -475,10 +414,10 @@ static void test_opaque_root(void **state)
 {
 	struct fx *f = *state;
 	const struct sd_entry low[] = {
-		dir_e("a", 0755),
-		file_e("a/x", 1),
-		file_e("b", 1),
-		file_e("c", 1),
+		ent_dir("a", 0755),
+		ent_file("a/x", chunks, 1),
+		ent_file("b", chunks, 1),
+		ent_file("c", chunks, 1),
 	};
 	static const char *const want[] = {
 		"deleted dir 0 a",
@@ -497,14 +436,14 @@ static void test_opaque_root(void **state)
 static void test_stop_and_refusals(void **state)
 {
 	struct fx *f = *state;
-	const struct sd_entry low[] = { file_e("a", 1) };
+	const struct sd_entry low[] = { ent_file("a", chunks, 1) };
 	struct sd_manifest m;
 	struct got g = { .stop_after = 2 };
 
 	mk_file(f, "x", "1");
 	mk_file(f, "y", "2");
 	mk_file(f, "z", "3");
-	build(&m, low, N(low));
+	ent_build(&m, low, N(low), 1);
 	assert_int_equal(fs_changes_walk(f->tree, &m, collect, &g), 0);
 	assert_int_equal(g.n, 2);
 	assert_string_equal(g.rows[1], "created file 1 y");
@@ -520,7 +459,7 @@ static void test_stop_and_refusals(void **state)
 static void test_path_too_long(void **state)
 {
 	struct fx *f = *state;
-	const struct sd_entry low[] = { file_e("a", 1) };
+	const struct sd_entry low[] = { ent_file("a", chunks, 1) };
 	struct sd_manifest m;
 	struct got g = { .n = 0 };
 	char name[256];
@@ -538,7 +477,7 @@ static void test_path_too_long(void **state)
 		fd = next;
 	}
 	close(fd);
-	build(&m, low, N(low));
+	ent_build(&m, low, N(low), 1);
 	assert_int_equal(fs_changes_walk(f->tree, &m, collect, &g),
 			 -ENAMETOOLONG);
 	sd_manifest_free(&m);

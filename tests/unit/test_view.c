@@ -15,80 +15,11 @@
 
 #include <cmocka.h>
 
+#include "entry_fixture.h"
 #include "view.h"
 
-#define MTIME 1700000000123456789ll
 
 /* ---- building manifests ---- */
-
-static struct sd_chunkref ck(unsigned seed, uint32_t len)
-{
-	struct sd_chunkref c = { .len = len };
-
-	for (int i = 0; i < SD_ID_SIZE; i++)
-		c.id.b[i] = (uint8_t)(seed * 37 + (unsigned)i);
-	return c;
-}
-
-static struct sd_entry dir_e(const char *p)
-{
-	return (struct sd_entry){ .path = (char *)p,
-				  .path_len = (uint32_t)strlen(p),
-				  .type = SD_T_DIR,
-				  .mode = 0755,
-				  .mtime_ns = MTIME };
-}
-
-static struct sd_entry file_e(const char *p, const struct sd_chunkref *c,
-			      uint32_t n)
-{
-	struct sd_entry e = { .path = (char *)p,
-			      .path_len = (uint32_t)strlen(p),
-			      .type = SD_T_FILE,
-			      .mode = 0644,
-			      .mtime_ns = MTIME,
-			      .nchunks = n,
-			      .chunks = n ? (struct sd_chunkref *)c : NULL };
-
-	for (uint32_t i = 0; i < n; i++)
-		e.size += c[i].len;
-	return e;
-}
-
-static struct sd_entry link_e(const char *p, const char *t)
-{
-	return (struct sd_entry){ .path = (char *)p,
-				  .path_len = (uint32_t)strlen(p),
-				  .type = SD_T_SYMLINK,
-				  .mode = 0777,
-				  .mtime_ns = MTIME,
-				  .size = strlen(t),
-				  .target = (char *)t,
-				  .target_len = (uint32_t)strlen(t) };
-}
-
-static struct sd_entry hard_e(const char *p, const char *t)
-{
-	return (struct sd_entry){ .path = (char *)p,
-				  .path_len = (uint32_t)strlen(p),
-				  .type = SD_T_HARDLINK,
-				  .target = (char *)t,
-				  .target_len = (uint32_t)strlen(t) };
-}
-
-static void build(struct sd_manifest *m, const struct sd_entry *e, size_t n,
-		  uint64_t version)
-{
-	struct sd_err why = { "" };
-
-	sd_manifest_init(m);
-	m->version = version;
-	for (size_t i = 0; i < n; i++)
-		if (sd_manifest_add(m, &e[i], &why))
-			fail_msg("add '%s': %s", e[i].path, why.what);
-	if (sd_manifest_seal(m, &why))
-		fail_msg("seal: %s", why.what);
-}
 
 /* Build, install (recording invalidations in rec when not NULL) and free
  * the caller's copy at once: the view must not need it. */
@@ -101,7 +32,7 @@ static void install(struct fs_view *v, const struct sd_entry *e, size_t n,
 {
 	struct sd_manifest m;
 
-	build(&m, e, n, version);
+	ent_build(&m, e, n, version);
 	assert_int_equal(fs_view_set(v, &m, rec ? record : NULL, rec), 0);
 	sd_manifest_free(&m);
 	assert_int_equal(fs_view_version(v), version);
@@ -321,21 +252,21 @@ static size_t tree(struct sd_entry *e, struct sd_chunkref *c)
 {
 	size_t n = 0;
 
-	c[0] = ck(1, 100);
-	c[1] = ck(2, 5000);
-	c[2] = ck(3, 3);
-	e[n++] = file_e("sp ace", c + 2, 1);
-	e[n++] = hard_e("\xff/h", "sp ace");
-	e[n++] = dir_e("\xff");
-	e[n++] = file_e("new\nline", c, 1);
-	e[n++] = link_e("a/link", "../x/y");
-	e[n++] = dir_e("a/empty");
-	e[n++] = file_e("a/b/\x01\x7f", c + 2, 1);
-	e[n++] = hard_e("a/b/hard", "a/b/c.txt");
-	e[n++] = file_e("a/b/c.txt", c, 2);
-	e[n++] = dir_e("a/b");
-	e[n++] = dir_e("a");
-	e[n] = file_e("f0", NULL, 0);
+	c[0] = ent_chunk(1, 100);
+	c[1] = ent_chunk(2, 5000);
+	c[2] = ent_chunk(3, 3);
+	e[n++] = ent_file("sp ace", c + 2, 1);
+	e[n++] = ent_hard("\xff/h", "sp ace");
+	e[n++] = ent_dir("\xff", 0755);
+	e[n++] = ent_file("new\nline", c, 1);
+	e[n++] = ent_link("a/link", "../x/y");
+	e[n++] = ent_dir("a/empty", 0755);
+	e[n++] = ent_file("a/b/\x01\x7f", c + 2, 1);
+	e[n++] = ent_hard("a/b/hard", "a/b/c.txt");
+	e[n++] = ent_file("a/b/c.txt", c, 2);
+	e[n++] = ent_dir("a/b", 0755);
+	e[n++] = ent_dir("a", 0755);
+	e[n] = ent_file("f0", NULL, 0);
 	e[n].mode = 0600;
 	e[n++].mtime_ns = -1; /* just before the epoch */
 	return n;
@@ -377,7 +308,7 @@ static void test_tree(void **state)
 	char big[SD_NAME_MAX + 1];
 
 	assert_int_equal(fs_view_new(&v), 0);
-	build(&m, e, n, 3);
+	ent_build(&m, e, n, 3);
 	assert_int_equal(fs_view_set(v, &m, NULL, NULL), 0);
 	assert_int_equal(fs_view_version(v), 3);
 
@@ -528,10 +459,11 @@ static void test_readdir_offsets(void **state)
 	size_t n = 0;
 	uint64_t d;
 
-	e[n++] = dir_e("d");
+	e[n++] = ent_dir("d", 0755);
 	for (int i = 0; i < 20; i++) {
 		snprintf(names[i], sizeof(names[i]), "d/%c%d", 'z' - i, i);
-		e[n++] = i % 3 ? file_e(names[i], NULL, 0) : dir_e(names[i]);
+		e[n++] = i % 3 ? ent_file(names[i], NULL, 0)
+			       : ent_dir(names[i], 0755);
 	}
 	assert_int_equal(fs_view_new(&v), 0);
 	install(v, e, n, 1, NULL);
@@ -578,11 +510,11 @@ static void test_readlink(void **state)
 	uint64_t ino;
 
 	memset(longt, 'L', SD_PATH_MAX);
-	e[0] = link_e("l", "../x/\xff y");
-	e[1] = link_e("long", longt);
-	e[2] = file_e("f", NULL, 0);
-	e[3] = dir_e("d");
-	e[4] = hard_e("h", "f");
+	e[0] = ent_link("l", "../x/\xff y");
+	e[1] = ent_link("long", longt);
+	e[2] = ent_file("f", NULL, 0);
+	e[3] = ent_dir("d", 0755);
+	e[4] = ent_hard("h", "f");
 	assert_int_equal(fs_view_new(&v), 0);
 	install(v, e, 5, 1, NULL);
 	ino = ino_of(v, "l");
@@ -627,14 +559,14 @@ static void test_long_paths(void **state)
 		if (i)
 			p[i][len++] = '/';
 		memset(p[i] + len, 'a' + i, SD_NAME_MAX);
-		e[n++] = dir_e(p[i]);
+		e[n++] = ent_dir(p[i], 0755);
 	}
 	/* p[14] is 15 * 256 - 1 = 3839 bytes: a 255-byte name fits in it */
 	memcpy(p[16], p[14], strlen(p[14]));
 	p[16][strlen(p[14])] = '/';
 	memcpy(p[16] + strlen(p[14]) + 1, name, SD_NAME_MAX);
 	assert_int_equal(strlen(p[16]), SD_PATH_MAX - 1);
-	e[n++] = file_e(p[16], NULL, 0);
+	e[n++] = ent_file(p[16], NULL, 0);
 	assert_int_equal(fs_view_new(&v), 0);
 	install(v, e, n, 1, NULL);
 	assert_int_equal(walk(v, p[16], &a), 0);
@@ -650,19 +582,20 @@ static void test_long_paths(void **state)
 
 static void test_open(void **state)
 {
-	struct sd_chunkref c[5] = { ck(1, 100), ck(2, 65536), ck(3, 7),
-				    ck(4, 1), ck(5, 300) };
+	struct sd_chunkref c[5] = { ent_chunk(1, 100), ent_chunk(2, 65536),
+				    ent_chunk(3, 7), ent_chunk(4, 1),
+				    ent_chunk(5, 300) };
 	struct sd_entry e[6];
 	struct fs_view *v;
 	struct fs_file f, g;
 	uint64_t start = 0;
 
-	e[0] = file_e("f", c, 5);
-	e[1] = file_e("empty", NULL, 0);
-	e[2] = file_e("one", c + 2, 1);
-	e[3] = hard_e("hl", "f");
-	e[4] = dir_e("d");
-	e[5] = link_e("l", "f");
+	e[0] = ent_file("f", c, 5);
+	e[1] = ent_file("empty", NULL, 0);
+	e[2] = ent_file("one", c + 2, 1);
+	e[3] = ent_hard("hl", "f");
+	e[4] = ent_dir("d", 0755);
+	e[5] = ent_link("l", "f");
 	assert_int_equal(fs_view_new(&v), 0);
 	install(v, e, 6, 1, NULL);
 
@@ -725,7 +658,8 @@ static void test_open(void **state)
 
 static void test_versions(void **state)
 {
-	struct sd_chunkref a = ck(1, 10), b = ck(2, 20), c2[2] = { a, b };
+	struct sd_chunkref a = ent_chunk(1, 10), b = ent_chunk(2, 20),
+			   c2[2] = { a, b };
 	struct sd_entry e1[9], e2[9], e4[8];
 	struct rec *r = calloc(1, sizeof(*r));
 	struct fs_view *v;
@@ -734,22 +668,22 @@ static void test_versions(void **state)
 		nw, files, bytes;
 
 	assert_non_null(r);
-	e1[0] = dir_e("d");
-	e1[1] = file_e("d/gone", &a, 1);
-	e1[2] = file_e("d/stay", &a, 1);
-	e1[3] = file_e("del", &a, 1);
-	e1[4] = file_e("keep", &b, 1);
-	e1[5] = file_e("kind", &a, 1);
-	e1[6] = file_e("mod", &a, 1);
-	e1[7] = dir_e("sub");
-	e1[8] = file_e("sub/x", &a, 1);
+	e1[0] = ent_dir("d", 0755);
+	e1[1] = ent_file("d/gone", &a, 1);
+	e1[2] = ent_file("d/stay", &a, 1);
+	e1[3] = ent_file("del", &a, 1);
+	e1[4] = ent_file("keep", &b, 1);
+	e1[5] = ent_file("kind", &a, 1);
+	e1[6] = ent_file("mod", &a, 1);
+	e1[7] = ent_dir("sub", 0755);
+	e1[8] = ent_file("sub/x", &a, 1);
 	e2[0] = e1[0];
 	e2[1] = e1[2];
 	e2[2] = e1[4];
-	e2[3] = dir_e("kind");
-	e2[4] = file_e("kind/y", &b, 1);
-	e2[5] = file_e("mod", c2, 2);
-	e2[6] = file_e("new", &b, 1);
+	e2[3] = ent_dir("kind", 0755);
+	e2[4] = ent_file("kind/y", &b, 1);
+	e2[5] = ent_file("mod", c2, 2);
+	e2[6] = ent_file("new", &b, 1);
 	e2[7] = e1[7];
 	e2[8] = e1[8];
 
@@ -828,7 +762,7 @@ static void test_versions(void **state)
 
 	/* A directory becomes a file: its subtree goes with it. */
 	memcpy(e4, e2, 3 * sizeof(*e4));
-	e4[3] = file_e("kind", &b, 1);
+	e4[3] = ent_file("kind", &b, 1);
 	memcpy(e4 + 4, e2 + 5, 4 * sizeof(*e4));
 	rec_reset(r, v, 4);
 	install(v, e4, 8, 4, r);
@@ -864,7 +798,7 @@ static void test_versions(void **state)
  * only its attributes are dropped, and its pages stay. */
 static void test_attrs_only(void **state)
 {
-	struct sd_chunkref a = ck(1, 10);
+	struct sd_chunkref a = ent_chunk(1, 10);
 	struct sd_entry e1[1], e2[1];
 	struct rec *r = calloc(1, sizeof(*r));
 	struct fs_view *v;
@@ -872,7 +806,7 @@ static void test_attrs_only(void **state)
 	uint64_t f;
 
 	assert_non_null(r);
-	e1[0] = file_e("f", &a, 1);
+	e1[0] = ent_file("f", &a, 1);
 	e2[0] = e1[0];
 	e2[0].mode = 0600;
 	e2[0].mtime_ns += 1000;
@@ -895,7 +829,7 @@ static void test_attrs_only(void **state)
  * that leaves the group gets an inode of its own. */
 static void test_versions_hardlinks(void **state)
 {
-	struct sd_chunkref a = ck(1, 10), b = ck(2, 20);
+	struct sd_chunkref a = ent_chunk(1, 10), b = ent_chunk(2, 20);
 	struct rec *r = calloc(1, sizeof(*r));
 	struct sd_entry e[3];
 	struct fs_view *v;
@@ -904,15 +838,15 @@ static void test_versions_hardlinks(void **state)
 
 	assert_non_null(r);
 	assert_int_equal(fs_view_new(&v), 0);
-	e[0] = file_e("p", &a, 1);
-	e[1] = hard_e("q", "p");
+	e[0] = ent_file("p", &a, 1);
+	e[1] = ent_hard("q", "p");
 	install(v, e, 2, 1, NULL);
 	p = ino_of(v, "p");
 	assert_int_equal(ino_of(v, "q"), p);
 	walk(v, "q", &at);
 	assert_int_equal(at.st.st_nlink, 2);
 
-	e[1] = file_e("q", &b, 1);
+	e[1] = ent_file("q", &b, 1);
 	rec_reset(r, v, 2);
 	install(v, e, 2, 2, r);
 	q = ino_of(v, "q");
@@ -925,7 +859,7 @@ static void test_versions_hardlinks(void **state)
 	assert_int_equal(fs_view_getattr(v, q, &at), 0);
 	assert_int_equal(at.st.st_size, 20);
 
-	e[2] = hard_e("r", "p");
+	e[2] = ent_hard("r", "p");
 	rec_reset(r, v, 3);
 	install(v, e, 3, 3, r);
 	assert_int_equal(ino_of(v, "r"), p);
@@ -937,7 +871,7 @@ static void test_versions_hardlinks(void **state)
 
 	/* p goes; r becomes a file on its own */
 	e[0] = e[1];
-	e[1] = file_e("r", &a, 1);
+	e[1] = ent_file("r", &a, 1);
 	rec_reset(r, v, 4);
 	install(v, e, 2, 4, r);
 	rr = ino_of(v, "r");
@@ -958,7 +892,8 @@ static void test_versions_hardlinks(void **state)
  * caller's manifests, past the view itself. */
 static void test_open_outlives(void **state)
 {
-	struct sd_chunkref c[3] = { ck(1, 10), ck(2, 20), ck(3, 30) };
+	struct sd_chunkref c[3] = { ent_chunk(1, 10), ent_chunk(2, 20),
+				    ent_chunk(3, 30) };
 	struct sd_manifest m1, m2;
 	struct sd_entry e[2];
 	struct fs_view *v;
@@ -966,15 +901,15 @@ static void test_open_outlives(void **state)
 	uint64_t ino;
 
 	assert_int_equal(fs_view_new(&v), 0);
-	e[0] = file_e("f", c, 2);
-	build(&m1, e, 1, 1);
+	e[0] = ent_file("f", c, 2);
+	ent_build(&m1, e, 1, 1);
 	assert_int_equal(fs_view_set(v, &m1, NULL, NULL), 0);
 	ino = ino_of(v, "f");
 	assert_int_equal(fs_view_open(v, ino, &f), 0);
 
-	e[0] = file_e("f", c + 2, 1);
-	e[1] = file_e("g", c, 1);
-	build(&m2, e, 2, 2);
+	e[0] = ent_file("f", c + 2, 1);
+	e[1] = ent_file("g", c, 1);
+	ent_build(&m2, e, 2, 2);
 	assert_int_equal(fs_view_set(v, &m2, NULL, NULL), 0);
 	sd_manifest_free(&m1);
 	/* new bytes: a new inode; the open one is the old file */
@@ -1111,8 +1046,8 @@ static void test_race(void **state)
 	struct race *x = calloc(1, sizeof(*x));
 	struct reader rd[RACE_READERS];
 	pthread_t t[RACE_READERS];
-	struct sd_chunkref c[4] = { ck(1, 10), ck(2, 20), ck(3, 30),
-				    ck(4, 40) };
+	struct sd_chunkref c[4] = { ent_chunk(1, 10), ent_chunk(2, 20),
+				    ent_chunk(3, 30), ent_chunk(4, 40) };
 	unsigned ninval = 0;
 
 	assert_non_null(x);
@@ -1127,24 +1062,24 @@ static void test_race(void **state)
 		struct sd_manifest m;
 		size_t n = 0;
 
-		e[n++] = file_e("a0", c, 1 + (uint32_t)k % 4);
-		e[n++] = dir_e("dir");
+		e[n++] = ent_file("a0", c, 1 + (uint32_t)k % 4);
+		e[n++] = ent_dir("dir", 0755);
 		for (int i = 0; i < 10; i++) {
 			snprintf(names[i], sizeof(names[i]), "dir/f%d", i);
 			if ((i + k) % 3)
-				e[n++] = file_e(names[i], c + i % 4, 1);
+				e[n++] = ent_file(names[i], c + i % 4, 1);
 		}
 		if (k % 2)
-			e[n++] = hard_e("hl", "a0");
+			e[n++] = ent_hard("hl", "a0");
 		snprintf(targets[k], sizeof(targets[k]), "t%d", k);
-		e[n++] = link_e("link", targets[k]);
+		e[n++] = ent_link("link", targets[k]);
 		if (k % 2) {
-			e[n++] = file_e("toggle", c, 1);
+			e[n++] = ent_file("toggle", c, 1);
 		} else {
-			e[n++] = dir_e("toggle");
-			e[n++] = file_e("toggle/in", c, 1);
+			e[n++] = ent_dir("toggle", 0755);
+			e[n++] = ent_file("toggle/in", c, 1);
 		}
-		build(&m, e, n, (uint64_t)k);
+		ent_build(&m, e, n, (uint64_t)k);
 		assert_int_equal(fs_view_set(x->v, &m, count_inval, &ninval),
 				 0);
 		sd_manifest_free(&m);
