@@ -25,7 +25,6 @@
 #include "rmtree.h"
 #include "upper.h"
 
-
 /* ---- the lower version ---- */
 
 static struct sd_chunkref chunks[4];

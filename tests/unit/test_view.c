@@ -18,7 +18,6 @@
 #include "entry_fixture.h"
 #include "view.h"
 
-
 /* ---- building manifests ---- */
 
 /* Build, install (recording invalidations in rec when not NULL) and free
