@@ -86,12 +86,22 @@ static int sync_dir(const char *url, const char *ws, const char *domain,
 }
 
 int cli_barrier(const struct exec_config *cfg, const char *agent,
-		const char *workspace)
+		const char *workspace, struct cli_sync_bg **bg)
 {
 	const char *url, *ws, *domain, *dir;
 	int r = route(cfg, agent, workspace, &url, &ws, &domain, &dir);
+	char *argv[] = { "sync",	 (char *)dir,
+			 "--lazy",	 "--node",
+			 (char *)url,	 "--workspace",
+			 (char *)ws,	 domain ? "--domain" : NULL,
+			 (char *)domain, NULL };
+	int argc = domain ? 9 : 7;
 
-	return r <= 0 ? r : sync_dir(url, ws, domain, dir, true);
+	*bg = NULL;
+	if (r <= 0)
+		return r;
+	optind = 0; /* glibc: start getopt afresh */
+	return cli_sync_begin(argc, argv, bg) == 0 ? 0 : -EIO;
 }
 
 int cli_writeback(const struct exec_config *cfg, const char *agent,

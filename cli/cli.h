@@ -31,15 +31,25 @@ int cli_apply(int argc, char **argv);
 /* Around a command of agent in workspace (exec --agent --workspace), when
  * it is the agent's own and the config gives the agent a "dir"
  * (agent_sync.c). Before: sync the dir, so the command sees every edit
- * made before it started (the barrier). After, when the agent's backend
+ * made before it started (the barrier): committed lazily where the node
+ * has views, its chunks following in *bg (NULL: nothing follows) while
+ * the command runs; cli_sync_end(*bg) after the command. After, when the agent's backend
  * has writeback "sync": apply the view's changes to the dir and sync it.
  * 0 (also: nothing to do), 1 (conflicts, named on stderr), or -errno
  * (said on stderr). */
 struct exec_config;
+struct cli_sync_bg;
 int cli_barrier(const struct exec_config *cfg, const char *agent,
-		const char *workspace);
+		const char *workspace, struct cli_sync_bg **bg);
 int cli_writeback(const struct exec_config *cfg, const char *agent,
 		  const char *workspace);
+
+/* tether sync ARGS up to its commit, for the barrier: after a lazy one
+ * (--lazy) the chunks keep going, and the node's views get the ones they
+ * wait for, until cli_sync_end() (which stops what is left: the next sync
+ * sends it). 0 with *ret, or an exit code (said on stderr). */
+int cli_sync_begin(int argc, char **argv, struct cli_sync_bg **ret);
+void cli_sync_end(struct cli_sync_bg *bg);
 
 /* ---- a view's changes (cmd_changes.c), shared with tether apply ---- */
 

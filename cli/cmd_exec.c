@@ -233,6 +233,7 @@ int cli_exec(int argc, char **argv)
 {
 	struct exec_opts o = { 0 };
 	struct exec_backend *b = NULL;
+	struct cli_sync_bg *bg = NULL;
 	struct exec_result res = { 0 };
 	struct termios saved;
 	bool raw = false;
@@ -294,7 +295,7 @@ int cli_exec(int argc, char **argv)
 	/* The barrier: the agent's edits so far are the node's before the
 	 * command starts. */
 	if (o.cfg && o.workspace && !o.no_barrier &&
-	    cli_barrier(o.cfg, o.agent, o.workspace) < 0)
+	    cli_barrier(o.cfg, o.agent, o.workspace, &bg) < 0)
 		goto out;
 	r = exec_backend_prepare(b);
 	if (r < 0)
@@ -309,6 +310,9 @@ int cli_exec(int argc, char **argv)
 		cli_term_restore(STDIN_FILENO, &saved);
 	cli_signals_close(sfd);
 	sfd = -1;
+	/* The command is done with the chunks the barrier's sync sent. */
+	cli_sync_end(bg);
+	bg = NULL;
 	if (r == -ENOENT)
 		code = 127;
 	else if (r == -EACCES)
@@ -328,6 +332,7 @@ int cli_exec(int argc, char **argv)
 			code = CLI_EXIT_FAILURE;
 	}
 out:
+	cli_sync_end(bg);
 	exec_config_free(o.cfg);
 	exec_backend_free(b);
 	cli_signals_close(sfd);

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "log.h"
 #include "serve.h"
+#include "parse.h"
 #include "server.h"
 #include "service.h"
 #include "sink.h"
@@ -25,10 +26,14 @@
 #endif
 
 static const char usage[] =
-	"usage: tether node --listen URL [--root DIR] [--view] [--insecure-remote]\n"
+	"usage: tether node --listen URL [--root DIR] [--view [--fetch-timeout S]]\n"
+	"                   [--insecure-remote]\n"
 	"  --listen URL       tcp://127.0.0.1:PORT (port 0 picks one) or ipc:///PATH\n"
 	"  --root DIR         default and base directory for commands' cwd (default: .);\n"
 	"                     synced workspaces live in DIR/workspaces, state in DIR/.tether\n"
+	"  --fetch-timeout S  a read in a view waits this long for a chunk a lazy\n"
+	"                     sync has not brought yet, then fails with EIO\n"
+	"                     (default 10)\n"
 	"  --view             also mount each workspace's current version at\n"
 	"                     DIR/views/NAME (FUSE), following every commit; commands\n"
 	"                     of the workspace run there, their writes kept apart\n"
@@ -47,10 +52,10 @@ struct node {
 };
 
 /* --view: mount every committed workspace, and follow the commits. */
-static int node_views(struct node *n, const char *root)
+static int node_views(struct node *n, const char *root, unsigned fetch_ms)
 {
 #ifdef TETHER_HAVE_FUSE
-	int r = fs_views_new(root, &n->views);
+	int r = fs_views_new(root, n->sink, fetch_ms, &n->views);
 
 	if (r == 0)
 		sd_sink_on_version(n->sink, fs_views_on_version, n->views);
@@ -58,6 +63,7 @@ static int node_views(struct node *n, const char *root)
 #else
 	(void)n;
 	(void)root;
+	(void)fetch_ms;
 	log_error("--view: this tether was built without FUSE (libfuse3-dev)");
 	return -ENOTSUP;
 #endif
@@ -154,11 +160,13 @@ int cli_node(int argc, char **argv)
 		{ "root", required_argument, NULL, 'r' },
 		{ "insecure-remote", no_argument, NULL, 'I' },
 		{ "view", no_argument, NULL, 'V' },
+		{ "fetch-timeout", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *url = NULL, *root = ".";
 	bool insecure_remote = false, view = false;
+	uint32_t fetch_ms = 10000;
 	char rootbuf[PATH_MAX];
 	struct node node = { 0 };
 	struct tp_server *srv = NULL;
@@ -171,6 +179,16 @@ int cli_node(int argc, char **argv)
 		case 'r': root = optarg; break;
 		case 'I': insecure_remote = true; break;
 		case 'V': view = true; break;
+		case 'F':
+			if (util_parse_seconds_ms(optarg, &fetch_ms) < 0 ||
+			    fetch_ms == 0) {
+				log_error(
+					"--fetch-timeout %s: expected seconds, "
+					"more than 0",
+					optarg);
+				return CLI_EXIT_USAGE;
+			}
+			break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return CLI_EXIT_USAGE;
 		}
@@ -198,7 +216,7 @@ int cli_node(int argc, char **argv)
 		log_error_errno(sfd, "signalfd");
 		return CLI_EXIT_FAILURE;
 	}
-	r = sd_sink_new(rootbuf, &node.sink);
+	r = sd_sink_new(rootbuf, view, &node.sink);
 	if (r < 0)
 		goto out;
 	r = exec_service_new(rootbuf, &node.exec);
@@ -208,7 +226,7 @@ int cli_node(int argc, char **argv)
 	}
 	exec_service_set_workspaces(node.exec, node_workspace_dir, &node);
 	if (view) {
-		r = node_views(&node, rootbuf);
+		r = node_views(&node, rootbuf, fetch_ms);
 		if (r < 0)
 			goto out;
 	}
@@ -226,12 +244,17 @@ int cli_node(int argc, char **argv)
 	log_info("node on %s stopping", tp_server_url(srv));
 	r = 0;
 out:
+	/* Readers of a view waiting for a chunk, and the sources' polls for
+	 * them, are answered first; the views go before the sink they read
+	 * from. */
+	if (node.sink)
+		sd_sink_quiesce(node.sink);
 	tp_server_free(srv);
 	exec_service_free(node.exec);
-	sd_sink_free(node.sink);
 #ifdef TETHER_HAVE_FUSE
 	fs_views_free(node.views);
 #endif
+	sd_sink_free(node.sink);
 	close(sfd);
 	return r < 0 ? CLI_EXIT_FAILURE : 0;
 }

@@ -67,9 +67,9 @@ int cli_status(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-20s %-12s %8s %10s %14s %-19s %s\n", "WORKSPACE",
+		printf("%-20s %-12s %8s %10s %14s %-19s %-6s %s\n", "WORKSPACE",
 		       "DOMAIN", "VERSION", "FILES", "BYTES", "COMMITTED",
-		       "LAG");
+		       "LAG", "MISSING");
 	while (tp_wstab_next(&rep.wstab, &pos, &e)) {
 		char when[32] = "-", lag[32] = "0";
 		time_t t = (time_t)(e.state.committed_ms / 1000);
@@ -86,17 +86,19 @@ int cli_status(int argc, char **argv)
 			       "\"version\":%" PRIu64 ",\"files\":%" PRIu64
 			       ",\"bytes\":%" PRIu64
 			       ",\"committed_ms\":%" PRIu64
-			       ",\"lag_ms\":%" PRIu64 "}",
+			       ",\"lag_ms\":%" PRIu64 ",\"missing\":%" PRIu64
+			       "}",
 			       first ? "" : ",", (int)e.name.len, e.name.ptr,
 			       (int)e.domain.len, e.domain.ptr, e.state.version,
 			       e.state.files, e.state.bytes,
-			       e.state.committed_ms, e.pending_ms);
+			       e.state.committed_ms, e.pending_ms,
+			       e.state.missing);
 		} else {
 			printf("%-20.*s %-12.*s %8" PRIu64 " %10" PRIu64
-			       " %14" PRIu64 " %-19s %s\n",
+			       " %14" PRIu64 " %-19s %-6s %" PRIu64 "\n",
 			       (int)e.name.len, e.name.ptr, (int)e.domain.len,
 			       e.domain.ptr, e.state.version, e.state.files,
-			       e.state.bytes, when, lag);
+			       e.state.bytes, when, lag, e.state.missing);
 		}
 		first = false;
 	}

@@ -42,7 +42,12 @@ static const char sync_usage[] =
 	"  --chunk MIN:AVG:MAX  chunk sizes in bytes (default 16384:65536:262144)\n"
 	"  --ignore PATTERN   also ignore PATTERN (.gitignore syntax; repeatable)\n"
 	"  --cache DIR        stat cache directory (default: $TETHER_CACHE or\n"
-	"                     ~/.cache/tether)\n";
+	"                     ~/.cache/tether)\n"
+	"  --lazy             commit first, then send the chunks: a node with views\n"
+	"                     shows the new version at once and its commands' reads\n"
+	"                     ask for the chunks they need first\n"
+	"  --bwlimit RATE     send chunks in bulk at RATE bytes a second at most\n"
+	"                     (k, M, G suffixes); chunks a view waits for go at once\n";
 
 #define IGNORE_MAX 256
 
@@ -110,13 +115,14 @@ static void print_json(const struct sd_source_report *r, const char *ws)
 	       ",\"changed\":%" PRIu64 ",\"chunks_sent\":%" PRIu64
 	       ",\"bytes_sent_raw\":%" PRIu64 ",\"bytes_sent_zstd\":%" PRIu64
 	       ",\"offer_bytes\":%" PRIu64 ",\"scan_ms\":%" PRIu64
-	       ",\"ms\":%" PRIu64 "}\n",
+	       ",\"lazy\":%s,\"commit_ms\":%" PRIu64 ",\"ms\":%" PRIu64 "}\n",
 	       ws, r->version, r->up_to_date ? "true" : "false",
 	       r->full ? "true" : "false",
 	       r->scan.files + r->scan.symlinks + r->scan.hardlinks,
 	       r->scan.dirs, r->scan.bytes, r->scan.hashed_files,
 	       r->scan.hashed_bytes, r->changed, r->chunks_sent, r->raw_bytes,
-	       r->wire_bytes, r->offer_bytes, r->scan.ms, r->ms);
+	       r->wire_bytes, r->offer_bytes, r->scan.ms,
+	       r->lazy ? "true" : "false", r->commit_ms, r->ms);
 }
 
 static void print_summary(const struct sd_source_report *r, const char *dir,
@@ -143,6 +149,33 @@ static void print_summary(const struct sd_source_report *r, const char *dir,
 	       r->scan.files + r->scan.symlinks + r->scan.hardlinks, scanned,
 	       r->scan.hashed_files, r->changed, r->chunks_sent, raw, wire,
 	       (double)r->ms / 1000);
+}
+
+/* A rate in bytes a second: digits, then k, M or G (powers of 1024). */
+static int parse_rate(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end == s || errno || *s == '-')
+		return -EINVAL;
+	if (*end == 'k' || *end == 'K')
+		shift = 10;
+	else if (*end == 'M')
+		shift = 20;
+	else if (*end == 'G')
+		shift = 30;
+	else if (*end)
+		return -EINVAL;
+	if (shift && end[1])
+		return -EINVAL;
+	if (v == 0 || v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
 }
 
 /* The options sync and watch share. */
@@ -173,6 +206,8 @@ static const struct option sync_opts[] = {
 	{ "coalesce", required_argument, NULL, 'M' },
 	{ "agent", required_argument, NULL, 'A' },
 	{ "config", required_argument, NULL, 'F' },
+	{ "lazy", no_argument, NULL, 'Z' },
+	{ "bwlimit", required_argument, NULL, 'B' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -271,6 +306,16 @@ static int parse_sync(int argc, char **argv, const char *usage, bool watch,
 			break;
 		case 'A': agent = optarg; break;
 		case 'F': config = optarg; break;
+		case 'Z': c->o.lazy = true; break;
+		case 'B':
+			if (parse_rate(optarg, &c->o.bwlimit) < 0) {
+				log_error("--bwlimit %s: expected bytes a "
+					  "second, more than 0 (k, M, G "
+					  "suffixes)",
+					  optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'h': fputs(usage, stdout); return 1;
 		default: fputs(usage, stderr); return -EINVAL;
 		}
@@ -325,6 +370,63 @@ static int open_link(const char *url, struct tp_link **link)
 			  r == -ECONNREFUSED ? "connection refused"
 					     : strerror(-r));
 	return r;
+}
+
+struct cli_sync_bg {
+	struct sync_cli c;
+	struct tp_link *link;
+	struct sd_source *src;
+};
+
+void cli_sync_end(struct cli_sync_bg *bg)
+{
+	if (!bg)
+		return;
+	sd_source_close(bg->src); /* stops the fill */
+	tp_link_close(bg->link);
+	sync_cli_fini(&bg->c);
+	free(bg);
+}
+
+int cli_sync_begin(int argc, char **argv, struct cli_sync_bg **ret)
+{
+	struct cli_sync_bg *bg = calloc(1, sizeof(*bg));
+	struct sd_source_report rep = { 0 };
+	struct sd_err why = { "" };
+	struct sd_manifest m;
+	int r;
+
+	*ret = NULL;
+	if (!bg)
+		return CLI_EXIT_FAILURE;
+	r = parse_sync(argc, argv, sync_usage, false, &bg->c);
+	if (r != 0) {
+		sync_cli_fini(&bg->c);
+		free(bg);
+		return r > 0	      ? 0
+		       : r == -EINVAL ? CLI_EXIT_USAGE
+				      : CLI_EXIT_FAILURE;
+	}
+	if (open_link(bg->c.url, &bg->link) < 0) {
+		cli_sync_end(bg);
+		return CLI_EXIT_FAILURE;
+	}
+	sd_manifest_init(&m);
+	r = sd_source_open(bg->link, &bg->c.o, &bg->src, &why);
+	if (r == 0)
+		r = sd_source_scan(bg->src, &m, &rep.scan, &why);
+	if (r == 0)
+		r = sd_source_push(bg->src, &m, &rep, &why);
+	sd_manifest_free(&m);
+	if (r < 0) {
+		log_error("sync %s -> %s on %s: %s", bg->c.o.dir,
+			  bg->c.o.workspace, bg->c.url,
+			  why.what[0] ? why.what : strerror(-r));
+		cli_sync_end(bg);
+		return CLI_EXIT_FAILURE;
+	}
+	*ret = bg;
+	return 0;
 }
 
 int cli_sync(int argc, char **argv)

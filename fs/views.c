@@ -12,31 +12,118 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "beneath.h"
+#include "sink.h"
 #include "tetherfs.h"
 #include "upper.h"
 #include "view.h"
+
+/* Chunks of the same file asked for with the one a read waits for. */
+#define READAHEAD 16
+/* Chunks that did not arrive, remembered for a fetch timeout: the kernel
+ * retries a failed read, which must fail at once, not wait again. */
+#define GAVE_UP 16
+
+struct gave_up {
+	struct sd_id id;
+	int64_t at_ms;
+};
+
+struct view;
+
+struct fs_views {
+	char *dir;   /* ROOT/views */
+	char *upper; /* ROOT/.tether/upper: each view's upper layer */
+	struct sd_sink *sink;
+	unsigned fetch_ms;
+	pthread_mutex_t lock;
+	struct view *list;
+};
 
 struct view {
 	struct view *next;
 	char *name;
 	struct tfs *fs; /* NULL: mounting failed (logged), not retried */
+	struct fs_views *owner;
+	struct sd_store *store;
+	pthread_mutex_t lock; /* gave_up */
+	struct gave_up gave_up[GAVE_UP];
+	unsigned next_gave_up;
 };
 
-struct fs_views {
-	char *dir;   /* ROOT/views */
-	char *upper; /* ROOT/.tether/upper: each view's upper layer */
-	pthread_mutex_t lock;
-	struct view *list;
-};
-
-int fs_views_new(const char *root, struct fs_views **ret)
+/* Whether w gave up on id less than a fetch timeout ago; remember that it
+ * gives up now, when now. */
+static bool gave_up(struct view *w, const struct sd_id *id, bool now)
 {
-	struct fs_views *v = calloc(1, sizeof(*v));
+	int64_t t = util_now_ms();
+	bool hit = false;
+
+	pthread_mutex_lock(&w->lock);
+	for (unsigned k = 0; k < GAVE_UP && !hit; k++)
+		hit = w->gave_up[k].at_ms &&
+		      t - w->gave_up[k].at_ms < w->owner->fetch_ms &&
+		      sd_id_eq(&w->gave_up[k].id, id);
+	if (now) {
+		w->gave_up[w->next_gave_up] = (struct gave_up){ *id, t };
+		w->next_gave_up = (w->next_gave_up + 1) % GAVE_UP;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return hit;
+}
+
+/* A tfs_source over the workspace's chunk store (opaque = the view): a
+ * chunk a lazy commit left missing is awaited from the source. */
+static int lazy_get(void *opaque, const struct fs_file *f, uint32_t i,
+		    void *dst, size_t cap, struct sd_err *why)
+{
+	struct view *w = opaque;
+	struct sd_id ids[READAHEAD + 1];
+	size_t n = 0;
+	int r = tfs_store_get(w->store, f, i, dst, cap, why);
+
+	if (r != -ENOENT)
+		return r;
+	if (gave_up(w, &f->chunks[i].id, false))
+		return sd_err_set(why, -EIO,
+				  "not here, and it did not arrive the last "
+				  "time it was waited for");
+	for (uint32_t k = i; k < f->nchunks && n < READAHEAD + 1; k++)
+		ids[n++] = f->chunks[k].id;
+	r = sd_sink_await(w->owner->sink, w->name, ids, n, w->owner->fetch_ms);
+	if (r == -ETIMEDOUT) {
+		gave_up(w, &ids[0], true);
+		return sd_err_set(why, -EIO,
+				  "did not arrive within %.1f s (is a tether "
+				  "sync, watch or exec of the source still "
+				  "running?)",
+				  w->owner->fetch_ms / 1000.0);
+	}
+	if (r < 0)
+		return sd_err_set(why, -EIO, "%s",
+				  r == -ESHUTDOWN ? "the node is stopping"
+						  : strerror(-r));
+	memset(why, 0, sizeof(*why));
+	return tfs_store_get(w->store, f, i, dst, cap, why);
+}
+
+int fs_views_new(const char *root, struct sd_sink *sink, unsigned fetch_ms,
+		 struct fs_views **ret)
+{
+	struct fs_views *v;
 	struct dirent *d;
 	DIR *dir;
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 
+	if (fd < 0) {
+		int r = -errno;
+
+		log_error_errno(r, "--view: /dev/fuse");
+		return r;
+	}
+	close(fd);
+	v = calloc(1, sizeof(*v));
 	if (!v || asprintf(&v->dir, "%s/views", root) < 0 ||
 	    asprintf(&v->upper, "%s/.tether/upper", root) < 0) {
 		if (v)
@@ -45,6 +132,8 @@ int fs_views_new(const char *root, struct fs_views **ret)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&v->lock, NULL);
+	v->sink = sink;
+	v->fetch_ms = fetch_ms;
 	if (mkdir(v->dir, 0755) < 0 && errno != EEXIST) {
 		int r = -errno;
 
@@ -79,6 +168,11 @@ static struct view *view_add(struct fs_views *v, const char *name,
 	char *path = NULL, *upper = NULL;
 	int r;
 
+	if (w) {
+		w->owner = v;
+		w->store = store;
+		pthread_mutex_init(&w->lock, NULL);
+	}
 	if (!w || !(w->name = strdup(name)) ||
 	    asprintf(&path, "%s/%s", v->dir, name) < 0 ||
 	    asprintf(&upper, "%s/%s", v->upper, name) < 0) {
@@ -91,7 +185,7 @@ static struct view *view_add(struct fs_views *v, const char *name,
 	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
 		log_error_errno(-errno, "view %s: %s", name, path);
 	} else {
-		struct tfs_source src = { tfs_store_get, store };
+		struct tfs_source src = { lazy_get, w };
 
 		r = tfs_mount(path, name, &src, upper, &w->fs, &why);
 		if (r < 0)
@@ -337,6 +431,7 @@ void fs_views_free(struct fs_views *v)
 
 		v->list = w->next;
 		tfs_unmount(w->fs);
+		pthread_mutex_destroy(&w->lock);
 		free(w->name);
 		free(w);
 	}

@@ -10,9 +10,16 @@
 
 struct fs_views;
 
+struct sd_sink;
+
 /* Under root: create ROOT/views and detach any view a node that died left
- * mounted there. 0 or -errno (logged). */
-int fs_views_new(const char *root, struct fs_views **ret);
+ * mounted there. A view reads its chunks from the store the sink names
+ * with each version; one the store lacks yet (a lazy commit's) it awaits
+ * from sink (sd_sink_await()) for up to fetch_ms, then the read fails
+ * with EIO and the reason is logged. 0 or -errno (logged: also when
+ * /dev/fuse cannot be opened). */
+int fs_views_new(const char *root, struct sd_sink *sink, unsigned fetch_ms,
+		 struct fs_views **ret);
 
 /* sd_sink_version_fn: mount NAME's view on its first version, then serve
  * each new one. A view that cannot be mounted is logged once and left

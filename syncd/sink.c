@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "clock.h"
 #include "mkdirs.h"
+#include "rmtree.h"
 #include "log.h"
 #include "manifest.h"
 #include "sink_int.h"
@@ -36,7 +37,8 @@
 int sd_sink_owns(uint16_t type)
 {
 	return (type >= TP_SYNC_BEGIN && type <= TP_SYNC_TABLE) ||
-	       (type >= TP_SYNC_FETCH && type <= TP_SYNC_CHUNKS);
+	       (type >= TP_SYNC_FETCH && type <= TP_SYNC_CHUNKS) ||
+	       type == TP_SYNC_SERVE || type == TP_SYNC_FILL;
 }
 
 /* ---- files ---- */
@@ -139,6 +141,9 @@ static void ws_free(struct ws *w)
 	free(w->meta);
 	free(w->dir);
 	free(w->stage);
+	free(w->miss);
+	free(w->miss_got);
+	free(w->q);
 	sd_wslog_close(w->log);
 	free(w);
 }
@@ -160,13 +165,88 @@ static int tree_read(void *opaque, const struct sd_id *id, void *dst,
 	return r;
 }
 
+/* A commit point and nothing else: the tree is left as it is. */
+static int no_commit(void *opaque, struct sd_err *why)
+{
+	(void)opaque;
+	(void)why;
+	return 0;
+}
+
+/* Say durably that w's tree does not hold its current version. */
+static int tree_stale_mark(struct ws *w, struct sd_err *why)
+{
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	if (w->tree_stale)
+		return 0;
+	if (asprintf(&path, "%s/tree-stale", w->meta) < 0)
+		return sd_err_set(why, -ENOMEM, "out of memory");
+	r = write_file_durable(path, "", 0);
+	if (r < 0)
+		return sd_err_set(why, r, "workspace %s: %s: %s", w->name, path,
+				  strerror(-r));
+	w->tree_stale = true;
+	return 0;
+}
+
+/* Build w's tree afresh for m, whose chunks are all in the store (the GC
+ * lock held for reading): what was there moves aside and goes, files
+ * commands wrote in it included. Then the tree is no longer stale. */
+static int tree_rebuild(struct sd_sink *s, struct ws *w,
+			const struct sd_manifest *m, struct sd_err *why)
+{
+	_cleanup_free_ char *old = NULL, *mark = NULL;
+	struct sd_tree t = { w->dir, w->stage };
+	struct sd_tree_src src = { tree_read, w->dom->store };
+	struct sd_manifest empty;
+	struct sd_delta d;
+	int r;
+
+	if (asprintf(&old, "%s/.old-%s", s->wsroot, w->name) < 0 ||
+	    asprintf(&mark, "%s/tree-stale", w->meta) < 0)
+		return sd_err_set(why, -ENOMEM, "out of memory");
+	log_warn("workspace %s: building its tree for version %" PRIu64
+		 " from the chunk store (a node with views kept none; what "
+		 "commands wrote in the old tree is dropped)",
+		 w->name, m->version);
+	util_rm_rf_at(AT_FDCWD, old);
+	if ((rename(w->dir, old) < 0 && errno != ENOENT) ||
+	    (mkdir(w->dir, 0755) < 0 && errno != EEXIST))
+		return sd_err_set(why, -errno, "workspace %s: %s: %s", w->name,
+				  w->dir, strerror(errno));
+	sd_manifest_init(&empty);
+	sd_delta_init(&d);
+	r = sd_manifest_seal(&empty, why);
+	if (r == 0 && (r = sd_delta_diff(&empty, m, &d)) < 0)
+		sd_err_set(why, r, "out of memory");
+	if (r == 0)
+		r = sd_tree_update(&t, &empty, &d, m, &src, no_commit, NULL,
+				   why);
+	if (r == 0)
+		r = sd_tree_sync(&t, &d, m, why);
+	sd_delta_free(&d);
+	sd_manifest_free(&empty);
+	if (r < 0)
+		return r;
+	if (unlink(mark) < 0 && errno != ENOENT)
+		return sd_err_set(why, -errno, "workspace %s: %s: %s", w->name,
+				  mark, strerror(errno));
+	w->tree_stale = false;
+	util_rm_rf_at(AT_FDCWD, old);
+	return 0;
+}
+
 /* Load (or create, when create) a workspace's state and finish a commit a
  * crash interrupted. */
 static struct ws *ws_load(struct sd_sink *s, const char *name,
 			  const char *domain, bool create, struct sd_err *why)
 {
-	_cleanup_free_ char *dpath = NULL;
+	_cleanup_free_ char *dpath = NULL, *mark = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
+	struct sd_id *miss = NULL;
+	size_t nmiss = 0;
 	struct sd_wslog_state st;
 	struct sd_tree t;
 	struct ws *w = calloc(1, sizeof(*w));
@@ -182,7 +262,8 @@ static struct ws *ws_load(struct sd_sink *s, const char *name,
 	if (asprintf(&w->meta, "%s/ws/%s", s->state, name) < 0 ||
 	    asprintf(&w->dir, "%s/%s", s->wsroot, name) < 0 ||
 	    asprintf(&w->stage, "%s/.stage-%s", s->wsroot, name) < 0 ||
-	    asprintf(&dpath, "%s/domain", w->meta) < 0)
+	    asprintf(&dpath, "%s/domain", w->meta) < 0 ||
+	    asprintf(&mark, "%s/tree-stale", w->meta) < 0)
 		goto nomem;
 	r = read_file(dpath, &buf, &len);
 	if (r == -ENOENT && create) {
@@ -215,7 +296,18 @@ static struct ws *ws_load(struct sd_sink *s, const char *name,
 	if (r < 0)
 		goto fail;
 	t = (struct sd_tree){ w->dir, w->stage };
-	if (st.redo) {
+	w->tree_stale = access(mark, F_OK) == 0;
+	if (s->views && st.redo && !w->tree_stale) {
+		/* The views are the workspace now: nothing to redo. */
+		r = tree_stale_mark(w, why);
+		if (r < 0) {
+			sd_wslog_state_free(&st);
+			goto fail;
+		}
+	}
+	if (s->views || w->tree_stale) {
+		sd_tree_clear_stage(&t);
+	} else if (st.redo) {
 		/* The last commit may not have reached the tree: redo it. */
 		struct sd_tree_src src = { tree_read, w->dom->store };
 
@@ -236,6 +328,22 @@ static struct ws *ws_load(struct sd_sink *s, const char *name,
 	w->cur = st.cur;
 	w->tree_synced = true;
 	sd_manifest_init(&st.cur);
+	r = sdk_missing_of(w, &w->cur, &miss, &nmiss);
+	if (r < 0) {
+		sd_wslog_state_free(&st);
+		goto nomem;
+	}
+	sdk_missing_set(s, w, miss, nmiss);
+	if (nmiss)
+		log_warn("workspace %s: %zu chunks of version %" PRIu64
+			 " have not arrived (a lazy sync did not finish); a "
+			 "sync brings them",
+			 w->name, nmiss, w->cur.version);
+	else if (w->tree_stale && !s->views && w->cur.version &&
+		 tree_rebuild(s, w, &w->cur, why) < 0) {
+		sd_wslog_state_free(&st);
+		goto fail;
+	}
 	w->committed_ms = st.committed_ms;
 	sd_wslog_state_free(&st);
 	w->next = s->wss;
@@ -319,7 +427,8 @@ static void state_of(const struct ws *w, struct tp_sync_state *st)
 	*st = (struct tp_sync_state){ .version = w->cur.version,
 				      .files = w->cur.nfiles,
 				      .bytes = w->cur.nbytes,
-				      .committed_ms = w->committed_ms };
+				      .committed_ms = w->committed_ms,
+				      .missing = w->nmissing };
 	if (w->cur.version)
 		memcpy(st->root, w->cur.root.b, TP_ID_SIZE);
 }
@@ -378,19 +487,29 @@ static void do_begin(struct sd_sink *s, struct tp_req *req,
 		tp_req_reply_error(req, EIO, "%s", why.what);
 }
 
-/* The chunks next needs that the store lacks, each once. */
-static int compute_want(struct session *x, const struct sd_delta *d)
+/* The chunks the entries the delta puts need that the store lacks, each
+ * once; every entry's of the result while a lazy commit's chunks are
+ * still missing (a source that died mid-fill gets them asked again). */
+static int compute_want(struct sd_sink *s, struct session *x,
+			const struct sd_delta *d)
 {
 	struct sd_store *st = x->ws->dom->store;
-	size_t cap = 0, n = 0;
+	const struct sd_entry *ents = d->put.e;
+	size_t cap = 0, n = 0, count = d->put.count;
 	struct sdk_idset seen;
 	int r;
 
-	for (size_t i = 0; i < d->put.count; i++)
-		n += d->put.e[i].nchunks;
+	pthread_mutex_lock(&s->lock);
+	if (x->ws->nmissing) {
+		ents = x->result.e;
+		count = x->result.count;
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < count; i++)
+		n += ents[i].nchunks;
 	r = sdk_idset_init(&seen, n);
-	for (size_t i = 0; i < d->put.count && r == 0; i++) {
-		const struct sd_entry *e = &d->put.e[i];
+	for (size_t i = 0; i < count && r == 0; i++) {
+		const struct sd_entry *e = &ents[i];
 
 		for (uint32_t c = 0; c < e->nchunks && r == 0; c++) {
 			const struct sd_id *id = &e->chunks[c].id;
@@ -451,7 +570,7 @@ static void offer_complete(struct sd_sink *s, struct tp_req *req,
 	pthread_mutex_lock(&s->lock);
 	x->live = true;
 	pthread_mutex_unlock(&s->lock);
-	r = compute_want(x, &d);
+	r = compute_want(s, x, &d);
 	pthread_rwlock_unlock(&x->ws->dom->gc_lock);
 	if (r < 0) {
 		tp_req_reply_error(req, ENOMEM, "out of memory");
@@ -585,19 +704,12 @@ static void do_put(struct sd_sink *s, struct tp_req *req,
 		   const struct tp_sync_put *p)
 {
 	struct session *x = session_ready(s, req, p->session);
-	struct sd_err why = { "" }, gwhy = { "" };
+	struct sd_err why = { "" };
 	ssize_t n;
 
 	if (!x)
 		return;
-	n = sd_store_put_batch(x->ws->dom->store, p->pack.ptr, p->pack.len,
-			       &why);
-	if (n == -ENOSPC && sdk_domain_gc(s, x->ws->dom, &gwhy) == 0) {
-		/* A full disk may be full of chunks nothing needs any more. */
-		memset(&why, 0, sizeof(why));
-		n = sd_store_put_batch(x->ws->dom->store, p->pack.ptr,
-				       p->pack.len, &why);
-	}
+	n = sdk_store_pack(s, x->ws->dom, p->pack.ptr, p->pack.len, &why);
 	if (n < 0)
 		tp_req_reply_error(req, (int)-n, "workspace %s: %s",
 				   x->ws->name, why.what);
@@ -610,6 +722,8 @@ struct commit_point {
 	struct ws *w;
 	const struct sd_delta *d;
 	bool reached;
+	struct sd_id *miss; /* the new version's missing chunks */
+	size_t nmiss;
 };
 
 static int commit_point(void *opaque, struct sd_err *why)
@@ -622,19 +736,25 @@ static int commit_point(void *opaque, struct sd_err *why)
 }
 
 /* The part of a commit that needs the store's chunks to stay (the garbage
- * collector's lock held for reading): the check that they are all there,
- * and the tree update, which reads them. */
-static int commit_held(struct session *x, const struct sd_tree *t,
-		       const struct sd_tree_src *src, struct commit_point *cp,
-		       struct sd_err *why)
+ * collector's lock held for reading): the check that they are all there
+ * (all but a lazy commit's), and the tree update, which reads them. A
+ * node with views keeps no tree: the commit point is all. A tree a view
+ * node left behind is built afresh after it. */
+static int commit_held(struct sd_sink *s, struct session *x, bool lazy,
+		       const struct sd_tree *t, const struct sd_tree_src *src,
+		       struct commit_point *cp, struct sd_err *why)
 {
 	struct ws *w = x->ws;
 	size_t missing = 0;
+	bool had_missing;
 	int r;
 
 	for (size_t i = 0; i < x->nwant; i++)
 		missing += !sd_store_has(w->dom->store, &x->want[i]);
-	if (missing) {
+	pthread_mutex_lock(&s->lock);
+	had_missing = w->nmissing > 0;
+	pthread_mutex_unlock(&s->lock);
+	if (missing && !lazy) {
 		snprintf(why->what, sizeof(why->what),
 			 "workspace %s: %zu of %zu chunks still missing",
 			 w->name, missing, x->nwant);
@@ -651,8 +771,22 @@ static int commit_held(struct session *x, const struct sd_tree *t,
 		x->have_delta = true;
 	}
 	cp->d = &x->delta;
-	return sd_tree_update(t, &w->cur, cp->d, &x->result, src, commit_point,
-			      cp, why);
+	if (missing || had_missing) {
+		/* What the new version still lacks, for SYNC_STATE and the
+		 * views' readers (set with the version, in commit_locked). */
+		r = sdk_missing_of(w, &x->result, &cp->miss, &cp->nmiss);
+		if (r < 0)
+			return sd_err_set(why, r, "out of memory");
+	}
+	if (!s->views && !w->tree_stale)
+		return sd_tree_update(t, &w->cur, cp->d, &x->result, src,
+				      commit_point, cp, why);
+	r = s->views ? tree_stale_mark(w, why) : 0;
+	if (r == 0)
+		r = commit_point(cp, why);
+	if (r == 0 && !s->views)
+		r = tree_rebuild(s, w, &x->result, why);
+	return r;
 }
 
 static int commit_locked(struct sd_sink *s, struct session *x,
@@ -662,8 +796,16 @@ static int commit_locked(struct sd_sink *s, struct session *x,
 	struct sd_tree t = { w->dir, w->stage };
 	struct sd_tree_src src = { tree_read, w->dom->store };
 	struct commit_point cp = { .w = w };
+	bool lazy = c->flags & TP_COMMIT_F_LAZY;
 	int r;
 
+	if (lazy && !s->views) {
+		snprintf(why->what, sizeof(why->what),
+			 "workspace %s: a lazy commit needs a node that serves "
+			 "views (tether node --view)",
+			 w->name);
+		return -EOPNOTSUPP;
+	}
 	if (c->version != w->cur.version + 1 ||
 	    x->result.version != c->version) {
 		snprintf(why->what, sizeof(why->what),
@@ -686,10 +828,12 @@ static int commit_locked(struct sd_sink *s, struct session *x,
 		return -EINVAL;
 	}
 	pthread_rwlock_rdlock(&w->dom->gc_lock);
-	r = commit_held(x, &t, &src, &cp, why);
+	r = commit_held(s, x, lazy, &t, &src, &cp, why);
 	pthread_rwlock_unlock(&w->dom->gc_lock);
-	if (!cp.reached)
+	if (!cp.reached) {
+		free(cp.miss);
 		return r;
+	}
 	if (r < 0)
 		log_error("workspace %s: version %" PRIu64
 			  " is committed but its tree update failed (%s): a "
@@ -701,7 +845,12 @@ static int commit_locked(struct sd_sink *s, struct session *x,
 	sd_manifest_init(&x->result);
 	w->committed_ms = (uint64_t)util_epoch_ms();
 	w->tree_synced = false; /* until after_commit() */
+	sdk_missing_set(s, w, cp.miss, cp.nmiss);
 	pthread_mutex_unlock(&s->lock);
+	if (cp.nmiss)
+		log_info("workspace %s: version %" PRIu64
+			 " committed with %zu chunks to come",
+			 w->name, w->cur.version, cp.nmiss);
 	return r;
 }
 
@@ -714,7 +863,8 @@ static void after_commit(struct ws *w, const struct sd_delta *d)
 	struct sd_tree t = { w->dir, w->stage };
 	struct sd_err why = { "" };
 
-	if (sd_tree_sync(&t, d, &w->cur, &why) < 0) {
+	/* A stale tree has nothing to sync (a rebuilt one was synced). */
+	if (!w->tree_stale && sd_tree_sync(&t, d, &w->cur, &why) < 0) {
 		log_warn("workspace %s: %s (a restart redoes the last commit)",
 			 w->name, why.what);
 		return;
@@ -750,7 +900,9 @@ static void do_commit(struct sd_sink *s, struct tp_req *req,
 	if (r < 0) {
 		pthread_mutex_unlock(&x->ws->commit_lock);
 		tp_req_reply_error(req, -r, "%s", why.what);
-		if (r != -ENOENT) {
+		/* Missing chunks can still come; a node without views takes
+		 * the commit again, not lazily. */
+		if (r != -ENOENT && r != -EOPNOTSUPP) {
 			pthread_mutex_lock(&s->lock);
 			session_drop(s, x);
 			pthread_mutex_unlock(&s->lock);
@@ -846,6 +998,8 @@ static void run_job(struct sd_sink *s, struct tp_req *req,
 	case TP_SYNC_STATUS: do_status(s, req); break;
 	case TP_SYNC_FETCH: sdk_fetch(s, req, &m->fetch); break;
 	case TP_SYNC_GET: sdk_get(s, req, &m->get); break;
+	case TP_SYNC_SERVE: sdk_serve(s, req, &m->serve); break;
+	case TP_SYNC_FILL: sdk_fill(s, req, &m->fill); break;
 	default:
 		tp_req_reply_error(req, EPROTO, "%s is not a request",
 				   tp_type_name(m->type));
@@ -936,6 +1090,19 @@ int sd_sink_workspace_dir(void *opaque, const char *name, char *out, size_t cap,
 			 "(tether sync DIR --workspace %s)",
 			 name, name);
 		r = -ENOENT;
+	} else if (w->tree_stale && s->views) {
+		snprintf(err, errcap,
+			 "workspace %s: this node keeps it in its view only, "
+			 "and the view is not mounted (see the node's log)",
+			 name);
+		r = -ENOENT;
+	} else if (w->tree_stale) {
+		snprintf(err, errcap,
+			 "workspace %s: %zu chunks of version %" PRIu64
+			 " have not arrived (a lazy sync did not finish): "
+			 "sync it again",
+			 name, w->nmissing, w->cur.version);
+		r = -ENOENT;
 	} else if (!realpath(w->dir, out) || strlen(out) >= cap) {
 		snprintf(err, errcap, "workspace %s: %s: %s", name, w->dir,
 			 strerror(errno));
@@ -971,15 +1138,21 @@ static int load_all(struct sd_sink *s)
 	return 0;
 }
 
-int sd_sink_new(const char *root, struct sd_sink **ret)
+int sd_sink_new(const char *root, bool views, struct sd_sink **ret)
 {
 	struct sd_sink *s = calloc(1, sizeof(*s));
 	int r;
 
 	if (!s)
 		return -ENOMEM;
+	s->views = views;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	r = sdk_lazy_start(s);
+	if (r < 0) {
+		sd_sink_free(s);
+		return r;
+	}
 	s->tail = &s->head;
 	if (asprintf(&s->root, "%s", root) < 0 ||
 	    asprintf(&s->state, "%s/.tether", root) < 0 ||
@@ -1028,6 +1201,7 @@ void sd_sink_free(struct sd_sink *s)
 	pthread_mutex_unlock(&s->lock);
 	for (unsigned i = 0; i < s->nth; i++)
 		pthread_join(s->th[i], NULL);
+	sdk_lazy_stop(s);
 	while (s->head) {
 		struct job *j = s->head;
 
@@ -1065,6 +1239,8 @@ void sd_sink_free(struct sd_sink *s)
 	}
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
+	pthread_cond_destroy(&s->arrived);
+	pthread_cond_destroy(&s->polls_cond);
 	free(s->root);
 	free(s->state);
 	free(s->wsroot);

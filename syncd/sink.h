@@ -6,10 +6,13 @@
  *   .tether/ws/NAME/{manifest,domain,journal}  per workspace
  *   .tether/stores/DOMAIN/                     chunk store (store.h)
  *   workspaces/NAME/                           the tree commands run in
- *   workspaces/.stage-NAME/                    files being committed */
+ *   workspaces/.stage-NAME/                    files being committed
+ * A node that serves views (FUSE) keeps no trees: its views are the
+ * workspaces, and it takes lazy commits, whose chunks arrive after. */
 #ifndef TETHER_SINK_H
 #define TETHER_SINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,8 +21,23 @@
 struct sd_sink;
 
 /* Load every workspace under root (finishing an interrupted commit) and
- * start the worker threads. 0 or -errno (logged). */
-int sd_sink_new(const char *root, struct sd_sink **ret);
+ * start the worker threads. views: the node serves every workspace
+ * through a view (no trees kept, lazy commits taken); without, a tree a
+ * view node left behind is rebuilt. 0 or -errno (logged). */
+int sd_sink_new(const char *root, bool views, struct sd_sink **ret);
+
+/* A view's reader needs chunk ids[0] of workspace name, which the store
+ * lacks, and would like ids[1..n-1] next (readahead): hand them to the
+ * source's SYNC_SERVE polls and wait until ids[0] is stored. 0, or
+ * -ETIMEDOUT after timeout_ms, -ENOENT for an unknown workspace,
+ * -ESHUTDOWN once the sink stops serving. */
+struct sd_id;
+int sd_sink_await(struct sd_sink *s, const char *name, const struct sd_id *ids,
+		  size_t n, unsigned timeout_ms);
+
+/* Answer every held SYNC_SERVE poll (with no ids) and hold no more, and
+ * wake every sd_sink_await(): call before the server goes away. */
+void sd_sink_quiesce(struct sd_sink *s);
 
 /* Whether a message type is the sink's. */
 int sd_sink_owns(uint16_t type);

@@ -51,6 +51,20 @@ struct ws {
 	size_t enc_len;
 	uint64_t enc_version; /* 0: nothing cached */
 	struct sd_id enc_root;
+	/* The tree (dir) does not hold cur: the node serves views, which are
+	 * the workspace, or a view node left it behind. ROOT/.tether/ws/NAME/
+	 * tree-stale says so durably; a node without views rebuilds the tree
+	 * once every chunk of cur is there. Under commit_lock. */
+	bool tree_stale;
+	/* Lazy commits (sink_lazy.c), under the sink lock: the chunks of cur
+	 * the store lacked (sorted, each once), those arrived since marked
+	 * in miss_got, nmissing of them still missing; and the ids readers
+	 * of the view wait for, oldest first, for SYNC_SERVE. */
+	struct sd_id *miss;
+	uint8_t *miss_got;
+	size_t nmiss, nmissing;
+	struct sd_id *q;
+	size_t nq, capq;
 };
 
 struct session {
@@ -75,6 +89,8 @@ struct session {
 	uint64_t want_bytes; /* their uncompressed bytes */
 };
 
+struct poll;
+
 struct job {
 	struct job *next;
 	struct tp_req *req;
@@ -91,6 +107,13 @@ struct sd_sink {
 	unsigned nsessions;
 	struct job *head, **tail;
 	bool stopping;
+	bool views; /* the node serves views: lazy commits, no trees */
+	/* Lazy workspaces (sink_lazy.c), under the lock: chunks arrived
+	 * (readers wait on it); SYNC_SERVE polls held, and their thread. */
+	pthread_cond_t arrived, polls_cond;
+	struct poll *polls;
+	bool quiesced, lazy_started;
+	pthread_t lazy_th;
 	sd_sink_version_fn on_version; /* see sd_sink_on_version() */
 	void *on_version_opaque;
 	pthread_t th[WORKERS];
@@ -111,6 +134,40 @@ void sdk_fetch(struct sd_sink *s, struct tp_req *req,
 	       const struct tp_sync_fetch *f);
 void sdk_get(struct sd_sink *s, struct tp_req *req,
 	     const struct tp_sync_get *g);
+
+/* ---- lazy workspaces (sink_lazy.c) ---- */
+
+/* The chunks m needs that w's store lacks, sorted, each once, into *out
+ * (malloc'd, NULL when none) and *n. Call with the domain's GC lock held
+ * (for reading) and not the sink lock. 0 or -ENOMEM. */
+int sdk_missing_of(struct ws *w, const struct sd_manifest *m,
+		   struct sd_id **out, size_t *n);
+
+/* Make ids (taken) w's missing chunks. Sink lock held. */
+void sdk_missing_set(struct sd_sink *s, struct ws *w, struct sd_id *ids,
+		     size_t n);
+
+/* The chunks of pack (len bytes, stored just now in domain d) arrived:
+ * mark them in every workspace of d that lacks them and wake the readers
+ * waiting. Takes the sink lock. */
+void sdk_arrived(struct sd_sink *s, struct domain *d, const void *pack,
+		 size_t len);
+
+/* SYNC_SERVE and SYNC_FILL, on a worker thread with no lock held. */
+void sdk_serve(struct sd_sink *s, struct tp_req *req,
+	       const struct tp_sync_serve *v);
+void sdk_fill(struct sd_sink *s, struct tp_req *req,
+	      const struct tp_sync_fill *f);
+
+/* Start and stop the thread that answers held SYNC_SERVE polls when they
+ * are due. */
+int sdk_lazy_start(struct sd_sink *s);
+void sdk_lazy_stop(struct sd_sink *s);
+
+/* Put a pack into d's store; a full disk is retried once after a garbage
+ * collection. The new chunks' count or -errno with why. */
+ssize_t sdk_store_pack(struct sd_sink *s, struct domain *d, const void *pack,
+		       size_t len, struct sd_err *why);
 
 /* A set of chunk ids: open addressing, the all-zero id marking empty
  * slots (and kept aside when it is a member). */

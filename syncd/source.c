@@ -19,34 +19,9 @@
 #include "clock.h"
 #include "mkdirs.h"
 #include "pack.h"
-#include "zchunk.h"
+#include "source_int.h"
 
-#define CALL_MS	      120000
-#define THREADS_MAX   8
-#define TASKS_AT_ONCE 16
-
-struct loc {
-	struct sd_id id;
-	uint32_t entry; /* index in the manifest, +1; 0: not found yet */
-	uint32_t len;
-	uint64_t off;
-};
-
-struct sender {
-	struct tp_link *link;
-	const struct sd_source_opts *o;
-	const struct sd_manifest *m;
-	int root; /* the workspace directory */
-	uint64_t session;
-	struct loc *tasks; /* sorted by file and offset */
-	size_t ntasks;
-	atomic_size_t next;
-	atomic_uint_fast64_t chunks_done, raw_done, wire;
-	uint64_t raw_total;
-	pthread_mutex_t lock;
-	int err;
-	struct sd_err why;
-};
+#define CALL_MS SDS_CALL_MS
 
 int sd_source_cache_dir(char *buf, size_t cap)
 {
@@ -127,295 +102,6 @@ static int call(struct tp_chan *c, const struct tp_msg *req, struct tp_msg *rep,
 	return 0;
 }
 
-/* ---- sending chunks ---- */
-
-static int loc_cmp(const void *a, const void *b)
-{
-	const struct loc *x = a, *y = b;
-
-	if (x->entry != y->entry)
-		return x->entry < y->entry ? -1 : 1;
-	return x->off < y->off ? -1 : x->off > y->off;
-}
-
-/* An open-addressing table of wanted chunk ids (len 1: wanted, not yet
- * found; entry set: found there). */
-struct loctab {
-	struct loc *tab;
-	size_t cap, found;
-};
-
-/* Record where entry e's wanted chunks are. */
-static void locate_in(struct sender *sd, struct loctab *t, size_t e)
-{
-	const struct sd_entry *en = &sd->m->e[e];
-	uint64_t off = 0;
-
-	if (en->type != SD_T_FILE)
-		return;
-	for (uint32_t c = 0; c < en->nchunks; c++) {
-		const struct sd_chunkref *ref = &en->chunks[c];
-		struct loc *x;
-		size_t h;
-
-		for (h = sd_id_key(&ref->id) & (t->cap - 1); t->tab[h].len;
-		     h = (h + 1) & (t->cap - 1)) {
-			x = &t->tab[h];
-			if (!sd_id_eq(&x->id, &ref->id))
-				continue;
-			if (!x->entry) {
-				x->entry = (uint32_t)e + 1;
-				x->off = off;
-				x->len = ref->len;
-				sd->tasks[t->found++] = *x;
-				sd->raw_total += ref->len;
-			}
-			break;
-		}
-		off += ref->len;
-	}
-}
-
-/* Find where each wanted chunk sits in the scanned tree: first in the
- * files the delta d changed, where new chunks almost always are, then, for
- * any still missing, in every file. */
-static int locate(struct sender *sd, const uint8_t *ids, size_t n,
-		  const struct sd_delta *d, struct sd_err *why)
-{
-	struct loctab t = { .cap = 16 };
-
-	while (t.cap < 2 * n)
-		t.cap <<= 1;
-	t.tab = calloc(t.cap, sizeof(*t.tab));
-	sd->tasks = calloc(n ? n : 1, sizeof(*sd->tasks));
-	if (!t.tab || !sd->tasks) {
-		free(t.tab);
-		return sd_err_set(why, -ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct sd_id id;
-		size_t h;
-
-		memcpy(id.b, ids + i * SD_ID_SIZE, SD_ID_SIZE);
-		for (h = sd_id_key(&id) & (t.cap - 1);
-		     t.tab[h].len || t.tab[h].entry; h = (h + 1) & (t.cap - 1))
-			if (sd_id_eq(&t.tab[h].id, &id))
-				break;
-		t.tab[h].id = id;
-		t.tab[h].len = 1; /* occupied */
-	}
-	for (size_t i = 0; i < d->put.count && t.found < n; i++) {
-		const struct sd_entry *p = &d->put.e[i];
-		size_t e = sd_manifest_lower_bound(sd->m, p->path, p->path_len);
-
-		if (e < sd->m->count)
-			locate_in(sd, &t, e);
-	}
-	for (size_t e = 0; e < sd->m->count && t.found < n; e++)
-		locate_in(sd, &t, e);
-	free(t.tab);
-	if (t.found != n)
-		return sd_err_set(
-			why, -EPROTO,
-			"the node wants %zu chunks this tree does not "
-			"have",
-			n - t.found);
-	qsort(sd->tasks, n, sizeof(*sd->tasks), loc_cmp);
-	sd->ntasks = n;
-	return 0;
-}
-
-static void sender_fail(struct sender *sd, int r, const struct sd_err *why)
-{
-	pthread_mutex_lock(&sd->lock);
-	if (!sd->err) {
-		sd->err = r;
-		sd->why = *why;
-	}
-	pthread_mutex_unlock(&sd->lock);
-}
-
-static int flush(struct sender *sd, struct tp_chan *c, bool *busy,
-		 struct sd_pack_writer *w, struct sd_err *why)
-{
-	struct tp_msg req = { .type = TP_SYNC_PUT }, rep;
-	char err[TP_ERRMSG_MAX + 64] = "";
-	int r;
-
-	if (*busy) {
-		r = tp_chan_finish(c, &rep, err, sizeof(err));
-		*busy = false;
-		if (r < 0)
-			return sd_err_set(why, r, "SYNC_PUT: %s",
-					  err[0] ? err : strerror(-r));
-	}
-	if (!w || w->count == 0)
-		return 0;
-	req.put.session = sd->session;
-	req.put.pack = (struct tp_bytes){ w->buf, (uint32_t)w->len };
-	r = tp_chan_begin(c, &req, CALL_MS);
-	if (r < 0)
-		return sd_err_set(why, r, "SYNC_PUT: %s", strerror(-r));
-	*busy = true;
-	atomic_fetch_add(&sd->wire, w->len);
-	sd_pack_writer_reset(w);
-	return 0;
-}
-
-static int send_range(struct sender *sd, struct tp_chan *c, bool *busy,
-		      struct sd_pack_writer *w, struct sd_zctx *z, uint8_t *buf,
-		      size_t from, size_t to, struct sd_err *why)
-{
-	int fd = -1;
-	uint32_t fd_entry = 0;
-	int r = 0;
-
-	for (size_t i = from; i < to && r == 0; i++) {
-		const struct loc *t = &sd->tasks[i];
-		const struct sd_entry *e = &sd->m->e[t->entry - 1];
-		struct sd_id got;
-		ssize_t k;
-
-		if (fd_entry != t->entry) {
-			if (fd >= 0)
-				close(fd);
-			fd = openat(sd->root, e->path,
-				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			fd_entry = t->entry;
-			if (fd < 0) {
-				r = sd_err_set(why, -errno, "%s: %s", e->path,
-					       strerror(errno));
-				break;
-			}
-		}
-		k = pread(fd, buf, t->len, (off_t)t->off);
-		if (k != (ssize_t)t->len) {
-			r = sd_err_set(
-				why, k < 0 ? -errno : -EAGAIN,
-				"%s changed while it was synced: run the "
-				"sync again",
-				e->path);
-			break;
-		}
-		for (;;) {
-			r = sd_pack_add(w, z, sd->o->level, buf, t->len, &got);
-			if (r != -EMSGSIZE)
-				break;
-			r = flush(sd, c, busy, w, why);
-			if (r < 0)
-				break;
-		}
-		if (r < 0) {
-			if (!why->what[0])
-				sd_err_set(why, r, "packing %s: %s", e->path,
-					   strerror(-r));
-			break;
-		}
-		if (!sd_id_eq(&got, &t->id)) {
-			r = sd_err_set(
-				why, -EAGAIN,
-				"%s changed while it was synced: run the "
-				"sync again",
-				e->path);
-			break;
-		}
-		atomic_fetch_add(&sd->chunks_done, 1);
-		atomic_fetch_add(&sd->raw_done, t->len);
-	}
-	if (fd >= 0)
-		close(fd);
-	return r;
-}
-
-struct worker_arg {
-	struct sender *sd;
-	bool lead; /* reports progress */
-};
-
-static void *send_worker(void *arg)
-{
-	struct worker_arg *a = arg;
-	struct sender *sd = a->sd;
-	struct sd_pack_writer w;
-	struct sd_zctx z = { 0 };
-	struct tp_chan *c = NULL;
-	struct sd_err why = { "" };
-	uint8_t *buf = malloc(SD_CHUNK_MAX);
-	uint64_t last_ms = 0;
-	bool busy = false;
-	size_t i;
-	int r;
-
-	sd_pack_writer_init(&w, TP_BULK_MAX);
-	r = !buf ? -ENOMEM : sd_zctx_init(&z);
-	if (r == 0)
-		r = tp_chan_open(sd->link, &c);
-	if (r < 0)
-		sd_err_set(&why, r, "starting a sender: %s", strerror(-r));
-	while (r == 0 && !sd->err &&
-	       (i = atomic_fetch_add(&sd->next, TASKS_AT_ONCE)) < sd->ntasks) {
-		size_t to = i + TASKS_AT_ONCE;
-
-		r = send_range(sd, c, &busy, &w, &z, buf, i,
-			       to > sd->ntasks ? sd->ntasks : to, &why);
-		if (a->lead && sd->o->progress &&
-		    util_now_ms() - last_ms >= 200) {
-			last_ms = util_now_ms();
-			sd->o->progress(sd->o->progress_opaque,
-					atomic_load(&sd->chunks_done),
-					sd->ntasks, atomic_load(&sd->raw_done),
-					sd->raw_total);
-		}
-	}
-	if (r == 0)
-		r = flush(sd, c, &busy, &w, &why);
-	if (r == 0)
-		r = flush(sd, c, &busy, NULL, &why);
-	else if (busy)
-		flush(sd, c, &busy, NULL, &(struct sd_err){ "" });
-	if (r < 0)
-		sender_fail(sd, r, &why);
-	tp_chan_close(c);
-	sd_pack_writer_fini(&w);
-	sd_zctx_fini(&z);
-	free(buf);
-	return NULL;
-}
-
-static int send_chunks(struct sender *sd, struct sd_err *why)
-{
-	unsigned n = sd->o->inflight ? sd->o->inflight : 2;
-	struct worker_arg args[THREADS_MAX];
-	pthread_t th[THREADS_MAX];
-	unsigned started = 0;
-
-	if (n > THREADS_MAX)
-		n = THREADS_MAX;
-	if ((size_t)n * TASKS_AT_ONCE > sd->ntasks)
-		n = (unsigned)(sd->ntasks / TASKS_AT_ONCE) + 1;
-	pthread_mutex_init(&sd->lock, NULL);
-	atomic_init(&sd->next, 0);
-	for (unsigned i = 1; i < n; i++) {
-		args[i] = (struct worker_arg){ sd, false };
-		if (pthread_create(&th[started], NULL, send_worker, &args[i]))
-			break;
-		started++;
-	}
-	args[0] = (struct worker_arg){ sd, true };
-	send_worker(&args[0]);
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	pthread_mutex_destroy(&sd->lock);
-	if (sd->err) {
-		*why = sd->why;
-		return sd->err;
-	}
-	if (sd->o->progress)
-		sd->o->progress(sd->o->progress_opaque, sd->ntasks, sd->ntasks,
-				sd->raw_total, sd->raw_total);
-	return 0;
-}
-
 /* ---- one sync ---- */
 
 static int offer(struct tp_chan *c, const struct sd_source_opts *o,
@@ -490,7 +176,32 @@ struct sd_source {
 	 * behind it. */
 	struct sd_manifest last;
 	bool last_loaded, last_dirty, lazy_save;
+	/* A lazy push's chunks, following (sd_source_fill_wait()); and
+	 * whether the node refused lazy commits (it has no views). */
+	struct sender *fill;
+	bool no_lazy;
+	int64_t t0_ms; /* of the push in progress */
 };
+
+/* SYNC_COMMIT of m's version; lazy: before the chunks. */
+static int commit(struct sd_source *s, uint64_t session,
+		  const struct sd_manifest *m, bool lazy,
+		  struct sd_source_report *rep, struct sd_err *why)
+{
+	struct tp_msg req = { .type = TP_SYNC_COMMIT }, reply;
+	int r;
+
+	req.commit.session = session;
+	req.commit.version = m->version;
+	memcpy(req.commit.root, m->root.b, SD_ID_SIZE);
+	req.commit.flags = lazy ? TP_COMMIT_F_LAZY : 0;
+	r = call(s->c, &req, &reply, TP_SYNC_STATE, why);
+	if (r < 0)
+		return r;
+	rep->version = reply.state.version;
+	rep->commit_ms = (uint64_t)(util_now_ms() - s->t0_ms);
+	return 0;
+}
 
 static int push_once(struct sd_source *s, struct sd_manifest *m,
 		     const struct sd_delta *hint, bool force_full,
@@ -500,7 +211,8 @@ static int push_once(struct sd_source *s, struct sd_manifest *m,
 	struct tp_msg req = { .type = TP_SYNC_BEGIN }, reply;
 	struct sd_manifest empty, *base = &s->last;
 	struct sd_delta d;
-	struct sender sd = { .link = s->link, .o = o, .m = m, .root = s->root };
+	struct sender sd = { .link = s->link, .o = o, .m = m, .root = s->root },
+		      *fill;
 	_cleanup_free_ uint8_t *enc = NULL, *ids = NULL;
 	size_t len, nids = 0;
 	bool hint_used = false;
@@ -519,8 +231,10 @@ static int push_once(struct sd_source *s, struct sd_manifest *m,
 		return r;
 	cur = reply.state.version;
 	rep->version = cur;
-	if (cur && !memcmp(reply.state.root, m->root.b, SD_ID_SIZE)) {
-		/* The node already has exactly this tree. */
+	if (cur && !memcmp(reply.state.root, m->root.b, SD_ID_SIZE) &&
+	    !reply.state.missing) {
+		/* The node already has exactly this tree. (With chunks of
+		 * it missing, the offer of it again gets them asked for.) */
 		m->version = cur;
 		rep->up_to_date = true;
 		return 0;
@@ -566,29 +280,44 @@ static int push_once(struct sd_source *s, struct sd_manifest *m,
 	sd.session = new_session();
 	r = offer(s->c, o, sd.session, enc, len, &ids, &nids, why);
 	if (r == 0)
-		r = locate(&sd, ids, nids, &d, why);
+		r = sds_locate(&sd, ids, nids, &d, why);
 	if (!hint_used)
 		sd_delta_free(&d);
 	if (r < 0) {
-		free(sd.tasks);
+		sds_fini(&sd);
 		return r;
 	}
-	r = send_chunks(&sd, why);
+	if (o->lazy && !s->no_lazy && sd.ntasks) {
+		r = commit(s, sd.session, m, true, rep, why);
+		if (r == 0) {
+			/* The chunks follow, once m is the source's last. */
+			fill = malloc(sizeof(*fill));
+			if (!fill) {
+				sds_fini(&sd);
+				return sd_err_set(why, -ENOMEM,
+						  "out of memory");
+			}
+			*fill = sd;
+			s->fill = fill;
+			rep->lazy = true;
+			return 0;
+		}
+		if (r != -EOPNOTSUPP) {
+			sds_fini(&sd);
+			return r;
+		}
+		/* A node without views: chunks first, as usual. */
+		memset(why, 0, sizeof(*why));
+		s->no_lazy = true;
+	}
+	r = sds_send(&sd, why);
 	rep->chunks_sent = sd.chunks_done;
 	rep->raw_bytes = sd.raw_done;
 	rep->wire_bytes = sd.wire;
-	free(sd.tasks);
+	sds_fini(&sd);
 	if (r < 0)
 		return r;
-	req = (struct tp_msg){ .type = TP_SYNC_COMMIT };
-	req.commit.session = sd.session;
-	req.commit.version = m->version;
-	memcpy(req.commit.root, m->root.b, SD_ID_SIZE);
-	r = call(s->c, &req, &reply, TP_SYNC_STATE, why);
-	if (r < 0)
-		return r;
-	rep->version = reply.state.version;
-	return 0;
+	return commit(s, sd.session, m, false, rep, why);
 }
 
 /* A cache file's name: the hex of XXH3-128 over the NUL-terminated parts. */
@@ -685,11 +414,36 @@ int sd_source_scan(struct sd_source *s, struct sd_manifest *m,
 	return sd_scan(s->real, &so, m, st, why);
 }
 
+int sd_source_fill_wait(struct sd_source *s, bool stop,
+			struct sd_source_report *rep, struct sd_err *why)
+{
+	struct sender *f = s->fill;
+	int r;
+
+	if (!f)
+		return 0;
+	s->fill = NULL;
+	r = sds_fill_end(f, stop, why);
+	if (rep) {
+		rep->chunks_sent += f->chunks_done;
+		rep->raw_bytes += f->raw_done;
+		rep->wire_bytes += f->wire;
+	}
+	free(f);
+	return r;
+}
+
 int sd_source_push_delta(struct sd_source *s, struct sd_manifest *m,
 			 const struct sd_delta *d, struct sd_source_report *rep,
 			 struct sd_err *why)
 {
-	int r = push_once(s, m, d, false, rep, why);
+	int r;
+
+	/* What a fill in progress has not sent, this push's want asks for
+	 * again (the node lists all of its missing chunks). */
+	sd_source_fill_wait(s, true, NULL, &(struct sd_err){ "" });
+	s->t0_ms = util_now_ms();
+	r = push_once(s, m, d, false, rep, why);
 
 	if (r == -ESTALE) {
 		/* Someone else committed in between: offer it all again. */
@@ -708,7 +462,16 @@ int sd_source_push_delta(struct sd_source *s, struct sd_manifest *m,
 		save_last(s->last_path, &s->last);
 		s->last_dirty = false;
 	}
-	return 0;
+	if (s->fill) {
+		/* Its tasks point into the manifest by index: now s->last. */
+		s->fill->m = &s->last;
+		r = sds_fill_start(s->fill, why);
+		if (r < 0) {
+			free(s->fill);
+			s->fill = NULL;
+		}
+	}
+	return r;
 }
 
 int sd_source_push(struct sd_source *s, struct sd_manifest *m,
@@ -726,6 +489,7 @@ void sd_source_close(struct sd_source *s)
 {
 	if (!s)
 		return;
+	sd_source_fill_wait(s, true, NULL, &(struct sd_err){ "" });
 	if (s->last_dirty)
 		save_last(s->last_path, &s->last);
 	tp_chan_close(s->c);
@@ -753,6 +517,8 @@ int sd_source_sync(struct tp_link *link, const struct sd_source_opts *o,
 		r = sd_source_scan(s, &m, &rep->scan, why);
 	if (r == 0)
 		r = sd_source_push(s, &m, rep, why);
+	if (r == 0)
+		r = sd_source_fill_wait(s, false, rep, why);
 	sd_manifest_free(&m);
 	sd_source_close(s);
 	rep->ms = util_now_ms() - t0;

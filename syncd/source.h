@@ -19,6 +19,11 @@ struct sd_source_opts {
 	struct sd_scan_opts scan;
 	int level;	   /* zstd level */
 	unsigned inflight; /* SYNC_PUTs in flight; 0: default */
+	/* Commit before the chunks (a node with views takes it; another
+	 * gets them first): they follow in the background, those its views
+	 * wait for first. See sd_source_fill_wait(). */
+	bool lazy;
+	uint64_t bwlimit; /* bytes a second of chunk packs sent in bulk; 0 */
 	/* Called now and then while chunks are sent (NULL: none). */
 	void (*progress)(void *opaque, uint64_t chunks_done,
 			 uint64_t chunks_total, uint64_t raw_done,
@@ -37,6 +42,8 @@ struct sd_source_report {
 	uint64_t raw_bytes;  /* of the chunks sent, before zstd */
 	uint64_t wire_bytes; /* of the chunk packs sent */
 	uint64_t ms;	     /* wall time, scan included */
+	bool lazy;	     /* committed first: the chunks are following */
+	uint64_t commit_ms; /* when the version was committed, from the start */
 };
 
 /* One sync of o->dir to workspace o->workspace over link: open, scan,
@@ -75,6 +82,15 @@ int sd_source_push(struct sd_source *s, struct sd_manifest *m,
 int sd_source_push_delta(struct sd_source *s, struct sd_manifest *m,
 			 const struct sd_delta *d, struct sd_source_report *rep,
 			 struct sd_err *why);
+
+/* After a push that committed lazily (rep->lazy), its chunks go in the
+ * background, and the chunks the node's views wait for go first, until
+ * all are sent: wait for that and add what was sent to rep (0 or -errno
+ * with why); or, when stop, end it now (0): the node asks the next push
+ * for the rest. No-op without a fill in progress. The next push and
+ * sd_source_close() stop one. */
+int sd_source_fill_wait(struct sd_source *s, bool stop,
+			struct sd_source_report *rep, struct sd_err *why);
 
 /* The manifest the node committed last, as far as this source knows, or
  * NULL before the first push. */

@@ -44,6 +44,8 @@ static const char *const type_names[TP_TYPE_MAX_] = {
 	[TP_WS_RESET] = "WS_RESET",
 	[TP_WS_READ] = "WS_READ",
 	[TP_WS_DATA] = "WS_DATA",
+	[TP_SYNC_SERVE] = "SYNC_SERVE",
+	[TP_SYNC_FILL] = "SYNC_FILL",
 };
 
 /* Signals the node may deliver: Linux numbers 1..SIGRTMAX (64). */

@@ -13,25 +13,26 @@
  * The header layout and the ERROR body are frozen across versions so that a
  * peer of any version can read why it was refused. */
 #define TP_MAGIC       "TTHR"
-#define TP_VERSION     2
+#define TP_VERSION     3
 #define TP_HEADER_SIZE 12
 
 /* Hard caps. A frame, string or list past them is refused with -EMSGSIZE
  * before any allocation. */
-#define TP_FRAME_MAX  (1u << 20)    /* whole frame, header included */
-#define TP_STR_MAX    (64u << 10)   /* one string (argv element, path) */
-#define TP_STRV_MAX   4096u	    /* strings in one list */
-#define TP_DATA_MAX   (256u << 10)  /* one stream chunk in IO messages */
-#define TP_TABLE_MAX  1024u	    /* entries in one EXEC_TABLE */
-#define TP_ERRMSG_MAX 1024u	    /* text of an ERROR */
-#define TP_BULK_MAX   (1016u << 10) /* SYNC_OFFER.data, SYNC_PUT.pack */
-#define TP_NAME_MAX   64u	    /* workspace and trust-domain names */
-#define TP_WANT_MAX   32768u	    /* chunk ids in one SYNC_WANT */
-#define TP_WSTAB_MAX  1024u	    /* entries in one SYNC_TABLE */
-#define TP_ID_SIZE    16u	    /* a chunk or manifest id (XXH3-128) */
-#define TP_GET_MAX    1024u	    /* chunk ids in one SYNC_GET */
-#define TP_PATH_MAX   4096u	    /* a workspace path (as SD_PATH_MAX) */
-#define TP_WSCHG_MAX  4096u	    /* rows in one WS_CHANGED */
+#define TP_FRAME_MAX	  (1u << 20)	/* whole frame, header included */
+#define TP_STR_MAX	  (64u << 10)	/* one string (argv element, path) */
+#define TP_STRV_MAX	  4096u		/* strings in one list */
+#define TP_DATA_MAX	  (256u << 10)	/* one stream chunk in IO messages */
+#define TP_TABLE_MAX	  1024u		/* entries in one EXEC_TABLE */
+#define TP_ERRMSG_MAX	  1024u		/* text of an ERROR */
+#define TP_BULK_MAX	  (1016u << 10) /* SYNC_OFFER.data, SYNC_PUT.pack */
+#define TP_NAME_MAX	  64u		/* workspace and trust-domain names */
+#define TP_WANT_MAX	  32768u	/* chunk ids in one SYNC_WANT */
+#define TP_WSTAB_MAX	  1024u		/* entries in one SYNC_TABLE */
+#define TP_ID_SIZE	  16u		/* a chunk or manifest id (XXH3-128) */
+#define TP_GET_MAX	  1024u		/* chunk ids in one SYNC_GET */
+#define TP_PATH_MAX	  4096u		/* a workspace path (as SD_PATH_MAX) */
+#define TP_WSCHG_MAX	  4096u		/* rows in one WS_CHANGED */
+#define TP_SERVE_WAIT_MAX 60000u	/* SYNC_SERVE.wait_ms */
 /* WS_READ.max and WS_DATA.data: a piece of a file read back from a view.
  * As TP_BULK_MAX, so that a piece and the reply's other fields always fit
  * one frame (a whole MiB would not). */
@@ -69,7 +70,9 @@ enum tp_type {
 	TP_WS_RESET = 28,      /* req: discard a view's changes -> OK */
 	TP_WS_READ = 29,       /* req: one changed entry of a view */
 	TP_WS_DATA = 30,       /* reply to WS_READ */
-	TP_TYPE_MAX_ = 31,
+	TP_SYNC_SERVE = 31,    /* req: long poll for chunks a view waits on */
+	TP_SYNC_FILL = 32,     /* req: chunks for a workspace -> OK(new) */
+	TP_TYPE_MAX_ = 33,
 };
 
 /* A view into a decoded frame: not NUL-terminated, valid while the frame's
@@ -205,6 +208,9 @@ struct tp_sync_state {
 	uint64_t files;	       /* entries that are not directories */
 	uint64_t bytes;	       /* sum of file sizes */
 	uint64_t committed_ms; /* unix epoch ms of the commit; 0: never */
+	/* Chunks of this version the node does not hold yet (a lazy
+	 * commit's, still arriving); 0: every byte is there. */
+	uint64_t missing;
 };
 
 struct tp_sync_offer {
@@ -233,10 +239,35 @@ struct tp_sync_put {
 	struct tp_bytes pack; /* chunk pack (docs/protocol.md) */
 };
 
+enum {
+	/* Commit before every chunk is there: the node's views fetch the
+	 * missing ones on demand (SYNC_SERVE) while SYNC_FILL brings the
+	 * rest. A node without views refuses it (EOPNOTSUPP). */
+	TP_COMMIT_F_LAZY = 1u << 0,
+	TP_COMMIT_F_ALL_ = 0x1u,
+};
+
 struct tp_sync_commit {
 	uint64_t session;
 	uint64_t version;
 	uint8_t root[TP_ID_SIZE];
+	uint32_t flags; /* TP_COMMIT_F_*; other bits refused */
+};
+
+/* The source's side of a lazy workspace: a long poll answered with the
+ * chunk ids the node's readers wait for (a SYNC_WANT whose session echoes
+ * this one, index 0, total = count; count 0 when wait_ms passed first). */
+struct tp_sync_serve {
+	struct tp_bytes workspace; /* a name */
+	uint64_t session;	   /* chosen by the source, nonzero */
+	uint32_t wait_ms;	   /* at most TP_SERVE_WAIT_MAX */
+};
+
+/* Chunks for a workspace's domain, outside any session: what a lazy
+ * commit left missing, or what SYNC_SERVE asked for. */
+struct tp_sync_fill {
+	struct tp_bytes workspace; /* a name */
+	struct tp_bytes pack;	   /* chunk pack, at most TP_BULK_MAX */
 };
 
 struct tp_sync_entry {
@@ -383,6 +414,8 @@ struct tp_msg {
 		struct tp_sync_want want;
 		struct tp_sync_put put;
 		struct tp_sync_commit commit;
+		struct tp_sync_serve serve;
+		struct tp_sync_fill fill;
 		struct tp_sync_table wstab;
 		struct tp_sync_fetch fetch;
 		struct tp_sync_manifest manifest;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The codec of the workspace-sync messages (SYNC_*, docs/protocol.md,
- * "Workspace sync" and "Reading a workspace"): their bodies to and from
- * struct tp_msg, with the helpers of codec_int.h. */
+ * "Workspace sync", "Reading a workspace" and "Lazy workspaces"): their
+ * bodies to and from struct tp_msg, with the helpers of codec_int.h. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -31,7 +31,8 @@ static int get_sync_state(struct rd *r, struct tp_sync_state *s)
 	    (k = tpc_get_id(r, "root", s->root)) < 0 ||
 	    (k = tpc_get_u64(r, "files", &s->files)) < 0 ||
 	    (k = tpc_get_u64(r, "bytes", &s->bytes)) < 0 ||
-	    (k = tpc_get_u64(r, "committed_ms", &s->committed_ms)) < 0)
+	    (k = tpc_get_u64(r, "committed_ms", &s->committed_ms)) < 0 ||
+	    (k = tpc_get_u64(r, "missing", &s->missing)) < 0)
 		return k;
 	return 0;
 }
@@ -60,6 +61,40 @@ static int get_wstab(struct rd *r, struct tp_sync_table *t)
 	t->entries = NULL;
 	return tpc_get_rows(r, TP_WSTAB_MAX, get_wsentry_any, &e, &t->count,
 			    &t->ptr, &t->size);
+}
+
+static int get_commit(struct rd *r, struct tp_sync_commit *c)
+{
+	int k;
+
+	if ((k = get_session(r, &c->session)) < 0 ||
+	    (k = tpc_get_u64(r, "version", &c->version)) < 0 ||
+	    (k = tpc_get_id(r, "root", c->root)) < 0 ||
+	    (k = tpc_get_u32(r, "flags", &c->flags)) < 0)
+		return k;
+	/* Refused, not ignored: a later version may give a bit a meaning an
+	 * old node must not silently skip. */
+	if (c->flags & ~(uint32_t)TP_COMMIT_F_ALL_)
+		return tpc_fail(r, -EPROTO, "flags", -1,
+				"unknown bits 0x%" PRIx32,
+				c->flags & ~(uint32_t)TP_COMMIT_F_ALL_);
+	return 0;
+}
+
+static int get_serve(struct rd *r, struct tp_sync_serve *s)
+{
+	int k;
+
+	if ((k = tpc_get_name(r, "workspace", false, &s->workspace)) < 0 ||
+	    (k = get_session(r, &s->session)) < 0 ||
+	    (k = tpc_get_u32(r, "wait_ms", &s->wait_ms)) < 0)
+		return k;
+	/* A wait, not a size: past the cap is malformed, not oversized. */
+	if (s->wait_ms > TP_SERVE_WAIT_MAX)
+		return tpc_fail(r, -EPROTO, "wait_ms", -1,
+				"%" PRIu32 " ms over the %u ms cap", s->wait_ms,
+				TP_SERVE_WAIT_MAX);
+	return 0;
 }
 
 static int get_want(struct rd *r, struct tp_sync_want *w)
@@ -189,12 +224,7 @@ int tpc_decode_sync(struct rd *r, struct tp_msg *m)
 				      &m->put.pack)) < 0)
 			return k;
 		break;
-	case TP_SYNC_COMMIT:
-		if ((k = get_session(r, &m->commit.session)) < 0 ||
-		    (k = tpc_get_u64(r, "version", &m->commit.version)) < 0 ||
-		    (k = tpc_get_id(r, "root", m->commit.root)) < 0)
-			return k;
-		break;
+	case TP_SYNC_COMMIT: k = get_commit(r, &m->commit); break;
 	case TP_SYNC_STATUS: break;
 	case TP_SYNC_TABLE: k = get_wstab(r, &m->wstab); break;
 	case TP_SYNC_FETCH:
@@ -210,6 +240,14 @@ int tpc_decode_sync(struct rd *r, struct tp_msg *m)
 		if ((k = get_count(r, &m->chunks.count)) < 0 ||
 		    (k = tpc_get_blob(r, "pack", -1, TP_BULK_MAX, true,
 				      &m->chunks.pack)) < 0)
+			return k;
+		break;
+	case TP_SYNC_SERVE: k = get_serve(r, &m->serve); break;
+	case TP_SYNC_FILL:
+		if ((k = tpc_get_name(r, "workspace", false,
+				      &m->fill.workspace)) < 0 ||
+		    (k = tpc_get_blob(r, "pack", -1, TP_BULK_MAX, true,
+				      &m->fill.pack)) < 0)
 			return k;
 		break;
 	default:
@@ -235,6 +273,7 @@ static void put_sync_state(struct wr *w, const struct tp_sync_state *s)
 	tpc_put_le(w, s->files, 8);
 	tpc_put_le(w, s->bytes, 8);
 	tpc_put_le(w, s->committed_ms, 8);
+	tpc_put_le(w, s->missing, 8);
 }
 
 static void put_wstab(struct wr *w, const struct tp_sync_table *t)
@@ -300,6 +339,7 @@ void tpc_put_sync(struct wr *w, const struct tp_msg *m)
 		tpc_put_le(w, m->commit.session, 8);
 		tpc_put_le(w, m->commit.version, 8);
 		tpc_put_raw(w, m->commit.root, TP_ID_SIZE);
+		tpc_put_le(w, m->commit.flags, 4);
 		break;
 	case TP_SYNC_STATUS: break;
 	case TP_SYNC_TABLE: put_wstab(w, &m->wstab); break;
@@ -321,6 +361,15 @@ void tpc_put_sync(struct wr *w, const struct tp_msg *m)
 			break;
 		tpc_put_le(w, m->chunks.count, 4);
 		tpc_put_bytes(w, &m->chunks.pack, TP_BULK_MAX);
+		break;
+	case TP_SYNC_SERVE:
+		tpc_put_bytes(w, &m->serve.workspace, TP_NAME_MAX);
+		tpc_put_le(w, m->serve.session, 8);
+		tpc_put_le(w, m->serve.wait_ms, 4);
+		break;
+	case TP_SYNC_FILL:
+		tpc_put_bytes(w, &m->fill.workspace, TP_NAME_MAX);
+		tpc_put_bytes(w, &m->fill.pack, TP_BULK_MAX);
 		break;
 	default: w->r = -EINVAL; break;
 	}

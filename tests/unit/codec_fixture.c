@@ -285,12 +285,13 @@ struct tp_sync_state sample_state(void)
 				       .root = { 0xde, 0xad },
 				       .files = 80000,
 				       .bytes = 1300000000,
-				       .committed_ms = 1795000000000 };
+				       .committed_ms = 1795000000000,
+				       .missing = 0x0102030405060708ull };
 }
 
 const struct tp_sync_entry sample_ws[2] = {
 	{ { B("a"), 1 }, { B("a"), 1 }, { 0 }, 0 },
-	{ { B("b-2"), 3 }, { B("shared"), 6 }, { 7, { 1 }, 2, 3, 4 }, 1500 },
+	{ { B("b-2"), 3 }, { B("shared"), 6 }, { 7, { 1 }, 2, 3, 4, 5 }, 1500 },
 };
 
 /* In path order: "a" < "a.b" < "a/\xff" ('.' 0x2e, '/' 0x2f). */
@@ -381,6 +382,10 @@ size_t samples(struct tp_msg *out)
 				    .put = { 9, { B("pack"), 4 } } };
 	out[n++] = (struct tp_msg){ .type = TP_SYNC_COMMIT,
 				    .commit = { 9, 4, { 1, 2, 3 } } };
+	out[n++] = (struct tp_msg){
+		.type = TP_SYNC_COMMIT,
+		.commit = { UINT64_MAX, 5, { 0xff }, TP_COMMIT_F_LAZY }
+	};
 	out[n++] = (struct tp_msg){ .type = TP_SYNC_STATUS };
 	out[n++] = (struct tp_msg){ .type = TP_PING };
 	out[n++] = (struct tp_msg){ .type = TP_SYNC_TABLE,
@@ -402,6 +407,19 @@ size_t samples(struct tp_msg *out)
 				    .get = { { B("w"), 1 }, 2, sample_ids } };
 	out[n++] = (struct tp_msg){ .type = TP_SYNC_CHUNKS,
 				    .chunks = { 1, { B("pack"), 4 } } };
+	/* A poll that answers at once, and one that waits the longest. */
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_SERVE,
+				    .serve = { { B("agent.a_1"), 9 }, 9, 0 } };
+	out[n++] = (struct tp_msg){
+		.type = TP_SYNC_SERVE,
+		.serve = { { B("w"), 1 }, UINT64_MAX, TP_SERVE_WAIT_MAX }
+	};
+	out[n++] =
+		(struct tp_msg){ .type = TP_SYNC_FILL,
+				 .fill = { { B("w"), 1 }, { B("pack"), 4 } } };
+	/* A pack of no bytes holds no chunks. */
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_FILL,
+				    .fill = { { B("ws-1"), 4 } } };
 	out[n++] = (struct tp_msg){ .type = TP_WS_CHANGES,
 				    .changes = { { B("ws-1"), 4 } } };
 	out[n++] = (struct tp_msg){ .type = TP_WS_CHANGES,
@@ -448,7 +466,6 @@ size_t samples(struct tp_msg *out)
 						.mode = 0755,
 						.mtime_ns =
 							1795000000123456789 } };
-	/* The suites hold samples in arrays of 48. */
-	assert_true(n <= 48);
+	assert_true(n <= SAMPLES_MAX);
 	return n;
 }

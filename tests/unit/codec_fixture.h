@@ -39,7 +39,8 @@ extern const char *const sample_argv[];
 extern const char *const sample_env[];
 extern const struct tp_exec_entry sample_entries[];
 uint8_t *encode_ok(const struct tp_msg *m, size_t *len);
-/* Every message type, several shapes; at most 48. */
+/* Every message type, several shapes; at most SAMPLES_MAX. */
+#define SAMPLES_MAX 64
 size_t samples(struct tp_msg *out);
 extern const uint8_t sample_ids[2 * TP_ID_SIZE];
 extern const struct tp_sync_entry sample_ws[2];

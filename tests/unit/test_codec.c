@@ -20,9 +20,10 @@
 static void test_header_is_frozen(void **state)
 {
 	/* The golden bytes of one frame: the header layout and LE order
-	 * must never change, or older peers cannot even read the ERROR. */
+	 * must never change, or older peers cannot even read the ERROR.
+	 * Only the version (here 3) moves. */
 	static const uint8_t want[] = {
-		'T',  'T',  'H',  'R',	2,    0,    5,	  0,	28,   0,    0,
+		'T',  'T',  'H',  'R',	3,    0,    5,	  0,	28,   0,    0,
 		0,    0x01, 0x02, 0,	0,    0,    0,	  0,	0, /* id */
 		0,    0,    0,	  0,	0,    0,    0,	  0,	   /* out_off */
 		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x30, 0x75, 0,
@@ -440,13 +441,14 @@ static void test_table_max_entries(void **state)
 /* Every sync sample keeps its values through encode and decode. */
 static void test_sync_round_trip(void **state)
 {
-	struct tp_msg s[48], d;
+	struct tp_msg s[SAMPLES_MAX], d;
 	size_t n = samples(s), seen = 0;
 	uint8_t *frame;
 
 	for (size_t i = 0; i < n; i++) {
 		if ((s[i].type < TP_SYNC_BEGIN || s[i].type > TP_SYNC_TABLE) &&
-		    (s[i].type < TP_SYNC_FETCH || s[i].type > TP_SYNC_CHUNKS))
+		    (s[i].type < TP_SYNC_FETCH || s[i].type > TP_SYNC_CHUNKS) &&
+		    s[i].type != TP_SYNC_SERVE && s[i].type != TP_SYNC_FILL)
 			continue;
 		seen++;
 		round_trip(&s[i], &d, &frame);
@@ -478,9 +480,11 @@ static void test_sync_round_trip(void **state)
 			break;
 		case TP_SYNC_PUT: assert_bytes(d.put.pack, "pack", 4); break;
 		case TP_SYNC_COMMIT:
-			assert_int_equal(d.commit.version, 4);
+			assert_int_equal(d.commit.session, s[i].commit.session);
+			assert_int_equal(d.commit.version, s[i].commit.version);
 			assert_memory_equal(d.commit.root, s[i].commit.root,
 					    TP_ID_SIZE);
+			assert_int_equal(d.commit.flags, s[i].commit.flags);
 			break;
 		case TP_SYNC_TABLE: {
 			struct tp_sync_entry e;
@@ -492,6 +496,8 @@ static void test_sync_round_trip(void **state)
 			assert_bytes(e.domain, "shared", 6);
 			assert_int_equal(e.pending_ms, 1500);
 			assert_int_equal(e.state.version, 7);
+			assert_int_equal(e.state.committed_ms, 4);
+			assert_int_equal(e.state.missing, 5);
 			assert_false(tp_wstab_next(&d.wstab, &pos, &e));
 			break;
 		}
@@ -521,10 +527,23 @@ static void test_sync_round_trip(void **state)
 			assert_int_equal(d.chunks.count, 1);
 			assert_bytes(d.chunks.pack, "pack", 4);
 			break;
+		case TP_SYNC_SERVE:
+			assert_bytes(d.serve.workspace,
+				     s[i].serve.workspace.ptr,
+				     s[i].serve.workspace.len);
+			assert_int_equal(d.serve.session, s[i].serve.session);
+			assert_int_equal(d.serve.wait_ms, s[i].serve.wait_ms);
+			break;
+		case TP_SYNC_FILL:
+			assert_bytes(d.fill.workspace, s[i].fill.workspace.ptr,
+				     s[i].fill.workspace.len);
+			assert_bytes(d.fill.pack, s[i].fill.pack.ptr,
+				     s[i].fill.pack.len);
+			break;
 		}
 		free(frame);
 	}
-	assert_int_equal(seen, 17);
+	assert_int_equal(seen, 22);
 }
 
 /* SYNC_FETCH / SYNC_MANIFEST / SYNC_GET / SYNC_CHUNKS at their limits. */
@@ -608,7 +627,7 @@ static void test_read_round_trip(void **state)
  * their limits fit as codec.h says they do. */
 static void test_ws_round_trip(void **state)
 {
-	struct tp_msg s[48], m, d;
+	struct tp_msg s[SAMPLES_MAX], m, d;
 	size_t n = samples(s), seen = 0, len;
 	struct tp_ws_change *rows, c;
 	char *paths, after[TP_PATH_MAX];
@@ -748,7 +767,6 @@ static void test_ws_data_limits(void **state)
 	assert_non_null(piece);
 	assert_int_equal(TP_WS_READ, 29);
 	assert_int_equal(TP_WS_DATA, 30);
-	assert_int_equal(TP_TYPE_MAX_, 31);
 	for (uint32_t i = 0; i < TP_READ_MAX; i++)
 		piece[i] = (uint8_t)(i * 7);
 	m = (struct tp_msg){ .type = TP_WS_DATA,
@@ -792,6 +810,141 @@ static void test_ws_data_limits(void **state)
 	free(piece);
 }
 
+/* Version 3's fields sit where docs/protocol.md puts them: SYNC_STATE's
+ * missing after committed_ms, SYNC_COMMIT's flags after root; SYNC_SERVE
+ * and SYNC_FILL in the order of their tables. */
+static void test_lazy_layout(void **state)
+{
+	static const uint8_t commit[] = {
+		9,    0, 0, 0, 0, 0, 0, 0, /* session */
+		4,    0, 0, 0, 0, 0, 0, 0, /* version */
+		0xab, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xcd, /* root */
+		1,    0, 0, 0, /* flags: LAZY */
+	};
+	static const uint8_t serve[] = {
+		1,    0,    0, 0, 'w',		/* workspace */
+		7,    0,    0, 0, 0,   0, 0, 0, /* session */
+		0x60, 0xea, 0, 0,		/* wait_ms 60000 */
+	};
+	static const uint8_t fill[] = {
+		2, 0, 0, 0, 'w', 's',	   /* workspace */
+		3, 0, 0, 0, 'T', 'C', 'K', /* pack */
+	};
+	struct tp_msg m;
+	uint8_t *frame, tail[16];
+	size_t len;
+
+	assert_int_equal(TP_VERSION, 3);
+	assert_int_equal(TP_SYNC_SERVE, 31);
+	assert_int_equal(TP_SYNC_FILL, 32);
+	assert_int_equal(TP_TYPE_MAX_, 33);
+	assert_int_equal(TP_COMMIT_F_LAZY, 1);
+	assert_int_equal(TP_SERVE_WAIT_MAX, 60000);
+
+	/* missing: the last 8 bytes of the state. */
+	m = (struct tp_msg){ .type = TP_SYNC_STATE, .state = sample_state() };
+	frame = encode_ok(&m, &len);
+	assert_int_equal(len, TP_HEADER_SIZE + 8 + TP_ID_SIZE + 4 * 8);
+	le_store(tail, 1795000000000, 8); /* committed_ms */
+	le_store(tail + 8, 0x0102030405060708ull, 8);
+	assert_memory_equal(frame + len - 16, tail, 16);
+	free(frame);
+
+	m = (struct tp_msg){ .type = TP_SYNC_COMMIT,
+			     .commit = { 9, 4, { 0xab }, TP_COMMIT_F_LAZY } };
+	m.commit.root[TP_ID_SIZE - 1] = 0xcd;
+	frame = encode_ok(&m, &len);
+	assert_int_equal(len, TP_HEADER_SIZE + sizeof(commit));
+	assert_memory_equal(frame + TP_HEADER_SIZE, commit, sizeof(commit));
+	free(frame);
+
+	m = (struct tp_msg){
+		.type = TP_SYNC_SERVE,
+		.serve = { { (const uint8_t *)"w", 1 }, 7, TP_SERVE_WAIT_MAX }
+	};
+	frame = encode_ok(&m, &len);
+	assert_int_equal(len, TP_HEADER_SIZE + sizeof(serve));
+	assert_memory_equal(frame + TP_HEADER_SIZE, serve, sizeof(serve));
+	assert_int_equal(frame[6], TP_SYNC_SERVE);
+	free(frame);
+
+	m = (struct tp_msg){ .type = TP_SYNC_FILL,
+			     .fill = { { (const uint8_t *)"ws", 2 },
+				       { (const uint8_t *)"TCK", 3 } } };
+	frame = encode_ok(&m, &len);
+	assert_int_equal(len, TP_HEADER_SIZE + sizeof(fill));
+	assert_memory_equal(frame + TP_HEADER_SIZE, fill, sizeof(fill));
+	assert_int_equal(frame[6], TP_SYNC_FILL);
+	free(frame);
+
+	assert_string_equal(tp_type_name(TP_SYNC_SERVE), "SYNC_SERVE");
+	assert_string_equal(tp_type_name(TP_SYNC_FILL), "SYNC_FILL");
+}
+
+/* SYNC_FILL, SYNC_SERVE, SYNC_STATE and SYNC_TABLE at their limits. */
+static void test_lazy_round_trip(void **state)
+{
+	uint8_t *bulk = malloc(TP_BULK_MAX);
+	char name[TP_NAME_MAX];
+	struct tp_sync_entry ents[1], e;
+	struct tp_msg m, d;
+	uint32_t pos = 0;
+	uint8_t *frame;
+	size_t len;
+
+	assert_non_null(bulk);
+	/* Packs are binary: NUL included. */
+	for (uint32_t i = 0; i < TP_BULK_MAX; i++)
+		bulk[i] = (uint8_t)(i * 13);
+	memset(name, 'n', sizeof(name));
+
+	m = (struct tp_msg){ .type = TP_SYNC_FILL,
+			     .fill = { { (const uint8_t *)name, TP_NAME_MAX },
+				       { bulk, TP_BULK_MAX } } };
+	round_trip(&m, &d, &frame);
+	assert_bytes(d.fill.workspace, name, TP_NAME_MAX);
+	assert_bytes(d.fill.pack, bulk, TP_BULK_MAX);
+	free(frame);
+	/* The largest fill fits a frame. */
+	frame = encode_ok(&m, &len);
+	assert_true(len <= TP_FRAME_MAX);
+	free(frame);
+
+	m = (struct tp_msg){
+		.type = TP_SYNC_SERVE,
+		.serve = { { (const uint8_t *)name, TP_NAME_MAX }, 1, 1 }
+	};
+	round_trip(&m, &d, &frame);
+	assert_bytes(d.serve.workspace, name, TP_NAME_MAX);
+	assert_int_equal(d.serve.session, 1);
+	assert_int_equal(d.serve.wait_ms, 1);
+	free(frame);
+
+	/* Every chunk of a version can be missing. */
+	m = (struct tp_msg){ .type = TP_SYNC_STATE, .state = sample_state() };
+	m.state.missing = UINT64_MAX;
+	round_trip(&m, &d, &frame);
+	assert_true(d.state.missing == UINT64_MAX);
+	assert_int_equal(d.state.committed_ms, 1795000000000);
+	free(frame);
+	m.state.missing = 0;
+	round_trip(&m, &d, &frame);
+	assert_int_equal(d.state.missing, 0);
+	free(frame);
+
+	ents[0] = sample_ws[0];
+	ents[0].state = sample_state();
+	m = (struct tp_msg){ .type = TP_SYNC_TABLE,
+			     .wstab = { .count = 1, .entries = ents } };
+	round_trip(&m, &d, &frame);
+	assert_true(tp_wstab_next(&d.wstab, &pos, &e));
+	assert_memory_equal(&e.state, &ents[0].state, sizeof(e.state));
+	assert_int_equal(e.pending_ms, 0);
+	assert_false(tp_wstab_next(&d.wstab, &pos, &e));
+	free(frame);
+	free(bulk);
+}
+
 static void test_type_names(void **state)
 {
 	assert_string_equal(tp_type_name(TP_ERROR), "ERROR");
@@ -820,6 +973,8 @@ int main(void)
 		cmocka_unit_test(test_read_round_trip),
 		cmocka_unit_test(test_ws_round_trip),
 		cmocka_unit_test(test_ws_data_limits),
+		cmocka_unit_test(test_lazy_layout),
+		cmocka_unit_test(test_lazy_round_trip),
 		cmocka_unit_test(test_type_names),
 	};
 

@@ -19,7 +19,7 @@
 
 static void test_short_and_bad_magic(void **state)
 {
-	static const uint8_t list[] = { 'T', 'T', 'H', 'R', 2, 0,
+	static const uint8_t list[] = { 'T', 'T', 'H', 'R', 3, 0,
 					10,  0,	  0,   0,   0, 0 };
 	struct tp_decode_err e;
 	struct tp_msg m;
@@ -48,11 +48,16 @@ static void test_wrong_version(void **state)
 	uint8_t garbage[TP_HEADER_SIZE];
 	size_t len;
 
+	/* An older peer and a newer one. */
 	buf = encode_ok(&(struct tp_msg){ .type = TP_EXEC_LIST }, &len);
-	le_store(buf + 4, 3, 2);
+	le_store(buf + 4, 2, 2);
 	assert_int_equal(tp_msg_decode(buf, len, &m, &e), -EPROTONOSUPPORT);
-	assert_int_equal(e.peer_version, 3);
-	assert_string_equal(e.what, "version 3 (this side speaks 2)");
+	assert_int_equal(e.peer_version, 2);
+	assert_string_equal(e.what, "version 2 (this side speaks 3)");
+	le_store(buf + 4, 4, 2);
+	assert_int_equal(tp_msg_decode(buf, len, &m, &e), -EPROTONOSUPPORT);
+	assert_int_equal(e.peer_version, 4);
+	assert_string_equal(e.what, "version 4 (this side speaks 3)");
 	free(buf);
 
 	/* Whatever follows the version, a newer peer hears "version". */
@@ -74,10 +79,10 @@ static void test_wrong_version(void **state)
 	buf = calloc(1, TP_FRAME_MAX + 1);
 	assert_non_null(buf);
 	memcpy(buf, "TTHR", 4);
-	le_store(buf + 4, 3, 2);
+	le_store(buf + 4, 4, 2);
 	assert_int_equal(tp_msg_decode(buf, TP_FRAME_MAX + 1, &m, &e),
 			 -EPROTONOSUPPORT);
-	assert_int_equal(e.peer_version, 3);
+	assert_int_equal(e.peer_version, 4);
 	free(buf);
 }
 
@@ -142,7 +147,7 @@ static void test_unknown_type(void **state)
 
 static void test_truncation_points(void **state)
 {
-	struct tp_msg s[48];
+	struct tp_msg s[SAMPLES_MAX];
 	size_t n = samples(s);
 
 	for (size_t i = 0; i < n; i++)
@@ -151,7 +156,7 @@ static void test_truncation_points(void **state)
 
 static void test_trailing_byte(void **state)
 {
-	struct tp_msg s[48];
+	struct tp_msg s[SAMPLES_MAX];
 	size_t n = samples(s);
 
 	for (size_t i = 0; i < n; i++)
@@ -693,6 +698,197 @@ static void test_sync_shapes(void **state)
 	fb_le(&f, 0, 4);
 	assert_int_equal(fb_decode(&f, &e), -EPROTO);
 	assert_what_has(&e, "EXEC_START.workspace");
+}
+
+/* A SYNC_COMMIT frame up to its flags. */
+static void commit_head(struct fb *f)
+{
+	fb_init(f, TP_SYNC_COMMIT);
+	fb_le(f, 1, 8);
+	fb_le(f, 2, 8);
+	fb_raw(f, sample_ids, TP_ID_SIZE);
+}
+
+static void serve_frame(struct fb *f, const char *ws, uint64_t session,
+			uint32_t wait_ms)
+{
+	fb_init(f, TP_SYNC_SERVE);
+	fb_str(f, ws);
+	fb_le(f, session, 8);
+	fb_le(f, wait_ms, 4);
+}
+
+/* What version 3 added: SYNC_STATE.missing, SYNC_COMMIT.flags,
+ * SYNC_SERVE and SYNC_FILL. */
+static void test_lazy_shapes(void **state)
+{
+	static const uint32_t bad_flags[] = { 1u << 1, 1u << 31, 0xffffffff };
+	static const char *const bad_names[] = { "", ".w", "../w", "a b",
+						 "caf\xc3\xa9" };
+	uint8_t *big = calloc(1, TP_BULK_MAX + 1);
+	char long_name[TP_NAME_MAX + 2];
+	struct tp_decode_err e;
+	struct tp_msg m;
+	struct fb f;
+
+	assert_non_null(big);
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+
+	/* A commit's flags: LAZY or nothing; any other bit is refused. */
+	for (size_t i = 0; i < sizeof(bad_flags) / sizeof(bad_flags[0]); i++) {
+		commit_head(&f);
+		fb_le(&f, bad_flags[i], 4);
+		assert_int_equal(fb_decode(&f, &e), -EPROTO);
+		assert_what_has(&e, "SYNC_COMMIT.flags: unknown bits");
+	}
+	assert_string_equal(e.what,
+			    "SYNC_COMMIT.flags: unknown bits 0xfffffffe");
+	for (uint32_t flags = 0; flags <= TP_COMMIT_F_ALL_; flags++) {
+		commit_head(&f);
+		fb_le(&f, flags, 4);
+		assert_int_equal(fb_decode(&f, &e), 0);
+	}
+	/* Version 2's commit, without flags, is short. */
+	commit_head(&f);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_COMMIT.flags: truncated");
+
+	/* Version 2's state, without missing, is short; so is a table entry
+	 * without it (its pending_ms is read as missing). */
+	fb_init(&f, TP_SYNC_STATE);
+	fb_le(&f, 1, 8);
+	fb_raw(&f, sample_ids, TP_ID_SIZE);
+	fb_le(&f, 1, 8);
+	fb_le(&f, 1, 8);
+	fb_le(&f, 1, 8);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_STATE.missing: truncated");
+	fb_init(&f, TP_SYNC_TABLE);
+	fb_le(&f, 1, 4);
+	fb_str(&f, "w");
+	fb_str(&f, "w");
+	fb_le(&f, 1, 8);
+	fb_raw(&f, sample_ids, TP_ID_SIZE);
+	fb_le(&f, 1, 8);
+	fb_le(&f, 1, 8);
+	fb_le(&f, 1, 8);
+	fb_le(&f, 0, 8);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_TABLE[0].pending_ms: truncated");
+
+	/* SYNC_SERVE: a name, a session that is not 0, a bounded wait. */
+	serve_frame(&f, "w", 0, 100);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_string_equal(e.what, "SYNC_SERVE.session: 0 is not a session");
+	serve_frame(&f, "w", 1, TP_SERVE_WAIT_MAX + 1);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_string_equal(e.what,
+			    "SYNC_SERVE.wait_ms: 60001 ms over the 60000 ms "
+			    "cap");
+	serve_frame(&f, "w", 1, UINT32_MAX);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_SERVE.wait_ms");
+	serve_frame(&f, "w", UINT64_MAX, TP_SERVE_WAIT_MAX);
+	assert_int_equal(fb_decode(&f, &e), 0);
+	serve_frame(&f, "w", 1, 0);
+	assert_int_equal(fb_decode(&f, &e), 0);
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		serve_frame(&f, bad_names[i], 1, 0);
+		assert_int_equal(fb_decode(&f, &e), -EPROTO);
+		assert_what_has(&e, "SYNC_SERVE.workspace: not a name");
+		fb_init(&f, TP_SYNC_FILL);
+		fb_str(&f, bad_names[i]);
+		fb_str(&f, "");
+		assert_int_equal(fb_decode(&f, &e), -EPROTO);
+		assert_what_has(&e, "SYNC_FILL.workspace: not a name");
+	}
+	serve_frame(&f, long_name, 1, 0);
+	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
+	assert_what_has(&e, "SYNC_SERVE.workspace: 65 bytes, over the 64");
+	fb_init(&f, TP_SYNC_SERVE);
+	fb_raw(&f, "\3\0\0\0w\0x", 7);
+	fb_le(&f, 1, 8);
+	fb_le(&f, 0, 4);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_string_equal(e.what,
+			    "SYNC_SERVE.workspace: string contains NUL");
+
+	/* SYNC_FILL: a name, then a pack of at most TP_BULK_MAX bytes, the
+	 * cap checked on the length alone. */
+	fb_init(&f, TP_SYNC_FILL);
+	fb_str(&f, long_name);
+	fb_str(&f, "");
+	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
+	assert_what_has(&e, "SYNC_FILL.workspace");
+	fb_init(&f, TP_SYNC_FILL);
+	fb_str(&f, "w");
+	fb_fill(&f, TP_BULK_MAX + 1, 0);
+	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
+	assert_string_equal(e.what, "SYNC_FILL.pack: 1040385 bytes, over the "
+				    "1040384-byte cap");
+	fb_init(&f, TP_SYNC_FILL);
+	fb_str(&f, "w");
+	fb_le(&f, UINT32_MAX, 4);
+	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
+	assert_what_has(&e, "SYNC_FILL.pack");
+	fb_init(&f, TP_SYNC_FILL);
+	fb_str(&f, "w");
+	fb_le(&f, TP_BULK_MAX, 4);
+	fb_raw(&f, "TCK", 3);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_FILL.pack: 1040384 bytes claimed, 3 left");
+	fb_init(&f, TP_SYNC_FILL);
+	fb_str(&f, "w");
+	fb_fill(&f, TP_BULK_MAX, 0);
+	assert_int_equal(fb_decode(&f, &e), 0);
+	fb_init(&f, TP_SYNC_FILL);
+	fb_str(&f, "w");
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_FILL.pack: truncated length");
+
+	/* The encoder refuses the same: sizes first, then shapes. */
+	m = (struct tp_msg){ .type = TP_SYNC_COMMIT,
+			     .commit = { 1, 2, { 0 }, TP_COMMIT_F_LAZY } };
+	free(encode_ok(&m, &(size_t){ 0 }));
+	m.commit.flags = 1u << 1;
+	assert_encode_fails(&m, -EINVAL);
+	m.commit.flags = UINT32_MAX;
+	assert_encode_fails(&m, -EINVAL);
+
+	m = (struct tp_msg){
+		.type = TP_SYNC_SERVE,
+		.serve = { { (const uint8_t *)"w", 1 }, 1, TP_SERVE_WAIT_MAX }
+	};
+	free(encode_ok(&m, &(size_t){ 0 }));
+	m.serve.wait_ms = TP_SERVE_WAIT_MAX + 1;
+	assert_encode_fails(&m, -EINVAL);
+	m.serve.wait_ms = 0;
+	m.serve.session = 0;
+	assert_encode_fails(&m, -EINVAL);
+	m.serve.session = 1;
+	m.serve.workspace = (struct tp_bytes){ (const uint8_t *)".w", 2 };
+	assert_encode_fails(&m, -EINVAL);
+	m.serve.workspace = (struct tp_bytes){ NULL, 0 };
+	assert_encode_fails(&m, -EINVAL);
+	m.serve.workspace = (struct tp_bytes){ (const uint8_t *)long_name,
+					       TP_NAME_MAX + 1 };
+	assert_encode_fails(&m, -EMSGSIZE);
+
+	m = (struct tp_msg){ .type = TP_SYNC_FILL,
+			     .fill = { { (const uint8_t *)"w", 1 },
+				       { big, TP_BULK_MAX + 1 } } };
+	assert_encode_fails(&m, -EMSGSIZE);
+	m.fill.pack.len = TP_BULK_MAX;
+	free(encode_ok(&m, &(size_t){ 0 }));
+	m.fill.pack = (struct tp_bytes){ NULL, 5 };
+	assert_encode_fails(&m, -EINVAL);
+	m.fill.pack = (struct tp_bytes){ NULL, 0 };
+	m.fill.workspace = (struct tp_bytes){ (const uint8_t *)"a/b", 3 };
+	assert_encode_fails(&m, -EINVAL);
+	m.fill.workspace = (struct tp_bytes){ NULL, 0 };
+	assert_encode_fails(&m, -EINVAL);
+	free(big);
 }
 
 static void get_head(struct fb *f, uint32_t count)
@@ -1329,6 +1525,7 @@ int main(void)
 		cmocka_unit_test(test_encode_size_refusals),
 		cmocka_unit_test(test_encode_invalid_refusals),
 		cmocka_unit_test(test_sync_shapes),
+		cmocka_unit_test(test_lazy_shapes),
 		cmocka_unit_test(test_read_shapes),
 		cmocka_unit_test(test_ws_shapes),
 		cmocka_unit_test(test_ws_read_data_shapes),

@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: MIT
+# Lazy workspaces (docs/protocol.md, "Lazy workspaces"): `tether sync
+# --lazy` to a node with views commits before its chunks. A command on
+# the node reading one file gets it on demand while the rest is still
+# arriving (held back with --bwlimit). A view read whose chunk cannot come
+# (its source stopped, then killed mid-read) fails with EIO within the
+# node's --fetch-timeout, with the reason in the node's log, and works
+# again once a sync brings the chunk. Missing chunks survive a node
+# restart. A node started without --view rebuilds the workspace's tree
+# from its store. A node without views takes --lazy as a plain sync.
+# Usage: fs_lazy.sh   (SYNC_SEED=N replays a failed run)
+. "$(dirname "$0")/lib.sh"
+
+: "${TREEGEN:?TREEGEN must name the treegen tool}"
+TREEGEN=$(readlink -f "$TREEGEN")
+[ -c /dev/fuse ] || { log "no /dev/fuse: skipped"; exit 77; }
+view=$T/root/views/l
+trap '_rc=$?; for m in "$T"/root/views/*; do umount -l "$m" 2>/dev/null; done; chmod -R u+rwX "$T/src" 2>/dev/null; (exit $_rc); _teardown' EXIT
+use_seed
+export TETHER_CACHE=$T/cache
+mkdir -p "$T/root" || fail "mkdir"
+NODE_ARGS=(--view --fetch-timeout 3)
+start_node ipc "$T/root"
+
+# field WS NAME: a field of workspace WS in `tether status --json`.
+field()
+{
+	local out
+	out=$(tx status --node "$NODE_URL" --json 2>"$T/status.err") ||
+		fail "tether status: $(show "$T/status.err")"
+	printf '%s' "$out" | grep -o "{\"workspace\":\"$1\"[^}]*}" |
+		grep -o "\"$2\":[0-9]*" | cut -d: -f2
+}
+committed() { [ "$(field "$1" version)" = "$2" ]; }
+complete() { [ "$(field "$1" missing)" = 0 ]; }
+
+# A random tree, and files of random bytes big enough that the bulk
+# sending, held at 256 KiB/s, cannot have sent them by the time a command
+# reads them: 8 x 3 MiB, each some 12 chunks.
+"$TREEGEN" gen "$T/src" "$SEED" --files 150 2>"$T/gen.err" ||
+	fail "treegen gen: $(show "$T/gen.err")"
+chmod u+w "$T/src"
+mkdir "$T/src/big" || fail "mkdir big"
+for i in 1 2 3 4 5 6 7 8; do
+	head -c $((3 << 20)) /dev/urandom >"$T/src/big/b$i" || fail "big file $i"
+done
+"$TREEGEN" digest "$T/src" >"$T/src.digest" 2>"$T/d.err" ||
+	fail "treegen digest src: $(show "$T/d.err")"
+
+# The version is there before its chunks; a command reads one file.
+bg "$TETHER" sync "$T/src" --node "$NODE_URL" --workspace l --lazy \
+	--bwlimit 256k --json >"$T/sync1.out" 2>"$T/sync1.err"
+src1=$BG_PID
+wait_until 30 committed l 1 ||
+	fail "no lazy commit within 30 s: $(show "$T/sync1.err") $(show "$NODE_LOG")"
+missing=$(field l missing)
+[ "$missing" -gt 0 ] || fail "a lazy commit held back at 256 KiB/s has no chunks missing"
+tx exec --node "$NODE_URL" --workspace l -- cat big/b8 >"$T/b8" \
+	2>"$T/exec.err" || fail "cat big/b8 in the view: $(show "$T/exec.err")"
+cmp -s "$T/b8" "$T/src/big/b8" || fail "big/b8 read in the view differs"
+left=$(field l missing)
+[ "$left" -gt 0 ] ||
+	fail "every chunk had arrived by the time the command finished: nothing was lazy"
+log "lazy commit with $missing chunks missing; a command read big/b8 on demand, $left still to come: ok"
+
+# Everything through the view, on demand, matches the source; then the
+# sync ends (what was sent on demand is not sent again) and has sent all.
+"$TREEGEN" digest "$view" >"$T/view.digest" 2>"$T/d.err" ||
+	fail "treegen digest of the view: $(show "$T/d.err")"
+cmp -s "$T/src.digest" "$T/view.digest" ||
+	fail "the lazy view differs from the source: $(diff "$T/src.digest" "$T/view.digest" | head -n 6 | tr '\n' '|')"
+wait_exit "$src1" 60 || fail "the lazy sync failed: $(show "$T/sync1.err")"
+grep -q '"lazy":true' "$T/sync1.out" || fail "sync --json does not say it was lazy: $(show "$T/sync1.out")"
+wait_until 10 complete l || fail "chunks still missing after the sync ended: $(field l missing)"
+log "the whole tree through the view on demand, then the sync ended complete: ok"
+
+# The source stops mid-fill, then is killed while a read waits: EIO
+# within the fetch timeout (3 s here), not a hang, and the node says why.
+chmod u+w "$T/src/big"
+for i in 1 2 3 4; do
+	head -c $((3 << 20)) /dev/urandom >"$T/src/big/b$i" || fail "big file $i"
+done
+bg "$TETHER" sync "$T/src" --node "$NODE_URL" --workspace l --lazy \
+	--bwlimit 64k >/dev/null 2>"$T/sync2.err"
+src2=$BG_PID
+wait_until 30 committed l 2 ||
+	fail "no second lazy commit within 30 s: $(show "$T/sync2.err")"
+kill -STOP "$src2"
+bg timeout -k 5 30 cat "$view/big/b4" >/dev/null 2>"$T/cat.err"
+reader=$BG_PID
+sleep 0.5
+kill_wait "$src2"
+wait_exit "$reader" 40
+rc=$?
+[ $rc -ne 124 ] && [ $rc -ne 137 ] || fail "the read hit its 30 s deadline: a hang, not EIO"
+[ $rc -ne 0 ] || fail "big/b4 read in full with its source killed before sending it"
+grep -q "Input/output error" "$T/cat.err" || fail "the read failed, but not with EIO: $(show "$T/cat.err")"
+grep -q "did not arrive within 3.0 s" "$NODE_LOG" ||
+	fail "the node did not log why the read failed: $(show "$NODE_LOG")"
+log "source killed mid-read: EIO within the fetch timeout, reason logged: ok"
+
+# Missing chunks survive a restart; a sync brings them; the read works.
+stop_node "$NODE_PID" TERM
+start_node ipc "$T/root"
+wait_until 20 mountpoint -q "$view" || fail "no view after the restart: $(show "$NODE_LOG")"
+[ "$(field l missing)" -gt 0 ] || fail "the restarted node forgot the missing chunks"
+tx sync "$T/src" --node "$NODE_URL" --workspace l >/dev/null 2>"$T/sync3.err" ||
+	fail "sync after the restart: $(show "$T/sync3.err")"
+complete l || fail "chunks still missing after a full sync: $(field l missing)"
+cmp -s "$view/big/b4" "$T/src/big/b4" || fail "big/b4 differs after the sync brought it"
+"$TREEGEN" digest "$T/src" >"$T/src.digest" 2>"$T/d.err" &&
+	"$TREEGEN" digest "$view" >"$T/view.digest" 2>"$T/d.err" ||
+	fail "treegen digest: $(show "$T/d.err")"
+cmp -s "$T/src.digest" "$T/view.digest" || fail "the view differs from the source after the sync"
+log "missing chunks kept across a restart, brought by the next sync: ok"
+
+# Without --view, the node builds the tree the view node did not keep.
+stop_node "$NODE_PID" TERM
+NODE_ARGS=()
+start_node ipc "$T/root"
+"$TREEGEN" digest "$T/root/workspaces/l" >"$T/tree.digest" 2>"$T/d.err" ||
+	fail "treegen digest of the tree: $(show "$T/d.err")"
+cmp -s "$T/src.digest" "$T/tree.digest" ||
+	fail "the rebuilt tree differs from the source: $(diff "$T/src.digest" "$T/tree.digest" | head -n 6 | tr '\n' '|')"
+grep -q "building its tree" "$NODE_LOG" || fail "the node did not say it rebuilt the tree"
+# ... and takes --lazy as a plain sync.
+printf 'after\n' >"$T/src/big/after" || fail "writing big/after"
+tx sync "$T/src" --node "$NODE_URL" --workspace l --lazy --json \
+	>"$T/sync4.out" 2>"$T/sync4.err" || fail "lazy sync to a node without views: $(show "$T/sync4.err")"
+grep -q '"lazy":false' "$T/sync4.out" || fail "a node without views took a lazy commit: $(show "$T/sync4.out")"
+[ "$(cat "$T/root/workspaces/l/big/after")" = after ] ||
+	fail "the tree lacks big/after after a --lazy sync to a node without views"
+log "a node without views rebuilds the tree, and takes --lazy as a plain sync: ok"
