@@ -51,6 +51,20 @@ int cli_writeback(const struct exec_config *cfg, const char *agent,
 int cli_sync_begin(int argc, char **argv, struct cli_sync_bg **ret);
 void cli_sync_end(struct cli_sync_bg *bg);
 
+/* tether mount (mount_upper.c): lower, the node's version of workspace
+ * name, with the changes its view holds on top (WS_CHANGES, WS_READ over link):
+ * *out (sealed, version lower->version + 1, initialised here) and the
+ * pieces of the files commands wrote (fs/fetch.h), read by path when the
+ * mount's reader asks. A node without a view: lower as it is. 0, or
+ * -errno with err (errlen bytes) filled. */
+struct tp_link;
+struct sd_manifest;
+struct fs_piece;
+int cli_mount_merge(struct tp_link *link, const char *name,
+		    const struct sd_manifest *lower, struct sd_manifest *out,
+		    struct fs_piece **pieces, size_t *npieces, char *err,
+		    size_t errlen);
+
 /* ---- a view's changes (cmd_changes.c), shared with tether apply ---- */
 
 struct tp_chan;

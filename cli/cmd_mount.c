@@ -18,7 +18,9 @@
 #include "source.h"
 #include "term.h"
 #ifdef TETHER_HAVE_FUSE
+#include "codec.h"
 #include "fetch.h"
+#include "link.h"
 #include "tetherfs.h"
 #endif
 
@@ -55,60 +57,111 @@ static int default_cache(const char *url, const char *name, char *buf,
 
 /* Install the node's current version. 0 or -errno (logged once while
  * the node stays away, and again when it is back). */
-static int refresh(struct fs_fetch *r, struct tfs *t, uint64_t *shown)
-{
-	static bool away;
-	struct sd_err why = { "" };
-	struct sd_manifest m;
-	uint64_t v = 0;
-	int e = fs_fetch_version(r, &v, &why);
+/* What the mount shows, and how it gets it. */
+struct mnt {
+	const char *url, *name;
+	struct fs_fetch *r;
+	struct tfs *t;
+	/* The node's version (from fs_fetch), and a link of the mount's own
+	 * for the view's changes on top. */
+	struct sd_manifest lower;
+	struct tp_link *link;
+	struct sd_id shown; /* root hash of what the view shows */
+	bool away;
+};
 
-	if (e < 0 && !away)
+/* The view's changes over m->lower, installed when they moved. */
+static int refresh_upper(struct mnt *m)
+{
+	struct fs_piece *pieces = NULL;
+	struct sd_manifest merged;
+	size_t n = 0;
+	char err[TP_ERRMSG_MAX + 64] = "";
+	int e = 0;
+
+	if (!m->link)
+		e = tp_link_open(m->url, &m->link);
+	if (e == 0)
+		e = cli_mount_merge(m->link, m->name, &m->lower, &merged,
+				    &pieces, &n, err, sizeof(err));
+	if (e < 0) {
+		/* Dial again next time: the node may have restarted. */
+		tp_link_close(m->link);
+		m->link = NULL;
+		log_error("mount: the view's changes: %s",
+			  err[0] ? err : strerror(-e));
+		return e;
+	}
+	if (sd_id_eq(&merged.root, &m->shown)) {
+		fs_pieces_free(pieces, n);
+		sd_manifest_free(&merged);
+		return 0;
+	}
+	/* The pieces first: a reader of the new version finds them. */
+	fs_fetch_set_pieces(m->r, pieces, n);
+	e = tfs_set(m->t, &merged);
+	if (e == 0) {
+		m->shown = merged.root;
+		log_info("mount: version %" PRIu64 " with %zu pieces written "
+			 "on the node",
+			 m->lower.version, n);
+	}
+	sd_manifest_free(&merged);
+	return e;
+}
+
+static int refresh(struct mnt *m)
+{
+	struct sd_err why = { "" };
+	uint64_t v = 0;
+	int e = fs_fetch_version(m->r, &v, &why);
+
+	if (e < 0 && !m->away)
 		log_error("mount: %s (the mount stays; reads of files not "
 			  "fetched yet fail meanwhile)",
 			  why.what);
-	if (e == 0 && away)
+	if (e == 0 && m->away)
 		log_info("mount: the node answers again");
-	away = e < 0;
-	if (e < 0 || v == *shown)
+	m->away = e < 0;
+	if (e < 0)
 		return e;
-	e = fs_fetch_manifest(r, &m, &why);
-	if (e < 0) {
-		log_error("mount: fetching version %" PRIu64 ": %s", v,
-			  why.what);
-		return e;
+	if (v != m->lower.version) {
+		struct sd_manifest low;
+
+		e = fs_fetch_manifest(m->r, &low, &why);
+		if (e < 0) {
+			log_error("mount: fetching version %" PRIu64 ": %s", v,
+				  why.what);
+			return e;
+		}
+		sd_manifest_free(&m->lower);
+		m->lower = low;
 	}
-	e = tfs_set(t, &m);
-	if (e == 0) {
-		*shown = m.version;
-		log_info("mount: version %" PRIu64, m.version);
-	}
-	sd_manifest_free(&m);
-	return e;
+	return refresh_upper(m);
 }
 
 static int run(const char *url, const char *name, const char *cache,
 	       const char *dir)
 {
 	struct sd_err why = { "" };
-	struct fs_fetch *r = NULL;
-	struct tfs *t = NULL;
-	uint64_t shown = 0;
+	struct mnt m = { .url = url, .name = name };
 	int e, sfd;
 
-	e = fs_fetch_open(url, name, cache, &r, &why);
+	sd_manifest_init(&m.lower);
+	e = fs_fetch_open(url, name, cache, &m.r, &why);
 	if (e < 0) {
 		log_error("mount: %s", why.what);
 		return CLI_EXIT_FAILURE;
 	}
 	sfd = cli_signals_open();
 	{
-		struct tfs_source src = { fs_fetch_get, r };
+		struct tfs_source src = { fs_fetch_get, m.r };
 
-		e = sfd < 0 ? sfd : tfs_mount(dir, name, &src, NULL, &t, &why);
+		e = sfd < 0 ? sfd
+			    : tfs_mount(dir, name, &src, NULL, &m.t, &why);
 	}
 	if (e == 0)
-		e = refresh(r, t, &shown);
+		e = refresh(&m);
 	if (e < 0) {
 		if (why.what[0])
 			log_error("mount: %s", why.what);
@@ -118,7 +171,7 @@ static int run(const char *url, const char *name, const char *cache,
 	fflush(stdout);
 	/* Until a signal, or someone unmounts DIR. A node that is away for
 	 * a while is no reason to stop: reads fail with EIO meanwhile. */
-	while (tfs_alive(t)) {
+	while (tfs_alive(m.t)) {
 		struct pollfd p = { .fd = sfd, .events = POLLIN };
 		struct signalfd_siginfo si;
 
@@ -126,12 +179,14 @@ static int run(const char *url, const char *name, const char *cache,
 		    read(sfd, &si, sizeof(si)) == sizeof(si) &&
 		    si.ssi_signo != SIGWINCH)
 			break;
-		(void)refresh(r, t, &shown);
+		(void)refresh(&m);
 	}
 	e = 0;
 out:
-	tfs_unmount(t);
-	fs_fetch_close(r);
+	tfs_unmount(m.t);
+	fs_fetch_close(m.r);
+	tp_link_close(m.link);
+	sd_manifest_free(&m.lower);
 	if (sfd >= 0)
 		cli_signals_close(sfd);
 	return e < 0 ? CLI_EXIT_FAILURE : 0;

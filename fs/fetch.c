@@ -31,7 +31,60 @@ struct fs_fetch {
 	pthread_rwlock_t lk;
 	struct tp_link *link;
 	uint64_t gen;
+	pthread_mutex_t plk;	 /* pieces */
+	struct fs_piece *pieces; /* sorted by id */
+	size_t npieces;
 };
+
+static int piece_cmp(const void *a, const void *b)
+{
+	return sd_id_cmp(&((const struct fs_piece *)a)->id,
+			 &((const struct fs_piece *)b)->id);
+}
+
+void fs_pieces_free(struct fs_piece *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].path);
+	free(v);
+}
+
+void fs_fetch_set_pieces(struct fs_fetch *r, struct fs_piece *v, size_t n)
+{
+	struct fs_piece *old;
+	size_t nold;
+
+	if (n)
+		qsort(v, n, sizeof(*v), piece_cmp);
+	pthread_mutex_lock(&r->plk);
+	old = r->pieces;
+	nold = r->npieces;
+	r->pieces = v;
+	r->npieces = n;
+	pthread_mutex_unlock(&r->plk);
+	fs_pieces_free(old, nold);
+}
+
+/* The piece named id, copied (its path malloc'd): 1; 0 when id is no
+ * piece's; -ENOMEM. */
+static int piece_find(struct fs_fetch *r, const struct sd_id *id,
+		      struct fs_piece *out)
+{
+	struct fs_piece key = { .id = *id }, *hit;
+	int found = 0;
+
+	pthread_mutex_lock(&r->plk);
+	hit = r->npieces ? bsearch(&key, r->pieces, r->npieces, sizeof(key),
+				   piece_cmp)
+			 : NULL;
+	if (hit) {
+		*out = *hit;
+		out->path = strdup(hit->path);
+		found = out->path ? 1 : -ENOMEM;
+	}
+	pthread_mutex_unlock(&r->plk);
+	return found;
+}
 
 int fs_fetch_open(const char *url, const char *workspace, const char *cache_dir,
 		  struct fs_fetch **ret, struct sd_err *why)
@@ -46,6 +99,7 @@ int fs_fetch_open(const char *url, const char *workspace, const char *cache_dir,
 	}
 	snprintf(r->name, sizeof(r->name), "%s", workspace);
 	pthread_rwlock_init(&r->lk, NULL);
+	pthread_mutex_init(&r->plk, NULL);
 	e = util_mkdirs(cache_dir, 0700);
 	if (e < 0)
 		snprintf(why->what, sizeof(why->what), "chunk cache %s: %s",
@@ -76,6 +130,8 @@ void fs_fetch_close(struct fs_fetch *r)
 	tp_link_close(r->link);
 	sd_store_close(r->store);
 	pthread_rwlock_destroy(&r->lk);
+	pthread_mutex_destroy(&r->plk);
+	fs_pieces_free(r->pieces, r->npieces);
 	free(r->url);
 	free(r);
 }
@@ -262,6 +318,44 @@ static int on_chunks(void *opaque, const struct tp_msg *rep)
 	return n < 0 ? (int)n : 0;
 }
 
+struct piece_q {
+	const struct fs_piece *p;
+	void *dst;
+	size_t cap;
+	struct sd_err *why;
+};
+
+static int on_data(void *opaque, const struct tp_msg *rep)
+{
+	struct piece_q *q = opaque;
+
+	if (rep->wsdata.data.len != q->p->len || q->p->len > q->cap) {
+		snprintf(q->why->what, sizeof(q->why->what),
+			 "%s changed on the node since it was listed (the "
+			 "mount shows the new one within a second)",
+			 q->p->path);
+		return -EIO;
+	}
+	memcpy(q->dst, rep->wsdata.data.ptr, q->p->len);
+	return 0;
+}
+
+/* A piece of a file in the node's upper layer, by path. */
+static int get_piece(struct fs_fetch *r, const struct fs_piece *p, void *dst,
+		     size_t cap, struct sd_err *why)
+{
+	struct tp_msg req = { .type = TP_WS_READ };
+	struct piece_q q = { p, dst, cap, why };
+
+	req.wsread = (struct tp_ws_read){
+		{ (const uint8_t *)r->name, (uint32_t)strlen(r->name) },
+		{ (const uint8_t *)p->path, (uint32_t)strlen(p->path) },
+		p->off,
+		p->len,
+	};
+	return call(r, &req, TP_WS_DATA, on_data, &q, why);
+}
+
 int fs_fetch_get(void *opaque, const struct fs_file *f, uint32_t i, void *dst,
 		 size_t cap, struct sd_err *why)
 {
@@ -269,8 +363,17 @@ int fs_fetch_get(void *opaque, const struct fs_file *f, uint32_t i, void *dst,
 	uint8_t ids[READAHEAD * TP_ID_SIZE];
 	struct tp_msg req = { .type = TP_SYNC_GET };
 	struct get_q q = { r, why };
+	struct fs_piece p = { .path = NULL };
 	uint32_t n = 0;
-	int e = tfs_store_get(r->store, f, i, dst, cap, why);
+	int e = piece_find(r, &f->chunks[i].id, &p);
+
+	if (e != 0) {
+		if (e == 1)
+			e = get_piece(r, &p, dst, cap, why);
+		free(p.path);
+		return e;
+	}
+	e = tfs_store_get(r->store, f, i, dst, cap, why);
 
 	/* Absent, or bad bytes the store has just forgotten (a crash of a
 	 * cache that does not fsync): fetch it. */

@@ -6,6 +6,7 @@
 #ifndef TETHER_FS_FETCH_H
 #define TETHER_FS_FETCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "manifest.h"
@@ -29,7 +30,25 @@ int fs_fetch_version(struct fs_fetch *r, uint64_t *version, struct sd_err *why);
 int fs_fetch_manifest(struct fs_fetch *r, struct sd_manifest *m,
 		      struct sd_err *why);
 
-/* tfs_source get (opaque = the fs_fetch). */
+/* A piece of a file that commands wrote in the node's view: read by path
+ * (WS_READ), not by chunk (cli/mount_upper.c). id names the piece in the
+ * mount's manifest; it is made up, not a hash of the bytes. */
+struct fs_piece {
+	struct sd_id id;
+	char *path; /* malloc'd */
+	uint64_t off;
+	uint32_t len;
+};
+
+/* Free n pieces and v. */
+void fs_pieces_free(struct fs_piece *v, size_t n);
+
+/* The pieces of the manifest the mount shows now: v (n of them) is taken
+ * and the previous set freed. */
+void fs_fetch_set_pieces(struct fs_fetch *r, struct fs_piece *v, size_t n);
+
+/* tfs_source get (opaque = the fs_fetch): a piece by path, else a chunk
+ * from the cache or the node. */
 int fs_fetch_get(void *opaque, const struct fs_file *f, uint32_t i, void *dst,
 		 size_t cap, struct sd_err *why);
 
