@@ -6,7 +6,7 @@ set -euo pipefail
 
 usage() {
 	cat <<EOF
-usage: ${0##*/} [-d DIR | -f FILES -b BYTES -s SEED] [-n ROUNDS] [-k]
+usage: ${0##*/} [-d DIR | -f FILES -b BYTES -s SEED] [-n ROUNDS] [-H] [-k]
   Each round starts fresh nodes (empty roots) and times, from the start to
   the exit of a command on the node that cats one file of the tree (a file
   of about 1 MB, the same every round):
@@ -24,8 +24,10 @@ usage: ${0##*/} [-d DIR | -f FILES -b BYTES -s SEED] [-n ROUNDS] [-k]
                    127.0.0.1, then ssh cat FILE
   Each tether way runs twice: with the source's stat cache warm (it synced
   the tree before, to another node: only stat), and cold (an empty cache:
-  every file read and hashed). Caches of the kernel are dropped before
-  every run. -n ROUNDS (default 3; medians reported), -k keeps the temp dir.
+  every file read and hashed). The kernel's caches are dropped before
+  every run, unless -H: the tree then stays hot in memory, as an agent's
+  working tree is. -n ROUNDS (default 3; medians reported), -k keeps the
+  temp dir.
   Needs root (drop_caches, FUSE), rsync and openssh-server (exit 77
   without). Binaries: \$TETHER_BIN, \$BENCH_GEN_TREE, or
   \$BENCH_BUILD/{cli/tether,bench/gen-tree} (default build dir: build-rel).
@@ -40,13 +42,15 @@ files=""
 bytes=""
 seed=1
 rounds=3
-while getopts "d:f:b:s:n:kh" opt; do
+hot=""
+while getopts "d:f:b:s:n:Hkh" opt; do
 	case $opt in
 	d) src_dir=$OPTARG ;;
 	f) files=$OPTARG ;;
 	b) bytes=$OPTARG ;;
 	s) seed=$OPTARG ;;
 	n) rounds=$OPTARG ;;
+	H) hot=1 ;;
 	k) export BENCH_KEEP=1 ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
@@ -69,9 +73,17 @@ file=$(cd "$tree" && find . -path ./.git -prune -o -type f -size +900k -size -2M
 file=${file#./}
 sum=$(md5sum <"$tree/$file")
 echo "file:    $file ($(stat -c %s "$tree/$file") bytes)"
+echo "caches:  $([ -n "$hot" ] && echo "kept (-H): the tree hot in memory" || echo "dropped before every run")"
 
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
-drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+drop() {
+	sync
+	if [ -n "$hot" ]; then
+		cat "$tree/$file" >/dev/null # rsync reads it; so may tether
+	else
+		echo 3 >/proc/sys/vm/drop_caches
+	fi
+}
 check() { [ "$(md5sum <"$1")" = "$sum" ] || bench_die "$2: the file read differs"; }
 
 # fresh_node VIEW: a node on an empty root (its own), URL in NODE.

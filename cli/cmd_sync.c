@@ -47,7 +47,11 @@ static const char sync_usage[] =
 	"                     shows the new version at once and its commands' reads\n"
 	"                     ask for the chunks they need first\n"
 	"  --bwlimit RATE     send chunks in bulk at RATE bytes a second at most\n"
-	"                     (k, M, G suffixes); chunks a view waits for go at once\n";
+	"                     (k, M, G suffixes); chunks a view waits for go at once\n"
+	"  --passthrough      to a node on this host (ipc://, loopback) with views:\n"
+	"                     send no chunks, its views read the files from DIR\n"
+	"                     itself (a file changed since the last sync then\n"
+	"                     fails to read until the next)\n";
 
 #define IGNORE_MAX 256
 
@@ -178,6 +182,20 @@ static int parse_rate(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Whether url reaches a node on this host: ipc://, or tcp:// to a
+ * loopback address. */
+static bool url_is_local(const char *url)
+{
+	static const char *const local[] = {
+		"ipc://", "tcp://127.", "tcp://localhost:", "tcp://[::1]:"
+	};
+
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		if (strncmp(url, local[i], strlen(local[i])) == 0)
+			return true;
+	return false;
+}
+
 /* The options sync and watch share. */
 struct sync_cli {
 	struct exec_config *cfg; /* with --agent */
@@ -208,6 +226,7 @@ static const struct option sync_opts[] = {
 	{ "config", required_argument, NULL, 'F' },
 	{ "lazy", no_argument, NULL, 'Z' },
 	{ "bwlimit", required_argument, NULL, 'B' },
+	{ "passthrough", no_argument, NULL, 'P' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -256,6 +275,7 @@ static int parse_sync(int argc, char **argv, const char *usage, bool watch,
 	struct sd_err why = { "" };
 	const char *agent = NULL, *config = NULL;
 	size_t nignore = 0;
+	bool pass = false;
 	int opt, level;
 	uint32_t ms;
 
@@ -307,6 +327,7 @@ static int parse_sync(int argc, char **argv, const char *usage, bool watch,
 		case 'A': agent = optarg; break;
 		case 'F': config = optarg; break;
 		case 'Z': c->o.lazy = true; break;
+		case 'P': pass = true; break;
 		case 'B':
 			if (parse_rate(optarg, &c->o.bwlimit) < 0) {
 				log_error("--bwlimit %s: expected bytes a "
@@ -356,6 +377,13 @@ static int parse_sync(int argc, char **argv, const char *usage, bool watch,
 		return -EINVAL;
 	}
 	c->o.cache_dir = c->cache;
+	if (pass && !url_is_local(c->url)) {
+		log_error("--passthrough: %s is not on this host (ipc://, or "
+			  "tcp:// to a loopback address)",
+			  c->url);
+		return -EINVAL;
+	}
+	c->o.passthrough = pass;
 	c->o.scan.ignore = c->ignore;
 	c->o.scan.nignore = nignore;
 	return 0;

@@ -723,7 +723,8 @@ int fs_view_open(struct fs_view *v, uint64_t ino, struct fs_file *out)
 	f.nchunks = e->nchunks;
 	f.chunks = arr(f.nchunks, sizeof(*f.chunks));
 	f.ends = arr(f.nchunks, sizeof(*f.ends));
-	if (!f.chunks || !f.ends) {
+	f.path = strndup(e->path, e->path_len);
+	if (!f.chunks || !f.ends || !f.path) {
 		fs_file_free(&f);
 		r = -ENOMEM;
 		goto out;
@@ -746,6 +747,7 @@ void fs_file_free(struct fs_file *f)
 		return;
 	free(f->chunks);
 	free(f->ends);
+	free(f->path);
 	memset(f, 0, sizeof(*f));
 }
 

@@ -59,6 +59,7 @@ struct fs_file {
 	uint32_t nchunks;
 	struct sd_chunkref *chunks; /* malloc'd */
 	uint64_t *ends; /* malloc'd: ends[i] = end offset of chunk i */
+	char *path;	/* malloc'd: its path in the version it came from */
 };
 
 /* How a new version changes what the kernel may have cached, one call per

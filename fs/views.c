@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chunkid.h"
 #include "clock.h"
 #include "log.h"
 #include "beneath.h"
@@ -73,6 +75,46 @@ static bool gave_up(struct view *w, const struct sd_id *id, bool now)
 	return hit;
 }
 
+/* Chunk i of f read from the source's directory, when the workspace has a
+ * passthrough (sink.h): 0; -ENOENT without one; -EIO (why) when the file
+ * there no longer has those bytes. */
+static int pass_get(struct view *w, const struct fs_file *f, uint32_t i,
+		    void *dst, size_t cap, struct sd_err *why)
+{
+	const struct sd_chunkref *c = &f->chunks[i];
+	uint64_t off = i ? f->ends[i - 1] : 0;
+	char dir[PATH_MAX];
+	struct sd_id got;
+	ssize_t n;
+	int dfd, fd;
+
+	if (!f->path ||
+	    sd_sink_passthrough(w->owner->sink, w->name, dir, sizeof(dir)) != 1)
+		return -ENOENT;
+	if (cap < c->len)
+		return sd_err_set(why, -EIO, "chunk of %" PRIu32 " bytes",
+				  c->len);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = dfd < 0 ? -1 : util_open_beneath(dfd, f->path, O_RDONLY);
+	if (dfd >= 0)
+		close(dfd);
+	if (fd < 0)
+		return sd_err_set(why, -EIO,
+				  "passthrough %s/%s: %s (changed since it "
+				  "was synced?)",
+				  dir, f->path, strerror(errno));
+	n = pread(fd, dst, c->len, (off_t)off);
+	close(fd);
+	if (n == (ssize_t)c->len)
+		sd_id_of(&got, dst, c->len);
+	if (n != (ssize_t)c->len || !sd_id_eq(&got, &c->id))
+		return sd_err_set(why, -EIO,
+				  "passthrough %s/%s: not the bytes synced "
+				  "(changed since: sync again)",
+				  dir, f->path);
+	return 0;
+}
+
 /* A tfs_source over the workspace's chunk store (opaque = the view): a
  * chunk a lazy commit left missing is awaited from the source. */
 static int lazy_get(void *opaque, const struct fs_file *f, uint32_t i,
@@ -83,6 +125,9 @@ static int lazy_get(void *opaque, const struct fs_file *f, uint32_t i,
 	size_t n = 0;
 	int r = tfs_store_get(w->store, f, i, dst, cap, why);
 
+	if (r != -ENOENT)
+		return r;
+	r = pass_get(w, f, i, dst, cap, why);
 	if (r != -ENOENT)
 		return r;
 	if (gave_up(w, &f->chunks[i].id, false))

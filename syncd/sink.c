@@ -144,6 +144,7 @@ static void ws_free(struct ws *w)
 	free(w->miss);
 	free(w->miss_got);
 	free(w->q);
+	free(w->pass);
 	sd_wslog_close(w->log);
 	free(w);
 }
@@ -328,7 +329,8 @@ static struct ws *ws_load(struct sd_sink *s, const char *name,
 	w->cur = st.cur;
 	w->tree_synced = true;
 	sd_manifest_init(&st.cur);
-	r = sdk_missing_of(w, &w->cur, &miss, &nmiss);
+	sdk_pass_load(s, w);
+	r = w->pass ? 0 : sdk_missing_of(w, &w->cur, &miss, &nmiss);
 	if (r < 0) {
 		sd_wslog_state_free(&st);
 		goto nomem;
@@ -480,11 +482,15 @@ static void do_begin(struct sd_sink *s, struct tp_req *req,
 				   w->dom->name, domain);
 		return;
 	}
-	if (w)
-		reply_state(req, w);
 	pthread_mutex_unlock(&s->lock);
-	if (!w)
+	if (!w) {
 		tp_req_reply_error(req, EIO, "%s", why.what);
+		return;
+	}
+	sdk_pass_begin(s, w, &b->dir, b->dir_dev, b->dir_ino);
+	pthread_mutex_lock(&s->lock);
+	reply_state(req, w);
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* The chunks the entries the delta puts need that the store lacks, each
@@ -504,6 +510,8 @@ static int compute_want(struct sd_sink *s, struct session *x,
 		ents = x->result.e;
 		count = x->result.count;
 	}
+	if (x->ws->pass)
+		count = 0; /* the views read the source's directory */
 	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < count; i++)
 		n += ents[i].nchunks;

@@ -35,6 +35,12 @@ struct sd_id;
 int sd_sink_await(struct sd_sink *s, const char *name, const struct sd_id *ids,
 		  size_t n, unsigned timeout_ms);
 
+/* Whether workspace name reads its file bytes from its source's directory
+ * on this host (passthrough): 1 with the directory in out (cap bytes), or
+ * 0. */
+int sd_sink_passthrough(struct sd_sink *s, const char *name, char *out,
+			size_t cap);
+
 /* Answer every held SYNC_SERVE poll (with no ids) and hold no more, and
  * wake every sd_sink_await(): call before the server goes away. */
 void sd_sink_quiesce(struct sd_sink *s);

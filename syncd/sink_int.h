@@ -65,6 +65,10 @@ struct ws {
 	size_t nmiss, nmissing;
 	struct sd_id *q;
 	size_t nq, capq;
+	/* Passthrough (sink_pass.c): the source's directory on this host,
+	 * which views read file bytes from, or NULL. Under the sink lock;
+	 * ROOT/.tether/ws/NAME/passthrough keeps it across restarts. */
+	char *pass;
 };
 
 struct session {
@@ -152,6 +156,17 @@ void sdk_missing_set(struct sd_sink *s, struct ws *w, struct sd_id *ids,
  * waiting. Takes the sink lock. */
 void sdk_arrived(struct sd_sink *s, struct domain *d, const void *pack,
 		 size_t len);
+
+/* Passthrough (sink_pass.c). SYNC_BEGIN's dir: turn w's passthrough on
+ * when the node serves views and dir (with dev and ino) is that very
+ * directory here, off otherwise; then the chunks w's version lacks are
+ * counted again. Call with no lock held. */
+void sdk_pass_begin(struct sd_sink *s, struct ws *w, const struct tp_bytes *dir,
+		    uint64_t dev, uint64_t ino);
+
+/* At load: w's passthrough as it was, if the directory is still there
+ * (sink lock not needed: w is not shared yet). */
+void sdk_pass_load(struct sd_sink *s, struct ws *w);
 
 /* SYNC_SERVE and SYNC_FILL, on a worker thread with no lock held. */
 void sdk_serve(struct sd_sink *s, struct tp_req *req,

@@ -216,6 +216,7 @@ static int push_once(struct sd_source *s, struct sd_manifest *m,
 	_cleanup_free_ uint8_t *enc = NULL, *ids = NULL;
 	size_t len, nids = 0;
 	bool hint_used = false;
+	struct stat st;
 	uint64_t cur;
 	int r;
 
@@ -226,6 +227,12 @@ static int push_once(struct sd_source *s, struct sd_manifest *m,
 		req.begin.domain =
 			(struct tp_bytes){ (const uint8_t *)o->domain,
 					   (uint32_t)strlen(o->domain) };
+	if (o->passthrough && fstat(s->root, &st) == 0) {
+		req.begin.dir = (struct tp_bytes){ (const uint8_t *)s->real,
+						   (uint32_t)strlen(s->real) };
+		req.begin.dir_dev = (uint64_t)st.st_dev;
+		req.begin.dir_ino = (uint64_t)st.st_ino;
+	}
 	r = call(s->c, &req, &reply, TP_SYNC_STATE, why);
 	if (r < 0)
 		return r;

@@ -24,6 +24,9 @@ struct sd_source_opts {
 	 * wait for first. See sd_source_fill_wait(). */
 	bool lazy;
 	uint64_t bwlimit; /* bytes a second of chunk packs sent in bulk; 0 */
+	/* Name the directory to the node: one on this host with views then
+	 * reads the files from it instead of asking for chunks. */
+	bool passthrough;
 	/* Called now and then while chunks are sent (NULL: none). */
 	void (*progress)(void *opaque, uint64_t chunks_done,
 			 uint64_t chunks_total, uint64_t raw_done,

@@ -200,6 +200,12 @@ struct tp_exec_table {
 struct tp_sync_begin {
 	struct tp_bytes workspace; /* a name: [A-Za-z0-9_.-], not leading '.' */
 	struct tp_bytes domain;	   /* chunk store to use; empty: workspace */
+	/* The source's directory, absolute, with its st_dev and st_ino: a
+	 * node on the same host that sees that very directory there (and
+	 * serves views) reads file bytes from it (passthrough) instead of
+	 * asking for chunks. Empty: a source elsewhere. */
+	struct tp_bytes dir;
+	uint64_t dir_dev, dir_ino;
 };
 
 struct tp_sync_state {

@@ -207,8 +207,16 @@ int tpc_decode_sync(struct rd *r, struct tp_msg *m)
 	case TP_SYNC_BEGIN:
 		if ((k = tpc_get_name(r, "workspace", false,
 				      &m->begin.workspace)) < 0 ||
-		    (k = tpc_get_name(r, "domain", true, &m->begin.domain)) < 0)
+		    (k = tpc_get_name(r, "domain", true, &m->begin.domain)) <
+			    0 ||
+		    (k = tpc_get_str(r, "dir", -1, TP_PATH_MAX,
+				     &m->begin.dir)) < 0 ||
+		    (k = tpc_get_u64(r, "dir_dev", &m->begin.dir_dev)) < 0 ||
+		    (k = tpc_get_u64(r, "dir_ino", &m->begin.dir_ino)) < 0)
 			return k;
+		if (m->begin.dir.len && m->begin.dir.ptr[0] != '/')
+			return tpc_fail(r, -EPROTO, "dir", -1,
+					"not an absolute path");
 		break;
 	case TP_SYNC_STATE: k = get_sync_state(r, &m->state); break;
 	case TP_SYNC_OFFER: k = get_offer(r, &m->offer); break;
@@ -317,6 +325,9 @@ void tpc_put_sync(struct wr *w, const struct tp_msg *m)
 	case TP_SYNC_BEGIN:
 		tpc_put_bytes(w, &m->begin.workspace, TP_NAME_MAX);
 		tpc_put_bytes(w, &m->begin.domain, TP_NAME_MAX);
+		tpc_put_bytes(w, &m->begin.dir, TP_PATH_MAX);
+		tpc_put_le(w, m->begin.dir_dev, 8);
+		tpc_put_le(w, m->begin.dir_ino, 8);
 		break;
 	case TP_SYNC_STATE: put_sync_state(w, &m->state); break;
 	case TP_SYNC_OFFER:

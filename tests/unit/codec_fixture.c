@@ -364,7 +364,10 @@ size_t samples(struct tp_msg *out)
 	out[n++] = (struct tp_msg){ .type = TP_EXEC_TABLE };
 	out[n++] = (struct tp_msg){ .type = TP_SYNC_BEGIN,
 				    .begin = { { B("agent.a_1"), 9 },
-					       { B("team"), 4 } } };
+					       { B("team"), 4 },
+					       { B("/home/a/proj"), 12 },
+					       2049,
+					       1234567 } };
 	out[n++] = (struct tp_msg){ .type = TP_SYNC_BEGIN,
 				    .begin = { { B("w"), 1 } } };
 	out[n++] = (struct tp_msg){ .type = TP_SYNC_STATE,
