@@ -9,6 +9,9 @@
  * does. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +20,10 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "source.h"
+
+/* The longest a barrier waits for a watcher to commit what changed. */
+#define BARRIER_MS 60000
 
 /* Run a tether subcommand in this process, its stdout on stderr (or
  * nowhere, quiet): the command's own stdout stays the command's. Its
@@ -85,6 +92,24 @@ static int sync_dir(const char *url, const char *ws, const char *domain,
 	return run(cli_sync, argv, quiet) == 0 ? 0 : -EIO;
 }
 
+/* A tether watch of dir keeps the node current: ask it to commit what
+ * changed until now, instead of scanning the tree. 0 when it did. */
+static int watcher_flush(const char *url, const char *ws, const char *dir)
+{
+	char cache[PATH_MAX], real[PATH_MAX], burl[PATH_MAX + 32];
+	uint64_t version;
+
+	if (sd_source_cache_dir(cache, sizeof(cache)) < 0 ||
+	    !realpath(dir, real) ||
+	    sd_source_watch_url(cache, real, url, ws, burl, sizeof(burl)) < 0)
+		return -ENOENT;
+	if (cli_barrier_ask(burl, BARRIER_MS, &version) < 0)
+		return -EAGAIN;
+	log_info("barrier: the watcher of %s committed version %" PRIu64, dir,
+		 version);
+	return 0;
+}
+
 int cli_barrier(const struct exec_config *cfg, const char *agent,
 		const char *workspace, struct cli_sync_bg **bg)
 {
@@ -100,6 +125,8 @@ int cli_barrier(const struct exec_config *cfg, const char *agent,
 	*bg = NULL;
 	if (r <= 0)
 		return r;
+	if (watcher_flush(url, ws, dir) == 0)
+		return 0;
 	optind = 0; /* glibc: start getopt afresh */
 	return cli_sync_begin(argc, argv, bg) == 0 ? 0 : -EIO;
 }

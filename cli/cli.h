@@ -51,6 +51,23 @@ int cli_writeback(const struct exec_config *cfg, const char *agent,
 int cli_sync_begin(int argc, char **argv, struct cli_sync_bg **ret);
 void cli_sync_end(struct cli_sync_bg *bg);
 
+/* The barrier through a running tether watch (watch_barrier.c). The
+ * watcher serves url (sd_source_watch_url()): cli_barrier_srv_fd() becomes
+ * readable when a request waits; the watcher then commits what changed
+ * and answers every waiting one with cli_barrier_srv_answer() (st: the
+ * committed state; NULL: the error err). -EADDRINUSE when another watcher
+ * serves url. */
+struct cli_barrier_srv;
+struct tp_sync_state;
+int cli_barrier_serve(const char *url, struct cli_barrier_srv **ret);
+int cli_barrier_srv_fd(const struct cli_barrier_srv *b);
+void cli_barrier_srv_answer(struct cli_barrier_srv *b, const char *ws,
+			    const struct tp_sync_state *st, const char *err);
+void cli_barrier_srv_free(struct cli_barrier_srv *b);
+/* Ask the watcher at url, waiting up to ms: 0 with the version it
+ * committed, or -errno (-ECONNREFUSED, -ENOENT: no watcher). */
+int cli_barrier_ask(const char *url, unsigned ms, uint64_t *version);
+
 /* tether mount (mount_upper.c): lower, the node's version of workspace
  * name, with the changes its view holds on top (WS_CHANGES, WS_READ over link):
  * *out (sealed, version lower->version + 1, initialised here) and the

@@ -501,7 +501,9 @@ static const char watch_usage[] =
 	"  inotify on every directory, a full rescan when events were lost.\n"
 	"  Options as for tether sync, and:\n"
 	"  --coalesce MS      wait for MS quiet milliseconds before a sync (default 2)\n"
-	"  --json             one JSON object per sync on stdout\n";
+	"  --json             one JSON object per sync on stdout\n"
+	"  tether exec --agent's barrier asks the watcher (a socket in the cache)\n"
+	"  instead of scanning DIR itself.\n";
 
 struct watcher {
 	struct sync_cli *c;
@@ -605,6 +607,39 @@ static int watch_sync(struct watcher *w, const struct sd_watch_batch *b,
 	return r;
 }
 
+/* The barrier (watch_barrier.c): commit every change queued before the
+ * requests arrived, then answer them. */
+static void barrier(struct watcher *w, struct sd_watch *wt,
+		    struct sd_watch_batch *b, struct cli_barrier_srv *srv,
+		    bool *pending)
+{
+	struct sd_err why = { "" };
+	const struct sd_manifest *last;
+	int r = 0;
+
+	while (!*pending && r >= 0 &&
+	       (r = sd_watch_read(wt, b, 0, &why)) == 1) {
+		r = watch_sync(w, b, b->rescan, &why);
+		if (r < 0)
+			*pending = true;
+	}
+	if (*pending && w->src && watch_sync(w, NULL, true, &why) == 0)
+		*pending = false;
+	last = w->src ? sd_source_last(w->src) : NULL;
+	if (!*pending && last) {
+		struct tp_sync_state st = { .version = last->version,
+					    .files = last->nfiles,
+					    .bytes = last->nbytes };
+
+		memcpy(st.root, last->root.b, TP_ID_SIZE);
+		cli_barrier_srv_answer(srv, w->c->o.workspace, &st, NULL);
+	} else {
+		cli_barrier_srv_answer(srv, w->c->o.workspace, NULL,
+				       why.what[0] ? why.what
+						   : "the watcher cannot sync");
+	}
+}
+
 int cli_watch(int argc, char **argv)
 {
 	_cleanup_(sync_cli_fini) struct sync_cli c = { 0 };
@@ -612,6 +647,8 @@ int cli_watch(int argc, char **argv)
 	struct sd_watch *wt = NULL;
 	struct sd_watch_batch b;
 	struct sd_err why = { "" };
+	struct cli_barrier_srv *srv = NULL;
+	char burl[PATH_MAX + 32];
 	bool pending = true; /* the first sync, or a failed one */
 	int r, sfd, code = CLI_EXIT_FAILURE;
 
@@ -642,10 +679,22 @@ int cli_watch(int argc, char **argv)
 		log_error("watch %s: %s", c.o.dir, why.what);
 		goto out;
 	}
+	r = sd_source_watch_url(c.cache, w.dir, c.url, c.o.workspace, burl,
+				sizeof(burl));
+	if (r == 0)
+		r = cli_barrier_serve(burl, &srv);
+	if (r < 0)
+		log_warn("watch %s: no barrier socket (%s): tether exec "
+			 "--agent scans the tree instead",
+			 c.o.dir,
+			 r == -EADDRINUSE ? "another tether watch of it serves "
+					    "one"
+					  : strerror(-r));
 	for (;;) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = sd_watch_fd(wt), .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
+			{ .fd = cli_barrier_srv_fd(srv), .events = POLLIN },
 		};
 		int timeout = sd_watch_timeout_ms(wt);
 
@@ -667,13 +716,17 @@ int cli_watch(int argc, char **argv)
 				pending = false;
 			}
 		}
-		r = poll(pfd, 2, timeout);
+		r = poll(pfd, 3, timeout);
 		if (r < 0 && errno != EINTR) {
 			log_error_errno(-errno, "poll");
 			goto out;
 		}
 		if (pfd[1].revents & POLLIN)
 			break;
+		if (pfd[2].revents & POLLIN) {
+			barrier(&w, wt, &b, srv, &pending);
+			continue;
+		}
 		if (pending && !(pfd[0].revents & POLLIN))
 			continue;
 		memset(&why, 0, sizeof(why));
@@ -695,6 +748,7 @@ int cli_watch(int argc, char **argv)
 	}
 	code = 0;
 out:
+	cli_barrier_srv_free(srv);
 	sd_watch_batch_fini(&b);
 	sd_watch_free(wt);
 	watch_close(&w);

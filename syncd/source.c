@@ -347,6 +347,19 @@ static int cache_name(const char *dir, const char *url, const char *ws,
 	return 0;
 }
 
+int sd_source_watch_url(const char *cache_dir, const char *dir, const char *url,
+			const char *ws, char *out, size_t cap)
+{
+	char hex[SD_ID_HEX];
+	int n, r = cache_name(dir, url, ws, hex);
+
+	if (r < 0)
+		return r;
+	/* sun_path holds 107 bytes and a NUL. */
+	n = snprintf(out, cap, "ipc://%s/%s.watch", cache_dir, hex);
+	return n < 0 || (size_t)n >= cap || n - 6 > 107 ? -ENAMETOOLONG : 0;
+}
+
 int sd_source_open(struct tp_link *link, const struct sd_source_opts *o,
 		   struct sd_source **ret, struct sd_err *why)
 {

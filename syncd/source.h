@@ -101,6 +101,12 @@ const struct sd_manifest *sd_source_last(const struct sd_source *s);
 
 void sd_source_close(struct sd_source *s);
 
+/* The ipc:// URL where a tether watch of dir (resolved) to workspace ws on
+ * url answers the barrier: a socket in cache_dir named for the three.
+ * 0, or -ENAMETOOLONG (no room in a socket path), -ENOMEM. */
+int sd_source_watch_url(const char *cache_dir, const char *dir, const char *url,
+			const char *ws, char *out, size_t cap);
+
 /* The default cache directory: $TETHER_CACHE, else
  * $XDG_CACHE_HOME/tether, else ~/.cache/tether. Written to buf. */
 int sd_source_cache_dir(char *buf, size_t cap);

@@ -269,3 +269,23 @@ out=$(tx exec --config "$T/tether.json" --agent w --workspace w -n \
 	--no-barrier -- cat wb/barrier 2>"$T/barrier.err")
 assert_eq "edited before the command" "$out" "what a command saw with --no-barrier"
 log "the barrier: a command sees the agent's edits made before it: ok"
+
+# With a tether watch of the dir running, the barrier asks the watcher to
+# commit what changed instead of syncing the tree itself.
+bg "$TETHER" watch --config "$T/tether.json" --agent w >"$T/watch.out" 2>"$T/watch.err"
+wpid=$BG_PID
+watch_socket() { compgen -G "$TETHER_CACHE/*.watch" >/dev/null; }
+wait_until 20 watch_socket ||
+	fail "tether watch serves no barrier socket: $(show "$T/watch.err")"
+for i in 1 2 3; do
+	printf 'watched edit %s\n' "$i" >"$T/src/wb/barrier"
+	out=$(TETHER_LOG=info tx exec --config "$T/tether.json" --agent w \
+		--workspace w -n -- cat wb/barrier 2>"$T/barrier.err") ||
+		fail "exec with a watcher: $(show "$T/barrier.err")"
+	assert_eq "watched edit $i" "$out" "what the command saw with a watcher"
+	grep -q "barrier: the watcher of .* committed version" "$T/barrier.err" ||
+		fail "the barrier did not go through the watcher: $(show "$T/barrier.err")"
+done
+kill -TERM "$wpid"
+wait_until 15 pid_gone "$wpid" || fail "tether watch ignored SIGTERM"
+log "the barrier through a running tether watch: ok"
