@@ -31,10 +31,11 @@ struct merge {
 	 * delta deletes a subtree with its root). */
 	char last_del[TP_PATH_MAX + 1];
 	uint32_t last_del_len;
-	/* Paths put, and the directories holding a change: a command that
-	 * wrote in one gave it a new mtime, which no row says. */
+	/* Paths put, and the directories above a change (push_ancestors()). */
 	char **puts, **parents;
 	size_t nputs, capputs, nparents, capparents;
+	char prev[TP_PATH_MAX]; /* the row before's path */
+	uint32_t prev_len;
 	char *err;
 	size_t errlen;
 };
@@ -208,6 +209,27 @@ static int read_put(struct merge *m, const struct tp_bytes *path, bool dir_only)
 	return put(m, path, &rep.wsdata);
 }
 
+/* Note every directory above path that the row before did not have
+ * above it too (rows come in path order): a directory a command wrote in,
+ * or whose child the view copied up, has a new mtime, which no row says. */
+static int push_ancestors(struct merge *m, const struct tp_bytes *path)
+{
+	const uint8_t *p = path->ptr;
+	int r = 0;
+
+	for (uint32_t i = 0; i < path->len && r == 0; i++) {
+		if (p[i] != '/')
+			continue;
+		if (m->prev_len > i && m->prev[i] == '/' &&
+		    !memcmp(m->prev, p, i))
+			continue;
+		r = push(&m->parents, &m->nparents, &m->capparents, p, i);
+	}
+	memcpy(m->prev, p, path->len);
+	m->prev_len = path->len;
+	return r;
+}
+
 /* The directories holding changes that no row put: their mtimes. */
 static int put_parents(struct merge *m)
 {
@@ -235,22 +257,14 @@ static int put_parents(struct merge *m)
 static int on_change(void *opaque, const struct tp_ws_change *c)
 {
 	struct merge *m = opaque;
-	const uint8_t *slash = memrchr(c->path.ptr, '/', c->path.len);
 	struct sd_err why = { "" };
 	int r;
 
 	if (under(m, &c->path))
 		return 0;
-	if (slash && (!m->nparents ||
-		      strlen(m->parents[m->nparents - 1]) !=
-			      (size_t)(slash - c->path.ptr) ||
-		      memcmp(m->parents[m->nparents - 1], c->path.ptr,
-			     (size_t)(slash - c->path.ptr)))) {
-		r = push(&m->parents, &m->nparents, &m->capparents, c->path.ptr,
-			 (size_t)(slash - c->path.ptr));
-		if (r < 0)
-			return r;
-	}
+	r = push_ancestors(m, &c->path);
+	if (r < 0)
+		return r;
 	if (c->kind == TP_CHANGE_DELETED) {
 		memcpy(m->last_del, c->path.ptr, c->path.len);
 		m->last_del_len = c->path.len;

@@ -121,12 +121,12 @@ mpid=$BG_PID
 wait_until 20 grep -q '^tether mount: ' "$T/mount3.out" ||
 	fail "tether mount of the view node printed no line: $(show "$T/mount3.err")"
 wait_until 15 same_as_view ||
-	fail "the mount does not show the view's changes: $(diff <(nolinks "$view") <(nolinks "$mnt") | head -n 6 | tr '\n' '|')"
+	fail "the mount does not show the view's changes: $(diff <(nolinks "$view") <(nolinks "$mnt") | head -n 6 | tr '\n' '|') $(show "$T/mount3.err")"
 o=out$((SEED + 10))/o
 cmp -s "$view/$o/big" "$mnt/$o/big" || fail "$o/big differs between the view and the mount"
 write_in_view $((SEED + 11))
 wait_until 15 same_as_view ||
-	fail "the mount did not follow new writes: $(diff <(nolinks "$view") <(nolinks "$mnt") | head -n 6 | tr '\n' '|')"
+	fail "the mount did not follow new writes: $(diff <(nolinks "$view") <(nolinks "$mnt") | head -n 6 | tr '\n' '|') $(show "$T/mount3.err")"
 tx reset --node "$vurl" --workspace m >/dev/null 2>"$T/reset.err" ||
 	fail "tether reset: $(show "$T/reset.err")"
 wait_until 15 same_mount ||
