@@ -29,6 +29,15 @@ void ov_note(struct tfs *t, const char *path, int len)
 			  t->name, len, path, strerror(-r));
 }
 
+/* Copy-up puts an entry into upper directory dfd: the directory keeps the
+ * times it had (before), as overlayfs's do: no command changed it. */
+static void keep_times(int dfd, const struct stat *before)
+{
+	struct timespec ts[2] = { before->st_atim, before->st_mtim };
+
+	(void)futimens(dfd, ts);
+}
+
 int ov_chain(struct tfs *t, const char *path, int len)
 {
 	int fd = fs_upper_dir(t->upper, "", 0);
@@ -51,6 +60,8 @@ int ov_chain(struct tfs *t, const char *path, int len)
 		if (nfd < 0 && errno == ENOENT) {
 			struct fs_attr la;
 			struct timespec ts[2];
+			struct stat pst;
+			bool kept = fstat(fd, &pst) == 0;
 
 			/* Not in the upper yet, so it is the lower's. */
 			if (fs_view_lookup_path(t->view, path, (size_t)j, &la) <
@@ -64,6 +75,8 @@ int ov_chain(struct tfs *t, const char *path, int len)
 				close(fd);
 				return nfd;
 			}
+			if (kept)
+				keep_times(fd, &pst);
 			nfd = openat(fd, comp,
 				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 					     O_CLOEXEC);
@@ -156,7 +169,8 @@ static bool link_name(void *opaque, const char *path, size_t len)
 	struct link_names *ln = opaque;
 	char p[OV_PATH_BUF];
 	const char *base;
-	struct stat st;
+	struct stat st, pst;
+	bool kept;
 	int dlen, dfd;
 
 	if (strcmp(path, ln->primary) == 0)
@@ -169,9 +183,14 @@ static bool link_name(void *opaque, const char *path, size_t len)
 		ln->r = dfd;
 		return false;
 	}
+	kept = fstat(dfd, &pst) == 0;
 	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
-	    errno == ENOENT && linkat(ln->pfd, ln->pbase, dfd, base, 0) < 0)
-		ln->r = -errno;
+	    errno == ENOENT) {
+		if (linkat(ln->pfd, ln->pbase, dfd, base, 0) < 0)
+			ln->r = -errno;
+		else if (kept)
+			keep_times(dfd, &pst);
+	}
 	close(dfd);
 	return ln->r == 0;
 }
@@ -183,7 +202,8 @@ int ov_copy_up_at(struct tfs *t, const char *at, int len,
 	const char *base;
 	struct timespec ts[2] = { a->st.st_atim, a->st.st_mtim };
 	struct tfs_inode *x = tfs_inodes_find(t->inodes, a->ino);
-	struct stat st;
+	struct stat st, pst;
+	bool kept;
 	int dlen, pfd, fd = -1, r = 0;
 
 	if (len <= 0)
@@ -195,6 +215,7 @@ int ov_copy_up_at(struct tfs *t, const char *at, int len,
 	pfd = ov_chain(t, path, dlen);
 	if (pfd < 0)
 		return pfd;
+	kept = fstat(pfd, &pst) == 0;
 	/* The upper already has it (a directory rename copied it): the
 	 * record now means that file. */
 	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -208,6 +229,8 @@ int ov_copy_up_at(struct tfs *t, const char *at, int len,
 			r = n < 0 ? -EIO : -errno;
 			goto out;
 		}
+		if (kept)
+			keep_times(pfd, &pst);
 		(void)utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW);
 		if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			r = -errno;
@@ -235,6 +258,8 @@ int ov_copy_up_at(struct tfs *t, const char *at, int len,
 		(void)unlinkat(fs_upper_work(t->upper), tmp, 0);
 		goto out;
 	}
+	if (kept)
+		keep_times(pfd, &pst);
 	if (a->st.st_nlink > 1) {
 		struct link_names ln = { t, at, pfd, base, 0 };
 

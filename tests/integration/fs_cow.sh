@@ -132,3 +132,19 @@ digest "$view" | cmp -s - "$T/src.digest" ||
 changes >"$T/c3.out"
 [ ! -s "$T/c3.out" ] || fail "tether changes after a reset: $(head -n 3 "$T/c3.out" | tr '\n' '|')"
 log "tether reset discards every change: ok"
+
+# Copy-up keeps the times of the directories it puts things in (as
+# overlayfs does): only what a command does to a directory changes them.
+# Checked in the upper layer itself: the kernel may cache the view's.
+f=$(cd "$T/src" && find . -mindepth 3 -type f -perm -u+w | head -n 1)
+[ -n "$f" ] || fail "no writable file three levels down in the tree"
+f=${f#./}
+d1=${f%/*}
+d0=${d1%/*}
+in_view sh -c "printf x >>'$f'" || fail "appending to $f in the view"
+upper=$T/root/.tether/upper/w/tree
+[ -f "$upper/$f" ] || fail "$f was not copied up to $upper"
+assert_eq "$(stat -c %Y.%y "$T/src/$d1" "$T/src/$d0")" \
+	"$(stat -c %Y.%y "$upper/$d1" "$upper/$d0")" \
+	"the times of $d1 and $d0 in the upper after a copy-up of $f"
+log "copy-up keeps its directories' times: ok"
