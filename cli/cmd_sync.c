@@ -408,9 +408,17 @@ struct cli_sync_bg {
 
 void cli_sync_end(struct cli_sync_bg *bg)
 {
+	struct sd_err why = { "" };
+
 	if (!bg)
 		return;
-	sd_source_close(bg->src); /* stops the fill */
+	/* The node's view is complete again before we go: a later command
+	 * that reads what this one did not must not wait for a source. */
+	if (bg->src && sd_source_fill_wait(bg->src, false, NULL, &why) < 0)
+		log_warn("sync %s -> %s: sending the rest of the chunks: %s "
+			 "(the next sync sends them)",
+			 bg->c.o.dir, bg->c.o.workspace, why.what);
+	sd_source_close(bg->src);
 	tp_link_close(bg->link);
 	sync_cli_fini(&bg->c);
 	free(bg);

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +20,11 @@
 #include "rmtree.h"
 
 struct fs_upper {
-	int dir;  /* DIR */
-	int tree; /* DIR/tree */
+	int dir; /* DIR */
+	/* DIR/tree: a reset swaps it (holding lock for writing) while
+	 * readers open paths under it (holding it for reading). */
+	pthread_rwlock_t lock;
+	int tree;
 	int work; /* DIR/work */
 	struct fs_bases *bases;
 	unsigned discards;
@@ -53,6 +57,7 @@ int fs_upper_open(const char *dir, struct fs_upper **ret)
 	if (!u)
 		return -ENOMEM;
 	u->dir = u->tree = u->work = -1;
+	pthread_rwlock_init(&u->lock, NULL);
 	r = util_mkdirs(dir, 0755);
 	if (r == 0) {
 		u->dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -91,12 +96,8 @@ void fs_upper_free(struct fs_upper *u)
 	if (u->dir >= 0)
 		close(u->dir);
 	fs_bases_free(u->bases);
+	pthread_rwlock_destroy(&u->lock);
 	free(u);
-}
-
-int fs_upper_tree(const struct fs_upper *u)
-{
-	return u->tree;
 }
 
 struct fs_bases *fs_upper_bases(const struct fs_upper *u)
@@ -109,23 +110,24 @@ int fs_upper_work(const struct fs_upper *u)
 	return u->work;
 }
 
-int fs_upper_dir(const struct fs_upper *u, const char *path, size_t len)
+int fs_upper_dir(struct fs_upper *u, const char *path, size_t len)
 {
 	char buf[4097];
 	int fd;
 
 	/* A new open, never a dup: a dup shares the directory offset, and
 	 * the callers list directories. */
-	if (len == 0) {
-		fd = openat(u->tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		return fd < 0 ? -errno : fd;
-	}
 	if (len >= sizeof(buf))
 		return -ENAMETOOLONG;
 	memcpy(buf, path, len);
 	buf[len] = '\0';
-	fd = util_open_beneath(u->tree, buf, O_RDONLY | O_DIRECTORY);
-	return fd < 0 ? -errno : fd;
+	pthread_rwlock_rdlock(&u->lock);
+	fd = len == 0 ? openat(u->tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+		      : util_open_beneath(u->tree, buf, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		fd = -errno;
+	pthread_rwlock_unlock(&u->lock);
+	return fd;
 }
 
 bool fs_upper_is_whiteout(const struct stat *st)
@@ -162,7 +164,7 @@ int fs_upper_set_opaque(int fd)
 	return fsetxattr(fd, FS_UPPER_OPAQUE_XATTR, "y", 1, 0) < 0 ? -errno : 0;
 }
 
-int fs_upper_is_empty(const struct fs_upper *u)
+int fs_upper_is_empty(struct fs_upper *u)
 {
 	int fd = fs_upper_dir(u, "", 0);
 	struct dirent *de;
@@ -199,8 +201,10 @@ int fs_upper_reset(struct fs_upper *u)
 		(void)renameat(u->work, name, u->dir, "tree");
 		return fd;
 	}
+	pthread_rwlock_wrlock(&u->lock);
 	close(u->tree);
 	u->tree = fd;
+	pthread_rwlock_unlock(&u->lock);
 	r = fs_bases_clear(u->bases);
 	r2 = util_rm_rf_at(u->work, name);
 	return r < 0 ? r : r2;

@@ -38,10 +38,6 @@ struct fs_upper;
 int fs_upper_open(const char *dir, struct fs_upper **ret);
 void fs_upper_free(struct fs_upper *u);
 
-/* A descriptor of the directory DIR/tree (O_RDONLY), valid until
- * fs_upper_free() or fs_upper_reset(). */
-int fs_upper_tree(const struct fs_upper *u);
-
 /* The upper's bases (bases.h), valid until fs_upper_free(). */
 struct fs_bases *fs_upper_bases(const struct fs_upper *u);
 
@@ -53,7 +49,7 @@ int fs_upper_work(const struct fs_upper *u);
  * the tree, opened O_RDONLY|O_DIRECTORY without following any symlink:
  * a descriptor, or -errno (-ENOENT: not there; -ENOTDIR: not a
  * directory; -ELOOP: a symlink on the way). */
-int fs_upper_dir(const struct fs_upper *u, const char *path, size_t len);
+int fs_upper_dir(struct fs_upper *u, const char *path, size_t len);
 
 /* Whether st (from fstatat without following) is a whiteout. */
 bool fs_upper_is_whiteout(const struct stat *st);
@@ -70,7 +66,7 @@ int fs_upper_is_opaque(int dirfd, const char *name);
 int fs_upper_set_opaque(int fd);
 
 /* Whether the tree holds nothing: 1, 0, or -errno. */
-int fs_upper_is_empty(const struct fs_upper *u);
+int fs_upper_is_empty(struct fs_upper *u);
 
 /* Discard everything in the tree, and the bases: the tree is renamed into work and removed
  * from there, so a crash halfway leaves no half-removed tree behind; the
