@@ -6,7 +6,7 @@ set -euo pipefail
 
 usage() {
 	cat <<EOF
-usage: ${0##*/} [-d DIR | -f FILES -b BYTES -s SEED] [-n ROUNDS] [-H] [-k]
+usage: ${0##*/} [-d DIR | -f FILES -b BYTES -s SEED] [-n ROUNDS] [-w WAYS] [-H] [-k]
   Each round starts fresh nodes (empty roots) and times, from the start to
   the exit of a command on the node that cats one file of the tree (a file
   of about 1 MB, the same every round):
@@ -26,8 +26,8 @@ usage: ${0##*/} [-d DIR | -f FILES -b BYTES -s SEED] [-n ROUNDS] [-H] [-k]
   the tree before, to another node: only stat), and cold (an empty cache:
   every file read and hashed). The kernel's caches are dropped before
   every run, unless -H: the tree then stays hot in memory, as an agent's
-  working tree is. -n ROUNDS (default 3; medians reported), -k keeps the
-  temp dir.
+  working tree is. -n ROUNDS (default 3; medians reported), -w WAYS a
+  subset (e.g. "barrier rsync-then-run"), -k keeps the temp dir.
   Needs root (drop_caches, FUSE), rsync and openssh-server (exit 77
   without). Binaries: \$TETHER_BIN, \$BENCH_GEN_TREE, or
   \$BENCH_BUILD/{cli/tether,bench/gen-tree} (default build dir: build-rel).
@@ -43,7 +43,8 @@ bytes=""
 seed=1
 rounds=3
 hot=""
-while getopts "d:f:b:s:n:Hkh" opt; do
+only=""
+while getopts "d:f:b:s:n:w:Hkh" opt; do
 	case $opt in
 	d) src_dir=$OPTARG ;;
 	f) files=$OPTARG ;;
@@ -51,6 +52,7 @@ while getopts "d:f:b:s:n:Hkh" opt; do
 	s) seed=$OPTARG ;;
 	n) rounds=$OPTARG ;;
 	H) hot=1 ;;
+	w) only=$OPTARG ;;
 	k) export BENCH_KEEP=1 ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
@@ -183,6 +185,15 @@ run_rsync() {
 
 ways=("barrier warm" "barrier cold" "lazy-sync warm" "lazy-sync cold"
 	"sync-then-run warm" "sync-then-run cold" "rsync-then-run -")
+if [ -n "$only" ]; then
+	all=("${ways[@]}")
+	ways=()
+	for w in "${all[@]}"; do
+		[[ " $only " == *" ${w%% *} "* ]] && ways+=("$w")
+	done
+	[[ " $only " == *" rsync-then-run "* ]] ||
+		bench_die "-w: rsync-then-run is the reference: include it"
+fi
 declare -A times
 for ((r = 1; r <= rounds; r++)); do
 	for w in "${ways[@]}"; do

@@ -33,7 +33,7 @@ int cli_apply(int argc, char **argv);
  * (agent_sync.c). Before: sync the dir, so the command sees every edit
  * made before it started (the barrier): committed lazily where the node
  * has views, its chunks following in *bg (NULL: nothing follows) while
- * the command runs; cli_sync_end(*bg) after the command sends the rest.
+ * the command runs; cli_sync_end(*bg) after the command.
  * After, when the agent's backend has writeback "sync": apply the view's
  * changes to the dir and sync it.
  * 0 (also: nothing to do), 1 (conflicts, named on stderr), or -errno
@@ -47,8 +47,9 @@ int cli_writeback(const struct exec_config *cfg, const char *agent,
 
 /* tether sync ARGS up to its commit, for the barrier: after a lazy one
  * (--lazy) the chunks keep going, and the node's views get the ones they
- * wait for first, while the command runs; cli_sync_end() waits for the
- * rest. 0 with *ret, or an exit code (said on stderr). */
+ * wait for first, while the command runs; cli_sync_end() leaves what is
+ * left to a tether sync in the background. 0 with *ret, or an exit code
+ * (said on stderr). */
 int cli_sync_begin(int argc, char **argv, struct cli_sync_bg **ret);
 void cli_sync_end(struct cli_sync_bg *bg);
 

@@ -2,11 +2,13 @@
 /* tether sync (one-shot mirror of a directory into a node's workspace) and
  * tether watch (keep it current until stopped). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/signalfd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,8 @@
 #include "term.h"
 #include "watch.h"
 #include "zchunk.h"
+
+extern char **environ;
 
 static const char sync_usage[] =
 	"usage: tether sync DIR (--node URL --workspace NAME | --agent ID) [OPTIONS]\n"
@@ -406,18 +410,69 @@ struct cli_sync_bg {
 	struct sd_source *src;
 };
 
+/* A tether sync of the same directory, workspace and cache, on its own,
+ * in the background: after a lazy barrier, it sends what the node still
+ * lacks (its want lists every missing chunk) while tether exec returns. */
+static void sync_behind(const struct sync_cli *c)
+{
+	char exe[PATH_MAX];
+	const char *argv[16];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	int k = 0;
+	pid_t pid;
+
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	argv[k++] = exe;
+	argv[k++] = "sync";
+	argv[k++] = c->o.dir;
+	argv[k++] = "--node";
+	argv[k++] = c->url;
+	argv[k++] = "--workspace";
+	argv[k++] = c->o.workspace;
+	argv[k++] = "--cache";
+	argv[k++] = c->cache;
+	if (c->o.domain) {
+		argv[k++] = "--domain";
+		argv[k++] = c->o.domain;
+	}
+	argv[k] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setflags(&at,
+				 POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK);
+	{
+		sigset_t none;
+
+		sigemptyset(&none);
+		posix_spawnattr_setsigmask(&at, &none);
+	}
+	if (posix_spawn(&pid, exe, &fa, &at, (char *const *)argv, environ) == 0)
+		log_info("sync %s -> %s: the rest of the chunks goes on in "
+			 "the background (tether sync, pid %d)",
+			 c->o.dir, c->o.workspace, (int)pid);
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+}
+
 void cli_sync_end(struct cli_sync_bg *bg)
 {
-	struct sd_err why = { "" };
-
 	if (!bg)
 		return;
-	/* The node's view is complete again before we go: a later command
-	 * that reads what this one did not must not wait for a source. */
-	if (bg->src && sd_source_fill_wait(bg->src, false, NULL, &why) < 0)
-		log_warn("sync %s -> %s: sending the rest of the chunks: %s "
-			 "(the next sync sends them)",
-			 bg->c.o.dir, bg->c.o.workspace, why.what);
+	/* What the lazy barrier has not sent yet goes on without us, so
+	 * that a later command on the node never waits for a source that
+	 * is gone, and tether exec need not wait either. */
+	if (bg->src && sd_source_filling(bg->src)) {
+		sd_source_fill_wait(bg->src, true, NULL,
+				    &(struct sd_err){ "" });
+		sync_behind(&bg->c);
+	}
 	sd_source_close(bg->src);
 	tp_link_close(bg->link);
 	sync_cli_fini(&bg->c);

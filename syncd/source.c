@@ -434,6 +434,11 @@ int sd_source_scan(struct sd_source *s, struct sd_manifest *m,
 	return sd_scan(s->real, &so, m, st, why);
 }
 
+bool sd_source_filling(const struct sd_source *s)
+{
+	return s->fill && !atomic_load(&s->fill->bulk_done);
+}
+
 int sd_source_fill_wait(struct sd_source *s, bool stop,
 			struct sd_source_report *rep, struct sd_err *why)
 {

@@ -92,6 +92,9 @@ int sd_source_push_delta(struct sd_source *s, struct sd_manifest *m,
  * with why); or, when stop, end it now (0): the node asks the next push
  * for the rest. No-op without a fill in progress. The next push and
  * sd_source_close() stop one. */
+/* Whether a lazy push's chunks are still being sent. */
+bool sd_source_filling(const struct sd_source *s);
+
 int sd_source_fill_wait(struct sd_source *s, bool stop,
 			struct sd_source_report *rep, struct sd_err *why);
 

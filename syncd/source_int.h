@@ -41,6 +41,7 @@ struct sender {
 	uint64_t raw_total;
 	int64_t started_ms; /* of the bulk sending, for o->bwlimit */
 	atomic_bool stop;
+	atomic_bool bulk_done; /* every task sent (a fill) */
 	pthread_mutex_t lock;
 	int err;
 	struct sd_err why;

@@ -363,6 +363,8 @@ static void *bulk_thread(void *arg)
 
 	if (r < 0)
 		sender_fail(sd, r, &why);
+	else if (!atomic_load(&sd->stop))
+		atomic_store(&sd->bulk_done, true);
 	return NULL;
 }
 
@@ -459,6 +461,7 @@ int sds_fill_start(struct sender *sd, struct sd_err *why)
 
 	sd->fill = true;
 	atomic_init(&sd->stop, false);
+	atomic_init(&sd->bulk_done, false);
 	/* sd is a copy of the sender sds_locate() set up: its lock too. */
 	pthread_mutex_init(&sd->lock, NULL);
 	r = tp_chan_open(sd->link, &sd->serve_chan);
