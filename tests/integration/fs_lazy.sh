@@ -6,8 +6,9 @@
 # (its source stopped, then killed mid-read) fails with EIO within the
 # node's --fetch-timeout, with the reason in the node's log, and works
 # again once a sync brings the chunk. Missing chunks survive a node
-# restart. A node started without --view rebuilds the workspace's tree
-# from its store. A node without views takes --lazy as a plain sync.
+# restart. The barrier of tether exec --agent leaves what its command did
+# not wait for to a background sync. A node started without --view
+# rebuilds the workspace's tree from its store. A node without views takes --lazy as a plain sync.
 # Usage: fs_lazy.sh   (SYNC_SEED=N replays a failed run)
 . "$(dirname "$0")/lib.sh"
 
@@ -113,6 +114,22 @@ cmp -s "$view/big/b4" "$T/src/big/b4" || fail "big/b4 differs after the sync bro
 	fail "treegen digest: $(show "$T/d.err")"
 cmp -s "$T/src.digest" "$T/view.digest" || fail "the view differs from the source after the sync"
 log "missing chunks kept across a restart, brought by the next sync: ok"
+
+# The barrier of tether exec --agent commits lazily; a command that ends
+# before the chunks are all there leaves them to a tether sync that exec
+# starts in the background, and the workspace fills without any other
+# source.
+cat >"$T/agents.json" <<EOF || fail "writing the config"
+{ "backends": { "n": { "type": "node", "url": "$NODE_URL" } },
+  "agents": { "list": [ { "id": "ag", "backend": "n", "dir": "$T/src" } ] } }
+EOF
+TETHER_LOG=info tx exec --config "$T/agents.json" --agent ag --workspace ag -- \
+	cat big/b2 >"$T/b2" 2>"$T/ag.err" || fail "exec --agent: $(show "$T/ag.err")"
+cmp -s "$T/b2" "$T/src/big/b2" || fail "big/b2 read by the barrier's command differs"
+grep -q "goes on in the background" "$T/ag.err" ||
+	fail "exec left no background sync, though its command ended first: $(show "$T/ag.err")"
+wait_until 60 complete ag || fail "the workspace did not fill after exec returned: $(field ag missing) missing"
+log "exec's barrier: lazy commit, the rest filled in the background after exec returned: ok"
 
 # Without --view, the node builds the tree the view node did not keep.
 stop_node "$NODE_PID" TERM
