@@ -462,7 +462,11 @@ static int walk_parallel(struct scan *m, char *path)
 	if (n == 0) {
 		long c = sysconf(_SC_NPROCESSORS_ONLN);
 
-		n = c > 0 ? (unsigned)c : 1;
+		/* With the inode cache cold the walk waits on the disk:
+		 * more walkers than cores keep more reads in flight (80k
+		 * files, caches dropped, 2 cores: 1.3-1.7 s with 2, 0.8 s
+		 * with 8; no difference with the cache warm). */
+		n = c > 0 ? 4 * (unsigned)c : 1;
 	}
 	if (n > WALK_THREADS_MAX)
 		n = WALK_THREADS_MAX;
