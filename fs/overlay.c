@@ -186,7 +186,10 @@ void ov_reply_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int r,
 static void ov_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct ov_found f;
-	int r = ov_lookup_in(tfs_of(req), parent, name, &f);
+	int r;
+
+	tfs_asked(tfs_of(req));
+	r = ov_lookup_in(tfs_of(req), parent, name, &f);
 
 	ov_reply_entry(req, parent, name, r, &f);
 }
@@ -338,6 +341,7 @@ static void ov_opendir(fuse_req_t req, fuse_ino_t ino,
 	bool opaque;
 	int r, dfd;
 
+	tfs_asked(t); /* a listing follows */
 	fi->fh = 0;
 	fi->cache_readdir = 0;
 	if (atomic_load(&t->clean)) {

@@ -49,8 +49,10 @@ static void reply_entry(fuse_req_t req, int r, struct fs_attr *a)
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_attr a;
-	int r = fs_view_lookup(tfs_of(req)->view, parent, name, strlen(name),
-			       &a);
+	int r;
+
+	tfs_asked(tfs_of(req));
+	r = fs_view_lookup(tfs_of(req)->view, parent, name, strlen(name), &a);
 
 	reply_entry(req, r, &a);
 }
@@ -156,6 +158,7 @@ void tfs_readdir_lower(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			    0 };
 	int r;
 
+	tfs_asked(tfs_of(req));
 	if (!b.p) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -383,6 +386,9 @@ static void on_inval(void *opaque, enum fs_inval kind, uint64_t ino,
 	struct tfs *t = opaque;
 	int r;
 
+	if (!atomic_load(&t->asked) &&
+	    (kind != FS_INVAL_INODE || ino != FUSE_ROOT_ID))
+		return; /* nothing of it in the kernel yet */
 	/* Attributes only (offset -1): an inode's bytes never change, a file
 	 * with new bytes is a new inode (view.h), so its pages stay good for
 	 * whoever still reads it. */

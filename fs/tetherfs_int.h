@@ -42,6 +42,10 @@ struct tfs {
 	/* The upper holds nothing: every name is the lower's, no upper
 	 * lookups needed (nslock to clear; read without). */
 	atomic_bool clean;
+	/* The kernel has looked a name up or listed a directory: before
+	 * that it holds no dentry (not even a negative one) to forget, so a
+	 * first version invalidates the root alone (tfs_asked()). */
+	atomic_bool asked;
 	atomic_uint seq; /* names for files made in the upper's work area */
 };
 
@@ -77,5 +81,13 @@ void tfs_op_init(void *userdata, struct fuse_conn_info *conn);
 void tfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void tfs_op_forget_multi(fuse_req_t req, size_t count,
 			 struct fuse_forget_data *forgets);
+
+/* Call before a handler that may answer a name or a listing reads the
+ * view (tetherfs.c, on_inval). */
+static inline void tfs_asked(struct tfs *t)
+{
+	if (!atomic_load_explicit(&t->asked, memory_order_relaxed))
+		atomic_store(&t->asked, true);
+}
 
 #endif
