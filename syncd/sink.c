@@ -499,11 +499,8 @@ static void do_begin(struct sd_sink *s, struct tp_req *req,
 static int compute_want(struct sd_sink *s, struct session *x,
 			const struct sd_delta *d)
 {
-	struct sd_store *st = x->ws->dom->store;
 	const struct sd_entry *ents = d->put.e;
-	size_t cap = 0, n = 0, count = d->put.count;
-	struct sdk_idset seen;
-	int r;
+	size_t count = d->put.count;
 
 	pthread_mutex_lock(&s->lock);
 	if (x->ws->nmissing) {
@@ -513,35 +510,8 @@ static int compute_want(struct sd_sink *s, struct session *x,
 	if (x->ws->pass)
 		count = 0; /* the views read the source's directory */
 	pthread_mutex_unlock(&s->lock);
-	for (size_t i = 0; i < count; i++)
-		n += ents[i].nchunks;
-	r = sdk_idset_init(&seen, n);
-	for (size_t i = 0; i < count && r == 0; i++) {
-		const struct sd_entry *e = &ents[i];
-
-		for (uint32_t c = 0; c < e->nchunks && r == 0; c++) {
-			const struct sd_id *id = &e->chunks[c].id;
-
-			if (!sdk_idset_insert(&seen, id) ||
-			    sd_store_has(st, id))
-				continue;
-			if (x->nwant == cap) {
-				struct sd_id *v;
-
-				cap = cap ? 2 * cap : 1024;
-				v = realloc(x->want, cap * sizeof(*v));
-				if (!v) {
-					r = -ENOMEM;
-					break;
-				}
-				x->want = v;
-			}
-			x->want[x->nwant++] = *id;
-			x->want_bytes += e->chunks[c].len;
-		}
-	}
-	free(seen.v);
-	return r;
+	return sdk_lacking(x->ws->dom->store, ents, count, &x->want, &x->nwant,
+			   &x->want_bytes);
 }
 
 /* The whole delta is here: check it against the committed version and

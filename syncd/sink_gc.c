@@ -48,6 +48,54 @@ bool sdk_idset_insert(struct sdk_idset *set, const struct sd_id *id)
 	return true;
 }
 
+int sdk_lacking(struct sd_store *st, const struct sd_entry *ents, size_t count,
+		struct sd_id **out, size_t *n, uint64_t *bytes)
+{
+	struct sdk_idset seen;
+	struct sd_id *v = NULL;
+	size_t cap = 0, k = 0, all = 0;
+	uint64_t b = 0;
+	int r;
+
+	for (size_t i = 0; i < count; i++)
+		all += ents[i].nchunks;
+	r = sdk_idset_init(&seen, all);
+	for (size_t i = 0; i < count && r == 0; i++) {
+		const struct sd_entry *e = &ents[i];
+
+		for (uint32_t c = 0; c < e->nchunks && r == 0; c++) {
+			const struct sd_id *id = &e->chunks[c].id;
+
+			if (!sdk_idset_insert(&seen, id) ||
+			    sd_store_has(st, id))
+				continue;
+			if (k == cap) {
+				struct sd_id *nv;
+
+				cap = cap ? 2 * cap : 1024;
+				nv = realloc(v, cap * sizeof(*v));
+				if (!nv) {
+					r = -ENOMEM;
+					break;
+				}
+				v = nv;
+			}
+			v[k++] = *id;
+			b += e->chunks[c].len;
+		}
+	}
+	free(seen.v);
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*out = v;
+	*n = k;
+	if (bytes)
+		*bytes = b;
+	return 0;
+}
+
 static bool idset_has(void *opaque, const struct sd_id *id)
 {
 	static const struct sd_id zero;

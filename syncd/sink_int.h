@@ -198,6 +198,12 @@ int sdk_idset_init(struct sdk_idset *set, size_t n);
 /* Add id; true when it was not there yet. */
 bool sdk_idset_insert(struct sdk_idset *set, const struct sd_id *id);
 
+/* The chunks of the count entries at ents that store st lacks, each once,
+ * in entry order: *out (malloc'd, NULL when none), *n, and their bytes in
+ * *bytes (unless NULL). 0 or -ENOMEM. */
+int sdk_lacking(struct sd_store *st, const struct sd_entry *ents, size_t count,
+		struct sd_id **out, size_t *n, uint64_t *bytes);
+
 /* Drop every chunk of domain d that no committed version and no sync in
  * progress needs. Holds d's GC lock for writing: offers and commits in the
  * domain wait. Takes the sink lock; call with neither held. */

@@ -49,50 +49,11 @@ static int id_cmp(const void *a, const void *b)
 int sdk_missing_of(struct ws *w, const struct sd_manifest *m,
 		   struct sd_id **out, size_t *n)
 {
-	struct sd_store *st = w->dom->store;
-	struct sdk_idset seen;
-	struct sd_id *v = NULL;
-	size_t cap = 0, k = 0, all = 0;
-	int r;
+	int r = sdk_lacking(w->dom->store, m->e, m->count, out, n, NULL);
 
-	*out = NULL;
-	*n = 0;
-	for (size_t i = 0; i < m->count; i++)
-		all += m->e[i].nchunks;
-	r = sdk_idset_init(&seen, all);
-	for (size_t i = 0; i < m->count && r == 0; i++) {
-		const struct sd_entry *e = &m->e[i];
-
-		for (uint32_t c = 0; c < e->nchunks; c++) {
-			const struct sd_id *id = &e->chunks[c].id;
-
-			if (!sdk_idset_insert(&seen, id) ||
-			    sd_store_has(st, id))
-				continue;
-			if (k == cap) {
-				struct sd_id *nv;
-
-				cap = cap ? 2 * cap : 256;
-				nv = realloc(v, cap * sizeof(*v));
-				if (!nv) {
-					r = -ENOMEM;
-					break;
-				}
-				v = nv;
-			}
-			v[k++] = *id;
-		}
-	}
-	free(seen.v);
-	if (r < 0) {
-		free(v);
-		return r;
-	}
-	if (k)
-		qsort(v, k, sizeof(*v), id_cmp);
-	*out = v;
-	*n = k;
-	return 0;
+	if (r == 0 && *n)
+		qsort(*out, *n, sizeof(**out), id_cmp);
+	return r;
 }
 
 void sdk_missing_set(struct sd_sink *s, struct ws *w, struct sd_id *ids,
