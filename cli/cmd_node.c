@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "link.h"
 #include "log.h"
 #include "serve.h"
 #include "parse.h"
@@ -108,18 +109,6 @@ static void node_pipe_gone(uint32_t pipe_id, void *opaque)
 	exec_service_pipe_gone(pipe_id, n->exec);
 }
 
-/* Loopback: 127.0.0.0/8, ::1, localhost. */
-static bool tcp_is_loopback(const char *url)
-{
-	const char *host = url + strlen("tcp://");
-	const char *end = strrchr(host, ':');
-	size_t n = end ? (size_t)(end - host) : strlen(host);
-
-	return (n >= 4 && strncmp(host, "127.", 4) == 0) ||
-	       (n == 9 && strncmp(host, "localhost", 9) == 0) ||
-	       (n == 5 && strncmp(host, "[::1]", 5) == 0);
-}
-
 /* The node runs whatever a client sends, unauthenticated until pairing
  * (tls+tcp with pinned keys) arrives: refuse what would expose that. */
 static int check_listen_url(const char *url, bool insecure_remote)
@@ -130,7 +119,7 @@ static int check_listen_url(const char *url, bool insecure_remote)
 			url);
 		return -ENOTSUP;
 	}
-	if (strncmp(url, "tcp://", 6) == 0 && !tcp_is_loopback(url) &&
+	if (strncmp(url, "tcp://", 6) == 0 && !tp_url_loopback(url) &&
 	    !insecure_remote) {
 		log_error(
 			"node %s: not a loopback address, and a node does not authenticate clients yet; pass --insecure-remote to allow it",

@@ -186,20 +186,6 @@ static int parse_rate(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* Whether url reaches a node on this host: ipc://, or tcp:// to a
- * loopback address. */
-static bool url_is_local(const char *url)
-{
-	static const char *const local[] = {
-		"ipc://", "tcp://127.", "tcp://localhost:", "tcp://[::1]:"
-	};
-
-	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
-		if (strncmp(url, local[i], strlen(local[i])) == 0)
-			return true;
-	return false;
-}
-
 /* The options sync and watch share. */
 struct sync_cli {
 	struct exec_config *cfg; /* with --agent */
@@ -381,7 +367,8 @@ static int parse_sync(int argc, char **argv, const char *usage, bool watch,
 		return -EINVAL;
 	}
 	c->o.cache_dir = c->cache;
-	if (pass && !url_is_local(c->url)) {
+	if (pass && strncmp(c->url, "ipc://", 6) != 0 &&
+	    !tp_url_loopback(c->url)) {
 		log_error("--passthrough: %s is not on this host (ipc://, or "
 			  "tcp:// to a loopback address)",
 			  c->url);

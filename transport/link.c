@@ -157,3 +157,18 @@ int tp_chan_call(struct tp_chan *c, const struct tp_msg *req,
 	}
 	return tp_chan_finish(c, reply, err, errlen);
 }
+
+bool tp_url_loopback(const char *url)
+{
+	const char *host, *end;
+	size_t n;
+
+	if (strncmp(url, "tcp://", 6) != 0)
+		return false;
+	host = url + 6;
+	end = strrchr(host, ':');
+	n = end ? (size_t)(end - host) : strlen(host);
+	return (n >= 4 && strncmp(host, "127.", 4) == 0) ||
+	       (n == 9 && strncmp(host, "localhost", 9) == 0) ||
+	       (n == 5 && strncmp(host, "[::1]", 5) == 0);
+}

@@ -6,6 +6,7 @@
 #define TETHER_LINK_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "codec.h"
@@ -28,6 +29,10 @@ int tp_link_open(const char *url, struct tp_link **ret);
 void tp_link_close(struct tp_link *l);
 
 const char *tp_link_url(const struct tp_link *l);
+
+/* Whether url is tcp:// to a loopback address: 127.0.0.0/8, localhost or
+ * [::1]. */
+bool tp_url_loopback(const char *url);
 
 /* A channel: thread-confined (one thread uses it at a time), but
  * tp_chan_abort() may be called from any thread. */
