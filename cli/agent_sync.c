@@ -76,19 +76,35 @@ static int route(const struct exec_config *cfg, const char *agent,
 	return strcmp(*ws, workspace) == 0;
 }
 
+/* tether sync DIR --node URL --workspace WS [--domain D] [--lazy] into
+ * argv (room for 10), NULL-terminated: the count. */
+static int sync_args(char **argv, const char *url, const char *ws,
+		     const char *domain, const char *dir, bool lazy)
+{
+	int n = 0;
+
+	argv[n++] = "sync";
+	argv[n++] = (char *)dir;
+	argv[n++] = "--node";
+	argv[n++] = (char *)url;
+	argv[n++] = "--workspace";
+	argv[n++] = (char *)ws;
+	if (domain) {
+		argv[n++] = "--domain";
+		argv[n++] = (char *)domain;
+	}
+	if (lazy)
+		argv[n++] = "--lazy";
+	argv[n] = NULL;
+	return n;
+}
+
 static int sync_dir(const char *url, const char *ws, const char *domain,
 		    const char *dir, bool quiet)
 {
-	char *argv[] = { "sync",
-			 (char *)dir,
-			 "--node",
-			 (char *)url,
-			 "--workspace",
-			 (char *)ws,
-			 domain ? "--domain" : NULL,
-			 (char *)domain,
-			 NULL };
+	char *argv[10];
 
+	sync_args(argv, url, ws, domain, dir, false);
 	return run(cli_sync, argv, quiet) == 0 ? 0 : -EIO;
 }
 
@@ -115,18 +131,15 @@ int cli_barrier(const struct exec_config *cfg, const char *agent,
 {
 	const char *url, *ws, *domain, *dir;
 	int r = route(cfg, agent, workspace, &url, &ws, &domain, &dir);
-	char *argv[] = { "sync",	 (char *)dir,
-			 "--lazy",	 "--node",
-			 (char *)url,	 "--workspace",
-			 (char *)ws,	 domain ? "--domain" : NULL,
-			 (char *)domain, NULL };
-	int argc = domain ? 9 : 7;
+	char *argv[10];
+	int argc;
 
 	*bg = NULL;
 	if (r <= 0)
 		return r;
 	if (watcher_flush(url, ws, dir) == 0)
 		return 0;
+	argc = sync_args(argv, url, ws, domain, dir, true);
 	optind = 0; /* glibc: start getopt afresh */
 	return cli_sync_begin(argc, argv, bg) == 0 ? 0 : -EIO;
 }
