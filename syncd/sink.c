@@ -18,7 +18,6 @@
 #include "cleanup.h"
 #include "clock.h"
 #include "mkdirs.h"
-#include "rmtree.h"
 #include "log.h"
 #include "manifest.h"
 #include "sink_int.h"
@@ -43,7 +42,7 @@ int sd_sink_owns(uint16_t type)
 
 /* ---- files ---- */
 
-static int write_file_durable(const char *path, const void *p, size_t n)
+int sdk_write_durable(const char *path, const void *p, size_t n)
 {
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -1;
@@ -149,96 +148,6 @@ static void ws_free(struct ws *w)
 	free(w);
 }
 
-static int tree_read(void *opaque, const struct sd_id *id, void *dst,
-		     uint32_t len, struct sd_err *why)
-{
-	size_t got = 0;
-	int r = sd_store_get(opaque, id, dst, len, &got, why);
-
-	if (r == 0 && got != len) {
-		char hex[SD_ID_HEX];
-
-		snprintf(why->what, sizeof(why->what),
-			 "chunk %s: %zu bytes, the manifest says %" PRIu32,
-			 sd_id_hex(id, hex), got, len);
-		return -EIO;
-	}
-	return r;
-}
-
-/* A commit point and nothing else: the tree is left as it is. */
-static int no_commit(void *opaque, struct sd_err *why)
-{
-	(void)opaque;
-	(void)why;
-	return 0;
-}
-
-/* Say durably that w's tree does not hold its current version. */
-static int tree_stale_mark(struct ws *w, struct sd_err *why)
-{
-	_cleanup_free_ char *path = NULL;
-	int r;
-
-	if (w->tree_stale)
-		return 0;
-	if (asprintf(&path, "%s/tree-stale", w->meta) < 0)
-		return sd_err_set(why, -ENOMEM, "out of memory");
-	r = write_file_durable(path, "", 0);
-	if (r < 0)
-		return sd_err_set(why, r, "workspace %s: %s: %s", w->name, path,
-				  strerror(-r));
-	w->tree_stale = true;
-	return 0;
-}
-
-/* Build w's tree afresh for m, whose chunks are all in the store (the GC
- * lock held for reading): what was there moves aside and goes, files
- * commands wrote in it included. Then the tree is no longer stale. */
-static int tree_rebuild(struct sd_sink *s, struct ws *w,
-			const struct sd_manifest *m, struct sd_err *why)
-{
-	_cleanup_free_ char *old = NULL, *mark = NULL;
-	struct sd_tree t = { w->dir, w->stage };
-	struct sd_tree_src src = { tree_read, w->dom->store };
-	struct sd_manifest empty;
-	struct sd_delta d;
-	int r;
-
-	if (asprintf(&old, "%s/.old-%s", s->wsroot, w->name) < 0 ||
-	    asprintf(&mark, "%s/tree-stale", w->meta) < 0)
-		return sd_err_set(why, -ENOMEM, "out of memory");
-	log_warn("workspace %s: building its tree for version %" PRIu64
-		 " from the chunk store (a node with views kept none; what "
-		 "commands wrote in the old tree is dropped)",
-		 w->name, m->version);
-	util_rm_rf_at(AT_FDCWD, old);
-	if ((rename(w->dir, old) < 0 && errno != ENOENT) ||
-	    (mkdir(w->dir, 0755) < 0 && errno != EEXIST))
-		return sd_err_set(why, -errno, "workspace %s: %s: %s", w->name,
-				  w->dir, strerror(errno));
-	sd_manifest_init(&empty);
-	sd_delta_init(&d);
-	r = sd_manifest_seal(&empty, why);
-	if (r == 0 && (r = sd_delta_diff(&empty, m, &d)) < 0)
-		sd_err_set(why, r, "out of memory");
-	if (r == 0)
-		r = sd_tree_update(&t, &empty, &d, m, &src, no_commit, NULL,
-				   why);
-	if (r == 0)
-		r = sd_tree_sync(&t, &d, m, why);
-	sd_delta_free(&d);
-	sd_manifest_free(&empty);
-	if (r < 0)
-		return r;
-	if (unlink(mark) < 0 && errno != ENOENT)
-		return sd_err_set(why, -errno, "workspace %s: %s: %s", w->name,
-				  mark, strerror(errno));
-	w->tree_stale = false;
-	util_rm_rf_at(AT_FDCWD, old);
-	return 0;
-}
-
 /* Load (or create, when create) a workspace's state and finish a commit a
  * crash interrupted. */
 static struct ws *ws_load(struct sd_sink *s, const char *name,
@@ -270,7 +179,7 @@ static struct ws *ws_load(struct sd_sink *s, const char *name,
 	if (r == -ENOENT && create) {
 		r = util_mkdirs(w->meta, 0700);
 		if (r == 0)
-			r = write_file_durable(dpath, domain, strlen(domain));
+			r = sdk_write_durable(dpath, domain, strlen(domain));
 		if (r < 0) {
 			snprintf(why->what, sizeof(why->what),
 				 "workspace %s: %s: %s", name, w->meta,
@@ -300,7 +209,7 @@ static struct ws *ws_load(struct sd_sink *s, const char *name,
 	w->tree_stale = access(mark, F_OK) == 0;
 	if (s->views && st.redo && !w->tree_stale) {
 		/* The views are the workspace now: nothing to redo. */
-		r = tree_stale_mark(w, why);
+		r = sdk_tree_stale_mark(w, why);
 		if (r < 0) {
 			sd_wslog_state_free(&st);
 			goto fail;
@@ -310,7 +219,7 @@ static struct ws *ws_load(struct sd_sink *s, const char *name,
 		sd_tree_clear_stage(&t);
 	} else if (st.redo) {
 		/* The last commit may not have reached the tree: redo it. */
-		struct sd_tree_src src = { tree_read, w->dom->store };
+		struct sd_tree_src src = { sdk_tree_read, w->dom->store };
 
 		log_warn("workspace %s: the node stopped without folding its "
 			 "log: redoing version %" PRIu64 " in the tree",
@@ -342,7 +251,7 @@ static struct ws *ws_load(struct sd_sink *s, const char *name,
 			 "sync brings them",
 			 w->name, nmiss, w->cur.version);
 	else if (w->tree_stale && !s->views && w->cur.version &&
-		 tree_rebuild(s, w, &w->cur, why) < 0) {
+		 sdk_tree_rebuild(s, w, &w->cur, why) < 0) {
 		sd_wslog_state_free(&st);
 		goto fail;
 	}
@@ -759,11 +668,11 @@ static int commit_held(struct sd_sink *s, struct session *x, bool lazy,
 	if (!s->views && !w->tree_stale)
 		return sd_tree_update(t, &w->cur, cp->d, &x->result, src,
 				      commit_point, cp, why);
-	r = s->views ? tree_stale_mark(w, why) : 0;
+	r = s->views ? sdk_tree_stale_mark(w, why) : 0;
 	if (r == 0)
 		r = commit_point(cp, why);
 	if (r == 0 && !s->views)
-		r = tree_rebuild(s, w, &x->result, why);
+		r = sdk_tree_rebuild(s, w, &x->result, why);
 	return r;
 }
 
@@ -772,7 +681,7 @@ static int commit_locked(struct sd_sink *s, struct session *x,
 {
 	struct ws *w = x->ws;
 	struct sd_tree t = { w->dir, w->stage };
-	struct sd_tree_src src = { tree_read, w->dom->store };
+	struct sd_tree_src src = { sdk_tree_read, w->dom->store };
 	struct commit_point cp = { .w = w };
 	bool lazy = c->flags & TP_COMMIT_F_LAZY;
 	int r;

@@ -139,6 +139,26 @@ void sdk_fetch(struct sd_sink *s, struct tp_req *req,
 void sdk_get(struct sd_sink *s, struct tp_req *req,
 	     const struct tp_sync_get *g);
 
+/* Write n bytes at p to path durably: a temporary file, fsync, rename.
+ * 0 or -errno. */
+int sdk_write_durable(const char *path, const void *p, size_t n);
+
+/* ---- the tree (sink_tree.c) ---- */
+
+/* sd_tree_src read (opaque = the struct sd_store): a chunk of len bytes,
+ * checked. 0 or -errno with why. */
+int sdk_tree_read(void *opaque, const struct sd_id *id, void *dst, uint32_t len,
+		  struct sd_err *why);
+
+/* Say durably that w's tree does not hold its current version
+ * (ROOT/.tether/ws/NAME/tree-stale). Under w's commit lock. */
+int sdk_tree_stale_mark(struct ws *w, struct sd_err *why);
+
+/* Build w's tree afresh for m, whose chunks are all in the store (the GC
+ * lock held for reading); the tree is then no longer stale. */
+int sdk_tree_rebuild(struct sd_sink *s, struct ws *w,
+		     const struct sd_manifest *m, struct sd_err *why);
+
 /* ---- lazy workspaces (sink_lazy.c) ---- */
 
 /* The chunks m needs that w's store lacks, sorted, each once, into *out
