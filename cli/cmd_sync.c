@@ -123,14 +123,16 @@ static void print_json(const struct sd_source_report *r, const char *ws)
 	       ",\"changed\":%" PRIu64 ",\"chunks_sent\":%" PRIu64
 	       ",\"bytes_sent_raw\":%" PRIu64 ",\"bytes_sent_zstd\":%" PRIu64
 	       ",\"offer_bytes\":%" PRIu64 ",\"scan_ms\":%" PRIu64
-	       ",\"lazy\":%s,\"commit_ms\":%" PRIu64 ",\"ms\":%" PRIu64 "}\n",
+	       ",\"lazy\":%s,\"files_ahead\":%" PRIu64 ",\"commit_ms\":%" PRIu64
+	       ",\"ms\":%" PRIu64 "}\n",
 	       ws, r->version, r->up_to_date ? "true" : "false",
 	       r->full ? "true" : "false",
 	       r->scan.files + r->scan.symlinks + r->scan.hardlinks,
 	       r->scan.dirs, r->scan.bytes, r->scan.hashed_files,
 	       r->scan.hashed_bytes, r->changed, r->chunks_sent, r->raw_bytes,
 	       r->wire_bytes, r->offer_bytes, r->scan.ms,
-	       r->lazy ? "true" : "false", r->commit_ms, r->ms);
+	       r->lazy ? "true" : "false", r->scan.pending, r->commit_ms,
+	       r->ms);
 }
 
 static void print_summary(const struct sd_source_report *r, const char *dir,
@@ -151,12 +153,13 @@ static void print_summary(const struct sd_source_report *r, const char *dir,
 	}
 	printf("tether sync: %s -> %s on %s: version %" PRIu64 "%s\n"
 	       "  scanned %" PRIu64 " files (%s), %" PRIu64
-	       " read; changed: %" PRIu64 "\n"
+	       " read%s; changed: %" PRIu64 "\n"
 	       "  sent %" PRIu64 " chunks: %s, %s with zstd; in %.2f s\n",
 	       dir, ws, url, r->version, r->full ? " (full snapshot)" : "",
 	       r->scan.files + r->scan.symlinks + r->scan.hardlinks, scanned,
-	       r->scan.hashed_files, r->changed, r->chunks_sent, raw, wire,
-	       (double)r->ms / 1000);
+	       r->scan.hashed_files,
+	       r->scan.pending ? " (after a commit of their metadata)" : "",
+	       r->changed, r->chunks_sent, raw, wire, (double)r->ms / 1000);
 }
 
 /* A rate in bytes a second: digits, then k, M or G (powers of 1024). */
@@ -375,6 +378,8 @@ static int parse_sync(int argc, char **argv, const char *usage, bool watch,
 		return -EINVAL;
 	}
 	c->o.passthrough = pass;
+	/* Lazy: what the stat cache does not know goes ahead as metadata. */
+	c->o.meta_first = c->o.lazy;
 	c->o.scan.ignore = c->ignore;
 	c->o.scan.nignore = nignore;
 	return 0;
@@ -471,7 +476,6 @@ int cli_sync_begin(int argc, char **argv, struct cli_sync_bg **ret)
 	struct cli_sync_bg *bg = calloc(1, sizeof(*bg));
 	struct sd_source_report rep = { 0 };
 	struct sd_err why = { "" };
-	struct sd_manifest m;
 	int r;
 
 	*ret = NULL;
@@ -489,13 +493,9 @@ int cli_sync_begin(int argc, char **argv, struct cli_sync_bg **ret)
 		cli_sync_end(bg);
 		return CLI_EXIT_FAILURE;
 	}
-	sd_manifest_init(&m);
 	r = sd_source_open(bg->link, &bg->c.o, &bg->src, &why);
 	if (r == 0)
-		r = sd_source_scan(bg->src, &m, &rep.scan, &why);
-	if (r == 0)
-		r = sd_source_push(bg->src, &m, &rep, &why);
-	sd_manifest_free(&m);
+		r = sd_source_scan_push(bg->src, &rep, &why);
 	if (r < 0) {
 		log_error("sync %s -> %s on %s: %s", bg->c.o.dir,
 			  bg->c.o.workspace, bg->c.url,
@@ -503,6 +503,12 @@ int cli_sync_begin(int argc, char **argv, struct cli_sync_bg **ret)
 		cli_sync_end(bg);
 		return CLI_EXIT_FAILURE;
 	}
+	if (rep.lazy && rep.scan.pending)
+		log_info("sync %s -> %s: version %" PRIu64
+			 " committed ahead of the content of %" PRIu64
+			 " files (the node asks for those it reads)",
+			 bg->c.o.dir, bg->c.o.workspace, rep.version,
+			 rep.scan.pending);
 	*ret = bg;
 	return 0;
 }
@@ -645,11 +651,16 @@ static int watch_sync(struct watcher *w, const struct sd_watch_batch *b,
 		return 0;
 	if (r < 0)
 		return r;
-	if (r == 1)
-		r = sd_source_scan(w->src, &m, &rep.scan, why);
-	if (r == 0)
+	if (r == 1) {
+		/* A full scan: with --lazy, the files it does not know go
+		 * ahead as metadata, read right after. */
+		r = sd_source_scan_push(w->src, &rep, why);
+		if (r == 0)
+			r = sd_source_define(w->src, &rep, why);
+	} else {
 		r = sd_source_push_delta(w->src, &m, &d, &rep, why);
-	sd_manifest_free(&m);
+		sd_manifest_free(&m);
+	}
 	sd_delta_free(&d);
 	rep.ms = util_now_ms() - t0;
 	if (r == 0)

@@ -60,6 +60,9 @@ static void rec_free(struct tfs_inode *x)
 {
 	if (x->is_file)
 		fs_file_free(&x->f);
+	if (x->def)
+		fs_file_free(x->def);
+	free(x->def);
 	if (x->fd >= 0)
 		close(x->fd);
 	pthread_mutex_destroy(&x->lock);

@@ -31,6 +31,9 @@ struct tfs_inode {
 	struct fs_attr attr;
 	bool is_file;
 	struct fs_file f; /* a lower file: its chunks */
+	/* f pending: f with its chunk list once a read had it defined
+	 * (under lock), or NULL. */
+	struct fs_file *def;
 	/* Writable views. parent and name under the table lock. */
 	uint64_t parent; /* directory of the last lookup; 0 for the root */
 	char *name;	 /* NULL in read-only views */

@@ -97,11 +97,18 @@ int ov_chain(struct tfs *t, const char *path, int len)
 int ov_each_chunk(struct tfs *t, const struct fs_file *f, ov_chunk_fn fn,
 		  void *opaque)
 {
+	struct fs_file def = { 0 };
 	uint8_t *buf = NULL;
 	size_t cap = 0;
 	uint64_t off = 0;
 	int r = 0;
 
+	if (f->pending) {
+		r = tfs_define(t, f, &def);
+		if (r < 0)
+			return r;
+		f = &def;
+	}
 	for (uint32_t i = 0; r == 0 && i < f->nchunks; i++) {
 		uint32_t n = f->chunks[i].len;
 		struct sd_err why = { "" };
@@ -129,6 +136,7 @@ int ov_each_chunk(struct tfs *t, const struct fs_file *f, ov_chunk_fn fn,
 		off += n;
 	}
 	free(buf);
+	fs_file_free(&def);
 	return r;
 }
 

@@ -251,10 +251,48 @@ int tfs_store_get(void *store, const struct fs_file *f, uint32_t i, void *dst,
 	return r;
 }
 
-/* Chunk i of h into h->buf (under h->lock). 0 or -errno, logged. */
-static int load_chunk(struct tfs *t, struct tfs_inode *h, uint32_t i)
+int tfs_define(struct tfs *t, const struct fs_file *f, struct fs_file *out)
 {
-	const struct sd_chunkref *c = &h->f.chunks[i];
+	struct sd_err why = { "" };
+	int r = t->src.define ? t->src.define(t->src.opaque, f, out, &why)
+			      : sd_err_set(&why, -EIO,
+					   "its content is not known here "
+					   "yet");
+
+	if (r < 0) {
+		log_error("view %s: %s: %s", t->name, f->path ? f->path : "?",
+			  why.what[0] ? why.what : strerror(-r));
+		return r == -ENOMEM ? r : -EIO;
+	}
+	return 0;
+}
+
+/* The chunks of h's lower file: f, or once defined, a pending one's
+ * (under h->lock). NULL with *r set when it cannot be had. */
+static const struct fs_file *chunks_of(struct tfs *t, struct tfs_inode *h,
+				       int *r)
+{
+	struct fs_file *d;
+
+	if (!h->f.pending)
+		return &h->f;
+	if (h->def)
+		return h->def;
+	d = calloc(1, sizeof(*d));
+	*r = d ? tfs_define(t, &h->f, d) : -ENOMEM;
+	if (*r < 0) {
+		free(d);
+		return NULL;
+	}
+	h->def = d;
+	return d;
+}
+
+/* Chunk i of f (h's) into h->buf (under h->lock). 0 or -errno, logged. */
+static int load_chunk(struct tfs *t, struct tfs_inode *h,
+		      const struct fs_file *f, uint32_t i)
+{
+	const struct sd_chunkref *c = &f->chunks[i];
 	struct sd_err why = { "" };
 	int r;
 
@@ -269,12 +307,12 @@ static int load_chunk(struct tfs *t, struct tfs_inode *h, uint32_t i)
 		h->cap = c->len;
 	}
 	h->cached = UINT32_MAX;
-	r = t->src.get(t->src.opaque, &h->f, i, h->buf, h->cap, &why);
+	r = t->src.get(t->src.opaque, f, i, h->buf, h->cap, &why);
 	if (r < 0) {
 		char hex[SD_ID_HEX];
 
 		log_error("view %s: inode %" PRIu64 ": chunk %s: %s", t->name,
-			  h->f.ino, sd_id_hex(&c->id, hex),
+			  f->ino, sd_id_hex(&c->id, hex),
 			  why.what[0] ? why.what : strerror(-r));
 		return r == -ENOMEM ? r : -EIO;
 	}
@@ -292,6 +330,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 void tfs_read_lower(fuse_req_t req, struct tfs_inode *h, size_t size, off_t off)
 {
+	const struct fs_file *f;
 	uint64_t pos = (uint64_t)off, end;
 	uint8_t *out;
 	size_t n = 0;
@@ -315,11 +354,13 @@ void tfs_read_lower(fuse_req_t req, struct tfs_inode *h, size_t size, off_t off)
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
-	for (uint32_t i = fs_file_chunk_at(&h->f, pos); pos < end; i++) {
-		uint64_t cstart = h->f.ends[i] - h->f.chunks[i].len;
-		uint64_t take = (h->f.ends[i] < end ? h->f.ends[i] : end) - pos;
+	f = chunks_of(tfs_of(req), h, &r);
+	for (uint32_t i = f ? fs_file_chunk_at(f, pos) : 0; f && pos < end;
+	     i++) {
+		uint64_t cstart = f->ends[i] - f->chunks[i].len;
+		uint64_t take = (f->ends[i] < end ? f->ends[i] : end) - pos;
 
-		r = load_chunk(tfs_of(req), h, i);
+		r = load_chunk(tfs_of(req), h, f, i);
 		if (r < 0)
 			break;
 		memcpy(out + n, h->buf + (pos - cstart), (size_t)take);

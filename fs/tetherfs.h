@@ -26,7 +26,16 @@ struct tfs_source {
 	int (*get)(void *opaque, const struct fs_file *f, uint32_t i, void *dst,
 		   size_t cap, struct sd_err *why);
 	void *opaque;
+	/* A pending file (f->pending): its chunk list into *out (a copy of
+	 * f with its chunks), waiting for it a bounded time. 0 or -errno
+	 * with why. NULL: a pending file cannot be read (-EIO). */
+	int (*define)(void *opaque, const struct fs_file *f,
+		      struct fs_file *out, struct sd_err *why);
 };
+
+/* Pending f with its chunk list (t's source's define) into *out; logged
+ * on failure. 0, -EIO or -ENOMEM. */
+int tfs_define(struct tfs *t, const struct fs_file *f, struct fs_file *out);
 
 /* A source over a local chunk store (opaque = the struct sd_store). */
 int tfs_store_get(void *store, const struct fs_file *f, uint32_t i, void *dst,

@@ -150,7 +150,7 @@ static mode_t type_bits(uint8_t type)
 	switch (type) {
 	case SD_T_DIR: return S_IFDIR;
 	case SD_T_SYMLINK: return S_IFLNK;
-	default: return S_IFREG; /* SD_T_FILE, SD_T_HARDLINK */
+	default: return S_IFREG; /* SD_T_FILE, SD_T_HARDLINK, SD_T_PENDING */
 	}
 }
 
@@ -332,9 +332,13 @@ static int inval_gone(struct invals *iv, const struct ver *o, uint32_t i)
 	return inval_inode(iv, o->ino[i]);
 }
 
-/* Whether a file's bytes differ between two versions of its entry. */
+/* Whether a file's bytes differ between two versions of its entry (of
+ * one type). A pending file's are the same while its size and mtime are:
+ * the source checks them when it reads the file. */
 static bool content_changed(const struct sd_entry *a, const struct sd_entry *b)
 {
+	if (a->type == SD_T_PENDING)
+		return a->size != b->size || a->mtime_ns != b->mtime_ns;
 	if (a->type != SD_T_FILE)
 		return false;
 	if (a->size != b->size || a->nchunks != b->nchunks)
@@ -703,7 +707,6 @@ int fs_view_open(struct fs_view *v, uint64_t ino, struct fs_file *out)
 	uint32_t s = ver_find(w, ino);
 	const struct sd_entry *e;
 	struct fs_file f = { .ino = ino };
-	uint64_t end = 0;
 	int r = 0;
 
 	if (s == NONE) {
@@ -715,30 +718,56 @@ int fs_view_open(struct fs_view *v, uint64_t ino, struct fs_file *out)
 		goto out;
 	}
 	e = &w->m.e[s - 1];
+	if (e->type == SD_T_PENDING) {
+		/* Its chunk list comes later: tfs_source.define. */
+		f.size = e->size;
+		f.pending = true;
+		f.mtime_ns = e->mtime_ns;
+		f.path = strndup(e->path, e->path_len);
+		r = f.path ? 0 : -ENOMEM;
+		if (r == 0)
+			*out = f;
+		goto out;
+	}
 	if (e->type != SD_T_FILE) {
 		r = -EINVAL;
 		goto out;
 	}
 	f.size = e->size;
-	f.nchunks = e->nchunks;
-	f.chunks = arr(f.nchunks, sizeof(*f.chunks));
-	f.ends = arr(f.nchunks, sizeof(*f.ends));
 	f.path = strndup(e->path, e->path_len);
-	if (!f.chunks || !f.ends || !f.path) {
+	r = f.path ? fs_file_set_chunks(&f, e->chunks, e->nchunks) : -ENOMEM;
+	if (r < 0)
 		fs_file_free(&f);
-		r = -ENOMEM;
-		goto out;
-	}
-	if (f.nchunks)
-		memcpy(f.chunks, e->chunks, f.nchunks * sizeof(*f.chunks));
-	for (uint32_t i = 0; i < f.nchunks; i++) {
-		end += f.chunks[i].len;
-		f.ends[i] = end;
-	}
-	*out = f;
+	else
+		*out = f;
 out:
 	ver_put(w);
 	return r;
+}
+
+int fs_file_set_chunks(struct fs_file *f, const struct sd_chunkref *c,
+		       uint32_t n)
+{
+	uint64_t end = 0;
+
+	f->chunks = arr(n, sizeof(*f->chunks));
+	f->ends = arr(n, sizeof(*f->ends));
+	if (!f->chunks || !f->ends) {
+		free(f->chunks);
+		free(f->ends);
+		f->chunks = NULL;
+		f->ends = NULL;
+		return -ENOMEM;
+	}
+	if (n)
+		memcpy(f->chunks, c, n * sizeof(*f->chunks));
+	for (uint32_t i = 0; i < n; i++) {
+		end += f->chunks[i].len;
+		f->ends[i] = end;
+	}
+	f->nchunks = n;
+	f->pending = false;
+	return 0;
 }
 
 void fs_file_free(struct fs_file *f)

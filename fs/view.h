@@ -60,6 +60,10 @@ struct fs_file {
 	struct sd_chunkref *chunks; /* malloc'd */
 	uint64_t *ends; /* malloc'd: ends[i] = end offset of chunk i */
 	char *path;	/* malloc'd: its path in the version it came from */
+	/* A pending file (SD_T_PENDING): no chunks yet, its size and mtime
+	 * name the bytes the source is to define (tfs_source.define). */
+	bool pending;
+	int64_t mtime_ns;
 };
 
 /* How a new version changes what the kernel may have cached, one call per
@@ -134,10 +138,16 @@ typedef bool (*fs_view_dir_fn)(void *opaque, const struct fs_dirent *d);
 int fs_view_readdir(struct fs_view *v, uint64_t ino, uint64_t off,
 		    fs_view_dir_fn fn, void *opaque);
 
-/* Open ino for reading: *out filled (free with fs_file_free). 0, -ENOENT,
- * -EISDIR, -EINVAL (a symlink), -ENOMEM. */
+/* Open ino for reading: *out filled (free with fs_file_free); a pending
+ * file's without chunks (out->pending). 0, -ENOENT, -EISDIR, -EINVAL (a
+ * symlink), -ENOMEM. */
 int fs_view_open(struct fs_view *v, uint64_t ino, struct fs_file *out);
 void fs_file_free(struct fs_file *f);
+
+/* Give f a copy of the n chunks c (and their ends): f is then no longer
+ * pending. 0 or -ENOMEM (f unchanged). */
+int fs_file_set_chunks(struct fs_file *f, const struct sd_chunkref *c,
+		       uint32_t n);
 
 /* The index of the chunk holding byte off of f (off < f->size). */
 uint32_t fs_file_chunk_at(const struct fs_file *f, uint64_t off);

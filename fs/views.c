@@ -153,6 +153,51 @@ static int lazy_get(void *opaque, const struct fs_file *f, uint32_t i,
 	return tfs_store_get(w->store, f, i, dst, cap, why);
 }
 
+/* A tfs_source define (opaque = the view): a pending file's chunk list,
+ * asked of the source and awaited. */
+static int lazy_define(void *opaque, const struct fs_file *f,
+		       struct fs_file *out, struct sd_err *why)
+{
+	struct view *w = opaque;
+	struct sd_chunkref *c = NULL;
+	struct sd_id key;
+	uint32_t n = 0;
+	int r;
+
+	/* The kernel retries a failed read: the one that waited stands for
+	 * it a fetch timeout long. */
+	sd_id_of(&key, f->path, strlen(f->path));
+	if (gave_up(w, &key, false))
+		return sd_err_set(why, -EIO,
+				  "its content was waited for and did not "
+				  "arrive");
+	r = sd_sink_define_await(w->owner->sink, w->name, f->path, f->size,
+				 f->mtime_ns, w->owner->fetch_ms, &c, &n, why);
+	if (r == -ETIMEDOUT) {
+		gave_up(w, &key, true);
+		return sd_err_set(why, -EIO,
+				  "its content (metadata went ahead) did not "
+				  "arrive within %.1f s (is a tether sync, "
+				  "watch or exec of the source still running?)",
+				  w->owner->fetch_ms / 1000.0);
+	}
+	if (r == -ESHUTDOWN)
+		return sd_err_set(why, -EIO, "the node is stopping");
+	if (r < 0)
+		return why->what[0] ? r
+				    : sd_err_set(why, r, "%s", strerror(-r));
+	*out = (struct fs_file){ .ino = f->ino,
+				 .size = f->size,
+				 .path = strdup(f->path) };
+	r = out->path ? fs_file_set_chunks(out, c, n) : -ENOMEM;
+	free(c);
+	if (r < 0) {
+		fs_file_free(out);
+		return sd_err_set(why, r, "out of memory");
+	}
+	return 0;
+}
+
 int fs_views_new(const char *root, struct sd_sink *sink, unsigned fetch_ms,
 		 struct fs_views **ret)
 {
@@ -230,7 +275,7 @@ static struct view *view_add(struct fs_views *v, const char *name,
 	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
 		log_error_errno(-errno, "view %s: %s", name, path);
 	} else {
-		struct tfs_source src = { lazy_get, w };
+		struct tfs_source src = { lazy_get, w, lazy_define };
 
 		r = tfs_mount(path, name, &src, upper, &w->fs, &why);
 		if (r < 0)

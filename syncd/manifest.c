@@ -465,11 +465,12 @@ int sdm_entry_check(const struct sd_entry *e, struct sd_err *why)
 	if (e->type != SD_T_FILE && e->nchunks)
 		return sd_err_set(why, -EINVAL, "%s: chunks on a non-file",
 				  sdm_show(&s, e->path, e->path_len));
-	if ((e->type == SD_T_FILE || e->type == SD_T_DIR) &&
+	if ((e->type == SD_T_FILE || e->type == SD_T_DIR ||
+	     e->type == SD_T_PENDING) &&
 	    (e->target || e->target_len))
 		return sd_err_set(why, -EINVAL, "%s: target on a %s",
 				  sdm_show(&s, e->path, e->path_len),
-				  e->type == SD_T_FILE ? "file" : "directory");
+				  e->type == SD_T_DIR ? "directory" : "file");
 
 	switch (e->type) {
 	case SD_T_FILE: {
@@ -508,6 +509,14 @@ int sdm_entry_check(const struct sd_entry *e, struct sd_err *why)
 				(unsigned long long)e->size);
 		return 0;
 	}
+	case SD_T_PENDING:
+		if (e->size > SD_FILE_MAX)
+			return sd_err_set(why, -EINVAL,
+					  "%s: size %llu over %llu",
+					  sdm_show(&s, e->path, e->path_len),
+					  (unsigned long long)e->size,
+					  (unsigned long long)SD_FILE_MAX);
+		return 0;
 	case SD_T_DIR:
 		if (e->size)
 			return sd_err_set(why, -EINVAL,
@@ -770,7 +779,7 @@ int sdm_tree_check(struct sd_manifest *m, struct sd_err *why)
 {
 	const struct sd_entry *e = m->e;
 	size_t n = m->count, *last, links = 0;
-	uint64_t files = 0, bytes = 0;
+	uint64_t files = 0, bytes = 0, pending = 0;
 	struct shown s, t;
 	int r = 0;
 
@@ -811,8 +820,9 @@ int sdm_tree_check(struct sd_manifest *m, struct sd_err *why)
 			last[e[i].path_len] = i + 1;
 		else
 			files++;
-		if (e[i].type == SD_T_FILE)
+		if (e[i].type == SD_T_FILE || e[i].type == SD_T_PENDING)
 			bytes += e[i].size;
+		pending += e[i].type == SD_T_PENDING;
 		if (r == 0 && e[i].type == SD_T_HARDLINK) {
 			r = sdm_hardlink_check(e, n, i, why);
 			links++;
@@ -822,6 +832,7 @@ int sdm_tree_check(struct sd_manifest *m, struct sd_err *why)
 	m->nhardlinks = links;
 	m->nfiles = files;
 	m->nbytes = bytes;
+	m->npending = pending;
 	return r;
 }
 

@@ -40,6 +40,13 @@ enum sd_type {
 	 * own entry they are 0/NULL (sd_manifest_resolve() finds the
 	 * primary). */
 	SD_T_HARDLINK = 4,
+	/* A regular file whose chunk list is not known yet: its metadata
+	 * went ahead of its content (a lazy commit of files the source had
+	 * not hashed; docs/protocol.md, "Metadata ahead of content"). size,
+	 * mode and mtime as a file's, no chunks. A node serves its bytes
+	 * once the source defines it (SYNC_DEFINE) or a later version has
+	 * it as a SD_T_FILE. Never a hardlink's target. */
+	SD_T_PENDING = 5,
 };
 
 struct sd_chunkref {
@@ -55,9 +62,9 @@ struct sd_entry {
 	 * path_len excludes the NUL. The root itself has no entry. */
 	char *path;
 	uint32_t path_len;
-	uint8_t type;	  /* enum sd_type */
-	uint32_t mode;	  /* permission bits only: mode & 07777; HARDLINK 0 */
-	uint64_t size;	  /* FILE: bytes; SYMLINK: target length; else 0 */
+	uint8_t type;  /* enum sd_type */
+	uint32_t mode; /* permission bits only: mode & 07777; HARDLINK 0 */
+	uint64_t size; /* FILE, PENDING: bytes; SYMLINK: target length; else 0 */
 	int64_t mtime_ns; /* nanoseconds since the epoch; HARDLINK 0 */
 	/* SYMLINK: the link's target, stored as is, never followed (may be
 	 * absolute or contain ".."; it is data): 1 to SD_PATH_MAX bytes, no
@@ -102,9 +109,10 @@ struct sd_manifest {
 	/* Valid when sealed, so no caller needs a pass over e[] for them:
 	 * SD_T_HARDLINK entries (a pass looking for them can be skipped
 	 * when there are none), entries other than directories, and the
-	 * sum of the sizes of SD_T_FILE entries. */
+	 * sum of the sizes of SD_T_FILE and SD_T_PENDING entries, and the
+	 * SD_T_PENDING entries. */
 	size_t nhardlinks;
-	uint64_t nfiles, nbytes;
+	uint64_t nfiles, nbytes, npending;
 };
 
 /* Why a decode or a check refused its input: names the field or path. */

@@ -164,6 +164,7 @@ static void wr_entry(struct wr *w, const struct sd_entry *prev,
 			put_var(w, e->chunks[i].len);
 		}
 		break;
+	case SD_T_PENDING: put_var(w, e->size); break;
 	case SD_T_SYMLINK:
 	case SD_T_HARDLINK:
 		if (!wr_room(w, VAR_MAX + e->target_len))
@@ -452,6 +453,12 @@ static int rd_target(struct rd *r, struct sd_manifest *m, struct sd_entry *e)
 	return 0;
 }
 
+/* A pending file's size: no chunks follow. */
+static int rd_size(struct rd *r, struct sd_entry *e)
+{
+	return rd_var(r, "size", &e->size);
+}
+
 static int rd_chunks(struct rd *r, struct sd_manifest *m, struct sd_entry *e)
 {
 	uint64_t n, len;
@@ -508,7 +515,8 @@ static int rd_entries(struct rd *r, struct sd_manifest *m, size_t n)
 		if (rd_left(r) < 1)
 			return rd_truncated(r);
 		e.type = *r->p++;
-		if (e.type >= SD_T_FILE && e.type <= SD_T_SYMLINK) {
+		if (e.type >= SD_T_FILE && e.type <= SD_T_PENDING &&
+		    e.type != SD_T_HARDLINK) {
 			if (rd_left(r) < 10)
 				return rd_truncated(r);
 			e.mode = (uint32_t)get_le(r->p, 2);
@@ -523,6 +531,7 @@ static int rd_entries(struct rd *r, struct sd_manifest *m, size_t n)
 			e.size = e.target_len;
 			break;
 		case SD_T_HARDLINK: k = rd_target(r, m, &e); break;
+		case SD_T_PENDING: k = rd_size(r, &e); break;
 		default: return rd_fail(r, -EINVAL, "unknown type %u", e.type);
 		}
 		if (k < 0)

@@ -385,8 +385,9 @@ static int apply(const struct sd_manifest *base, const struct sd_delta *d,
 			links[nlinks++] = out->count;
 		if (e->type != SD_T_DIR)
 			out->nfiles++;
-		if (e->type == SD_T_FILE)
+		if (e->type == SD_T_FILE || e->type == SD_T_PENDING)
 			out->nbytes += e->size;
+		out->npending += e->type == SD_T_PENDING;
 		r = sdm_entry_share(out, from, e);
 	}
 	if (r < 0) {

@@ -650,9 +650,18 @@ static int hash_all(struct scan *sc)
 	sc->todo = malloc((sc->n + 1) * sizeof(*sc->todo));
 	if (!sc->todo)
 		return -ENOMEM;
-	for (size_t i = 0; i < sc->n; i++)
-		if (sc->v[i].type == SD_T_FILE && sc->v[i].hash)
-			sc->todo[sc->ntodo++] = i;
+	for (size_t i = 0; i < sc->n; i++) {
+		struct item *it = &sc->v[i];
+
+		if (it->type != SD_T_FILE || !it->hash)
+			continue;
+		if (sc->o->pending && it->nlink == 1 && it->size) {
+			it->type = SD_T_PENDING;
+			it->hash = false;
+			continue;
+		}
+		sc->todo[sc->ntodo++] = i;
+	}
 	if (n > sc->ntodo)
 		n = sc->ntodo ? (unsigned)sc->ntodo : 1;
 	atomic_init(&sc->next, 0);
@@ -695,7 +704,12 @@ static struct sd_entry item_entry(struct scan *sc, struct item *it)
 		e.mode = it->mode;
 		e.mtime_ns = it->mtime;
 	}
-	if (it->type == SD_T_FILE) {
+	if (it->type == SD_T_PENDING) {
+		e.size = it->size;
+		sc->st->files++;
+		sc->st->pending++;
+		sc->st->bytes += it->size;
+	} else if (it->type == SD_T_FILE) {
 		e.size = it->size;
 		e.nchunks = it->nchunks;
 		e.chunks = it->chunks;

@@ -19,6 +19,11 @@ struct sd_scan_opts {
 	unsigned threads;	   /* hashing threads; 0: one per CPU */
 	const char *const *ignore; /* extra ignore patterns (config) */
 	size_t nignore;
+	/* Metadata ahead of content: a regular file the stat cache does not
+	 * know (one name, not empty) is not read but becomes a
+	 * SD_T_PENDING entry, for a lazy commit to a node with views; a
+	 * scan without it reads them later. */
+	bool pending;
 };
 
 struct sd_scan_stats {
@@ -26,6 +31,7 @@ struct sd_scan_stats {
 	uint64_t bytes;	       /* sum of file sizes */
 	uint64_t hashed_files; /* read and chunked this time */
 	uint64_t hashed_bytes;
+	uint64_t pending; /* files left unread (opts.pending) */
 	uint64_t skipped; /* sockets, fifos, devices: not synced */
 	uint64_t ms;	  /* wall time of the scan */
 };

@@ -37,7 +37,8 @@ int sd_sink_owns(uint16_t type)
 {
 	return (type >= TP_SYNC_BEGIN && type <= TP_SYNC_TABLE) ||
 	       (type >= TP_SYNC_FETCH && type <= TP_SYNC_CHUNKS) ||
-	       type == TP_SYNC_SERVE || type == TP_SYNC_FILL;
+	       type == TP_SYNC_SERVE || type == TP_SYNC_FILL ||
+	       type == TP_SYNC_DEFINE;
 }
 
 /* ---- files ---- */
@@ -143,6 +144,7 @@ static void ws_free(struct ws *w)
 	free(w->miss);
 	free(w->miss_got);
 	free(w->q);
+	sdk_defs_free(w);
 	free(w->pass);
 	sd_wslog_close(w->log);
 	free(w);
@@ -245,11 +247,12 @@ static struct ws *ws_load(struct sd_sink *s, const char *name,
 		goto nomem;
 	}
 	sdk_missing_set(s, w, miss, nmiss);
-	if (nmiss)
-		log_warn("workspace %s: %zu chunks of version %" PRIu64
+	if (nmiss || w->cur.npending)
+		log_warn("workspace %s: %zu chunks and %" PRIu64
+			 " file contents of version %" PRIu64
 			 " have not arrived (a lazy sync did not finish); a "
 			 "sync brings them",
-			 w->name, nmiss, w->cur.version);
+			 w->name, nmiss, w->cur.npending, w->cur.version);
 	else if (w->tree_stale && !s->views && w->cur.version &&
 		 sdk_tree_rebuild(s, w, &w->cur, why) < 0) {
 		sd_wslog_state_free(&st);
@@ -339,7 +342,8 @@ static void state_of(const struct ws *w, struct tp_sync_state *st)
 				      .files = w->cur.nfiles,
 				      .bytes = w->cur.nbytes,
 				      .committed_ms = w->committed_ms,
-				      .missing = w->nmissing };
+				      .missing =
+					      w->nmissing + w->cur.npending };
 	if (w->cur.version)
 		memcpy(st->root, w->cur.root.b, TP_ID_SIZE);
 }
@@ -647,6 +651,12 @@ static int commit_held(struct sd_sink *s, struct session *x, bool lazy,
 			 w->name, missing, x->nwant);
 		return -ENOENT;
 	}
+	if (x->result.npending && !lazy)
+		return sd_err_set(why, -EINVAL,
+				  "workspace %s: %" PRIu64
+				  " files have no chunk list yet: only a "
+				  "lazy commit may hold them",
+				  w->name, x->result.npending);
 	/* The log and the tree take the delta from the committed version:
 	 * the offered one when it was, else (a full snapshot) the diff. */
 	if (!x->have_delta) {
@@ -733,6 +743,7 @@ static int commit_locked(struct sd_sink *s, struct session *x,
 	w->committed_ms = (uint64_t)util_epoch_ms();
 	w->tree_synced = false; /* until after_commit() */
 	sdk_missing_set(s, w, cp.miss, cp.nmiss);
+	sdk_defs_prune(w);
 	pthread_mutex_unlock(&s->lock);
 	if (cp.nmiss)
 		log_info("workspace %s: version %" PRIu64
@@ -887,6 +898,7 @@ static void run_job(struct sd_sink *s, struct tp_req *req,
 	case TP_SYNC_GET: sdk_get(s, req, &m->get); break;
 	case TP_SYNC_SERVE: sdk_serve(s, req, &m->serve); break;
 	case TP_SYNC_FILL: sdk_fill(s, req, &m->fill); break;
+	case TP_SYNC_DEFINE: sdk_define(s, req, &m->define); break;
 	default:
 		tp_req_reply_error(req, EPROTO, "%s is not a request",
 				   tp_type_name(m->type));
@@ -985,10 +997,11 @@ int sd_sink_workspace_dir(void *opaque, const char *name, char *out, size_t cap,
 		r = -ENOENT;
 	} else if (w->tree_stale) {
 		snprintf(err, errcap,
-			 "workspace %s: %zu chunks of version %" PRIu64
+			 "workspace %s: %zu chunks and %" PRIu64
+			 " file contents of version %" PRIu64
 			 " have not arrived (a lazy sync did not finish): "
 			 "sync it again",
-			 name, w->nmissing, w->cur.version);
+			 name, w->nmissing, w->cur.npending, w->cur.version);
 		r = -ENOENT;
 	} else if (!realpath(w->dir, out) || strlen(out) >= cap) {
 		snprintf(err, errcap, "workspace %s: %s: %s", name, w->dir,

@@ -35,6 +35,20 @@ struct sd_id;
 int sd_sink_await(struct sd_sink *s, const char *name, const struct sd_id *ids,
 		  size_t n, unsigned timeout_ms);
 
+/* A view's reader needs the bytes of a pending file of workspace name
+ * (path, size and mtime as its version has them), whose chunk list is not
+ * known yet: its chunk list from the source's definition (SYNC_DEFINE) or
+ * from a later version that has it hashed; else ask the source for it
+ * (SYNC_ASK) and wait. 0 with *chunks (malloc'd, the caller frees it) and
+ * *n; -EIO with why when the source could not read it; -ETIMEDOUT after
+ * timeout_ms; -ENOENT; -ESHUTDOWN; -ENOMEM. */
+struct sd_chunkref;
+struct sd_err;
+int sd_sink_define_await(struct sd_sink *s, const char *name, const char *path,
+			 uint64_t size, int64_t mtime_ns, unsigned timeout_ms,
+			 struct sd_chunkref **chunks, uint32_t *n,
+			 struct sd_err *why);
+
 /* Whether workspace name reads its file bytes from its source's directory
  * on this host (passthrough): 1 with the directory in out (cap bytes), or
  * 0. */

@@ -18,6 +18,9 @@
 
 #define WORKERS 2
 
+struct pend;
+struct sdk_def;
+
 struct domain {
 	struct domain *next;
 	char name[TP_NAME_MAX + 1];
@@ -65,6 +68,13 @@ struct ws {
 	size_t nmiss, nmissing;
 	struct sd_id *q;
 	size_t nq, capq;
+	/* Metadata ahead of content (sink_define.c), under the sink lock:
+	 * the pending files of cur readers wait for, to ask the source for
+	 * (SYNC_ASK), oldest first; and the definitions that came
+	 * (SYNC_DEFINE). */
+	struct pend *asks;
+	size_t nasks, capasks;
+	struct sdk_def *defs;
 	/* Passthrough (sink_pass.c): the source's directory on this host,
 	 * which views read file bytes from, or NULL. Under the sink lock;
 	 * ROOT/.tether/ws/NAME/passthrough keeps it across restarts. */
@@ -193,6 +203,29 @@ void sdk_serve(struct sd_sink *s, struct tp_req *req,
 	       const struct tp_sync_serve *v);
 void sdk_fill(struct sd_sink *s, struct tp_req *req,
 	      const struct tp_sync_fill *f);
+
+/* Wait on cond (its clock is CLOCK_MONOTONIC, as util_now_ms()'s) until
+ * at_ms at the latest. */
+void sdk_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t at_ms);
+
+/* ---- metadata ahead of content (sink_define.c) ---- */
+
+/* Whether a reader of w waits for a pending file to be asked for; then
+ * answer a SYNC_SERVE poll (req, its session) with the oldest ask, which
+ * leaves the queue. Sink lock held. */
+bool sdk_asked(const struct ws *w);
+void sdk_ask_reply(struct tp_req *req, struct ws *w, uint64_t session);
+
+/* After w's current version changed: drop the definitions and asks of
+ * files it no longer has pending as they were. Sink lock held. */
+void sdk_defs_prune(struct ws *w);
+
+/* Free w's definitions and asks (the workspace goes). */
+void sdk_defs_free(struct ws *w);
+
+/* SYNC_DEFINE, on a worker thread with no lock held. */
+void sdk_define(struct sd_sink *s, struct tp_req *req,
+		const struct tp_sync_define *v);
 
 /* Start and stop the thread that answers held SYNC_SERVE polls when they
  * are due. */

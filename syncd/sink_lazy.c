@@ -30,10 +30,7 @@ struct poll {
 	int64_t due_ms;
 };
 
-/* Wait on cond (its clock is CLOCK_MONOTONIC, as util_now_ms()'s) until
- * at_ms at the latest. */
-static void wait_until(pthread_cond_t *cond, pthread_mutex_t *lock,
-		       int64_t at_ms)
+void sdk_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t at_ms)
 {
 	struct timespec ts = { .tv_sec = at_ms / 1000,
 			       .tv_nsec = (at_ms % 1000) * 1000000 };
@@ -155,20 +152,27 @@ static void enqueue(struct ws *w, const struct sd_id *ids, size_t n)
 	}
 }
 
-/* Answer p with up to TP_WANT_MAX of its workspace's queued ids, oldest
- * first, and free it. */
+/* Answer p with the oldest file its workspace's readers wait to have
+ * asked for, else with up to TP_WANT_MAX of its queued ids, oldest first,
+ * and free it. */
 static void answer(struct poll *p)
 {
 	struct tp_msg m = { .type = TP_SYNC_WANT };
 	struct ws *w = p->ws;
 	uint32_t n = (uint32_t)(w->nq > TP_WANT_MAX ? TP_WANT_MAX : w->nq);
 
+	if (sdk_asked(w)) {
+		sdk_ask_reply(p->req, w, p->session);
+		free(p);
+		return;
+	}
 	m.want.session = p->session;
 	m.want.total = n;
 	m.want.count = n;
 	m.want.ids = n ? w->q[0].b : NULL;
 	tp_req_reply(p->req, &m);
-	memmove(w->q, w->q + n, (w->nq - n) * sizeof(*w->q));
+	if (n)
+		memmove(w->q, w->q + n, (w->nq - n) * sizeof(*w->q));
 	w->nq -= n;
 	free(p);
 }
@@ -182,7 +186,7 @@ static int64_t answer_due(struct sd_sink *s, bool all)
 	for (struct poll **pp = &s->polls; *pp;) {
 		struct poll *p = *pp;
 
-		if (all || p->ws->nq || p->due_ms <= now) {
+		if (all || p->ws->nq || sdk_asked(p->ws) || p->due_ms <= now) {
 			*pp = p->next;
 			if (all)
 				p->ws->nq = 0;
@@ -207,7 +211,7 @@ static void *lazy_thread(void *arg)
 		if (next < 0)
 			pthread_cond_wait(&s->polls_cond, &s->lock);
 		else
-			wait_until(&s->polls_cond, &s->lock, next);
+			sdk_wait_until(&s->polls_cond, &s->lock, next);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
@@ -280,7 +284,7 @@ void sdk_serve(struct sd_sink *s, struct tp_req *req,
 	}
 	*p = (struct poll){ s->polls, req, w, v->session,
 			    util_now_ms() + v->wait_ms };
-	if (w->nq || !v->wait_ms || s->quiesced) {
+	if (w->nq || sdk_asked(w) || !v->wait_ms || s->quiesced) {
 		answer(p);
 	} else {
 		s->polls = p;
@@ -340,8 +344,8 @@ int sd_sink_await(struct sd_sink *s, const char *name, const struct sd_id *ids,
 			pthread_cond_signal(&s->polls_cond);
 			requeue = now + REQUEUE_MS;
 		}
-		wait_until(&s->arrived, &s->lock,
-			   requeue < end ? requeue : end);
+		sdk_wait_until(&s->arrived, &s->lock,
+			       requeue < end ? requeue : end);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return r;

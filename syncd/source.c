@@ -199,7 +199,8 @@ static int commit(struct sd_source *s, uint64_t session,
 	if (r < 0)
 		return r;
 	rep->version = reply.state.version;
-	rep->commit_ms = (uint64_t)(util_now_ms() - s->t0_ms);
+	if (!rep->commit_ms)
+		rep->commit_ms = (uint64_t)(util_now_ms() - s->t0_ms);
 	return 0;
 }
 
@@ -294,7 +295,7 @@ static int push_once(struct sd_source *s, struct sd_manifest *m,
 		sds_fini(&sd);
 		return r;
 	}
-	if (o->lazy && !s->no_lazy && sd.ntasks) {
+	if (o->lazy && !s->no_lazy && (sd.ntasks || m->npending)) {
 		r = commit(s, sd.session, m, true, rep, why);
 		if (r == 0) {
 			/* The chunks follow, once m is the source's last. */
@@ -309,13 +310,15 @@ static int push_once(struct sd_source *s, struct sd_manifest *m,
 			rep->lazy = true;
 			return 0;
 		}
-		if (r != -EOPNOTSUPP) {
+		if (r == -EOPNOTSUPP)
+			s->no_lazy = true;
+		if (r != -EOPNOTSUPP || m->npending) {
+			/* Pending files: sd_source_scan_push() reads them. */
 			sds_fini(&sd);
 			return r;
 		}
 		/* A node without views: chunks first, as usual. */
 		memset(why, 0, sizeof(*why));
-		s->no_lazy = true;
 	}
 	r = sds_send(&sd, why);
 	rep->chunks_sent = sd.chunks_done;
@@ -425,18 +428,80 @@ const char *sd_source_dir(const struct sd_source *s)
 	return s->real;
 }
 
-int sd_source_scan(struct sd_source *s, struct sd_manifest *m,
-		   struct sd_scan_stats *st, struct sd_err *why)
+static int scan(struct sd_source *s, struct sd_manifest *m,
+		struct sd_scan_stats *st, bool pending, struct sd_err *why)
 {
 	struct sd_scan_opts so = s->o->scan;
 
 	so.cache = s->stat_path;
+	so.pending = pending;
 	return sd_scan(s->real, &so, m, st, why);
+}
+
+int sd_source_scan(struct sd_source *s, struct sd_manifest *m,
+		   struct sd_scan_stats *st, struct sd_err *why)
+{
+	const struct sd_source_opts *o = s->o;
+
+	return scan(s, m, st,
+		    o->lazy && o->meta_first && !o->passthrough && !s->no_lazy,
+		    why);
+}
+
+int sd_source_scan_push(struct sd_source *s, struct sd_source_report *rep,
+			struct sd_err *why)
+{
+	struct sd_manifest m;
+	int r;
+
+	sd_manifest_init(&m);
+	r = sd_source_scan(s, &m, &rep->scan, why);
+	if (r == 0)
+		r = sd_source_push(s, &m, rep, why);
+	if (r == -EOPNOTSUPP && m.npending) {
+		/* A node without views: every file read, then pushed. */
+		memset(why, 0, sizeof(*why));
+		sd_manifest_free(&m);
+		r = scan(s, &m, &rep->scan, false, why);
+		if (r == 0)
+			r = sd_source_push(s, &m, rep, why);
+	}
+	sd_manifest_free(&m);
+	return r;
+}
+
+int sd_source_define(struct sd_source *s, struct sd_source_report *rep,
+		     struct sd_err *why)
+{
+	struct sd_source_report more = { 0 };
+	struct sd_manifest m;
+	int r;
+
+	if (!s->last.npending)
+		return 0;
+	/* The fill of the pending version goes on meanwhile: it answers the
+	 * views' asks. The push stops it, and asks the node again for what
+	 * is missing. */
+	sd_manifest_init(&m);
+	r = scan(s, &m, &more.scan, false, why);
+	if (r == 0)
+		r = sd_source_push(s, &m, &more, why);
+	sd_manifest_free(&m);
+	rep->scan.hashed_files += more.scan.hashed_files;
+	rep->scan.hashed_bytes += more.scan.hashed_bytes;
+	rep->offer_bytes += more.offer_bytes;
+	rep->chunks_sent += more.chunks_sent;
+	rep->raw_bytes += more.raw_bytes;
+	rep->wire_bytes += more.wire_bytes;
+	if (r == 0)
+		rep->version = more.version;
+	return r;
 }
 
 bool sd_source_filling(const struct sd_source *s)
 {
-	return s->fill && !atomic_load(&s->fill->bulk_done);
+	return s->fill &&
+	       (!atomic_load(&s->fill->bulk_done) || s->last.npending);
 }
 
 int sd_source_fill_wait(struct sd_source *s, bool stop,
@@ -531,20 +596,17 @@ int sd_source_sync(struct tp_link *link, const struct sd_source_opts *o,
 		   struct sd_source_report *rep, struct sd_err *why)
 {
 	struct sd_source *s = NULL;
-	struct sd_manifest m;
 	uint64_t t0 = util_now_ms();
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
-	sd_manifest_init(&m);
 	r = sd_source_open(link, o, &s, why);
 	if (r == 0)
-		r = sd_source_scan(s, &m, &rep->scan, why);
+		r = sd_source_scan_push(s, rep, why);
 	if (r == 0)
-		r = sd_source_push(s, &m, rep, why);
+		r = sd_source_define(s, rep, why);
 	if (r == 0)
 		r = sd_source_fill_wait(s, false, rep, why);
-	sd_manifest_free(&m);
 	sd_source_close(s);
 	rep->ms = util_now_ms() - t0;
 	return r;

@@ -23,6 +23,14 @@ struct sd_source_opts {
 	 * gets them first): they follow in the background, those its views
 	 * wait for first. See sd_source_fill_wait(). */
 	bool lazy;
+	/* With lazy, metadata ahead of content: the scan before the first
+	 * push does not read the files the stat cache does not know, but
+	 * commits them pending (sd_scan_opts.pending); the node's views ask
+	 * for those they read, and the source reads them on demand while
+	 * it hashes the rest (sd_source_sync() does; a caller with its own
+	 * loop: sd_source_define()). Not with passthrough, whose views
+	 * check bytes against chunk ids. */
+	bool meta_first;
 	uint64_t bwlimit; /* bytes a second of chunk packs sent in bulk; 0 */
 	/* Name the directory to the node: one on this host with views then
 	 * reads the files from it instead of asking for chunks. */
@@ -68,9 +76,23 @@ void sd_source_set_lazy_save(struct sd_source *s, bool lazy);
 /* The directory, resolved. */
 const char *sd_source_dir(const struct sd_source *s);
 
-/* A full scan (stat cache used) into *m, initialised here. */
+/* A full scan (stat cache used) into *m, initialised here: files the
+ * cache does not know are left pending when o->meta_first applies. */
 int sd_source_scan(struct sd_source *s, struct sd_manifest *m,
 		   struct sd_scan_stats *st, struct sd_err *why);
+
+/* sd_source_scan() and sd_source_push(): when the node turns the lazy
+ * commit down (it has no views) and the scan left files pending, they are
+ * read and it is pushed again. */
+int sd_source_scan_push(struct sd_source *s, struct sd_source_report *rep,
+			struct sd_err *why);
+
+/* After a push that committed pending files (metadata ahead of content):
+ * read and hash them (a full scan, the stat cache filled) and push that,
+ * the node's views served meanwhile. rep gets the files hashed, the
+ * version, and the offer's bytes. No-op when nothing is pending. */
+int sd_source_define(struct sd_source *s, struct sd_source_report *rep,
+		     struct sd_err *why);
 
 /* Make the node's workspace hold sealed m (its version is set here). On
  * success m is taken (left empty) and becomes sd_source_last(). rep's
@@ -92,7 +114,8 @@ int sd_source_push_delta(struct sd_source *s, struct sd_manifest *m,
  * with why); or, when stop, end it now (0): the node asks the next push
  * for the rest. No-op without a fill in progress. The next push and
  * sd_source_close() stop one. */
-/* Whether a lazy push's chunks are still being sent. */
+/* Whether a lazy push's chunks are still being sent, or files it
+ * committed pending are not read yet. */
 bool sd_source_filling(const struct sd_source *s);
 
 int sd_source_fill_wait(struct sd_source *s, bool stop,

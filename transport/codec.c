@@ -46,6 +46,8 @@ static const char *const type_names[TP_TYPE_MAX_] = {
 	[TP_WS_DATA] = "WS_DATA",
 	[TP_SYNC_SERVE] = "SYNC_SERVE",
 	[TP_SYNC_FILL] = "SYNC_FILL",
+	[TP_SYNC_ASK] = "SYNC_ASK",
+	[TP_SYNC_DEFINE] = "SYNC_DEFINE",
 };
 
 /* Signals the node may deliver: Linux numbers 1..SIGRTMAX (64). */

@@ -13,7 +13,7 @@
  * The header layout and the ERROR body are frozen across versions so that a
  * peer of any version can read why it was refused. */
 #define TP_MAGIC       "TTHR"
-#define TP_VERSION     3
+#define TP_VERSION     4
 #define TP_HEADER_SIZE 12
 
 /* Hard caps. A frame, string or list past them is refused with -EMSGSIZE
@@ -72,7 +72,9 @@ enum tp_type {
 	TP_WS_DATA = 30,       /* reply to WS_READ */
 	TP_SYNC_SERVE = 31,    /* req: long poll for chunks a view waits on */
 	TP_SYNC_FILL = 32,     /* req: chunks for a workspace -> OK(new) */
-	TP_TYPE_MAX_ = 33,
+	TP_SYNC_ASK = 33,      /* reply to SERVE: define this pending file */
+	TP_SYNC_DEFINE = 34,   /* req: a pending file's chunks -> SYNC_WANT */
+	TP_TYPE_MAX_ = 35,
 };
 
 /* A view into a decoded frame: not NUL-terminated, valid while the frame's
@@ -276,6 +278,37 @@ struct tp_sync_fill {
 	struct tp_bytes pack;	   /* chunk pack, at most TP_BULK_MAX */
 };
 
+/* Metadata ahead of content (docs/protocol.md): the node's answer to a
+ * SYNC_SERVE when a view waits for the bytes of a file whose chunk list is
+ * not known yet (a pending entry). The source reads that file and defines
+ * it with SYNC_DEFINE. */
+struct tp_sync_ask {
+	uint64_t session;     /* the SYNC_SERVE's */
+	struct tp_bytes path; /* a workspace path */
+	uint64_t size;	      /* the entry's, as the node has it */
+	int64_t mtime_ns;
+};
+
+/* Chunks of one SYNC_DEFINE: a pending file of TP_DEFINE_MAX chunks
+ * fits in a frame; a longer one waits for the next version. */
+#define TP_DEFINE_MAX 49152u
+#define TP_DEFINE_REF (TP_ID_SIZE + 4u) /* id, then u32 len */
+
+/* A pending file's chunk list (the ask's path, size and mtime), or why
+ * the source cannot give it (err, no chunks). The lens are not 0 and sum
+ * to size. Reply: a SYNC_WANT (index 0, total = count) of the ids the node
+ * lacks, which the source sends next as SYNC_FILLs. */
+struct tp_sync_define {
+	struct tp_bytes workspace; /* a name */
+	uint64_t session;	   /* the fill's (SYNC_SERVE's) */
+	struct tp_bytes path;
+	uint64_t size;
+	int64_t mtime_ns;
+	struct tp_bytes err; /* text, at most TP_ERRMSG_MAX; empty: chunks */
+	uint32_t count;	     /* at most TP_DEFINE_MAX; 0 with err */
+	const uint8_t *refs; /* count * TP_DEFINE_REF bytes */
+};
+
 struct tp_sync_entry {
 	struct tp_bytes name, domain;
 	struct tp_sync_state state;
@@ -422,6 +455,8 @@ struct tp_msg {
 		struct tp_sync_commit commit;
 		struct tp_sync_serve serve;
 		struct tp_sync_fill fill;
+		struct tp_sync_ask ask;
+		struct tp_sync_define define;
 		struct tp_sync_table wstab;
 		struct tp_sync_fetch fetch;
 		struct tp_sync_manifest manifest;

@@ -59,6 +59,9 @@ int tpc_get_str(struct rd *r, const char *field, int idx, uint32_t cap,
 int tpc_get_name(struct rd *r, const char *field, bool empty_ok,
 		 struct tp_bytes *out);
 
+/* A str field that must be a workspace path (tp_path_ok). */
+int tpc_get_path(struct rd *r, const char *field, struct tp_bytes *out);
+
 /* TP_ID_SIZE raw bytes. */
 int tpc_get_id(struct rd *r, const char *field, uint8_t out[TP_ID_SIZE]);
 

@@ -97,6 +97,63 @@ static int get_serve(struct rd *r, struct tp_sync_serve *s)
 	return 0;
 }
 
+static int get_ask(struct rd *r, struct tp_sync_ask *a)
+{
+	uint64_t t;
+	int k;
+
+	if ((k = get_session(r, &a->session)) < 0 ||
+	    (k = tpc_get_path(r, "path", &a->path)) < 0 ||
+	    (k = tpc_get_u64(r, "size", &a->size)) < 0 ||
+	    (k = tpc_get_u64(r, "mtime_ns", &t)) < 0)
+		return k;
+	memcpy(&a->mtime_ns, &t, sizeof(t));
+	return 0;
+}
+
+static int get_define(struct rd *r, struct tp_sync_define *d)
+{
+	uint64_t t, sum = 0;
+	int k;
+
+	if ((k = tpc_get_name(r, "workspace", false, &d->workspace)) < 0 ||
+	    (k = get_session(r, &d->session)) < 0 ||
+	    (k = tpc_get_path(r, "path", &d->path)) < 0 ||
+	    (k = tpc_get_u64(r, "size", &d->size)) < 0 ||
+	    (k = tpc_get_u64(r, "mtime_ns", &t)) < 0 ||
+	    (k = tpc_get_str(r, "err", -1, TP_ERRMSG_MAX, &d->err)) < 0 ||
+	    (k = tpc_get_u32(r, "count", &d->count)) < 0)
+		return k;
+	memcpy(&d->mtime_ns, &t, sizeof(t));
+	if (d->count > TP_DEFINE_MAX)
+		return tpc_fail(r, -EMSGSIZE, "count", -1,
+				"%" PRIu32 " chunks over the %u cap", d->count,
+				TP_DEFINE_MAX);
+	if (d->err.len && d->count)
+		return tpc_fail(r, -EPROTO, "count", -1,
+				"%" PRIu32 " chunks with an error", d->count);
+	if ((uint64_t)d->count * TP_DEFINE_REF > r->len - r->pos)
+		return tpc_fail(r, -EPROTO, "refs", -1,
+				"truncated (%" PRIu32 " chunks)", d->count);
+	d->refs = r->p + r->pos;
+	for (uint32_t i = 0; i < d->count; i++) {
+		const uint8_t *p = d->refs + i * TP_DEFINE_REF + TP_ID_SIZE;
+		uint32_t len = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
+			       (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+
+		if (len == 0)
+			return tpc_fail(r, -EPROTO, "refs", (int)i,
+					"an empty chunk");
+		sum += len;
+	}
+	r->pos += d->count * TP_DEFINE_REF;
+	if (!d->err.len && sum != d->size)
+		return tpc_fail(r, -EPROTO, "refs", -1,
+				"chunks of %" PRIu64 " bytes, size %" PRIu64,
+				sum, d->size);
+	return 0;
+}
+
 static int get_want(struct rd *r, struct tp_sync_want *w)
 {
 	int k;
@@ -251,6 +308,8 @@ int tpc_decode_sync(struct rd *r, struct tp_msg *m)
 			return k;
 		break;
 	case TP_SYNC_SERVE: k = get_serve(r, &m->serve); break;
+	case TP_SYNC_ASK: k = get_ask(r, &m->ask); break;
+	case TP_SYNC_DEFINE: k = get_define(r, &m->define); break;
 	case TP_SYNC_FILL:
 		if ((k = tpc_get_name(r, "workspace", false,
 				      &m->fill.workspace)) < 0 ||
@@ -319,6 +378,20 @@ static void put_get(struct wr *w, const struct tp_sync_get *g)
 	tpc_put_raw(w, g->ids, (size_t)g->count * TP_ID_SIZE);
 }
 
+static void put_define(struct wr *w, const struct tp_sync_define *d)
+{
+	if (!tpc_list_ok(w, d->count, TP_DEFINE_MAX, d->refs))
+		return;
+	tpc_put_bytes(w, &d->workspace, TP_NAME_MAX);
+	tpc_put_le(w, d->session, 8);
+	tpc_put_bytes(w, &d->path, TP_PATH_MAX);
+	tpc_put_le(w, d->size, 8);
+	tpc_put_le(w, (uint64_t)d->mtime_ns, 8);
+	tpc_put_bytes(w, &d->err, TP_ERRMSG_MAX);
+	tpc_put_le(w, d->count, 4);
+	tpc_put_raw(w, d->refs, (size_t)d->count * TP_DEFINE_REF);
+}
+
 void tpc_put_sync(struct wr *w, const struct tp_msg *m)
 {
 	switch (m->type) {
@@ -382,6 +455,13 @@ void tpc_put_sync(struct wr *w, const struct tp_msg *m)
 		tpc_put_bytes(w, &m->fill.workspace, TP_NAME_MAX);
 		tpc_put_bytes(w, &m->fill.pack, TP_BULK_MAX);
 		break;
+	case TP_SYNC_ASK:
+		tpc_put_le(w, m->ask.session, 8);
+		tpc_put_bytes(w, &m->ask.path, TP_PATH_MAX);
+		tpc_put_le(w, m->ask.size, 8);
+		tpc_put_le(w, (uint64_t)m->ask.mtime_ns, 8);
+		break;
+	case TP_SYNC_DEFINE: put_define(w, &m->define); break;
 	default: w->r = -EINVAL; break;
 	}
 }

@@ -56,8 +56,7 @@ bool tp_path_ok(const uint8_t *p, size_t n)
 
 /* ---- decoding ---- */
 
-/* A str field that must be a workspace path. */
-static int get_path(struct rd *r, const char *field, struct tp_bytes *out)
+int tpc_get_path(struct rd *r, const char *field, struct tp_bytes *out)
 {
 	const char *why;
 	int k = tpc_get_str(r, field, -1, TP_PATH_MAX, out);
@@ -112,7 +111,7 @@ static int get_change(struct rd *r, struct tp_ws_change *c)
 	if ((k = get_type(r, &c->type)) < 0 ||
 	    (k = tpc_get_bool(r, "conflict", &c->conflict)) < 0 ||
 	    (k = tpc_get_u64(r, "size", &c->size)) < 0 ||
-	    (k = get_path(r, "path", &c->path)) < 0)
+	    (k = tpc_get_path(r, "path", &c->path)) < 0)
 		return k;
 	return 0;
 }
@@ -164,7 +163,7 @@ static int get_read(struct rd *r, struct tp_ws_read *q)
 	int k;
 
 	if ((k = tpc_get_name(r, "workspace", false, &q->workspace)) < 0 ||
-	    (k = get_path(r, "path", &q->path)) < 0 ||
+	    (k = tpc_get_path(r, "path", &q->path)) < 0 ||
 	    (k = tpc_get_u64(r, "offset", &q->offset)) < 0 ||
 	    (k = tpc_get_u32(r, "max", &q->max)) < 0)
 		return k;

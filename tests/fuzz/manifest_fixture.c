@@ -74,6 +74,20 @@ int fuzz_manifest_variant(struct sd_manifest *m, unsigned v)
 	}
 	if (v == 6)
 		r |= add(m, "h2", SD_T_HARDLINK, "g", NULL, 0);
+	/* A file whose chunk list is not known yet, and in the next variant
+	 * known. */
+	if (v == 1 || v == 2) {
+		struct sd_entry e = { .path = "later",
+				      .path_len = 5,
+				      .type = v == 1 ? SD_T_PENDING : SD_T_FILE,
+				      .mode = 0644,
+				      .size = 4096,
+				      .mtime_ns = 1700000000000000000ll,
+				      .nchunks = v == 1 ? 0 : 1,
+				      .chunks = c };
+
+		r |= sd_manifest_add(m, &e, NULL);
+	}
 	if (r == 0)
 		r = sd_manifest_seal(m, NULL);
 	if (r < 0)

@@ -32,7 +32,7 @@ field()
 	printf '%s' "$out" | grep -o "{\"workspace\":\"$1\"[^}]*}" |
 		grep -o "\"$2\":[0-9]*" | cut -d: -f2
 }
-committed() { [ "$(field "$1" version)" = "$2" ]; }
+committed() { local v; v=$(field "$1" version); [ -n "$v" ] && [ "$v" -ge "$2" ]; }
 complete() { [ "$(field "$1" missing)" = 0 ]; }
 
 # A random tree, and files of random bytes big enough that the bulk
@@ -81,10 +81,11 @@ chmod u+w "$T/src/big"
 for i in 1 2 3 4; do
 	head -c $((3 << 20)) /dev/urandom >"$T/src/big/b$i" || fail "big file $i"
 done
+v1=$(field l version)
 bg "$TETHER" sync "$T/src" --node "$NODE_URL" --workspace l --lazy \
 	--bwlimit 64k >/dev/null 2>"$T/sync2.err"
 src2=$BG_PID
-wait_until 30 committed l 2 ||
+wait_until 30 committed l $((v1 + 1)) ||
 	fail "no second lazy commit within 30 s: $(show "$T/sync2.err")"
 kill -STOP "$src2"
 bg timeout -k 5 30 cat "$view/big/b4" >/dev/null 2>"$T/cat.err"
@@ -130,6 +131,42 @@ grep -q "goes on in the background" "$T/ag.err" ||
 	fail "exec left no background sync, though its command ended first: $(show "$T/ag.err")"
 wait_until 60 complete ag || fail "the workspace did not fill after exec returned: $(field ag missing) missing"
 log "exec's barrier: lazy commit, the rest filled in the background after exec returned: ok"
+
+# Metadata ahead of content: with a cold stat cache, the barrier commits
+# files it has not read (pending), and the command reads one that the
+# source reads and defines on demand (SYNC_ASK, SYNC_DEFINE). A pending
+# file changed after the commit fails with EIO, and the node says why.
+mkdir -p "$T/cold/sub" "$T/cold2" || fail "mkdir cold"
+for i in 1 2 3; do
+	head -c $((2 << 20)) /dev/urandom >"$T/cold/sub/f$i" || fail "cold file $i"
+done
+printf 'before\n' >"$T/cold2/edit.txt" || fail "writing edit.txt"
+cat >"$T/cold.json" <<EOF || fail "writing the config"
+{ "backends": { "n": { "type": "node", "url": "$NODE_URL" } },
+  "agents": { "list": [ { "id": "c1", "backend": "n", "dir": "$T/cold" },
+                        { "id": "c2", "backend": "n", "dir": "$T/cold2" } ] } }
+EOF
+TETHER_CACHE=$T/cache-cold TETHER_LOG=info tx exec --config "$T/cold.json" \
+	--agent c1 --workspace c1 -- sh -c "cat sub/f2 &&
+	'$TETHER' status --node '$NODE_URL' --json >'$T/cold-status.json'" \
+	>"$T/f2" 2>"$T/c1.err" || fail "exec --agent c1: $(show "$T/c1.err")"
+cmp -s "$T/f2" "$T/cold/sub/f2" || fail "sub/f2, read ahead of its content, differs"
+grep -q "committed ahead of the content of 3 files" "$T/c1.err" ||
+	fail "the barrier did not commit the 3 unread files ahead of their content: $(show "$T/c1.err")"
+grep -o '{"workspace":"c1"[^}]*}' "$T/cold-status.json" | grep -q '"missing":[1-9]' ||
+	fail "nothing was missing while the command ran: $(show "$T/cold-status.json")"
+wait_until 60 complete c1 || fail "c1 did not fill after exec returned: $(field c1 missing) missing"
+"$TREEGEN" digest "$T/cold" >"$T/cold.digest" 2>"$T/d.err" &&
+	"$TREEGEN" digest "$T/root/views/c1" >"$T/cold-view.digest" 2>"$T/d.err" ||
+	fail "treegen digest: $(show "$T/d.err")"
+cmp -s "$T/cold.digest" "$T/cold-view.digest" || fail "the view of c1 differs from its source once filled"
+TETHER_CACHE=$T/cache-cold tx exec --config "$T/cold.json" --agent c2 --workspace c2 \
+	-- sh -c "printf 'after\n' >>'$T/cold2/edit.txt'; cat edit.txt" \
+	>"$T/edit.out" 2>"$T/c2.err" && fail "a pending file changed after the commit was read: $(show "$T/edit.out")"
+grep -q "Input/output error" "$T/c2.err" || fail "the read failed, but not with EIO: $(show "$T/c2.err")"
+grep -q "edit.txt: the source: changed since it was synced" "$NODE_LOG" ||
+	fail "the node did not log why edit.txt could not be read: $(show "$NODE_LOG")"
+log "metadata ahead of content: a file read on demand, then filled; one changed since its commit: EIO with the reason: ok"
 
 # Without --view, the node builds the tree the view node did not keep.
 stop_node "$NODE_PID" TERM

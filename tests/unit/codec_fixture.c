@@ -278,6 +278,11 @@ const struct tp_exec_entry sample_entries[] = {
 #define B(s) ((const uint8_t *)(s))
 
 const uint8_t sample_ids[2 * TP_ID_SIZE] = { 0xaa, [TP_ID_SIZE] = 0xbb };
+/* Two chunk refs of SYNC_DEFINE: ids, then lens 5 and 0x010000. */
+const uint8_t sample_refs[2 * TP_DEFINE_REF] = {
+	0xaa, [TP_ID_SIZE] = 5, [TP_DEFINE_REF] = 0xbb,
+	[TP_DEFINE_REF + TP_ID_SIZE + 2] = 1
+};
 
 struct tp_sync_state sample_state(void)
 {
@@ -423,6 +428,33 @@ size_t samples(struct tp_msg *out)
 	/* A pack of no bytes holds no chunks. */
 	out[n++] = (struct tp_msg){ .type = TP_SYNC_FILL,
 				    .fill = { { B("ws-1"), 4 } } };
+	out[n++] = (struct tp_msg){
+		.type = TP_SYNC_ASK,
+		.ask = { 7, { B("src/\xff a.c"), 9 }, 65541, -1 }
+	};
+	/* A file of two chunks, one the source could not read, and an
+	 * empty one. */
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_DEFINE,
+				    .define = { { B("w"), 1 },
+						7,
+						{ B("src/a.c"), 7 },
+						65541,
+						1700000000123456789,
+						{ 0 },
+						2,
+						sample_refs } };
+	out[n++] = (struct tp_msg){
+		.type = TP_SYNC_DEFINE,
+		.define = { { B("w"), 1 },
+			    UINT64_MAX,
+			    { B("a"), 1 },
+			    9,
+			    0,
+			    { B("changed since it was synced"), 27 } }
+	};
+	out[n++] = (struct tp_msg){ .type = TP_SYNC_DEFINE,
+				    .define = {
+					    { B("w"), 1 }, 1, { B("e"), 1 } } };
 	out[n++] = (struct tp_msg){ .type = TP_WS_CHANGES,
 				    .changes = { { B("ws-1"), 4 } } };
 	out[n++] = (struct tp_msg){ .type = TP_WS_CHANGES,

@@ -40,9 +40,10 @@ extern const char *const sample_env[];
 extern const struct tp_exec_entry sample_entries[];
 uint8_t *encode_ok(const struct tp_msg *m, size_t *len);
 /* Every message type, several shapes; at most SAMPLES_MAX. */
-#define SAMPLES_MAX 64
+#define SAMPLES_MAX 72
 size_t samples(struct tp_msg *out);
 extern const uint8_t sample_ids[2 * TP_ID_SIZE];
+extern const uint8_t sample_refs[2 * TP_DEFINE_REF];
 extern const struct tp_sync_entry sample_ws[2];
 struct tp_sync_state sample_state(void);
 extern const struct tp_ws_change sample_rows[3];

@@ -98,6 +98,10 @@ size_t sample(struct sd_entry *e)
 	e[n++] = file("a/b", CH + 3, 1);
 	e[n] = file("a/exec", CH, 1);
 	e[n++].mode = 04755;
+	/* A file whose chunk list is not known yet. */
+	e[n] = file("src/sub/later", NULL, 0);
+	e[n].type = SD_T_PENDING;
+	e[n++].size = 300000;
 	return n;
 }
 
@@ -194,6 +198,8 @@ void raw_entry(struct raw *r, const struct sd_entry *prev,
 			raw_bytes(r, e->chunks[i].id.b, SD_ID_SIZE);
 			raw_var(r, e->chunks[i].len);
 		}
+	} else if (e->type == SD_T_PENDING) {
+		raw_var(r, e->size);
 	} else if (e->type != SD_T_DIR) {
 		raw_var(r, e->target_len);
 		raw_bytes(r, e->target, e->target_len);

@@ -23,7 +23,7 @@ static void test_header_is_frozen(void **state)
 	 * must never change, or older peers cannot even read the ERROR.
 	 * Only the version (here 3) moves. */
 	static const uint8_t want[] = {
-		'T',  'T',  'H',  'R',	3,    0,    5,	  0,	28,   0,    0,
+		'T',  'T',  'H',  'R',	4,    0,    5,	  0,	28,   0,    0,
 		0,    0x01, 0x02, 0,	0,    0,    0,	  0,	0, /* id */
 		0,    0,    0,	  0,	0,    0,    0,	  0,	   /* out_off */
 		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x30, 0x75, 0,
@@ -448,7 +448,8 @@ static void test_sync_round_trip(void **state)
 	for (size_t i = 0; i < n; i++) {
 		if ((s[i].type < TP_SYNC_BEGIN || s[i].type > TP_SYNC_TABLE) &&
 		    (s[i].type < TP_SYNC_FETCH || s[i].type > TP_SYNC_CHUNKS) &&
-		    s[i].type != TP_SYNC_SERVE && s[i].type != TP_SYNC_FILL)
+		    s[i].type != TP_SYNC_SERVE && s[i].type != TP_SYNC_FILL &&
+		    s[i].type != TP_SYNC_ASK && s[i].type != TP_SYNC_DEFINE)
 			continue;
 		seen++;
 		round_trip(&s[i], &d, &frame);
@@ -540,10 +541,32 @@ static void test_sync_round_trip(void **state)
 			assert_bytes(d.fill.pack, s[i].fill.pack.ptr,
 				     s[i].fill.pack.len);
 			break;
+		case TP_SYNC_ASK:
+			assert_int_equal(d.ask.session, s[i].ask.session);
+			assert_bytes(d.ask.path, s[i].ask.path.ptr,
+				     s[i].ask.path.len);
+			assert_int_equal(d.ask.size, s[i].ask.size);
+			assert_int_equal(d.ask.mtime_ns, s[i].ask.mtime_ns);
+			break;
+		case TP_SYNC_DEFINE:
+			assert_bytes(d.define.workspace, "w", 1);
+			assert_int_equal(d.define.session, s[i].define.session);
+			assert_bytes(d.define.path, s[i].define.path.ptr,
+				     s[i].define.path.len);
+			assert_int_equal(d.define.size, s[i].define.size);
+			assert_int_equal(d.define.mtime_ns,
+					 s[i].define.mtime_ns);
+			assert_bytes(d.define.err, s[i].define.err.ptr,
+				     s[i].define.err.len);
+			assert_int_equal(d.define.count, s[i].define.count);
+			if (d.define.count)
+				assert_memory_equal(d.define.refs, sample_refs,
+						    sizeof(sample_refs));
+			break;
 		}
 		free(frame);
 	}
-	assert_int_equal(seen, 22);
+	assert_int_equal(seen, 26);
 }
 
 /* SYNC_FETCH / SYNC_MANIFEST / SYNC_GET / SYNC_CHUNKS at their limits. */
@@ -834,10 +857,12 @@ static void test_lazy_layout(void **state)
 	uint8_t *frame, tail[16];
 	size_t len;
 
-	assert_int_equal(TP_VERSION, 3);
+	assert_int_equal(TP_VERSION, 4);
 	assert_int_equal(TP_SYNC_SERVE, 31);
 	assert_int_equal(TP_SYNC_FILL, 32);
-	assert_int_equal(TP_TYPE_MAX_, 33);
+	assert_int_equal(TP_SYNC_ASK, 33);
+	assert_int_equal(TP_SYNC_DEFINE, 34);
+	assert_int_equal(TP_TYPE_MAX_, 35);
 	assert_int_equal(TP_COMMIT_F_LAZY, 1);
 	assert_int_equal(TP_SERVE_WAIT_MAX, 60000);
 

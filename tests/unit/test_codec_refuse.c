@@ -19,7 +19,7 @@
 
 static void test_short_and_bad_magic(void **state)
 {
-	static const uint8_t list[] = { 'T', 'T', 'H', 'R', 3, 0,
+	static const uint8_t list[] = { 'T', 'T', 'H', 'R', 4, 0,
 					10,  0,	  0,   0,   0, 0 };
 	struct tp_decode_err e;
 	struct tp_msg m;
@@ -53,11 +53,11 @@ static void test_wrong_version(void **state)
 	le_store(buf + 4, 2, 2);
 	assert_int_equal(tp_msg_decode(buf, len, &m, &e), -EPROTONOSUPPORT);
 	assert_int_equal(e.peer_version, 2);
-	assert_string_equal(e.what, "version 2 (this side speaks 3)");
-	le_store(buf + 4, 4, 2);
+	assert_string_equal(e.what, "version 2 (this side speaks 4)");
+	le_store(buf + 4, 5, 2);
 	assert_int_equal(tp_msg_decode(buf, len, &m, &e), -EPROTONOSUPPORT);
-	assert_int_equal(e.peer_version, 4);
-	assert_string_equal(e.what, "version 4 (this side speaks 3)");
+	assert_int_equal(e.peer_version, 5);
+	assert_string_equal(e.what, "version 5 (this side speaks 4)");
 	free(buf);
 
 	/* Whatever follows the version, a newer peer hears "version". */
@@ -79,10 +79,10 @@ static void test_wrong_version(void **state)
 	buf = calloc(1, TP_FRAME_MAX + 1);
 	assert_non_null(buf);
 	memcpy(buf, "TTHR", 4);
-	le_store(buf + 4, 4, 2);
+	le_store(buf + 4, 5, 2);
 	assert_int_equal(tp_msg_decode(buf, TP_FRAME_MAX + 1, &m, &e),
 			 -EPROTONOSUPPORT);
-	assert_int_equal(e.peer_version, 4);
+	assert_int_equal(e.peer_version, 5);
 	free(buf);
 }
 
@@ -899,6 +899,102 @@ static void get_head(struct fb *f, uint32_t count)
 }
 
 /* SYNC_FETCH, SYNC_MANIFEST, SYNC_GET, SYNC_CHUNKS. */
+/* SYNC_DEFINE's head: workspace "w", session 1, path, size, mtime, err,
+ * count. */
+static void define_head(struct fb *f, const char *path, uint64_t size,
+			const char *err, uint32_t count)
+{
+	fb_init(f, TP_SYNC_DEFINE);
+	fb_str(f, "w");
+	fb_le(f, 1, 8);
+	fb_str(f, path);
+	fb_le(f, size, 8);
+	fb_le(f, 0, 8);
+	fb_str(f, err);
+	fb_le(f, count, 4);
+}
+
+static void define_ref(struct fb *f, uint8_t id, uint32_t len)
+{
+	uint8_t raw[TP_ID_SIZE] = { id };
+
+	fb_raw(f, raw, sizeof(raw));
+	fb_le(f, len, 4);
+}
+
+static void test_define_shapes(void **state)
+{
+	struct tp_decode_err e;
+	struct fb f;
+
+	/* A definition: its lens, none 0, sum to its size. */
+	define_head(&f, "a/b", 7, "", 2);
+	define_ref(&f, 1, 3);
+	define_ref(&f, 2, 4);
+	assert_int_equal(fb_decode(&f, &e), 0);
+	define_head(&f, "a/b", 8, "", 2);
+	define_ref(&f, 1, 3);
+	define_ref(&f, 2, 4);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_string_equal(e.what, "SYNC_DEFINE.refs: chunks of 7 bytes, "
+				    "size 8");
+	define_head(&f, "a/b", 3, "", 2);
+	define_ref(&f, 1, 3);
+	define_ref(&f, 2, 0);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_string_equal(e.what, "SYNC_DEFINE.refs[1]: an empty chunk");
+	/* Fewer refs than the count; more is a trailing byte. */
+	define_head(&f, "a/b", 3, "", 2);
+	define_ref(&f, 1, 3);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_string_equal(e.what, "SYNC_DEFINE.refs: truncated (2 chunks)");
+	define_head(&f, "a/b", 3, "", 1);
+	define_ref(&f, 1, 3);
+	fb_le(&f, 0, 1);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	/* Over the cap, refused on the count alone. */
+	define_head(&f, "a/b", 3, "", TP_DEFINE_MAX + 1);
+	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
+	assert_string_equal(e.what, "SYNC_DEFINE.count: 49153 chunks over "
+				    "the 49152 cap");
+	/* An error carries no chunks, and needs no sum. */
+	define_head(&f, "a/b", 3, "gone", 0);
+	assert_int_equal(fb_decode(&f, &e), 0);
+	define_head(&f, "a/b", 3, "gone", 1);
+	define_ref(&f, 1, 3);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_string_equal(e.what, "SYNC_DEFINE.count: 1 chunks with an "
+				    "error");
+	/* The path is a workspace path. */
+	define_head(&f, "../x", 0, "", 0);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_DEFINE.path");
+	define_head(&f, "/etc/passwd", 0, "", 0);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_DEFINE.path");
+	/* SYNC_ASK: a session that is not 0 and a workspace path. */
+	fb_init(&f, TP_SYNC_ASK);
+	fb_le(&f, 0, 8);
+	fb_str(&f, "a");
+	fb_le(&f, 1, 8);
+	fb_le(&f, 1, 8);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_string_equal(e.what, "SYNC_ASK.session: 0 is not a session");
+	fb_init(&f, TP_SYNC_ASK);
+	fb_le(&f, 1, 8);
+	fb_str(&f, "a//b");
+	fb_le(&f, 1, 8);
+	fb_le(&f, 1, 8);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_ASK.path");
+	fb_init(&f, TP_SYNC_ASK);
+	fb_le(&f, 1, 8);
+	fb_str(&f, "a");
+	fb_le(&f, 1, 8);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_ASK.mtime_ns: truncated");
+}
+
 static void test_read_shapes(void **state)
 {
 	uint8_t *ids = calloc(TP_GET_MAX + 1, TP_ID_SIZE);
@@ -1526,6 +1622,7 @@ int main(void)
 		cmocka_unit_test(test_encode_invalid_refusals),
 		cmocka_unit_test(test_sync_shapes),
 		cmocka_unit_test(test_lazy_shapes),
+		cmocka_unit_test(test_define_shapes),
 		cmocka_unit_test(test_read_shapes),
 		cmocka_unit_test(test_ws_shapes),
 		cmocka_unit_test(test_ws_read_data_shapes),

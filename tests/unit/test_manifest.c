@@ -167,8 +167,17 @@ static void test_add_refuse(void **state)
 	e = dir("a/../b");
 	refuse_add(&e, "'..' component");
 	e = dir("d");
-	e.type = 5;
-	refuse_add(&e, "unknown type 5");
+	e.type = 6;
+	refuse_add(&e, "unknown type 6");
+	/* A pending file: a size, no chunks, no target. */
+	e = dir("p");
+	e.type = SD_T_PENDING;
+	e.size = SD_FILE_MAX + 1;
+	refuse_add(&e, "size 17592186044417 over");
+	e.size = 3;
+	e.target = "x";
+	e.target_len = 1;
+	refuse_add(&e, "target on a file");
 	e.type = 0;
 	refuse_add(&e, "unknown type 0");
 }
@@ -240,7 +249,14 @@ static void test_round_trip(void **state)
 	assert_same(&m, &d);
 	assert_int_equal(m.nhardlinks, 2);
 	assert_int_equal(d.nhardlinks, 2);
-	assert_int_equal(m.nfiles, 12); /* 16 entries, 4 directories */
+	assert_int_equal(m.nfiles, 13); /* 17 entries, 4 directories */
+	assert_int_equal(m.npending, 1);
+	assert_int_equal(d.npending, 1);
+	f = sd_manifest_find(&d, "src/sub/later", 13);
+	assert_non_null(f);
+	assert_int_equal(f->type, SD_T_PENDING);
+	assert_int_equal(f->size, 300000);
+	assert_int_equal(f->nchunks, 0);
 	assert_ok(sd_manifest_encode(&d, &buf2, &len2), why);
 	assert_int_equal(len, len2);
 	assert_memory_equal(buf, buf2, len);
