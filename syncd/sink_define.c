@@ -91,6 +91,22 @@ void sdk_defs_prune(struct ws *w)
 	w->nasks = k;
 }
 
+size_t sdk_defs_chunks(const struct ws *w)
+{
+	size_t n = 0;
+
+	for (const struct sdk_def *d = w->defs; d; d = d->next)
+		n += d->n;
+	return n;
+}
+
+void sdk_defs_live(const struct ws *w, struct sdk_idset *set)
+{
+	for (const struct sdk_def *d = w->defs; d; d = d->next)
+		for (uint32_t i = 0; i < d->n; i++)
+			sdk_idset_insert(set, &d->chunks[i].id);
+}
+
 void sdk_defs_free(struct ws *w)
 {
 	while (w->defs) {

@@ -136,14 +136,18 @@ int sdk_domain_gc(struct sd_sink *s, struct domain *d, struct sd_err *why)
 	pthread_mutex_lock(&s->lock);
 	for (struct ws *w = s->wss; w; w = w->next)
 		if (w->dom == d)
-			total += manifest_chunks(&w->cur);
+			total += manifest_chunks(&w->cur) + sdk_defs_chunks(w);
 	for (struct session *x = s->sessions; x; x = x->next)
 		if (x->live && x->ws->dom == d)
 			total += manifest_chunks(&x->result);
 	if (sdk_idset_init(&set, total) == 0) {
-		for (struct ws *w = s->wss; w; w = w->next)
-			if (w->dom == d)
-				idset_add_manifest(&set, &w->cur);
+		for (struct ws *w = s->wss; w; w = w->next) {
+			if (w->dom != d)
+				continue;
+			idset_add_manifest(&set, &w->cur);
+			/* Pending files' chunks, defined on demand. */
+			sdk_defs_live(w, &set);
+		}
 		for (struct session *x = s->sessions; x; x = x->next)
 			if (x->live && x->ws->dom == d)
 				idset_add_manifest(&set, &x->result);

@@ -220,6 +220,12 @@ void sdk_ask_reply(struct tp_req *req, struct ws *w, uint64_t session);
  * files it no longer has pending as they were. Sink lock held. */
 void sdk_defs_prune(struct ws *w);
 
+/* The chunks of w's definitions: how many (with repeats), and into set,
+ * so that the garbage collector keeps them. Sink lock held. */
+struct sdk_idset;
+size_t sdk_defs_chunks(const struct ws *w);
+void sdk_defs_live(const struct ws *w, struct sdk_idset *set);
+
 /* Free w's definitions and asks (the workspace goes). */
 void sdk_defs_free(struct ws *w);
 
