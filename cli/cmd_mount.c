@@ -136,6 +136,11 @@ static int refresh(struct mnt *m)
 		}
 		sd_manifest_free(&m->lower);
 		m->lower = low;
+		/* Before the view shows it: a read waiting for a pending
+		 * file's content finds it here. */
+		e = fs_fetch_set_lower(m->r, &m->lower);
+		if (e < 0)
+			return e;
 	}
 	return refresh_upper(m);
 }
@@ -155,7 +160,7 @@ static int run(const char *url, const char *name, const char *cache,
 	}
 	sfd = cli_signals_open();
 	{
-		struct tfs_source src = { fs_fetch_get, m.r };
+		struct tfs_source src = { fs_fetch_get, m.r, fs_fetch_define };
 
 		e = sfd < 0 ? sfd
 			    : tfs_mount(dir, name, &src, NULL, &m.t, &why);

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "clock.h"
 #include "link.h"
 #include "log.h"
 #include "mkdirs.h"
@@ -31,9 +33,12 @@ struct fs_fetch {
 	pthread_rwlock_t lk;
 	struct tp_link *link;
 	uint64_t gen;
-	pthread_mutex_t plk;	 /* pieces */
+	pthread_mutex_t plk;	 /* pieces and lower */
 	struct fs_piece *pieces; /* sorted by id */
 	size_t npieces;
+	/* The node's latest version the mount has: a pending file's
+	 * content comes with the version that has it hashed. */
+	struct sd_manifest lower;
 };
 
 static int piece_cmp(const void *a, const void *b)
@@ -100,6 +105,7 @@ int fs_fetch_open(const char *url, const char *workspace, const char *cache_dir,
 	snprintf(r->name, sizeof(r->name), "%s", workspace);
 	pthread_rwlock_init(&r->lk, NULL);
 	pthread_mutex_init(&r->plk, NULL);
+	sd_manifest_init(&r->lower);
 	e = util_mkdirs(cache_dir, 0700);
 	if (e < 0)
 		snprintf(why->what, sizeof(why->what), "chunk cache %s: %s",
@@ -132,8 +138,78 @@ void fs_fetch_close(struct fs_fetch *r)
 	pthread_rwlock_destroy(&r->lk);
 	pthread_mutex_destroy(&r->plk);
 	fs_pieces_free(r->pieces, r->npieces);
+	sd_manifest_free(&r->lower);
 	free(r->url);
 	free(r);
+}
+
+int fs_fetch_set_lower(struct fs_fetch *r, const struct sd_manifest *m)
+{
+	struct sd_manifest copy, old;
+	int e = sd_manifest_copy(&copy, m, NULL);
+
+	if (e < 0)
+		return e;
+	pthread_mutex_lock(&r->plk);
+	old = r->lower;
+	r->lower = copy;
+	pthread_mutex_unlock(&r->plk);
+	sd_manifest_free(&old);
+	return 0;
+}
+
+/* The chunks of f's path in the latest version when it has f hashed
+ * (same size and mtime): 1 with *out set; 0 while it is pending there;
+ * -ESTALE when the path is something else now. */
+static int hashed_now(struct fs_fetch *r, const struct fs_file *f,
+		      struct fs_file *out)
+{
+	const struct sd_entry *e;
+	int found;
+
+	pthread_mutex_lock(&r->plk);
+	e = sd_manifest_find(&r->lower, f->path, strlen(f->path));
+	if (e && e->type == SD_T_PENDING && e->size == f->size &&
+	    e->mtime_ns == f->mtime_ns)
+		found = 0;
+	else if (e && e->type == SD_T_FILE && e->size == f->size &&
+		 e->mtime_ns == f->mtime_ns)
+		found = fs_file_set_chunks(out, e->chunks, e->nchunks) < 0
+				? -ENOMEM
+				: 1;
+	else
+		found = -ESTALE;
+	pthread_mutex_unlock(&r->plk);
+	return found;
+}
+
+int fs_fetch_define(void *opaque, const struct fs_file *f, struct fs_file *out,
+		    struct sd_err *why)
+{
+	struct fs_fetch *r = opaque;
+	int64_t end = util_now_ms() + CALL_MS;
+	int e;
+
+	*out = (struct fs_file){ .ino = f->ino,
+				 .size = f->size,
+				 .path = strdup(f->path) };
+	if (!out->path)
+		return sd_err_set(why, -ENOMEM, "out of memory");
+	while ((e = hashed_now(r, f, out)) == 0 && util_now_ms() < end)
+		usleep(100 * 1000);
+	if (e == 1)
+		return 0;
+	fs_file_free(out);
+	if (e == -ENOMEM)
+		return sd_err_set(why, e, "out of memory");
+	return sd_err_set(why, -EIO,
+			  e == -ESTALE ? "changed on the node since it was "
+					 "opened"
+				       : "its source has not read it yet (a "
+					 "lazy sync committed it ahead of its "
+					 "content): not on the node within "
+					 "%d s",
+			  CALL_MS / 1000);
 }
 
 /* One call on a channel of its own; the reply's views live in that

@@ -52,6 +52,16 @@ void fs_fetch_set_pieces(struct fs_fetch *r, struct fs_piece *v, size_t n);
 int fs_fetch_get(void *opaque, const struct fs_file *f, uint32_t i, void *dst,
 		 size_t cap, struct sd_err *why);
 
+/* The node's version the mount now shows (copied): a pending file's
+ * content comes with the version that has it hashed. 0 or -ENOMEM. */
+int fs_fetch_set_lower(struct fs_fetch *r, const struct sd_manifest *m);
+
+/* tfs_source define (opaque = the fs_fetch): the chunks of a pending file
+ * once a version of the node has it hashed (with the same size and
+ * mtime), waited for a bounded time. */
+int fs_fetch_define(void *opaque, const struct fs_file *f, struct fs_file *out,
+		    struct sd_err *why);
+
 void fs_fetch_close(struct fs_fetch *r);
 
 #endif

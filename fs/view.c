@@ -209,12 +209,7 @@ static int ver_copy(struct ver **ret, const struct sd_manifest *m)
 	if (!w)
 		return -ENOMEM;
 	atomic_init(&w->refs, 1);
-	sd_manifest_init(&w->m);
-	for (size_t i = 0; i < m->count && r == 0; i++)
-		r = sd_manifest_add_from(&w->m, m, i, NULL);
-	if (r == 0)
-		r = sd_manifest_seal(&w->m, NULL);
-	w->m.version = m->version;
+	r = sd_manifest_copy(&w->m, m, NULL);
 	if (r == 0) {
 		size_t n = w->m.count;
 

@@ -589,6 +589,22 @@ bool sd_entry_equal(const struct sd_entry *a, const struct sd_entry *b)
 		      (size_t)a->nchunks * sizeof(*a->chunks)) == 0;
 }
 
+int sd_manifest_copy(struct sd_manifest *dst, const struct sd_manifest *src,
+		     struct sd_err *why)
+{
+	int r = 0;
+
+	sd_manifest_init(dst);
+	for (size_t i = 0; i < src->count && r == 0; i++)
+		r = sd_manifest_add_from(dst, src, i, why);
+	if (r == 0)
+		r = sd_manifest_seal(dst, why);
+	dst->version = src->version;
+	if (r < 0)
+		sd_manifest_free(dst);
+	return r;
+}
+
 int sd_manifest_add_from(struct sd_manifest *m, const struct sd_manifest *src,
 			 size_t i, struct sd_err *why)
 {

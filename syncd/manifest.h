@@ -164,6 +164,12 @@ int sd_manifest_add(struct sd_manifest *m, const struct sd_entry *e,
 int sd_manifest_add_from(struct sd_manifest *m, const struct sd_manifest *src,
 			 size_t i, struct sd_err *why);
 
+/* dst (initialised here) = a sealed copy of sealed src, version included,
+ * sharing src's bytes (sd_manifest_add_from()). 0, -EINVAL (src not
+ * sealed), -ENOMEM; dst is empty on failure. */
+int sd_manifest_copy(struct sd_manifest *dst, const struct sd_manifest *src,
+		     struct sd_err *why);
+
 /* Sort, then check the whole tree (each entry was checked on its way in, by
  * sd_manifest_add(), a decoder or as a copy from a sealed manifest; a
  * caller that edits e[] directly answers for what it writes): no duplicate

@@ -6,7 +6,8 @@
 # works again once a node serves the workspace again; fusermount3 -u ends
 # the mount process, and so does SIGTERM. Of a node with views, the mount
 # shows what commands wrote in the view (the view's digest, but for hard
-# links), follows more writes, and a tether reset.
+# links), follows more writes, and a tether reset. A read of a file
+# committed ahead of its content waits for the version that has it.
 # Usage: fs_mount.sh   (SYNC_SEED=N replays a failed run)
 . "$(dirname "$0")/lib.sh"
 
@@ -135,3 +136,32 @@ wait_until 15 same_mount ||
 kill -TERM "$mpid"
 wait_until 15 pid_gone "$mpid" || fail "tether mount ignored SIGTERM"
 log "a view node's changes through the mount, followed, and reset: ok"
+
+# A file committed ahead of its content (the barrier of a source with a
+# cold stat cache, its command still running): a read in the mount waits
+# for the version that has it hashed, which the background sync exec
+# starts commits once the command ends.
+mkdir -p "$T/cold" "$T/mnt3" || fail "mkdir cold"
+head -c $((3 << 20)) /dev/urandom >"$T/cold/f" || fail "writing cold/f"
+cat >"$T/cold.json" <<JSON || fail "writing the config"
+{ "backends": { "n": { "type": "node", "url": "$vurl" } },
+  "agents": { "list": [ { "id": "mc", "backend": "n", "dir": "$T/cold" } ] } }
+JSON
+bg env TETHER_CACHE="$T/cache-cold" "$TETHER" exec --config "$T/cold.json" \
+	--agent mc --workspace mc -- sleep 3 >/dev/null 2>"$T/mc.err"
+epid=$BG_PID
+mc_pending() { tx status --node "$vurl" --json 2>/dev/null | grep -q '"workspace":"mc","domain":"[^"]*","version":1,'; }
+wait_until 20 mc_pending || fail "workspace mc was not committed ahead of its content: $(show "$T/mc.err")"
+trap '_rc=$?; for m in "$T"/mnt* "$T"/vroot/views/*; do umount -l "$m" 2>/dev/null; done; chmod -R u+rwX "$T/src" 2>/dev/null; (exit $_rc); _teardown' EXIT
+bg "$TETHER" mount --node "$vurl" --workspace mc "$T/mnt3" >"$T/mount4.out" 2>"$T/mount4.err"
+mpid=$BG_PID
+wait_until 20 grep -q '^tether mount: ' "$T/mount4.out" ||
+	fail "tether mount of mc printed no line: $(show "$T/mount4.err")"
+mc_pending || fail "mc was hashed before the mount read it: nothing to wait for"
+timeout -k 5 30 cat "$T/mnt3/f" >"$T/f.out" 2>"$T/f.err" ||
+	fail "reading f, committed ahead of its content, in the mount: $(show "$T/f.err") $(show "$T/mount4.err")"
+cmp -s "$T/f.out" "$T/cold/f" || fail "f read in the mount differs from its source"
+wait_exit "$epid" 20 || fail "exec --agent mc: $(show "$T/mc.err")"
+kill -TERM "$mpid"
+wait_until 15 pid_gone "$mpid" || fail "tether mount ignored SIGTERM"
+log "a file committed ahead of its content: the mount's read waits for its chunks: ok"

@@ -235,7 +235,7 @@ procs_matching()
 	local d args
 	for d in /proc/[1-9]*; do
 		[ "${d#/proc/}" = "$BASHPID" ] && continue
-		mapfile -d '' args <"$d/cmdline" 2>/dev/null || continue
+		mapfile -d '' args 2>/dev/null <"$d/cmdline" || continue
 		[[ " ${args[*]} " == *"$1"* ]] && echo "${d#/proc/} ${args[*]}"
 	done
 	return 0
