@@ -9,6 +9,9 @@
 # restart. The barrier of tether exec --agent leaves what its command did
 # not wait for to a background sync. A node started without --view
 # rebuilds the workspace's tree from its store. A node without views takes --lazy as a plain sync.
+# Metadata ahead of content: from a cold stat cache the barrier commits
+# files unread, a command reads one on demand, and one changed since its
+# commit fails with EIO and the reason.
 # Usage: fs_lazy.sh   (SYNC_SEED=N replays a failed run)
 . "$(dirname "$0")/lib.sh"
 
