@@ -238,6 +238,8 @@ out:
 	 * from. */
 	if (node.sink)
 		sd_sink_quiesce(node.sink);
+	/* The sink's workers use request frames the server owns. */
+	sd_sink_stop(node.sink);
 	tp_server_free(srv);
 	exec_service_free(node.exec);
 #ifdef TETHER_HAVE_FUSE

@@ -1091,7 +1091,7 @@ fail:
 	return r;
 }
 
-void sd_sink_free(struct sd_sink *s)
+void sd_sink_stop(struct sd_sink *s)
 {
 	if (!s)
 		return;
@@ -1101,7 +1101,15 @@ void sd_sink_free(struct sd_sink *s)
 	pthread_mutex_unlock(&s->lock);
 	for (unsigned i = 0; i < s->nth; i++)
 		pthread_join(s->th[i], NULL);
+	s->nth = 0;
 	sdk_lazy_stop(s);
+}
+
+void sd_sink_free(struct sd_sink *s)
+{
+	if (!s)
+		return;
+	sd_sink_stop(s);
 	while (s->head) {
 		struct job *j = s->head;
 

@@ -83,6 +83,11 @@ void sd_sink_on_version(struct sd_sink *s, sd_sink_version_fn fn, void *opaque);
 
 /* Stop the workers (queued requests are dropped unanswered: their server
  * is gone), close the stores, free. Accepts NULL. */
+/* Stop the worker threads once the jobs they run are done (their replies
+ * go out; queued jobs are dropped): before the server whose requests they
+ * answer goes. sd_sink_free() does it too. */
+void sd_sink_stop(struct sd_sink *s);
+
 void sd_sink_free(struct sd_sink *s);
 
 #endif
