@@ -596,8 +596,17 @@ void tfs_unmount(struct tfs *t)
 		 * unmount ends it unless a process still holds a file or a
 		 * cwd in the view (the lazy unmount leaves those be), or
 		 * someone unmounted it lazily before us; then abort it. */
-		if (t->mounted)
+		/* Unmounted here first: fuse_session_unmount() closes
+		 * /dev/fuse, which the loop's threads may still read (a race
+		 * TSan sees); it closes it below, once they are gone (the
+		 * connection then reports POLLERR, and it unmounts nothing
+		 * more). Without the right to (not root), fusermount3 does
+		 * it now. */
+		if (t->mounted && umount2(t->mountpoint, MNT_DETACH) < 0 &&
+		    errno != EINVAL) {
 			fuse_session_unmount(t->se);
+			t->mounted = false;
+		}
 		if (t->loop_started) {
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
@@ -614,6 +623,8 @@ void tfs_unmount(struct tfs *t)
 				}
 			}
 		}
+		if (t->mounted)
+			fuse_session_unmount(t->se);
 		fuse_session_destroy(t->se);
 	}
 	tfs_inodes_free(t->inodes);
