@@ -29,6 +29,9 @@ usage: ${0##*/} [-d DIR | -f FILES -b BYTES -s SEED] [-n ROUNDS] [-w WAYS] [-t T
     build      meson setup and ninja of the tree (a meson project, such as
                this repository: -d .), the build directory outside it, so
                the way serves every source and header the compiler reads
+    build-in   the same with the build directory inside the tree, as an
+               agent builds in its workspace: the way also takes every
+               object the build writes (removed after each run)
   -w WAYS    a subset, e.g. "native tetherfs" (default: all five)
   -t TASKS   e.g. "meta git build" (default: "meta cold warm")
   -d DIR     a copy of DIR (cp -a) instead of a tree from bench/gen-tree
@@ -134,7 +137,7 @@ bench_start_sshd
 mkdir -p "$BENCH_DIR/sshfs"
 sshfs -p "$BENCH_SSH_PORT" -o IdentityFile="$BENCH_DIR/ssh/client_ed25519" \
 	-o IdentitiesOnly=yes -o UserKnownHostsFile="$BENCH_DIR/ssh/known_hosts" \
-	-o StrictHostKeyChecking=no -o ro "$BENCH_SSH_DEST:$src" "$BENCH_DIR/sshfs" ||
+	-o StrictHostKeyChecking=no "$BENCH_SSH_DEST:$src" "$BENCH_DIR/sshfs" ||
 	bench_die "sshfs failed"
 dir[sshfs]=$BENCH_DIR/sshfs
 mnts+=("${dir[sshfs]}")
@@ -167,6 +170,10 @@ build() {
 	meson setup "$BENCH_DIR/build-$2" "$1" -Dtests=disabled &&
 		ninja -C "$BENCH_DIR/build-$2"
 }
+build_in() {
+	meson setup "$1/build-in" "$1" -Dtests=disabled &&
+		ninja -C "$1/build-in"
+}
 for w in "${ways[@]}"; do
 	[ -d "$BENCH_DIR/git.orig" ] || break
 	cp -a "$BENCH_DIR/git.orig" "$BENCH_DIR/git-$w"
@@ -181,7 +188,12 @@ run_task() { # TASK WAY
 	warm) ms_of readall "${dir[$2]}" ;;
 	git) ms_of gitst "${dir[$2]}" "$2" ;;
 	build) ms_of build "${dir[$2]}" "$2" ;;
-	*) bench_die "unknown task $1 (meta cold warm git build)" ;;
+	build-in)
+		[ "$2" != mount ] || bench_die "build-in: the mount way is read-only"
+		rm -rf "${dir[$2]}/build-in"
+		ms_of build_in "${dir[$2]}"
+		rm -rf "${dir[$2]}/build-in" ;;
+	*) bench_die "unknown task $1 (meta cold warm git build build-in)" ;;
 	esac
 }
 declare -A res
