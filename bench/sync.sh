@@ -7,7 +7,7 @@ set -euo pipefail
 usage() {
 	cat <<EOF
 usage: ${0##*/} [-d DIR | -f FILES -b BYTES -s SEED] [-n ROUNDS] [-i ROUNDS]
-                [-L SAMPLES] [-I SECONDS] [-t TOOLS] [-u] [-k]
+                [-L SAMPLES] [-I SECONDS] [-t TOOLS] [-V] [-u] [-k]
   Mirrors a tree to a tether node (tcp://127.0.0.1, ephemeral port) and, over
   ssh to a private sshd on 127.0.0.1, with rsync -a and rsync -az, all three
   interleaved (the order rotates every step), through these steps:
@@ -26,6 +26,9 @@ usage: ${0##*/} [-d DIR | -f FILES -b BYTES -s SEED] [-n ROUNDS] [-i ROUNDS]
   -f -b -s   gen-tree --files, --bytes, --seed (default 80000 files, 1.3 GB,
              seed 1)
   -t TOOLS   a subset of "tether rsync rsync-z" (default: all three)
+  -V         the node serves views (tether node --view): it keeps no
+             materialized tree, the workspace is its view (ROOT/views/WS),
+             which the checks read; -i more than 1 needs a node without
   -u         keep the login user's real ~/.bashrc for ssh (see exec-latency.sh)
   -k         keep the temp dir (the trees, node and sshd logs, raw results)
   Every run is measured by bench/runstat (client wall, CPU and peak RSS, the
@@ -57,7 +60,8 @@ init_rounds=1
 samples=200
 idle=60
 tools="tether rsync rsync-z"
-while getopts "d:f:b:s:n:i:L:I:t:ukh" opt; do
+views=""
+while getopts "d:f:b:s:n:i:L:I:t:Vukh" opt; do
 	case $opt in
 	d) src_dir=$OPTARG ;;
 	f) files=$OPTARG ;;
@@ -68,6 +72,7 @@ while getopts "d:f:b:s:n:i:L:I:t:ukh" opt; do
 	L) samples=$OPTARG ;;
 	I) idle=$OPTARG ;;
 	t) tools=$OPTARG ;;
+	V) views=1 ;;
 	u) BENCH_SSH_USER_RC=1 ;;
 	k) BENCH_KEEP=1 ;;
 	h) usage; exit 0 ;;
@@ -121,13 +126,16 @@ if find "$src" \( -name .gitignore -o -name .tetherignore \) -print -quit | grep
 fi
 find "$src" -type f -print0 | xargs -0 cat >/dev/null 2>&1 || true # page cache
 
+[ -z "$views" ] || [ "$init_rounds" -le 1 ] || bench_die "-V takes one initial round"
+[ -z "$views" ] || BENCH_NODE_ARGS=(--view)
 bench_start_node "$BENCH_DIR/node"
 bench_start_sshd
-echo "node:    $BENCH_NODE_URL"
+echo "node:    $BENCH_NODE_URL${views:+ (--view: the workspace is its view)}"
 echo "sshd:    127.0.0.1:$BENCH_SSH_PORT ($(bench_ssh_rc_note))"
 echo
 
 ws_root=$BENCH_DIR/node/workspaces
+[ -z "$views" ] || ws_root=$BENCH_DIR/node/views
 cache=$BENCH_DIR/cache
 res=$BENCH_DIR/results
 : >"$res"
