@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The source's internals, shared by source.c (scan, offer, commit) and
+/* The source's internals, shared by source.c (scan, offer, commit),
  * source_send.c (the chunks the node wants: sent before the commit, or
- * after a lazy one, while the node's views ask for some first). */
+ * after a lazy one, while the node's views ask for some first) and
+ * source_define.c (pending files read and defined on demand). */
 #ifndef TETHER_SOURCE_INT_H
 #define TETHER_SOURCE_INT_H
 
@@ -58,6 +59,25 @@ int sds_locate(struct sender *sd, const uint8_t *ids, size_t n,
 
 /* Free sd's tasks (after sds_locate()). */
 void sds_fini(struct sender *sd);
+
+struct sd_pack_writer;
+struct sd_zctx;
+
+/* Pack tasks[from, to) into w and send them on c, as the bulk does (sent:
+ * the marks of sd's own tasks, or NULL). 0 or -errno with why. */
+int sds_send_tasks(struct sender *sd, struct tp_chan *c, bool *busy,
+		   struct sd_pack_writer *w, struct sd_zctx *z, uint8_t *buf,
+		   const struct loc *tasks, atomic_uchar *sent, size_t from,
+		   size_t to, bool asked, struct sd_err *why);
+
+/* A node's view waits for the pending file the SYNC_ASK a names: read it,
+ * define it on sd->serve_chan, and send the chunks the node lacks on fc
+ * (source_define.c). 0 (also when the file cannot be defined: the node
+ * is told why) or -errno with why. */
+struct tp_sync_ask;
+int sds_define(struct sender *sd, struct tp_chan *fc, bool *busy,
+	       struct sd_pack_writer *w, struct sd_zctx *z, uint8_t *buf,
+	       const struct tp_sync_ask *a, struct sd_err *why);
 
 /* Send every task, several requests in flight, from the caller's thread
  * and helpers. 0 or the first -errno with why. */
