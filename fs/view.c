@@ -231,25 +231,38 @@ static int ver_copy(struct ver **ret, const struct sd_manifest *m)
 }
 
 /* Parents, link counts and listings: what does not depend on inodes. */
+/* The slot (index + 1) of e's parent directory, which a sealed manifest
+ * has: through last[len], the slot of the last directory seen with that
+ * path length, which it is but for a name sorting between a directory and
+ * its children ("a/b!" between "a/b" and "a/b/c"); then by search. */
+static uint32_t parent_slot(const struct sd_manifest *m, const uint32_t *last,
+			    const struct sd_entry *e, size_t plen)
+{
+	uint32_t p = last ? last[plen] : 0;
+
+	if (p && memcmp(m->e[p - 1].path, e->path, plen) == 0)
+		return p;
+	return (uint32_t)(sd_manifest_find(m, e->path, plen) - m->e) + 1;
+}
+
 static void ver_tree(struct ver *w)
 {
 	const struct sd_manifest *m = &w->m;
 	uint32_t n = (uint32_t)m->count;
+	uint32_t *last = calloc(SD_PATH_MAX + 1, sizeof(*last));
 
 	w->root_nlink = 2;
 	for (uint32_t j = 0; j < n; j++) {
 		const struct sd_entry *e = &m->e[j];
 		const char *s = memrchr(e->path, '/', e->path_len);
-		const struct sd_entry *pe;
 		uint32_t p = 0;
 
 		/* Sealed: the parent is there, as a directory, and the
 		 * primary of a hardlink is an earlier file. */
-		if (s) {
-			pe = sd_manifest_find(m, e->path,
-					      (size_t)(s - e->path));
-			p = (uint32_t)(pe - m->e) + 1;
-		}
+		if (s)
+			p = parent_slot(m, last, e, (size_t)(s - e->path));
+		if (last && e->type == SD_T_DIR)
+			last[e->path_len] = j + 1;
 		w->parent[j] = p;
 		w->off[p + 2]++;
 		w->nlink[j] = e->type == SD_T_DIR ? 2 : 1;
@@ -265,6 +278,7 @@ static void ver_tree(struct ver *w)
 		w->off[s] += w->off[s - 1];
 	for (uint32_t j = 0; j < n; j++)
 		w->kids[w->off[w->parent[j] + 1]++] = j;
+	free(last);
 }
 
 static int ver_hash(struct ver *w)
