@@ -34,9 +34,10 @@ struct pend {
 struct sdk_def {
 	struct sdk_def *next;
 	struct pend p;
-	char *err; /* the source could not define it: why; else NULL */
-	uint32_t n;
+	char *err;	 /* the source could not define it: why; else NULL */
+	uint32_t n, got; /* chunks in all, and come so far (in pages) */
 	struct sd_chunkref *chunks;
+	bool done; /* every page came: readers may use it */
 };
 
 static bool same(const struct pend *a, const char *path, uint64_t size,
@@ -96,14 +97,14 @@ size_t sdk_defs_chunks(const struct ws *w)
 	size_t n = 0;
 
 	for (const struct sdk_def *d = w->defs; d; d = d->next)
-		n += d->n;
+		n += d->got;
 	return n;
 }
 
 void sdk_defs_live(const struct ws *w, struct sdk_idset *set)
 {
 	for (const struct sdk_def *d = w->defs; d; d = d->next)
-		for (uint32_t i = 0; i < d->n; i++)
+		for (uint32_t i = 0; i < d->got; i++)
 			sdk_idset_insert(set, &d->chunks[i].id);
 }
 
@@ -122,11 +123,12 @@ void sdk_defs_free(struct ws *w)
 	w->nasks = w->capasks = 0;
 }
 
+/* A complete definition of (path, size, mtime), for readers. */
 static struct sdk_def *def_find(const struct ws *w, const char *path,
 				uint64_t size, int64_t mtime_ns)
 {
 	for (struct sdk_def *d = w->defs; d; d = d->next)
-		if (same(&d->p, path, size, mtime_ns))
+		if (d->done && same(&d->p, path, size, mtime_ns))
 			return d;
 	return NULL;
 }
@@ -250,14 +252,14 @@ int sd_sink_define_await(struct sd_sink *s, const char *name, const char *path,
 	return r;
 }
 
-/* The ids of d's chunks the store lacks, each once, into out (n). */
-static size_t lacking(const struct ws *w, const struct sdk_def *d,
-		      struct sd_id *out)
+/* The ids of the n chunks c the store lacks, each once, into out. */
+static size_t lacking(const struct ws *w, const struct sd_chunkref *c,
+		      uint32_t n, struct sd_id *out)
 {
 	size_t k = 0;
 
-	for (uint32_t i = 0; i < d->n; i++) {
-		const struct sd_id *id = &d->chunks[i].id;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct sd_id *id = &c[i].id;
 		bool dup = false;
 
 		if (sd_store_has(w->dom->store, id))
@@ -272,32 +274,119 @@ static size_t lacking(const struct ws *w, const struct sdk_def *d,
 	return k;
 }
 
+/* A definition of (path, size, mtime), complete or still coming. */
+static struct sdk_def *def_any(const struct ws *w, const char *path,
+			       uint64_t size, int64_t mtime_ns)
+{
+	for (struct sdk_def *d = w->defs; d; d = d->next)
+		if (same(&d->p, path, size, mtime_ns))
+			return d;
+	return NULL;
+}
+
+static void def_unlink(struct ws *w, struct sdk_def *d)
+{
+	for (struct sdk_def **pp = &w->defs; *pp; pp = &(*pp)->next)
+		if (*pp == d) {
+			*pp = d->next;
+			return;
+		}
+}
+
+/* Take page v into w's definitions (sink lock held): 0 with the page's
+ * lacking ids in ids (*nids), or -EPROTO with why. */
+static int take_page(struct sd_sink *s, struct ws *w, const char *path,
+		     const struct tp_sync_define *v,
+		     const struct sd_chunkref *page, struct sdk_def **fresh,
+		     struct sd_id *ids, size_t *nids, struct sd_err *why)
+{
+	struct sdk_def *d = def_any(w, path, v->size, v->mtime_ns);
+	uint64_t sum = 0;
+
+	if (!pending_now(w, path, v->size, v->mtime_ns))
+		return 0; /* the version moved on: nothing wanted */
+	if (v->index == 0) {
+		if (d && d->done)
+			return 0; /* defined already */
+		if (d) {
+			/* Started again (the source lost its place). */
+			def_unlink(w, d);
+			def_free(d);
+		}
+		d = *fresh;
+		*fresh = NULL;
+		d->next = w->defs;
+		w->defs = d;
+	} else if (!d || d->done || d->got != v->index || d->n != v->total) {
+		return sd_err_set(why, -EPROTO,
+				  "%s: a page of its chunk list at %" PRIu32
+				  " of %" PRIu32 ", not the next one",
+				  path, v->index, v->total);
+	}
+	memcpy(d->chunks + d->got, page, v->count * sizeof(*page));
+	d->got += v->count;
+	*nids = lacking(w, page, v->count, ids);
+	if (d->got < d->n)
+		return 0;
+	for (uint32_t i = 0; i < d->n; i++)
+		sum += d->chunks[i].len;
+	if (!d->err && sum != d->p.size) {
+		def_unlink(w, d);
+		def_free(d);
+		*nids = 0;
+		return sd_err_set(why, -EPROTO,
+				  "%s: chunks of %" PRIu64
+				  " bytes, size %" PRIu64,
+				  path, sum, v->size);
+	}
+	d->done = true;
+	if (d->err)
+		log_warn(
+			"workspace %s: %s: the source cannot give its content: "
+			"%s",
+			w->name, path, d->err);
+	pthread_cond_broadcast(&s->arrived);
+	return 0;
+}
+
 void sdk_define(struct sd_sink *s, struct tp_req *req,
 		const struct tp_sync_define *v)
 {
 	struct tp_msg m = { .type = TP_SYNC_WANT };
 	char path[TP_PATH_MAX + 1];
-	struct sdk_def *d = NULL;
-	struct sd_id *ids = NULL;
+	struct sdk_def *fresh = NULL;
+	struct sd_chunkref *page;
+	struct sd_err why = { "" };
+	struct sd_id *ids;
 	size_t nids = 0;
 	struct ws *w;
+	int r = 0;
 
-	/* The decoder checked path, err, and that the lens sum to size. */
+	/* The decoder checked path, err, the page's place and lens. */
 	memcpy(path, v->path.ptr, v->path.len);
 	path[v->path.len] = '\0';
-	d = calloc(1, sizeof(*d));
-	if (d) {
-		d->p = (struct pend){ strdup(path), v->size, v->mtime_ns };
-		d->n = v->count;
-		d->chunks =
-			malloc((v->count ? v->count : 1) * sizeof(*d->chunks));
-		if (v->err.len)
-			d->err = strndup((const char *)v->err.ptr, v->err.len);
-		ids = malloc((v->count ? v->count : 1) * sizeof(*ids));
+	page = malloc((v->count ? v->count : 1) * sizeof(*page));
+	ids = malloc((v->count ? v->count : 1) * sizeof(*ids));
+	if (page && ids && v->index == 0) {
+		fresh = calloc(1, sizeof(*fresh));
+		if (fresh) {
+			fresh->p = (struct pend){ strdup(path), v->size,
+						  v->mtime_ns };
+			fresh->n = v->total;
+			fresh->chunks = malloc((v->total ? v->total : 1) *
+					       sizeof(*fresh->chunks));
+			if (v->err.len)
+				fresh->err = strndup((const char *)v->err.ptr,
+						     v->err.len);
+		}
+		if (!fresh || !fresh->p.path || !fresh->chunks ||
+		    (v->err.len && !fresh->err))
+			r = -ENOMEM;
 	}
-	if (!d || !d->p.path || !d->chunks || !ids || (v->err.len && !d->err)) {
-		if (d)
-			def_free(d);
+	if (!page || !ids || r < 0) {
+		if (fresh)
+			def_free(fresh);
+		free(page);
 		free(ids);
 		tp_req_reply_error(req, ENOMEM, "out of memory");
 		return;
@@ -305,42 +394,31 @@ void sdk_define(struct sd_sink *s, struct tp_req *req,
 	for (uint32_t i = 0; i < v->count; i++) {
 		const uint8_t *p = v->refs + (size_t)i * TP_DEFINE_REF;
 
-		memcpy(d->chunks[i].id.b, p, SD_ID_SIZE);
+		memcpy(page[i].id.b, p, SD_ID_SIZE);
 		p += SD_ID_SIZE;
-		d->chunks[i].len = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
-				   (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+		page[i].len = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
+			      (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 	}
 	pthread_mutex_lock(&s->lock);
 	w = sdk_ws_find(s, (const char *)v->workspace.ptr, v->workspace.len);
-	if (!w) {
-		pthread_mutex_unlock(&s->lock);
-		def_free(d);
-		free(ids);
-		tp_req_reply_error(req, ENOENT,
-				   "workspace %.*s: not on this node",
-				   (int)v->workspace.len, v->workspace.ptr);
-		return;
-	}
-	if (pending_now(w, path, v->size, v->mtime_ns) &&
-	    !def_find(w, path, v->size, v->mtime_ns)) {
-		if (d->err)
-			log_warn("workspace %s: %s: the source cannot give its "
-				 "content: %s",
-				 w->name, path, d->err);
-		nids = lacking(w, d, ids);
-		d->next = w->defs;
-		w->defs = d;
-		d = NULL;
-		pthread_cond_broadcast(&s->arrived);
-	}
-	/* Else the version moved on, or it came twice: nothing wanted. */
+	if (!w)
+		r = sd_err_set(&why, -ENOENT,
+			       "workspace %.*s: not on this node",
+			       (int)v->workspace.len, v->workspace.ptr);
+	else
+		r = take_page(s, w, path, v, page, &fresh, ids, &nids, &why);
 	pthread_mutex_unlock(&s->lock);
-	if (d)
-		def_free(d);
-	m.want = (struct tp_sync_want){ .session = v->session,
-					.total = nids,
-					.count = (uint32_t)nids,
-					.ids = nids ? ids[0].b : NULL };
-	tp_req_reply(req, &m);
+	if (fresh)
+		def_free(fresh);
+	free(page);
+	if (r < 0) {
+		tp_req_reply_error(req, -r, "%s", why.what);
+	} else {
+		m.want = (struct tp_sync_want){ .session = v->session,
+						.total = nids,
+						.count = (uint32_t)nids,
+						.ids = nids ? ids[0].b : NULL };
+		tp_req_reply(req, &m);
+	}
 	free(ids);
 }

@@ -68,45 +68,28 @@ static const char *read_pending(struct sender *sd, const struct tp_sync_ask *a,
 		snprintf(buf, cap, "%s", strerror(-r));
 		return buf;
 	}
-	if (*n > TP_DEFINE_MAX) {
-		free(*refs);
-		snprintf(buf, cap,
-			 "%" PRIu32 " chunks, over the %u of one SYNC_DEFINE: "
-			 "it comes with the next version",
-			 *n, TP_DEFINE_MAX);
-		return buf;
-	}
 	return NULL;
 }
 
-/* A view waits for the bytes of a pending file: read it, define it
- * (SYNC_DEFINE), and send the chunks of it the node lacks at once. */
-int sds_define(struct sender *sd, struct tp_chan *fc, bool *busy,
-	       struct sd_pack_writer *w, struct sd_zctx *z, uint8_t *buf,
-	       const struct tp_sync_ask *a, struct sd_err *why)
+/* SYNC_DEFINE of the n chunks refs[first..] of the ask's file (total in
+ * all), or of why it cannot be (no): the ids the node lacks into rep. */
+static int define_page(struct sender *sd, const struct tp_sync_ask *a,
+		       const char *no, const struct sd_chunkref *refs,
+		       uint32_t total, uint32_t first, uint32_t n,
+		       struct tp_msg *rep, struct sd_err *why)
 {
-	struct tp_msg req = { .type = TP_SYNC_DEFINE }, rep;
-	const struct sd_entry *e = NULL;
-	struct sd_chunkref *refs = NULL;
-	uint8_t *wire = NULL;
-	struct loc *tasks = NULL;
-	char err[TP_ERRMSG_MAX + 64] = "", ebuf[256];
-	const char *no;
-	uint32_t n = 0;
-	size_t nt = 0;
+	struct tp_msg req = { .type = TP_SYNC_DEFINE };
+	char err[TP_ERRMSG_MAX + 64] = "";
+	uint8_t *wire = malloc((n ? n : 1) * (size_t)TP_DEFINE_REF);
 	int r;
 
-	no = read_pending(sd, a, &e, &refs, &n, ebuf, sizeof(ebuf));
-	wire = no ? NULL : malloc((n ? n : 1) * (size_t)TP_DEFINE_REF);
-	if (!no && !wire) {
-		free(refs);
+	if (!wire)
 		return sd_err_set(why, -ENOMEM, "out of memory");
-	}
-	for (uint32_t i = 0; !no && i < n; i++) {
+	for (uint32_t i = 0; i < n; i++) {
 		uint8_t *p = wire + (size_t)i * TP_DEFINE_REF;
-		uint32_t len = refs[i].len;
+		uint32_t len = refs[first + i].len;
 
-		memcpy(p, refs[i].id.b, SD_ID_SIZE);
+		memcpy(p, refs[first + i].id.b, SD_ID_SIZE);
 		p[SD_ID_SIZE] = (uint8_t)len;
 		p[SD_ID_SIZE + 1] = (uint8_t)(len >> 8);
 		p[SD_ID_SIZE + 2] = (uint8_t)(len >> 16);
@@ -121,38 +104,72 @@ int sds_define(struct sender *sd, struct tp_chan *fc, bool *busy,
 		.mtime_ns = a->mtime_ns,
 		.err = { (const uint8_t *)(no ? no : ""),
 			 (uint32_t)(no ? strlen(no) : 0) },
-		.count = no ? 0 : n,
+		.total = total,
+		.index = first,
+		.count = n,
 		.refs = wire,
 	};
-	r = tp_chan_call(sd->serve_chan, &req, &rep, SDS_CALL_MS, err,
+	r = tp_chan_call(sd->serve_chan, &req, rep, SDS_CALL_MS, err,
 			 sizeof(err));
 	free(wire);
-	if (r == 0 && rep.type != TP_SYNC_WANT)
+	if (r == 0 && rep->type != TP_SYNC_WANT)
 		r = -EPROTO;
-	if (r < 0 || no || rep.want.count == 0) {
-		free(refs);
-		return r < 0 ? sd_err_set(why, r, "SYNC_DEFINE: %s",
-					  err[0] ? err : strerror(-r))
-			     : 0;
-	}
-	/* The wanted chunks, where they are in the file, in file order. */
-	tasks = calloc(rep.want.count, sizeof(*tasks));
-	for (uint64_t off = 0, i = 0; tasks && i < n; off += refs[i].len, i++)
-		for (uint32_t k = 0; k < rep.want.count; k++)
-			if (!memcmp(rep.want.ids + (size_t)k * SD_ID_SIZE,
+	return r < 0 ? sd_err_set(why, r, "SYNC_DEFINE: %s",
+				  err[0] ? err : strerror(-r))
+		     : 0;
+}
+
+/* A view waits for the bytes of a pending file: read it, define it
+ * (SYNC_DEFINE, a page at a time), and send the chunks of each page the
+ * node lacks at once. */
+int sds_define(struct sender *sd, struct tp_chan *fc, bool *busy,
+	       struct sd_pack_writer *w, struct sd_zctx *z, uint8_t *buf,
+	       const struct tp_sync_ask *a, struct sd_err *why)
+{
+	const struct sd_entry *e = NULL;
+	struct sd_chunkref *refs = NULL;
+	struct loc *tasks = NULL;
+	struct tp_msg rep;
+	char ebuf[256];
+	const char *no;
+	uint64_t off = 0;
+	uint32_t n = 0;
+	int r = 0;
+
+	no = read_pending(sd, a, &e, &refs, &n, ebuf, sizeof(ebuf));
+	if (no)
+		return define_page(sd, a, no, NULL, 0, 0, 0, &rep, why);
+	tasks = calloc(n && n < TP_DEFINE_MAX ? n : TP_DEFINE_MAX,
+		       sizeof(*tasks));
+	if (!tasks)
+		r = sd_err_set(why, -ENOMEM, "out of memory");
+	for (uint32_t first = 0; r == 0 && first < n;) {
+		uint32_t k = n - first < TP_DEFINE_MAX ? n - first
+						       : TP_DEFINE_MAX;
+		size_t nt = 0, want = 0;
+
+		r = define_page(sd, a, NULL, refs, n, first, k, &rep, why);
+		/* The wanted ids come in file order, each once: a walk
+		 * along both finds where each is. */
+		for (uint32_t i = first; r == 0 && i < first + k; i++) {
+			if (want < rep.want.count &&
+			    !memcmp(rep.want.ids + want * SD_ID_SIZE,
 				    refs[i].id.b, SD_ID_SIZE)) {
 				tasks[nt++] =
 					(struct loc){ refs[i].id,
 						      (uint32_t)(e - sd->m->e) +
 							      1,
 						      refs[i].len, off };
-				break;
+				want++;
 			}
-	free(refs);
-	if (!tasks)
-		return sd_err_set(why, -ENOMEM, "out of memory");
-	r = sds_send_tasks(sd, fc, busy, w, z, buf, tasks, NULL, 0, nt, true,
-			   why);
+			off += refs[i].len;
+		}
+		if (r == 0)
+			r = sds_send_tasks(sd, fc, busy, w, z, buf, tasks, NULL,
+					   0, nt, true, why);
+		first += k;
+	}
 	free(tasks);
+	free(refs);
 	return r;
 }

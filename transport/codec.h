@@ -289,15 +289,18 @@ struct tp_sync_ask {
 	int64_t mtime_ns;
 };
 
-/* Chunks of one SYNC_DEFINE: a pending file of TP_DEFINE_MAX chunks
- * fits in a frame; a longer one waits for the next version. */
-#define TP_DEFINE_MAX 49152u
-#define TP_DEFINE_REF (TP_ID_SIZE + 4u) /* id, then u32 len */
+/* Chunk refs in one SYNC_DEFINE (a page), and in one file (as
+ * SD_CHUNKS_MAX). */
+#define TP_DEFINE_MAX	    49152u
+#define TP_DEFINE_TOTAL_MAX (1u << 24)
+#define TP_DEFINE_REF	    (TP_ID_SIZE + 4u) /* id, then u32 len */
 
-/* A pending file's chunk list (the ask's path, size and mtime), or why
- * the source cannot give it (err, no chunks). The lens are not 0 and sum
- * to size. Reply: a SYNC_WANT (index 0, total = count) of the ids the node
- * lacks, which the source sends next as SYNC_FILLs. */
+/* A page of a pending file's chunk list (the ask's path, size and mtime),
+ * or why the source cannot give it (err; total, index and count 0). Pages
+ * come in order: refs are chunks index .. index + count - 1 of total, no
+ * len is 0, and all total sum to size. Reply: a SYNC_WANT (index 0, total
+ * = count) of the page's ids the node lacks, which the source sends next
+ * as SYNC_FILLs. */
 struct tp_sync_define {
 	struct tp_bytes workspace; /* a name */
 	uint64_t session;	   /* the fill's (SYNC_SERVE's) */
@@ -305,7 +308,9 @@ struct tp_sync_define {
 	uint64_t size;
 	int64_t mtime_ns;
 	struct tp_bytes err; /* text, at most TP_ERRMSG_MAX; empty: chunks */
-	uint32_t count;	     /* at most TP_DEFINE_MAX; 0 with err */
+	uint32_t total; /* chunks of the file, at most TP_DEFINE_TOTAL_MAX */
+	uint32_t index; /* of refs' first */
+	uint32_t count; /* 1 to TP_DEFINE_MAX; 0 with err */
 	const uint8_t *refs; /* count * TP_DEFINE_REF bytes */
 };
 

@@ -122,16 +122,27 @@ static int get_define(struct rd *r, struct tp_sync_define *d)
 	    (k = tpc_get_u64(r, "size", &d->size)) < 0 ||
 	    (k = tpc_get_u64(r, "mtime_ns", &t)) < 0 ||
 	    (k = tpc_get_str(r, "err", -1, TP_ERRMSG_MAX, &d->err)) < 0 ||
+	    (k = tpc_get_u32(r, "total", &d->total)) < 0 ||
+	    (k = tpc_get_u32(r, "index", &d->index)) < 0 ||
 	    (k = tpc_get_u32(r, "count", &d->count)) < 0)
 		return k;
 	memcpy(&d->mtime_ns, &t, sizeof(t));
+	if (d->total > TP_DEFINE_TOTAL_MAX)
+		return tpc_fail(r, -EMSGSIZE, "total", -1,
+				"%" PRIu32 " chunks over the %u cap", d->total,
+				TP_DEFINE_TOTAL_MAX);
 	if (d->count > TP_DEFINE_MAX)
 		return tpc_fail(r, -EMSGSIZE, "count", -1,
 				"%" PRIu32 " chunks over the %u cap", d->count,
 				TP_DEFINE_MAX);
-	if (d->err.len && d->count)
+	if (d->err.len && (d->count || d->total || d->index))
 		return tpc_fail(r, -EPROTO, "count", -1,
 				"%" PRIu32 " chunks with an error", d->count);
+	if (!d->err.len && (d->count == 0 || d->index > d->total ||
+			    d->count > d->total - d->index))
+		return tpc_fail(r, -EPROTO, "count", -1,
+				"chunks %" PRIu32 "+%" PRIu32 " of %" PRIu32,
+				d->index, d->count, d->total);
 	if ((uint64_t)d->count * TP_DEFINE_REF > r->len - r->pos)
 		return tpc_fail(r, -EPROTO, "refs", -1,
 				"truncated (%" PRIu32 " chunks)", d->count);
@@ -147,7 +158,9 @@ static int get_define(struct rd *r, struct tp_sync_define *d)
 		sum += len;
 	}
 	r->pos += d->count * TP_DEFINE_REF;
-	if (!d->err.len && sum != d->size)
+	/* A whole list sums to size; a page, to no more. */
+	if (!d->err.len &&
+	    (sum > d->size || (d->count == d->total && sum != d->size)))
 		return tpc_fail(r, -EPROTO, "refs", -1,
 				"chunks of %" PRIu64 " bytes, size %" PRIu64,
 				sum, d->size);
@@ -388,6 +401,8 @@ static void put_define(struct wr *w, const struct tp_sync_define *d)
 	tpc_put_le(w, d->size, 8);
 	tpc_put_le(w, (uint64_t)d->mtime_ns, 8);
 	tpc_put_bytes(w, &d->err, TP_ERRMSG_MAX);
+	tpc_put_le(w, d->total, 4);
+	tpc_put_le(w, d->index, 4);
 	tpc_put_le(w, d->count, 4);
 	tpc_put_raw(w, d->refs, (size_t)d->count * TP_DEFINE_REF);
 }

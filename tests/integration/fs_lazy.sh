@@ -171,6 +171,27 @@ grep -q "edit.txt: the source: changed since it was synced" "$NODE_LOG" ||
 	fail "the node did not log why edit.txt could not be read: $(show "$NODE_LOG")"
 log "metadata ahead of content: a file read on demand, then filled; one changed since its commit: EIO with the reason: ok"
 
+# A pending file's chunk list in pages, from sync-evil as its source: a
+# page out of order and a list that does not sum to the size are refused
+# (EPROTO); the right one, then the chunks, serve the read.
+: "${SYNC_EVIL:?SYNC_EVIL must name the sync-evil tool}"
+bg "$SYNC_EVIL" "$NODE_URL" pg define-pages 30 >"$T/pages.out" 2>"$T/pages.err"
+evil=$BG_PID
+wait_until 20 committed pg 1 || fail "sync-evil's lazy commit of pg: $(show "$T/pages.err")"
+wait_until 20 test -e "$T/root/views/pg/pending-file" || fail "no pending-file in the view of pg"
+timeout -k 5 30 cat "$T/root/views/pg/pending-file" >"$T/pg.out" 2>"$T/pg.err" ||
+	fail "reading pending-file, defined in pages: $(show "$T/pg.err") $(show "$T/pages.out")"
+[ "$(stat -c %s "$T/pg.out")" = 3000 ] || fail "pending-file read as $(stat -c %s "$T/pg.out") bytes, not 3000"
+wait_exit "$evil" 30 || fail "sync-evil define-pages: $(show "$T/pages.err") $(show "$T/pages.out")"
+for re in '^SYNC_SERVE: SYNC_ASK pending-file size=3000$' \
+	'^page 1 first: ERROR EPROTO .*pending-file: a page of its chunk list at 1 of 2, not the next one' \
+	'^wrong page 0: SYNC_WANT total=1$' \
+	'^wrong page 1: ERROR EPROTO .*pending-file: chunks of 2000 bytes, size 3000' \
+	'^page 0: SYNC_WANT total=1$' '^page 1: SYNC_WANT total=1$' '^SYNC_FILL: OK 2$'; do
+	grep -Eq -- "$re" "$T/pages.out" || fail "sync-evil define-pages: no line /$re/: $(show "$T/pages.out")"
+done
+log "a pending file's chunk list in pages: out of order and wrong sums refused, the right one read: ok"
+
 # Without --view, the node builds the tree the view node did not keep.
 stop_node "$NODE_PID" TERM
 NODE_ARGS=()

@@ -42,6 +42,12 @@ static const char usage[] =
 	"  early-commit     a COMMIT before any chunk arrived\n"
 	"  offer-order      the second OFFER piece skips a byte\n"
 	"  offer-start      a session whose first OFFER piece is not at 0\n"
+	"  define-pages     a lazy commit of one pending file, pending-file\n"
+	"                   (1000 + 2000 bytes), then, as its source, the\n"
+	"                   answer to the node's first SYNC_ASK: its chunk\n"
+	"                   list in pages of one chunk, out of order, then\n"
+	"                   summing wrong, then right, and the chunks (a node\n"
+	"                   with views; ARG: seconds to wait for the ask)\n"
 	"Exit 0 when the case ran, 1 when a step that must work did not (the\n"
 	"node refused the control, or the link failed), 2 on bad usage.\n";
 
@@ -145,6 +151,8 @@ static void enc_entries(struct buf *b, const struct hent *e, size_t n)
 				buf_put(b, e[i].chunks[k].id.b, SD_ID_SIZE);
 				buf_var(b, e[i].chunks[k].len);
 			}
+		} else if (e[i].type == SD_T_PENDING) {
+			buf_var(b, e[i].size);
 		} else if (e[i].type == SD_T_SYMLINK ||
 			   e[i].type == SD_T_HARDLINK) {
 			buf_var(b, e[i].tlen);
@@ -654,6 +662,110 @@ static int case_order(struct evil *ev, struct benign *t, const char *name)
 	return 0;
 }
 
+/* One page of a definition of the pending file (size CHUNK_A + CHUNK_B):
+ * n refs from ck, as chunks index.. of total. */
+static int define(struct evil *ev, const char *step, const char *path,
+		  const struct sd_chunkref *ck, uint32_t total, uint32_t index,
+		  uint32_t n, struct tp_msg *rep)
+{
+	struct tp_msg req = { .type = TP_SYNC_DEFINE };
+	uint8_t refs[2 * TP_DEFINE_REF];
+
+	for (uint32_t i = 0; i < n; i++) {
+		memcpy(refs + i * TP_DEFINE_REF, ck[i].id.b, SD_ID_SIZE);
+		for (unsigned k = 0; k < 4; k++)
+			refs[i * TP_DEFINE_REF + SD_ID_SIZE + k] =
+				(uint8_t)(ck[i].len >> (8 * k));
+	}
+	req.define = (struct tp_sync_define){
+		.workspace = { (const uint8_t *)ev->ws,
+			       (uint32_t)strlen(ev->ws) },
+		.session = ev->session,
+		.path = { (const uint8_t *)path, (uint32_t)strlen(path) },
+		.size = CHUNK_A + CHUNK_B,
+		.mtime_ns = MTIME,
+		.total = total,
+		.index = index,
+		.count = n,
+		.refs = refs,
+	};
+	return call(ev, step, &req, rep);
+}
+
+static int case_define_pages(struct evil *ev, struct benign *t, const char *arg)
+{
+	static const char path[] = "pending-file";
+	const struct hent e = { .path = path,
+				.len = sizeof(path) - 1,
+				.type = SD_T_PENDING,
+				.mode = 0644,
+				.mtime = MTIME,
+				.size = CHUNK_A + CHUNK_B };
+	struct hdelta hd = { .version = ev->version + 1, .put = &e, .nput = 1 };
+	struct tp_msg req = { .type = TP_SYNC_COMMIT }, rep;
+	struct sd_chunkref wrong[2] = { t->ck[0], t->ck[0] };
+	struct sd_pack_writer w;
+	struct sd_manifest empty;
+	struct sd_zctx z = { 0 };
+	struct buf b = { 0 };
+	int secs = arg ? atoi(arg) : 30, r;
+
+	sd_manifest_init(&empty);
+	hd.base_root = empty.root;
+	root_of(&e, 1, &hd.root);
+	enc_delta(&b, &hd);
+	r = offer(ev, "SYNC_OFFER", &b, &rep);
+	free(b.p);
+	if (r < 0)
+		return setup_fail("the node refused the pending file's offer");
+	req.commit.session = ev->session;
+	req.commit.version = ev->version + 1;
+	memcpy(req.commit.root, hd.root.b, SD_ID_SIZE);
+	req.commit.flags = TP_COMMIT_F_LAZY;
+	if (call(ev, "SYNC_COMMIT", &req, &rep) < 0)
+		return setup_fail("the node refused the lazy commit");
+	/* The source's side: wait for the ask. */
+	req = (struct tp_msg){ .type = TP_SYNC_SERVE };
+	req.serve.workspace = (struct tp_bytes){ (const uint8_t *)ev->ws,
+						 (uint32_t)strlen(ev->ws) };
+	req.serve.session = ev->session;
+	req.serve.wait_ms = 1000;
+	for (r = 0; secs-- > 0; r = 0) {
+		r = call(ev, NULL, &req, &rep);
+		if (r < 0 || rep.type == TP_SYNC_ASK)
+			break;
+	}
+	if (r < 0 || rep.type != TP_SYNC_ASK)
+		return setup_fail("no SYNC_ASK came");
+	printf("SYNC_SERVE: SYNC_ASK %.*s size=%" PRIu64 "\n",
+	       (int)rep.ask.path.len, rep.ask.path.ptr, rep.ask.size);
+	/* Out of order, then a list that sums wrong, then the right one. */
+	define(ev, "page 1 first", path, t->ck + 1, 2, 1, 1, &rep);
+	define(ev, "wrong page 0", path, wrong, 2, 0, 1, &rep);
+	define(ev, "wrong page 1", path, wrong + 1, 2, 1, 1, &rep);
+	if (define(ev, "page 0", path, t->ck, 2, 0, 1, &rep) < 0 ||
+	    define(ev, "page 1", path, t->ck + 1, 2, 1, 1, &rep) < 0)
+		return setup_fail("the node refused the right definition");
+	/* The chunks, as a SYNC_FILL. */
+	sd_pack_writer_init(&w, TP_BULK_MAX);
+	r = sd_zctx_init(&z);
+	if (r == 0)
+		r = sd_pack_add(&w, &z, 1, t->a, CHUNK_A, NULL);
+	if (r == 0)
+		r = sd_pack_add(&w, &z, 1, t->b, CHUNK_B, NULL);
+	if (r == 0) {
+		req = (struct tp_msg){ .type = TP_SYNC_FILL };
+		req.fill.workspace =
+			(struct tp_bytes){ (const uint8_t *)ev->ws,
+					   (uint32_t)strlen(ev->ws) };
+		req.fill.pack = (struct tp_bytes){ w.buf, (uint32_t)w.len };
+		r = call(ev, "SYNC_FILL", &req, &rep);
+	}
+	sd_pack_writer_fini(&w);
+	sd_zctx_fini(&z);
+	return r < 0 ? setup_fail("the fill failed") : 0;
+}
+
 static const char *const cases[] = {
 	"valid",
 	"dotdot",
@@ -673,6 +785,7 @@ static const char *const cases[] = {
 	"early-commit",
 	"offer-order",
 	"offer-start",
+	"define-pages",
 };
 
 int main(int argc, char **argv)
@@ -721,6 +834,8 @@ int main(int argc, char **argv)
 		r = case_chunks(&ev, &t, name);
 	else if (!strncmp(name, "offer-", 6))
 		r = case_order(&ev, &t, name);
+	else if (!strcmp(name, "define-pages"))
+		r = case_define_pages(&ev, &t, arg);
 	else
 		r = case_paths(&ev, name, arg);
 out:

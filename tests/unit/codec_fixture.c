@@ -432,29 +432,34 @@ size_t samples(struct tp_msg *out)
 		.type = TP_SYNC_ASK,
 		.ask = { 7, { B("src/\xff a.c"), 9 }, 65541, -1 }
 	};
-	/* A file of two chunks, one the source could not read, and an
-	 * empty one. */
+	/* A file of two chunks, one the source could not read, and the
+	 * last two chunks of three. */
 	out[n++] = (struct tp_msg){ .type = TP_SYNC_DEFINE,
-				    .define = { { B("w"), 1 },
-						7,
-						{ B("src/a.c"), 7 },
-						65541,
-						1700000000123456789,
-						{ 0 },
-						2,
-						sample_refs } };
+				    .define = { .workspace = { B("w"), 1 },
+						.session = 7,
+						.path = { B("src/a.c"), 7 },
+						.size = 65541,
+						.mtime_ns = 1700000000123456789,
+						.total = 2,
+						.count = 2,
+						.refs = sample_refs } };
 	out[n++] = (struct tp_msg){
 		.type = TP_SYNC_DEFINE,
-		.define = { { B("w"), 1 },
-			    UINT64_MAX,
-			    { B("a"), 1 },
-			    9,
-			    0,
-			    { B("changed since it was synced"), 27 } }
+		.define = { .workspace = { B("w"), 1 },
+			    .session = UINT64_MAX,
+			    .path = { B("a"), 1 },
+			    .size = 9,
+			    .err = { B("changed since it was synced"), 27 } }
 	};
 	out[n++] = (struct tp_msg){ .type = TP_SYNC_DEFINE,
-				    .define = {
-					    { B("w"), 1 }, 1, { B("e"), 1 } } };
+				    .define = { .workspace = { B("w"), 1 },
+						.session = 1,
+						.path = { B("e"), 1 },
+						.size = 70000,
+						.total = 3,
+						.index = 1,
+						.count = 2,
+						.refs = sample_refs } };
 	out[n++] = (struct tp_msg){ .type = TP_WS_CHANGES,
 				    .changes = { { B("ws-1"), 4 } } };
 	out[n++] = (struct tp_msg){ .type = TP_WS_CHANGES,

@@ -558,6 +558,8 @@ static void test_sync_round_trip(void **state)
 					 s[i].define.mtime_ns);
 			assert_bytes(d.define.err, s[i].define.err.ptr,
 				     s[i].define.err.len);
+			assert_int_equal(d.define.total, s[i].define.total);
+			assert_int_equal(d.define.index, s[i].define.index);
 			assert_int_equal(d.define.count, s[i].define.count);
 			if (d.define.count)
 				assert_memory_equal(d.define.refs, sample_refs,

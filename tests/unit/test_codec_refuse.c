@@ -900,9 +900,10 @@ static void get_head(struct fb *f, uint32_t count)
 
 /* SYNC_FETCH, SYNC_MANIFEST, SYNC_GET, SYNC_CHUNKS. */
 /* SYNC_DEFINE's head: workspace "w", session 1, path, size, mtime, err,
- * count. */
-static void define_head(struct fb *f, const char *path, uint64_t size,
-			const char *err, uint32_t count)
+ * total, index, count. */
+static void define_page_head(struct fb *f, const char *path, uint64_t size,
+			     const char *err, uint32_t total, uint32_t index,
+			     uint32_t count)
 {
 	fb_init(f, TP_SYNC_DEFINE);
 	fb_str(f, "w");
@@ -911,7 +912,16 @@ static void define_head(struct fb *f, const char *path, uint64_t size,
 	fb_le(f, size, 8);
 	fb_le(f, 0, 8);
 	fb_str(f, err);
+	fb_le(f, total, 4);
+	fb_le(f, index, 4);
 	fb_le(f, count, 4);
+}
+
+/* A whole list in one page (or, with err, none). */
+static void define_head(struct fb *f, const char *path, uint64_t size,
+			const char *err, uint32_t count)
+{
+	define_page_head(f, path, size, err, err[0] ? 0 : count, 0, count);
 }
 
 static void define_ref(struct fb *f, uint8_t id, uint32_t len)
@@ -952,15 +962,37 @@ static void test_define_shapes(void **state)
 	define_ref(&f, 1, 3);
 	fb_le(&f, 0, 1);
 	assert_int_equal(fb_decode(&f, &e), -EPROTO);
-	/* Over the cap, refused on the count alone. */
+	/* Over the caps, refused on the counts alone. */
 	define_head(&f, "a/b", 3, "", TP_DEFINE_MAX + 1);
 	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
 	assert_string_equal(e.what, "SYNC_DEFINE.count: 49153 chunks over "
 				    "the 49152 cap");
+	define_page_head(&f, "a/b", 3, "", TP_DEFINE_TOTAL_MAX + 1, 0, 1);
+	assert_int_equal(fb_decode(&f, &e), -EMSGSIZE);
+	assert_what_has(&e, "SYNC_DEFINE.total: 16777217 chunks over");
+	/* A page: inside the list, not empty, summing to no more than
+	 * size. */
+	define_page_head(&f, "a/b", 10, "", 3, 1, 2);
+	define_ref(&f, 1, 3);
+	define_ref(&f, 2, 4);
+	assert_int_equal(fb_decode(&f, &e), 0);
+	define_page_head(&f, "a/b", 6, "", 3, 1, 2);
+	define_ref(&f, 1, 3);
+	define_ref(&f, 2, 4);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "SYNC_DEFINE.refs: chunks of 7 bytes, size 6");
+	define_page_head(&f, "a/b", 10, "", 3, 2, 2);
+	define_ref(&f, 1, 3);
+	define_ref(&f, 2, 4);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_string_equal(e.what, "SYNC_DEFINE.count: chunks 2+2 of 3");
+	define_page_head(&f, "a/b", 10, "", 3, 0, 0);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_string_equal(e.what, "SYNC_DEFINE.count: chunks 0+0 of 3");
 	/* An error carries no chunks, and needs no sum. */
 	define_head(&f, "a/b", 3, "gone", 0);
 	assert_int_equal(fb_decode(&f, &e), 0);
-	define_head(&f, "a/b", 3, "gone", 1);
+	define_page_head(&f, "a/b", 3, "gone", 1, 0, 1);
 	define_ref(&f, 1, 3);
 	assert_int_equal(fb_decode(&f, &e), -EPROTO);
 	assert_string_equal(e.what, "SYNC_DEFINE.count: 1 chunks with an "
