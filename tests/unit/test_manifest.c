@@ -292,6 +292,48 @@ static void test_round_trip(void **state)
 	free(raw);
 }
 
+/* A copy is the same manifest (entries, root, counts, version), sealed,
+ * and lives on after the original is freed; an unsealed one is refused. */
+static void test_copy(void **state)
+{
+	struct sd_manifest m, c, again;
+	struct sd_entry e[32];
+	struct sd_err why = { "" };
+	size_t n = sample(e);
+	uint8_t *a, *b;
+	size_t alen, blen;
+
+	build(&m, e, n, 42);
+	assert_ok(sd_manifest_copy(&c, &m, &why), why);
+	assert_true(c.sealed);
+	assert_int_equal(c.version, 42);
+	assert_true(sd_id_eq(&c.root, &m.root));
+	assert_int_equal(c.count, m.count);
+	assert_int_equal(c.nfiles, m.nfiles);
+	assert_int_equal(c.nbytes, m.nbytes);
+	assert_int_equal(c.nhardlinks, m.nhardlinks);
+	assert_int_equal(c.npending, 1);
+	assert_same(&m, &c);
+	assert_ok(sd_manifest_encode(&m, &a, &alen), why);
+	sd_manifest_free(&m);
+	/* The bytes it shares outlive the original. */
+	assert_ok(sd_manifest_encode(&c, &b, &blen), why);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(a, b, alen);
+	/* What sealing computes, the copy has. */
+	assert_ok(sd_manifest_copy(&again, &c, &why), why);
+	assert_ok(sd_manifest_seal(&again, &why), why);
+	assert_true(sd_id_eq(&again.root, &c.root));
+	sd_manifest_free(&again);
+	c.sealed = false;
+	assert_int_equal(sd_manifest_copy(&again, &c, &why), -EINVAL);
+	assert_int_equal(again.count, 0);
+	c.sealed = true;
+	sd_manifest_free(&c);
+	free(a);
+	free(b);
+}
+
 static void test_empty(void **state)
 {
 	struct sd_manifest a, b, c;
@@ -662,6 +704,7 @@ int main(void)
 		cmocka_unit_test(test_add_refuse),
 		cmocka_unit_test(test_seal_refuse),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_copy),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_root),
 		cmocka_unit_test(test_decode_truncated),

@@ -295,6 +295,44 @@ static void assert_attr(struct fs_view *v, const char *path, mode_t mode,
 	assert_memory_equal(&a, &b, sizeof(a));
 }
 
+/* Each entry under its own parent, when names sort between a directory
+ * and its children ("a/b!" between "a/b" and "a/b/y") and directories of
+ * one path length follow each other: the parent index the view builds
+ * from the last directory of each length. */
+static void test_parents(void **state)
+{
+	struct sd_chunkref c = ent_chunk(1, 10);
+	struct sd_entry e[] = {
+		ent_dir("a", 0755),	    ent_dir("a/b", 0755),
+		ent_dir("a/b!", 0700),	    ent_file("a/b!/z", &c, 1),
+		ent_file("a/b/y", &c, 1),   ent_dir("a/b/d", 0755),
+		ent_file("a/b/d/w", &c, 1), ent_dir("a/c", 0711),
+		ent_file("a/c/v", &c, 1),   ent_dir("x", 0755),
+		ent_dir("x/b", 0755),	    ent_file("x/b/q", &c, 1),
+	};
+	struct fs_view *v;
+	struct fs_attr a;
+
+	assert_int_equal(fs_view_new(&v), 0);
+	install(v, e, sizeof(e) / sizeof(e[0]), 1, NULL);
+	assert_attr(v, "a", S_IFDIR | 0755, 2 + 3, 0); /* b, b! and c */
+	assert_attr(v, "a/b", S_IFDIR | 0755, 2 + 1, 0);
+	assert_attr(v, "a/b!", S_IFDIR | 0700, 2, 0);
+	assert_attr(v, "a/c", S_IFDIR | 0711, 2, 0);
+	assert_attr(v, "x/b", S_IFDIR | 0755, 2, 0);
+	assert_int_equal(walk(v, "a/b!/z", &a), 0);
+	assert_int_equal(walk(v, "a/b/y", &a), 0);
+	assert_int_equal(walk(v, "a/b/d/w", &a), 0);
+	assert_int_equal(walk(v, "a/c/v", &a), 0);
+	assert_int_equal(walk(v, "x/b/q", &a), 0);
+	/* ... and under no other. */
+	assert_int_equal(walk(v, "a/b/z", &a), -ENOENT);
+	assert_int_equal(walk(v, "a/b!/y", &a), -ENOENT);
+	assert_int_equal(walk(v, "x/b/y", &a), -ENOENT);
+	assert_int_equal(walk(v, "a/b/q", &a), -ENOENT);
+	fs_view_free(v);
+}
+
 static void test_tree(void **state)
 {
 	struct sd_entry e[16];
@@ -1104,6 +1142,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_empty_root),
 		cmocka_unit_test(test_tree),
+		cmocka_unit_test(test_parents),
 		cmocka_unit_test(test_readdir),
 		cmocka_unit_test(test_readdir_offsets),
 		cmocka_unit_test(test_readlink),
