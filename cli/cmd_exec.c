@@ -310,9 +310,6 @@ int cli_exec(int argc, char **argv)
 		cli_term_restore(STDIN_FILENO, &saved);
 	cli_signals_close(sfd);
 	sfd = -1;
-	/* The command is done with the chunks the barrier's sync sent. */
-	cli_sync_end(bg);
-	bg = NULL;
 	if (r == -ENOENT)
 		code = 127;
 	else if (r == -EACCES)
@@ -331,6 +328,11 @@ int cli_exec(int argc, char **argv)
 		    cli_writeback(o.cfg, o.agent, o.workspace) < 0 && code == 0)
 			code = CLI_EXIT_FAILURE;
 	}
+	/* The command is done with what the barrier's sync sent; the rest
+	 * goes on in the background, once the writeback (whose own sync it
+	 * would race with) is over. */
+	cli_sync_end(bg);
+	bg = NULL;
 out:
 	cli_sync_end(bg);
 	exec_config_free(o.cfg);
