@@ -472,16 +472,17 @@ int sdm_entry_check(const struct sd_entry *e, struct sd_err *why)
 				  sdm_show(&s, e->path, e->path_len),
 				  e->type == SD_T_DIR ? "directory" : "file");
 
+	if ((e->type == SD_T_FILE || e->type == SD_T_PENDING) &&
+	    e->size > SD_FILE_MAX)
+		return sd_err_set(why, -EINVAL, "%s: size %llu over %llu",
+				  sdm_show(&s, e->path, e->path_len),
+				  (unsigned long long)e->size,
+				  (unsigned long long)SD_FILE_MAX);
+
 	switch (e->type) {
 	case SD_T_FILE: {
 		uint64_t sum = 0;
 
-		if (e->size > SD_FILE_MAX)
-			return sd_err_set(why, -EINVAL,
-					  "%s: size %llu over %llu",
-					  sdm_show(&s, e->path, e->path_len),
-					  (unsigned long long)e->size,
-					  (unsigned long long)SD_FILE_MAX);
 		if (e->nchunks > SD_CHUNKS_MAX)
 			return sd_err_set(why, -EINVAL,
 					  "%s: %u chunks, over %u",
@@ -509,14 +510,7 @@ int sdm_entry_check(const struct sd_entry *e, struct sd_err *why)
 				(unsigned long long)e->size);
 		return 0;
 	}
-	case SD_T_PENDING:
-		if (e->size > SD_FILE_MAX)
-			return sd_err_set(why, -EINVAL,
-					  "%s: size %llu over %llu",
-					  sdm_show(&s, e->path, e->path_len),
-					  (unsigned long long)e->size,
-					  (unsigned long long)SD_FILE_MAX);
-		return 0;
+	case SD_T_PENDING: return 0; /* size checked above, no chunks */
 	case SD_T_DIR:
 		if (e->size)
 			return sd_err_set(why, -EINVAL,

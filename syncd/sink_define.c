@@ -391,14 +391,8 @@ void sdk_define(struct sd_sink *s, struct tp_req *req,
 		tp_req_reply_error(req, ENOMEM, "out of memory");
 		return;
 	}
-	for (uint32_t i = 0; i < v->count; i++) {
-		const uint8_t *p = v->refs + (size_t)i * TP_DEFINE_REF;
-
-		memcpy(page[i].id.b, p, SD_ID_SIZE);
-		p += SD_ID_SIZE;
-		page[i].len = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
-			      (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-	}
+	for (uint32_t i = 0; i < v->count; i++)
+		tp_define_ref_get(v->refs, i, page[i].id.b, &page[i].len);
 	pthread_mutex_lock(&s->lock);
 	w = sdk_ws_find(s, (const char *)v->workspace.ptr, v->workspace.len);
 	if (!w)

@@ -85,16 +85,9 @@ static int define_page(struct sender *sd, const struct tp_sync_ask *a,
 
 	if (!wire)
 		return sd_err_set(why, -ENOMEM, "out of memory");
-	for (uint32_t i = 0; i < n; i++) {
-		uint8_t *p = wire + (size_t)i * TP_DEFINE_REF;
-		uint32_t len = refs[first + i].len;
-
-		memcpy(p, refs[first + i].id.b, SD_ID_SIZE);
-		p[SD_ID_SIZE] = (uint8_t)len;
-		p[SD_ID_SIZE + 1] = (uint8_t)(len >> 8);
-		p[SD_ID_SIZE + 2] = (uint8_t)(len >> 16);
-		p[SD_ID_SIZE + 3] = (uint8_t)(len >> 24);
-	}
+	for (uint32_t i = 0; i < n; i++)
+		tp_define_ref_put(wire, i, refs[first + i].id.b,
+				  refs[first + i].len);
 	req.define = (struct tp_sync_define){
 		.workspace = { (const uint8_t *)sd->o->workspace,
 			       (uint32_t)strlen(sd->o->workspace) },

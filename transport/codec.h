@@ -314,6 +314,12 @@ struct tp_sync_define {
 	const uint8_t *refs; /* count * TP_DEFINE_REF bytes */
 };
 
+/* Ref i of a SYNC_DEFINE's refs: its id and len, read or written. */
+void tp_define_ref_get(const uint8_t *refs, uint32_t i, uint8_t id[TP_ID_SIZE],
+		       uint32_t *len);
+void tp_define_ref_put(uint8_t *refs, uint32_t i, const uint8_t id[TP_ID_SIZE],
+		       uint32_t len);
+
 struct tp_sync_entry {
 	struct tp_bytes name, domain;
 	struct tp_sync_state state;

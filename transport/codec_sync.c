@@ -11,6 +11,30 @@
 #include "codec.h"
 #include "codec_int.h"
 
+/* ---- SYNC_DEFINE refs: an id, then a u32 len ---- */
+
+void tp_define_ref_get(const uint8_t *refs, uint32_t i, uint8_t id[TP_ID_SIZE],
+		       uint32_t *len)
+{
+	const uint8_t *p = refs + (size_t)i * TP_DEFINE_REF;
+
+	if (id)
+		memcpy(id, p, TP_ID_SIZE);
+	p += TP_ID_SIZE;
+	*len = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+void tp_define_ref_put(uint8_t *refs, uint32_t i, const uint8_t id[TP_ID_SIZE],
+		       uint32_t len)
+{
+	uint8_t *p = refs + (size_t)i * TP_DEFINE_REF;
+
+	memcpy(p, id, TP_ID_SIZE);
+	for (unsigned k = 0; k < 4; k++)
+		p[TP_ID_SIZE + k] = (uint8_t)(len >> (8 * k));
+}
+
 /* ---- decoding ---- */
 
 static int get_session(struct rd *r, uint64_t *out)
@@ -148,10 +172,9 @@ static int get_define(struct rd *r, struct tp_sync_define *d)
 				"truncated (%" PRIu32 " chunks)", d->count);
 	d->refs = r->p + r->pos;
 	for (uint32_t i = 0; i < d->count; i++) {
-		const uint8_t *p = d->refs + i * TP_DEFINE_REF + TP_ID_SIZE;
-		uint32_t len = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
-			       (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+		uint32_t len;
 
+		tp_define_ref_get(d->refs, i, NULL, &len);
 		if (len == 0)
 			return tpc_fail(r, -EPROTO, "refs", (int)i,
 					"an empty chunk");

@@ -671,12 +671,8 @@ static int define(struct evil *ev, const char *step, const char *path,
 	struct tp_msg req = { .type = TP_SYNC_DEFINE };
 	uint8_t refs[2 * TP_DEFINE_REF];
 
-	for (uint32_t i = 0; i < n; i++) {
-		memcpy(refs + i * TP_DEFINE_REF, ck[i].id.b, SD_ID_SIZE);
-		for (unsigned k = 0; k < 4; k++)
-			refs[i * TP_DEFINE_REF + SD_ID_SIZE + k] =
-				(uint8_t)(ck[i].len >> (8 * k));
-	}
+	for (uint32_t i = 0; i < n; i++)
+		tp_define_ref_put(refs, i, ck[i].id.b, ck[i].len);
 	req.define = (struct tp_sync_define){
 		.workspace = { (const uint8_t *)ev->ws,
 			       (uint32_t)strlen(ev->ws) },
