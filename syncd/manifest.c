@@ -348,16 +348,28 @@ static int share_blocks(struct sd_manifest *m, const struct sd_manifest *src)
 int sdm_entry_share(struct sd_manifest *m, const struct sd_manifest *src,
 		    const struct sd_entry *e)
 {
-	int r = share_blocks(m, src);
+	return sdm_entries_share(m, src, e, 1);
+}
+
+int sdm_entries_share(struct sd_manifest *m, const struct sd_manifest *src,
+		      const struct sd_entry *e, size_t n)
+{
+	int r = n ? share_blocks(m, src) : 0;
 
 	if (r < 0)
 		return r;
-	if (r == 1)
-		return sdm_entry_copy(m, e);
-	if (sdm_entries_reserve(m, 1) < 0)
+	if (sdm_entries_reserve(m, n) < 0)
 		return -ENOMEM;
+	if (r == 1) {
+		for (size_t i = 0; i < n && r >= 0; i++)
+			r = sdm_entry_copy(m, &e[i]);
+		return r < 0 ? r : 0;
+	}
+	if (n == 0)
+		return 0;
 	m->sealed = false;
-	m->e[m->count++] = *e;
+	memcpy(&m->e[m->count], e, n * sizeof(*e));
+	m->count += n;
 	return 0;
 }
 
@@ -593,13 +605,10 @@ int sd_manifest_copy(struct sd_manifest *dst, const struct sd_manifest *src,
 		return sd_err_set(why, -EINVAL,
 				  "manifest: copy of an unsealed "
 				  "one");
-	if (sdm_entries_reserve(dst, src->count) < 0)
-		return sd_err_set(why, -ENOMEM, "manifest: out of memory");
-	for (size_t i = 0; i < src->count && r == 0; i++)
-		r = sd_manifest_add_from(dst, src, i, why);
+	r = sdm_entries_share(dst, src, src->e, src->count);
 	if (r < 0) {
 		sd_manifest_free(dst);
-		return r;
+		return sd_err_set(why, r, "manifest: out of memory");
 	}
 	/* The same entries in the same order, each with its hash: what
 	 * sealing would find and compute, src has. */

@@ -298,6 +298,20 @@ static int check_put(const struct sd_manifest *m, size_t k, struct sd_err *why)
 	return 0;
 }
 
+/* Count entry e into m's totals (sign 1) or out of them (-1). */
+static void totals_add(struct sd_manifest *m, const struct sd_entry *e,
+		       int sign)
+{
+	uint64_t one = (uint64_t)(int64_t)sign; /* 1 or 2^64 - 1 */
+
+	if (e->type != SD_T_DIR)
+		m->nfiles += one;
+	if (e->type == SD_T_FILE || e->type == SD_T_PENDING)
+		m->nbytes += one * e->size;
+	if (e->type == SD_T_PENDING)
+		m->npending += one;
+}
+
 static int apply(const struct sd_manifest *base, const struct sd_delta *d,
 		 bool check_root, struct sd_manifest *out, struct sd_err *why)
 {
@@ -361,34 +375,52 @@ static int apply(const struct sd_manifest *base, const struct sd_delta *d,
 
 	/* The result is sorted and has no path twice by construction (base
 	 * and put are sorted, a put replaces the entry at its path), and
-	 * base held together: only what the delta touched is checked. */
+	 * base held together: only what the delta touched is checked. The
+	 * base's entries between two puts are appended as runs, and the
+	 * totals are the base's, less what went, plus what was put. */
+	out->nfiles = base->nfiles;
+	out->nbytes = base->nbytes;
+	out->npending = base->npending;
+	for (i = 0; i < base->count; i++)
+		if (gone[i])
+			totals_add(out, &base->e[i], -1);
 	r = sdm_entries_reserve(out, base->count + put->count);
 	at = malloc((put->count + base->nhardlinks + 1) * sizeof(*at));
 	links = calloc(put->count + base->nhardlinks + 1, sizeof(*links));
 	if (!at || !links)
 		r = -ENOMEM;
 	for (i = 0, j = 0; r == 0 && (i < base->count || j < put->count);) {
-		int c = walk_cmp(base, i, put, j);
-		const struct sd_manifest *from = c < 0 ? base : put;
-		const struct sd_entry *e;
+		size_t k = base->count, from;
 
-		if (c < 0) {
-			e = &base->e[i++];
-			if (gone[i - 1])
-				continue;
-		} else {
-			e = &put->e[j];
-			at[j++] = out->count;
-			i += c == 0;
+		if (j < put->count)
+			k = i + sdm_lower_bound(base->e + i, base->count - i,
+						put->e[j].path,
+						put->e[j].path_len);
+		while (r == 0 && i < k) {
+			const uint8_t *g = memchr(gone + i, 1, k - i);
+
+			from = i;
+			i = g ? (size_t)(g - gone) : k;
+			for (size_t h = from; base->nhardlinks && h < i; h++)
+				if (base->e[h].type == SD_T_HARDLINK)
+					links[nlinks++] = out->count + h - from;
+			r = sdm_entries_share(out, base, &base->e[from],
+					      i - from);
+			i += i < k; /* past a gone one */
 		}
-		if (e->type == SD_T_HARDLINK)
+		if (r < 0 || j == put->count)
+			break;
+		if (i < base->count &&
+		    sdm_entry_cmp(&base->e[i], &put->e[j]) == 0) {
+			if (!gone[i])
+				totals_add(out, &base->e[i], -1);
+			i++;
+		}
+		totals_add(out, &put->e[j], 1);
+		if (put->e[j].type == SD_T_HARDLINK)
 			links[nlinks++] = out->count;
-		if (e->type != SD_T_DIR)
-			out->nfiles++;
-		if (e->type == SD_T_FILE || e->type == SD_T_PENDING)
-			out->nbytes += e->size;
-		out->npending += e->type == SD_T_PENDING;
-		r = sdm_entry_share(out, from, e);
+		at[j++] = out->count;
+		r = sdm_entry_share(out, put, &put->e[j - 1]);
 	}
 	if (r < 0) {
 		r = sd_err_set(why, r, "out of memory");

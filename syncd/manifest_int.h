@@ -54,6 +54,10 @@ int sdm_entry_copy(struct sd_manifest *m, const struct sd_entry *e);
  * copying them. Unchecked; clears m->sealed. 0 or -ENOMEM. */
 int sdm_entry_share(struct sd_manifest *m, const struct sd_manifest *src,
 		    const struct sd_entry *e);
+/* The same for the n entries from e (within src): one check of src's
+ * blocks for the run. 0 or -ENOMEM. */
+int sdm_entries_share(struct sd_manifest *m, const struct sd_manifest *src,
+		      const struct sd_entry *e, size_t n);
 
 /* The rules of one entry on its own (sd_manifest_add()). */
 int sdm_entry_check(const struct sd_entry *e, struct sd_err *why);

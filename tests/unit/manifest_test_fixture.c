@@ -128,6 +128,7 @@ void assert_same(const struct sd_manifest *a, const struct sd_manifest *b)
 	assert_int_equal(a->nhardlinks, b->nhardlinks);
 	assert_int_equal(a->nfiles, b->nfiles);
 	assert_int_equal(a->nbytes, b->nbytes);
+	assert_int_equal(a->npending, b->npending);
 	for (size_t i = 0; i < a->count; i++) {
 		if (!sd_entry_equal(&a->e[i], &b->e[i]))
 			fail_msg("entry %zu differs: '%s' vs '%s'", i,
