@@ -281,6 +281,51 @@ static void ver_tree(struct ver *w)
 	free(last);
 }
 
+/* Whether w has o's paths, types and hardlink targets, in o's order:
+ * then its parents, listings and link counts are o's. Most versions are
+ * (a file's bytes or times changed), and the pointers tell it for most
+ * entries without reading a path. */
+static bool ver_same_shape(const struct ver *o, const struct ver *w)
+{
+	if (o->m.count != w->m.count)
+		return false;
+	for (size_t j = 0; j < w->m.count; j++) {
+		const struct sd_entry *a = &o->m.e[j], *b = &w->m.e[j];
+
+		if (a->type != b->type || a->path_len != b->path_len ||
+		    (a->path != b->path &&
+		     memcmp(a->path, b->path, a->path_len) != 0))
+			return false;
+		if (a->type == SD_T_HARDLINK &&
+		    (a->target_len != b->target_len ||
+		     memcmp(a->target, b->target, a->target_len) != 0))
+			return false;
+	}
+	return true;
+}
+
+static void ver_tree_of(struct ver *w, const struct ver *o)
+{
+	size_t n = w->m.count;
+
+	memcpy(w->parent, o->parent, n * sizeof(*w->parent));
+	memcpy(w->nlink, o->nlink, n * sizeof(*w->nlink));
+	memcpy(w->kids, o->kids, n * sizeof(*w->kids));
+	memcpy(w->off, o->off, (n + 3) * sizeof(*w->off));
+	w->root_nlink = o->root_nlink;
+}
+
+/* Enter entry j (not a hardlink name) under its inode. */
+static void tab_put(struct ver *w, uint32_t j)
+{
+	size_t h;
+
+	for (h = ino_hash(w->ino[j], w->tab_mask); w->tab[h] != NONE;
+	     h = (h + 1) & w->tab_mask)
+		;
+	w->tab[h] = j;
+}
+
 static int ver_hash(struct ver *w)
 {
 	size_t cap = 16;
@@ -292,16 +337,71 @@ static int ver_hash(struct ver *w)
 		return -ENOMEM;
 	memset(w->tab, 0xff, cap * sizeof(*w->tab));
 	w->tab_mask = cap - 1;
-	for (uint32_t j = 0; j < w->m.count; j++) {
-		size_t h;
+	for (uint32_t j = 0; j < w->m.count; j++)
+		if (w->m.e[j].type != SD_T_HARDLINK)
+			tab_put(w, j);
+	return 0;
+}
 
-		if (w->m.e[j].type == SD_T_HARDLINK)
+/* Take slot h out of o's copied table in w, moving later entries of its
+ * probe run back (linear probing has no tombstones). key() of a slot is
+ * the inode in o, the table's until it is patched. */
+static void tab_del(struct ver *w, const struct ver *o, size_t h)
+{
+	size_t i = h, j = h;
+
+	for (;;) {
+		size_t k;
+
+		j = (j + 1) & w->tab_mask;
+		if (w->tab[j] == NONE)
+			break;
+		k = ino_hash(o->ino[w->tab[j]], w->tab_mask);
+		/* Stays when its home is cyclically in (i, j]. */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
 			continue;
-		for (h = ino_hash(w->ino[j], w->tab_mask); w->tab[h] != NONE;
-		     h = (h + 1) & w->tab_mask)
-			;
-		w->tab[h] = j;
+		w->tab[i] = w->tab[j];
+		i = j;
 	}
+	w->tab[i] = NONE;
+}
+
+/* Whether entry j of w, a version of o's shape, has another inode than
+ * in o and one of its own in the table. */
+static bool ino_moved(const struct ver *w, const struct ver *o, uint32_t j)
+{
+	return w->ino[j] != o->ino[j] && w->m.e[j].type != SD_T_HARDLINK;
+}
+
+/* The table of a version of o's shape: o's, with the entries whose inode
+ * changed moved; rebuilt when many did. */
+static int ver_hash_of(struct ver *w, const struct ver *o)
+{
+	uint32_t n = (uint32_t)w->m.count, moved = 0;
+	size_t cap = o->tab_mask + 1;
+
+	for (uint32_t j = 0; j < n; j++)
+		moved += ino_moved(w, o, j);
+	if (moved > n / 16)
+		return ver_hash(w);
+	w->tab = malloc(cap * sizeof(*w->tab));
+	if (!w->tab)
+		return -ENOMEM;
+	memcpy(w->tab, o->tab, cap * sizeof(*w->tab));
+	w->tab_mask = o->tab_mask;
+	/* All out under their old inodes first: tab_del() reads those. */
+	for (uint32_t j = 0; moved && j < n; j++) {
+		size_t h = ino_hash(o->ino[j], w->tab_mask);
+
+		if (!ino_moved(w, o, j))
+			continue;
+		while (w->tab[h] != j)
+			h = (h + 1) & w->tab_mask;
+		tab_del(w, o, h);
+	}
+	for (uint32_t j = 0; moved && j < n; j++)
+		if (ino_moved(w, o, j))
+			tab_put(w, j);
 	return 0;
 }
 
@@ -382,6 +482,8 @@ static int ver_assign(const struct ver *o, struct ver *w, uint64_t *next,
 			c = 1;
 		else if (j == w->m.count)
 			c = -1;
+		else if (oe->path == w->m.e[j].path)
+			c = 0; /* the same bytes: both share the source's */
 		else
 			c = sd_path_cmp(oe->path, oe->path_len, w->m.e[j].path,
 					w->m.e[j].path_len);
@@ -390,6 +492,13 @@ static int ver_assign(const struct ver *o, struct ver *w, uint64_t *next,
 			continue;
 		}
 		we = &w->m.e[j];
+		/* Most entries are the very same as before, bytes shared:
+		 * the same inode, nothing to forget. */
+		if (c == 0 && we->type != SD_T_HARDLINK &&
+		    memcmp(oe, we, sizeof(*we)) == 0) {
+			w->ino[j++] = o->ino[i++];
+			continue;
+		}
 		if (we->type == SD_T_HARDLINK)
 			w->ino[j] =
 				w->ino[sd_manifest_resolve(&w->m, we) - w->m.e];
@@ -479,6 +588,7 @@ int fs_view_set(struct fs_view *v, const struct sd_manifest *m,
 	struct invals iv = { 0 };
 	struct ver *old, *w;
 	uint64_t next;
+	bool same;
 	int r;
 
 	if (!m->sealed)
@@ -492,10 +602,14 @@ int fs_view_set(struct fs_view *v, const struct sd_manifest *m,
 	r = ver_copy(&w, m);
 	if (r < 0)
 		goto out;
-	ver_tree(w);
+	same = ver_same_shape(old, w);
+	if (same)
+		ver_tree_of(w, old);
+	else
+		ver_tree(w);
 	r = ver_assign(old, w, &next, &iv);
 	if (r == 0)
-		r = ver_hash(w);
+		r = same ? ver_hash_of(w, old) : ver_hash(w);
 	if (r < 0) {
 		ver_free(w);
 		goto out;

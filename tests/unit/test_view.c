@@ -925,6 +925,102 @@ static void test_versions_hardlinks(void **state)
 	free(r);
 }
 
+/* Versions of one shape (the same paths and kinds, some files with new
+ * bytes), each applied as a delta to the one before, so most entries share
+ * their bytes with the installed version, as a node's commits do: the
+ * view reuses its parents and listings and patches its inode table. Every
+ * name must lead to its inode and back, a replaced inode must be gone,
+ * and a hardlink must follow its primary to the new one. Rounds with many
+ * changes rebuild the table instead. */
+#define SHAPE_N 96
+static void test_same_shape(void **state)
+{
+	static const char *dirs[] = { "a", "b", "c" };
+	struct sd_chunkref ch[SHAPE_N];
+	struct sd_entry e[SHAPE_N + 4];
+	char names[SHAPE_N][16];
+	struct sd_manifest cur, next;
+	struct sd_err why = { "" };
+	uint64_t ino[SHAPE_N + 4], was[SHAPE_N + 4];
+	struct fs_view *v;
+	struct fs_attr at;
+	unsigned seed = 12345;
+	size_t n = 0;
+
+	(void)state;
+	for (size_t d = 0; d < 3; d++)
+		e[n++] = ent_dir(dirs[d], 0755);
+	for (size_t i = 0; i < SHAPE_N; i++) {
+		snprintf(names[i], sizeof(names[i]), "%s/f%03zu", dirs[i % 3],
+			 i);
+		ch[i] = ent_chunk((unsigned)i, 100 + (uint32_t)i);
+		e[n++] = ent_file(names[i], &ch[i], 1);
+	}
+	e[n++] = ent_hard("h", "a/f000");
+	assert_int_equal(fs_view_new(&v), 0);
+	ent_build(&cur, e, n, 1);
+	assert_int_equal(fs_view_set(v, &cur, NULL, NULL), 0);
+	for (size_t k = 0; k < n; k++)
+		ino[k] = ino_of(v, cur.e[k].path);
+
+	for (uint64_t round = 2; round < 200; round++) {
+		struct sd_delta d;
+		size_t changes = round % 50 == 0 ? SHAPE_N / 2 : 1 + round % 3;
+
+		/* A copy of cur with some files' bytes new. */
+		for (size_t k = 0; k < cur.count; k++)
+			e[k] = cur.e[k];
+		for (size_t c = 0; c < changes; c++) {
+			size_t k;
+
+			seed = seed * 1103515245u + 12345u;
+			k = (seed >> 8) % cur.count;
+			if (e[k].type != SD_T_FILE)
+				continue;
+			ch[k % SHAPE_N] =
+				ent_chunk((unsigned)(round * 1000 + k),
+					  e[k].chunks[0].len);
+			e[k].chunks = &ch[k % SHAPE_N];
+		}
+		sd_manifest_init(&next);
+		next.version = round;
+		for (size_t k = 0; k < cur.count; k++)
+			assert_int_equal(sd_manifest_add(&next, &e[k], &why),
+					 0);
+		assert_int_equal(sd_manifest_seal(&next, &why), 0);
+		assert_int_equal(sd_delta_diff(&cur, &next, &d), 0);
+		sd_manifest_free(&next);
+		assert_int_equal(sd_delta_apply(&cur, &d, &next, &why), 0);
+		sd_delta_free(&d);
+		assert_int_equal(fs_view_set(v, &next, NULL, NULL), 0);
+
+		memcpy(was, ino, sizeof(ino));
+		for (size_t k = 0; k < next.count; k++) {
+			const struct sd_entry *a = &cur.e[k], *b = &next.e[k];
+			bool same =
+				b->type != SD_T_FILE ||
+				sd_id_eq(&a->chunks[0].id, &b->chunks[0].id);
+
+			ino[k] = ino_of(v, b->path);
+			assert_int_equal(fs_view_getattr(v, ino[k], &at), 0);
+			assert_int_equal(at.st.st_size,
+					 sd_manifest_resolve(&next, b)->size);
+			if (b->type == SD_T_HARDLINK)
+				assert_int_equal(ino[k], ino_of(v, "a/f000"));
+			else if (same)
+				assert_int_equal(ino[k], was[k]);
+			else
+				assert_int_equal(fs_view_getattr(v, was[k],
+								 &at),
+						 -ENOENT);
+		}
+		sd_manifest_free(&cur);
+		cur = next;
+	}
+	sd_manifest_free(&cur);
+	fs_view_free(v);
+}
+
 /* An open file keeps the version it opened: past new versions, past the
  * caller's manifests, past the view itself. */
 static void test_open_outlives(void **state)
@@ -1151,6 +1247,7 @@ int main(void)
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_attrs_only),
 		cmocka_unit_test(test_versions_hardlinks),
+		cmocka_unit_test(test_same_shape),
 		cmocka_unit_test(test_open_outlives),
 		cmocka_unit_test(test_race),
 	};
