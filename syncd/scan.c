@@ -21,10 +21,29 @@
 #include "log.h"
 #include "statcache.h"
 
-/* A file changed this close to the scan could change again within the
- * same timestamp tick: such a file is hashed again next time. */
-#define RACY_NS	  100000000ll
 #define MAX_TRIES 3
+
+/* A file changed this close to the scan could change again within the
+ * same timestamp tick, and its stat would not show it: such a file is
+ * hashed again next time. Linux stamps files from its coarse clock, one
+ * tick (1-10 ms) behind the real one: twice the tick, and 10 ms at least.
+ * (It was a flat 100 ms: every file a checkout wrote just before a sync
+ * was read again by the next one.) */
+static int64_t racy_ns(void)
+{
+	static _Atomic int64_t ns;
+	int64_t v = atomic_load_explicit(&ns, memory_order_relaxed);
+	struct timespec res;
+
+	if (v)
+		return v;
+	v = 10000000;
+	if (clock_getres(CLOCK_REALTIME_COARSE, &res) == 0 &&
+	    2 * (res.tv_sec * 1000000000ll + res.tv_nsec) > v)
+		v = 2 * (res.tv_sec * 1000000000ll + res.tv_nsec);
+	atomic_store_explicit(&ns, v, memory_order_relaxed);
+	return v;
+}
 
 struct item {
 	char *path;
@@ -715,8 +734,8 @@ static struct sd_entry item_entry(struct scan *sc, struct item *it)
 		e.chunks = it->chunks;
 		sc->st->files++;
 		sc->st->bytes += it->size;
-		if (it->mtime >= sc->start_ns - RACY_NS ||
-		    it->ctime >= sc->start_ns - RACY_NS)
+		if (it->mtime >= sc->start_ns - racy_ns() ||
+		    it->ctime >= sc->start_ns - racy_ns())
 			it->racy = true;
 	} else if (it->type == SD_T_SYMLINK) {
 		e.size = it->size;
