@@ -296,53 +296,61 @@ static int add_entry(struct scan *sc, int dfd, const char *name, char *path,
 }
 
 /* The names in directory dfd, NUL-separated in *buf (malloc'd), and which
- * ignore files are among them. 0 or -errno. */
+ * ignore files are among them. 0 or -errno. getdents64 on dfd itself, not
+ * a DIR: fdopendir() costs a dup, an fcntl, an fstat and a close more per
+ * directory, a fifth of a no-op scan's system calls. dfd is read from its
+ * current offset, the start for a directory just opened. */
+#define DENTS_BUF 32768
 static int list_dir(int dfd, char **buf, size_t *len, unsigned *present)
 {
+	_cleanup_free_ char *dents = malloc(DENTS_BUF);
 	size_t cap = 0, n;
-	struct dirent *de;
-	int fd = dup(dfd), r = 0;
-	DIR *d;
+	ssize_t got;
+	int r = 0;
 
 	*buf = NULL;
 	*len = 0;
 	*present = 0;
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		r = -errno;
-		if (fd >= 0)
-			close(fd);
-		return r;
-	}
-	while ((errno = 0, de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (!strcmp(de->d_name, SD_IGNORE_GITIGNORE))
-			*present |= SD_IGNORE_HAS_GITIGNORE;
-		else if (!strcmp(de->d_name, SD_IGNORE_TETHERIGNORE))
-			*present |= SD_IGNORE_HAS_TETHERIGNORE;
-		n = strlen(de->d_name) + 1;
-		if (cap - *len < n) {
-			char *nb;
+	if (!dents)
+		return -ENOMEM;
+	while (r == 0 && (got = getdents64(dfd, dents, DENTS_BUF)) > 0) {
+		for (ssize_t off = 0; r == 0 && off < got;) {
+			const struct dirent64 *de =
+				(const struct dirent64 *)(const void *)(dents +
+									off);
+			const char *name = de->d_name;
 
-			cap = cap ? 2 * cap : 4096;
-			while (cap - *len < n)
-				cap *= 2;
-			nb = realloc(*buf, cap);
-			if (!nb) {
-				r = -ENOMEM;
-				break;
+			off += de->d_reclen;
+			if (!strcmp(name, ".") || !strcmp(name, ".."))
+				continue;
+			if (!strcmp(name, SD_IGNORE_GITIGNORE))
+				*present |= SD_IGNORE_HAS_GITIGNORE;
+			else if (!strcmp(name, SD_IGNORE_TETHERIGNORE))
+				*present |= SD_IGNORE_HAS_TETHERIGNORE;
+			n = strlen(name) + 1;
+			if (cap - *len < n) {
+				char *nb;
+
+				cap = cap ? 2 * cap : 4096;
+				while (cap - *len < n)
+					cap *= 2;
+				nb = realloc(*buf, cap);
+				if (!nb) {
+					r = -ENOMEM;
+					break;
+				}
+				*buf = nb;
 			}
-			*buf = nb;
+			memcpy(*buf + *len, name, n);
+			*len += n;
 		}
-		memcpy(*buf + *len, de->d_name, n);
-		*len += n;
 	}
-	if (r == 0 && errno)
+	if (r == 0 && got < 0)
 		r = -errno;
-	closedir(d);
 	if (r < 0) {
 		free(*buf);
 		*buf = NULL;
+		*len = 0;
 	}
 	return r;
 }
