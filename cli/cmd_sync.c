@@ -275,7 +275,7 @@ static int parse_sync(int argc, char **argv, const char *usage, bool watch,
 	uint32_t ms;
 
 	c->o.level = SD_Z_LEVEL_DEFAULT;
-	c->coalesce_ms = 2;
+	c->coalesce_ms = 1;
 	if (sd_cdc_init(&c->o.scan.cdc, &SD_CDC_PARAMS_DEFAULT, &why) < 0)
 		return -EINVAL;
 	/* DIR may come before or after the options. */
@@ -558,7 +558,7 @@ static const char watch_usage[] =
 	"  keeps the node's copy of DIR current until SIGINT or SIGTERM:\n"
 	"  inotify on every directory, a full rescan when events were lost.\n"
 	"  Options as for tether sync, and:\n"
-	"  --coalesce MS      wait for MS quiet milliseconds before a sync (default 2)\n"
+	"  --coalesce MS      wait for MS quiet milliseconds before a sync (default 1)\n"
 	"  --json             one JSON object per sync on stdout\n"
 	"  tether exec --agent's barrier asks the watcher (a socket in the cache)\n"
 	"  instead of scanning DIR itself.\n";
