@@ -63,6 +63,8 @@ struct cli_barrier_srv;
 struct tp_sync_state;
 int cli_barrier_serve(const char *url, struct cli_barrier_srv **ret);
 int cli_barrier_srv_fd(const struct cli_barrier_srv *b);
+/* Accept and read what the fd said is there: true when requests wait. */
+bool cli_barrier_srv_take(struct cli_barrier_srv *b);
 void cli_barrier_srv_answer(struct cli_barrier_srv *b, const char *ws,
 			    const struct tp_sync_state *st, const char *err);
 void cli_barrier_srv_free(struct cli_barrier_srv *b);

@@ -787,7 +787,8 @@ int cli_watch(int argc, char **argv)
 		if (pfd[1].revents & POLLIN)
 			break;
 		if (pfd[2].revents & POLLIN) {
-			barrier(&w, wt, &b, srv, &pending);
+			if (cli_barrier_srv_take(srv))
+				barrier(&w, wt, &b, srv, &pending);
 			continue;
 		}
 		if (pending && !(pfd[0].revents & POLLIN))

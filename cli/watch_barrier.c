@@ -6,54 +6,49 @@
  * the whole tree. */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "codec.h"
 #include "link.h"
 #include "log.h"
-#include "server.h"
 #include "spcall.h"
+#include "sprep.h"
 
 struct held {
 	struct held *next;
-	struct tp_req *req;
+	struct tp_sprep_req *req;
 };
 
+/* On the watcher's own thread, through its poll loop: a plain socket
+ * (sprep.h), so an idle watcher does nothing at all. */
 struct cli_barrier_srv {
-	struct tp_server *srv;
-	int efd;
-	pthread_mutex_t lock;
+	struct tp_sprep *srv;
 	struct held *held;
 };
 
-/* On an nng thread: hold the request for the watcher's loop. */
-static void on_req(struct tp_req *req, const struct tp_msg *msg, void *opaque)
+static void on_req(void *opaque, struct tp_sprep_req *req,
+		   const struct tp_msg *msg)
 {
 	struct cli_barrier_srv *b = opaque;
 	struct held *h;
 
 	if (msg->type != TP_SYNC_STATUS) {
-		tp_req_reply_error(req, EOPNOTSUPP,
-				   "a tether watch answers SYNC_STATUS only");
+		tp_sprep_reply_error(req, EOPNOTSUPP,
+				     "a tether watch answers SYNC_STATUS only");
 		return;
 	}
 	h = malloc(sizeof(*h));
 	if (!h) {
-		tp_req_reply_error(req, ENOMEM, "out of memory");
+		tp_sprep_reply_error(req, ENOMEM, "out of memory");
 		return;
 	}
 	h->req = req;
-	pthread_mutex_lock(&b->lock);
 	h->next = b->held;
 	b->held = h;
-	pthread_mutex_unlock(&b->lock);
-	(void)!write(b->efd, &(uint64_t){ 1 }, sizeof(uint64_t));
 }
 
 int cli_barrier_serve(const char *url, struct cli_barrier_srv **ret)
@@ -61,19 +56,16 @@ int cli_barrier_serve(const char *url, struct cli_barrier_srv **ret)
 	struct cli_barrier_srv *b;
 	int r;
 
-	/* Never a second listener on a served ipc socket (nng#1518, see
-	 * tether node): another watcher of the same tree has it. */
+	/* Never take the socket of another watcher of the same tree. */
 	r = tp_sp_ping(url, 1000);
 	if (r == 0 || r == -ETIMEDOUT || r == -ECONNRESET || r == -EPROTO)
 		return -EADDRINUSE;
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
-	pthread_mutex_init(&b->lock, NULL);
-	b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	r = b->efd < 0 ? -errno : tp_server_new(url, on_req, NULL, b, &b->srv);
+	r = tp_sprep_listen(url, &b->srv);
 	if (r < 0) {
-		cli_barrier_srv_free(b);
+		free(b);
 		return r;
 	}
 	*ret = b;
@@ -82,7 +74,15 @@ int cli_barrier_serve(const char *url, struct cli_barrier_srv **ret)
 
 int cli_barrier_srv_fd(const struct cli_barrier_srv *b)
 {
-	return b ? b->efd : -1;
+	return b ? tp_sprep_fd(b->srv) : -1;
+}
+
+bool cli_barrier_srv_take(struct cli_barrier_srv *b)
+{
+	if (!b)
+		return false;
+	tp_sprep_serve(b->srv, on_req, b);
+	return b->held != NULL;
 }
 
 void cli_barrier_srv_answer(struct cli_barrier_srv *b, const char *ws,
@@ -91,15 +91,11 @@ void cli_barrier_srv_answer(struct cli_barrier_srv *b, const char *ws,
 	struct tp_sync_entry e = { 0 };
 	struct tp_msg m = { .type = TP_SYNC_TABLE };
 	struct held *h;
-	uint64_t n;
 
 	if (!b)
 		return;
-	(void)!read(b->efd, &n, sizeof(n));
-	pthread_mutex_lock(&b->lock);
 	h = b->held;
 	b->held = NULL;
-	pthread_mutex_unlock(&b->lock);
 	if (st) {
 		e.name = (struct tp_bytes){ (const uint8_t *)ws,
 					    (uint32_t)strlen(ws) };
@@ -112,9 +108,9 @@ void cli_barrier_srv_answer(struct cli_barrier_srv *b, const char *ws,
 		struct held *next = h->next;
 
 		if (st)
-			tp_req_reply(h->req, &m);
+			tp_sprep_reply(h->req, &m);
 		else
-			tp_req_reply_error(h->req, EAGAIN, "%s", err);
+			tp_sprep_reply_error(h->req, EAGAIN, "%s", err);
 		free(h);
 		h = next;
 	}
@@ -124,17 +120,8 @@ void cli_barrier_srv_free(struct cli_barrier_srv *b)
 {
 	if (!b)
 		return;
-	/* Held requests are the server's to drop. */
-	tp_server_free(b->srv);
-	while (b->held) {
-		struct held *h = b->held;
-
-		b->held = h->next;
-		free(h);
-	}
-	if (b->efd >= 0)
-		close(b->efd);
-	pthread_mutex_destroy(&b->lock);
+	cli_barrier_srv_answer(b, "", NULL, "the watcher is stopping");
+	tp_sprep_free(b->srv);
 	free(b);
 }
 

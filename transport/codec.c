@@ -941,3 +941,11 @@ ssize_t tp_error_encode(int code, const char *message, uint8_t **ret)
 		(struct tp_bytes){ (const uint8_t *)message, (uint32_t)n };
 	return tp_msg_encode(&m, ret);
 }
+
+ssize_t tp_error_vencode(int code, uint8_t **ret, const char *fmt, va_list ap)
+{
+	char text[TP_ERRMSG_MAX + 1];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	return tp_error_encode(code, text, ret);
+}

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -553,5 +554,8 @@ const char *tp_type_name(uint16_t type);
 
 /* Build an ERROR frame (message truncated to TP_ERRMSG_MAX). */
 ssize_t tp_error_encode(int code, const char *message, uint8_t **ret);
+/* The same, with the message formatted. */
+ssize_t tp_error_vencode(int code, uint8_t **ret, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 #endif

@@ -142,15 +142,13 @@ void tp_req_reply_ok(struct tp_req *r, uint64_t value)
 
 void tp_req_reply_error(struct tp_req *r, int code, const char *fmt, ...)
 {
-	char text[TP_ERRMSG_MAX];
 	uint8_t *frame = NULL;
 	va_list ap;
 	ssize_t n;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	n = tp_error_vencode(code, &frame, fmt, ap);
 	va_end(ap);
-	n = tp_error_encode(code, text, &frame);
 	if (n < 0) {
 		/* Only ENOMEM: an empty body still releases the client. */
 		send_frame(r, (const uint8_t *)"", 0);

@@ -13,8 +13,6 @@
 
 #include "clock.h"
 
-#define SP_REQ0 0x30
-#define SP_REP0 0x31
 
 static int dial_ipc(const char *path)
 {
@@ -128,19 +126,33 @@ uint64_t tp_sp_get_be(const uint8_t *p, unsigned width)
 	return v;
 }
 
+void tp_sp_header(uint8_t h[TP_SP_HEADER_SIZE], unsigned proto)
+{
+	memcpy(h, "\0SP\0", 4);
+	tp_sp_put_be(h + 4, proto, 2);
+	h[6] = h[7] = 0;
+}
+
 int tp_sp_send_header(int fd, int64_t deadline)
 {
-	static const uint8_t mine[8] = { 0, 'S', 'P', 0, 0, SP_REQ0, 0, 0 };
+	uint8_t mine[TP_SP_HEADER_SIZE];
 
-	return tp_sp_move(fd, true, (void *)mine, sizeof(mine), deadline);
+	tp_sp_header(mine, TP_SP_REQ0);
+	return tp_sp_move(fd, true, mine, sizeof(mine), deadline);
+}
+
+int tp_sp_check_header_of(const uint8_t peer[TP_SP_HEADER_SIZE],
+			  unsigned proto)
+{
+	return memcmp(peer, "\0SP\0", 4) != 0 ||
+			       tp_sp_get_be(peer + 4, 2) != proto
+		       ? -EPROTO
+		       : 0;
 }
 
 int tp_sp_check_header(const uint8_t peer[TP_SP_HEADER_SIZE])
 {
-	return memcmp(peer, "\0SP\0", 4) != 0 ||
-			       tp_sp_get_be(peer + 4, 2) != SP_REP0
-		       ? -EPROTO
-		       : 0;
+	return tp_sp_check_header_of(peer, TP_SP_REP0);
 }
 
 int tp_sp_handshake(int fd, int64_t deadline)

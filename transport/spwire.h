@@ -32,6 +32,14 @@ bool tp_sp_is_ipc(const char *url);
 int tp_sp_move(int fd, bool out, void *buf, size_t n, int64_t deadline);
 
 #define TP_SP_HEADER_SIZE 8
+#define TP_SP_REQ0	  0x30 /* the protocol numbers of REQ and REP */
+#define TP_SP_REP0	  0x31
+
+/* The header of an SP socket of protocol proto. */
+void tp_sp_header(uint8_t h[TP_SP_HEADER_SIZE], unsigned proto);
+/* Whether a peer's header is that of protocol proto: 0 or -EPROTO. */
+int tp_sp_check_header_of(const uint8_t peer[TP_SP_HEADER_SIZE],
+			  unsigned proto);
 
 /* The whole handshake as a REQ peer, both ways, before deadline: 0,
  * -EPROTO when the peer is not an SP REP socket, or tp_sp_move's errors. */

@@ -282,6 +282,19 @@ wpid=$BG_PID
 watch_socket() { compgen -G "$TETHER_CACHE/*.watch" >/dev/null; }
 wait_until 20 watch_socket ||
 	fail "tether watch serves no barrier socket: $(show "$T/watch.err")"
+# Its socket takes bad peers in its stride: clients that leave before the
+# handshake, garbage, a request it does not serve (answered with an error).
+wsock=ipc://$(compgen -G "$TETHER_CACHE/*.watch" | head -n 1)
+"$TP_RAW" "$wsock" --connect-only 3 2>"$T/raw.err" ||
+	fail "tp-raw --connect-only: $(show "$T/raw.err")"
+"$TP_RAW" "$wsock" --garbage 100 --wait-ms 2000 >/dev/null 2>&1 || true
+proto=$("$TETHER" --version | sed -n 's/.*(protocol \([0-9]*\)).*/\1/p')
+reply=$("$TP_RAW" "$wsock" --version "$proto" 2>"$T/raw.err") ||
+	fail "the watcher did not answer an EXEC_LIST: $(show "$T/raw.err")"
+case $reply in
+"ERROR 95 "*) ;;
+*) fail "the watcher answered an EXEC_LIST with: $reply" ;;
+esac
 for i in 1 2 3; do
 	printf 'watched edit %s\n' "$i" >"$T/src/wb/barrier"
 	out=$(TETHER_LOG=info tx exec --config "$T/tether.json" --agent w \
