@@ -4,6 +4,7 @@
  * manifest_delta.c. */
 #include "manifest.h"
 #include "manifest_int.h"
+#include "thp.h"
 
 #include <errno.h>
 #include <stdalign.h>
@@ -182,6 +183,7 @@ static struct blk *blk_new(size_t cap)
 
 	if (!nb)
 		return NULL;
+	util_thp_hint(nb, sizeof(*nb) + cap);
 	nb->next = NULL;
 	atomic_init(&nb->refs, 1);
 	nb->used = 0;
@@ -388,6 +390,7 @@ int sdm_entries_reserve(struct sd_manifest *m, size_t more)
 	e = realloc(m->e, cap * sizeof(*e));
 	if (!e)
 		return -ENOMEM;
+	util_thp_hint(e + m->count, (cap - m->count) * sizeof(*e));
 	m->e = e;
 	m->cap = cap;
 	return 0;

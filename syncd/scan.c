@@ -20,6 +20,7 @@
 #include "ignore.h"
 #include "log.h"
 #include "statcache.h"
+#include "thp.h"
 
 #define MAX_TRIES 3
 
@@ -101,6 +102,7 @@ static void cache_load(struct scan *sc)
 	buf = malloc(n);
 	if (!buf)
 		return;
+	util_thp_hint(buf, n);
 	while (got < n) {
 		ssize_t k = read(fd, buf + got, n - got);
 
@@ -201,6 +203,7 @@ static struct item *item_new(struct scan *sc)
 
 		if (!v)
 			return NULL;
+		util_thp_hint(v + sc->n, (cap - sc->n) * sizeof(*v));
 		sc->v = v;
 		sc->cap = cap;
 	}

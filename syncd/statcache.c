@@ -2,6 +2,8 @@
 /* The stat cache file: parse, look up, write (statcache.h). */
 #include "statcache.h"
 
+#include "thp.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,7 @@ int sd_statcache_parse(struct sd_statcache *c, uint8_t *buf, size_t n)
 		r = -ENOMEM;
 		goto bad;
 	}
+	util_thp_hint(c->t, c->cap * sizeof(*c->t));
 	for (uint32_t i = 0; i < count; i++) {
 		struct sd_statcache_entry e;
 
