@@ -58,7 +58,7 @@ int util_parse_int(const char *s, int *ret)
 	return 0;
 }
 
-int util_parse_seconds_ms(const char *s, uint32_t *ret_ms)
+int util_parse_milli(const char *s, uint64_t max_whole, uint64_t *ret)
 {
 	uint64_t whole = 0, frac = 0, scale = 1000;
 	const char *p = s;
@@ -67,7 +67,7 @@ int util_parse_seconds_ms(const char *s, uint32_t *ret_ms)
 		return -EINVAL;
 	for (; isdigit((unsigned char)*p); p++) {
 		whole = whole * 10 + (uint64_t)(*p - '0');
-		if (whole > 30ULL * 86400)
+		if (whole > max_whole)
 			return -ERANGE;
 	}
 	if (*p == '.') {
@@ -83,9 +83,51 @@ int util_parse_seconds_ms(const char *s, uint32_t *ret_ms)
 	}
 	if (*p)
 		return -EINVAL;
-	if (whole == 30ULL * 86400 && frac)
+	if (whole == max_whole && frac)
 		return -ERANGE;
-	*ret_ms = (uint32_t)(whole * 1000 + frac);
+	*ret = whole * 1000 + frac;
+	return 0;
+}
+
+int util_parse_seconds_ms(const char *s, uint32_t *ret_ms)
+{
+	uint64_t v;
+	int r = util_parse_milli(s, 30ULL * 86400, &v);
+
+	if (r == 0)
+		*ret_ms = (uint32_t)v;
+	return r;
+}
+
+int util_parse_size(const char *s, uint64_t *ret)
+{
+	static const char units[] = "kmgt";
+	uint64_t v = 0, mul = 1;
+	const char *p = s, *u;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		uint64_t d = (uint64_t)(*p - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	if (*p && (u = strchr(units, tolower((unsigned char)*p)))) {
+		for (long i = 0; i <= u - units; i++)
+			mul *= 1024;
+		p++;
+		if (*p == 'i' || *p == 'I')
+			p++;
+	}
+	if (*p == 'b' || *p == 'B')
+		p++;
+	if (*p)
+		return -EINVAL;
+	if (v > UINT64_MAX / mul)
+		return -ERANGE;
+	*ret = v * mul;
 	return 0;
 }
 

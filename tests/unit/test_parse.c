@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for checked number, duration and signal parsing. */
+/* Unit tests for checked number, size, duration and signal parsing. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -59,6 +59,48 @@ static void test_seconds(void **state)
 	assert_int_equal(util_parse_seconds_ms("-1", &ms), -EINVAL);
 }
 
+static void test_size(void **state)
+{
+	static const struct {
+		const char *s;
+		uint64_t v;
+	} ok[] = {
+		{ "0", 0 },	      { "512", 512 },	     { "4k", 4096 },
+		{ "256m", 256u << 20 }, { "256M", 256u << 20 }, { "1G", 1u << 30 },
+		{ "2GiB", 2ull << 30 }, { "64mb", 64u << 20 },  { "1t", 1ull << 40 },
+		{ "7b", 7 },
+	};
+	static const char *const bad[] = { "", "m", "1.5g", "-1", "1x",
+					   "1mm", "1 m", "1kib2" };
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(util_parse_size(ok[i].s, &v), 0);
+		assert_int_equal(v, ok[i].v);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(util_parse_size(bad[i], &v), -EINVAL);
+	assert_int_equal(util_parse_size("18446744073709551615", &v), 0);
+	assert_int_equal(util_parse_size("18446744073709551616", &v), -ERANGE);
+	assert_int_equal(util_parse_size("17179869184g", &v), -ERANGE);
+}
+
+static void test_milli(void **state)
+{
+	uint64_t v;
+
+	assert_int_equal(util_parse_milli("1.5", 10, &v), 0);
+	assert_int_equal(v, 1500);
+	assert_int_equal(util_parse_milli("0.001", 10, &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(util_parse_milli("10", 10, &v), 0);
+	assert_int_equal(v, 10000);
+	assert_int_equal(util_parse_milli("10.5", 10, &v), -ERANGE);
+	assert_int_equal(util_parse_milli("11", 10, &v), -ERANGE);
+	assert_int_equal(util_parse_milli(".5", 10, &v), -EINVAL);
+	assert_int_equal(util_parse_milli("1.", 10, &v), -EINVAL);
+}
+
 static void test_signal(void **state)
 {
 	int s;
@@ -82,6 +124,8 @@ int main(void)
 		cmocka_unit_test(test_int),
 		cmocka_unit_test(test_seconds),
 		cmocka_unit_test(test_signal),
+		cmocka_unit_test(test_size),
+		cmocka_unit_test(test_milli),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
