@@ -43,7 +43,19 @@ static const char usage[] =
 	"  --stats            print a line of exit status and resource usage on stderr\n"
 	"  --no-barrier       with --agent in its own workspace and a \"dir\" in the\n"
 	"                     config: do not sync the dir first (by default the\n"
-	"                     command sees every edit made before it started)\n";
+	"                     command sees every edit made before it started)\n"
+	"sandbox (on a node; any of these implies --sandbox):\n"
+	"  --sandbox          run in namespaces: read-only root, private /tmp, no\n"
+	"                     network, no capabilities, an init that reaps orphans\n"
+	"  --memory SIZE      memory limit (\"256m\"); the OOM killer ends it\n"
+	"  --cpus N           CPU limit (\"0.5\", \"2\")\n"
+	"  --pids N           most processes at once\n"
+	"  --nofile N, --nproc N, --fsize SIZE, --core SIZE   rlimits\n"
+	"  --network MODE     none (default: lo only) or host\n"
+	"  --mount MODE       the workspace: cow (default: writable, writes go to\n"
+	"                     the view's changes), ro, rw or none\n"
+	"  --ws-dir DIR       show DIR (on the node) as the workspace\n"
+	"  --ws-at DIR        where the workspace appears inside\n";
 
 struct exec_opts {
 	const char *node, *config, *agent, *cwd, *workspace;
@@ -53,6 +65,8 @@ struct exec_opts {
 	char *env[ENV_MAX + 1];
 	size_t n_env;
 	bool tty, no_stdin, detach, json, stats, no_barrier;
+	bool sandbox;
+	struct exec_sandbox_req sbx;
 };
 
 static int parse_opts(int argc, char **argv, struct exec_opts *o)
@@ -71,13 +85,48 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 		{ "json", no_argument, NULL, 'J' },
 		{ "stats", no_argument, NULL, 'S' },
 		{ "no-barrier", no_argument, NULL, 'B' },
+		{ "sandbox", no_argument, NULL, 'X' },
+		{ "memory", required_argument, NULL, 0x100 },
+		{ "cpus", required_argument, NULL, 0x100 },
+		{ "pids", required_argument, NULL, 0x100 },
+		{ "nofile", required_argument, NULL, 0x100 },
+		{ "nproc", required_argument, NULL, 0x100 },
+		{ "fsize", required_argument, NULL, 0x100 },
+		{ "core", required_argument, NULL, 0x100 },
+		{ "network", required_argument, NULL, 0x100 },
+		{ "mount", required_argument, NULL, 0x100 },
+		{ "ws-dir", required_argument, NULL, 0x101 },
+		{ "ws-at", required_argument, NULL, 0x102 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int c;
+	int c, li;
 
-	while ((c = getopt_long(argc, argv, "+e:w:tnh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+e:w:tnh", opts, &li)) != -1) {
 		switch (c) {
+		case 'X': o->sandbox = true; break;
+		case 0x100: {
+			char err[128];
+
+			if (exec_sandbox_set(&o->sbx, opts[li].name, optarg,
+					     err, sizeof(err)) < 0) {
+				log_error("--%s %s: %s", opts[li].name, optarg,
+					  err);
+				return -EINVAL;
+			}
+			o->sandbox = true;
+			break;
+		}
+		case 0x101:
+		case 0x102:
+			if (optarg[0] != '/') {
+				log_error("--%s %s: an absolute path",
+					  opts[li].name, optarg);
+				return -EINVAL;
+			}
+			*(c == 0x101 ? &o->sbx.ws_src : &o->sbx.ws_at) = optarg;
+			o->sandbox = true;
+			break;
 		case 'N': o->node = optarg; break;
 		case 'C': o->config = optarg; break;
 		case 'A': o->agent = optarg; break;
@@ -193,14 +242,22 @@ int cli_report_result(const struct exec_result *res, uint32_t timeout_ms,
 	if (res->timed_out)
 		log_error("sandbox timeout exceeded after %" PRIu32 "%ss",
 			  timeout_ms / 1000, timeout_ms % 1000 ? "+" : "");
+	if (res->limits & TP_LIMIT_MEMORY)
+		log_error("sandbox memory limit exceeded: the out-of-memory "
+			  "killer ended a process of the command");
+	if (res->limits & TP_LIMIT_PIDS)
+		log_error("sandbox pids limit reached: a fork of the command "
+			  "failed");
 	if (json) {
 		json_t *o = json_pack(
-			"{s:i, s:i, s:b, s:f, s:f, s:f, s:I, s:s}", "exit_code",
-			code, "signal", st->signal, "timed_out", res->timed_out,
-			"wall_s", st->wall_us / 1e6, "user_s",
+			"{s:i, s:i, s:b, s:f, s:f, s:f, s:I, s:s, s:b, s:b}",
+			"exit_code", code, "signal", st->signal, "timed_out",
+			res->timed_out, "wall_s", st->wall_us / 1e6, "user_s",
 			st->user_us / 1e6, "sys_s", st->sys_us / 1e6,
 			"max_rss_kb", (json_int_t)st->maxrss_kb, "backend",
-			backend);
+			backend, "memory_limit_hit",
+			!!(res->limits & TP_LIMIT_MEMORY), "pids_limit_hit",
+			!!(res->limits & TP_LIMIT_PIDS));
 		char *text =
 			o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6))
 			  : NULL;
@@ -255,6 +312,7 @@ int cli_exec(int argc, char **argv)
 		 * a forwarded EOF makes the node type VEOF into it. */
 		.forward_stdin = !o.no_stdin && !o.detach &&
 				 (o.tty || !stdin_is_devnull()),
+		.sandbox = o.sandbox ? &o.sbx : NULL,
 	};
 
 	if (pick_backend(&o, &b) < 0)
@@ -264,6 +322,12 @@ int cli_exec(int argc, char **argv)
 		log_error(
 			"backend %s: --workspace needs a node (this backend runs in the agent's own directory)",
 			b->name);
+		goto out;
+	}
+	if (o.sandbox && !(b->ops->caps & EXEC_CAP_SANDBOX)) {
+		log_error("backend %s: --sandbox and its limits need a node "
+			  "(this backend runs commands as they are)",
+			  b->name);
 		goto out;
 	}
 	if (o.tty && !(b->ops->caps & EXEC_CAP_TTY)) {

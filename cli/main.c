@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "codec.h"
 #include "log.h"
+#include "sandbox.h"
 
 static const struct {
 	const char *name;
@@ -73,6 +74,10 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	/* The sandbox helper a node starts (exec/sandbox.h): not for
+	 * people, so not in the list. */
+	if (strcmp(argv[1], "__sandbox") == 0)
+		return exec_sandbox_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("tether %s (protocol %u)\n", TETHER_VERSION, TP_VERSION);
 		return 0;

@@ -4,6 +4,7 @@
 #ifndef TETHER_CLEANUP_H
 #define TETHER_CLEANUP_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -20,8 +21,15 @@ static inline void util_closep(int *fd)
 		close(*fd);
 }
 
-#define _cleanup_free_	_cleanup_(util_freep)
-#define _cleanup_close_ _cleanup_(util_closep)
+static inline void util_fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+#define _cleanup_free_	 _cleanup_(util_freep)
+#define _cleanup_close_	 _cleanup_(util_closep)
+#define _cleanup_fclose_ _cleanup_(util_fclosep)
 
 #define TAKE_PTR(p)                        \
 	({                                 \

@@ -8,12 +8,14 @@
 #include <stdint.h>
 
 #include "runner.h"
+#include "sandbox.h"
 
 /* Capability mask: what a backend can do beyond run-and-wait. */
 enum {
-	EXEC_CAP_TTY = 1u << 0,	   /* -t: a pty with window size */
-	EXEC_CAP_DETACH = 1u << 1, /* --detach, ps, attach, kill */
-	EXEC_CAP_REMOTE = 1u << 2, /* runs off this host */
+	EXEC_CAP_TTY = 1u << 0,	    /* -t: a pty with window size */
+	EXEC_CAP_DETACH = 1u << 1,  /* --detach, ps, attach, kill */
+	EXEC_CAP_REMOTE = 1u << 2,  /* runs off this host */
+	EXEC_CAP_SANDBOX = 1u << 3, /* exec_spec.sandbox */
 };
 
 /* One command to run. Everything is borrowed for the duration of run(). */
@@ -27,6 +29,8 @@ struct exec_spec {
 	bool forward_stdin;  /* false: the command's stdin is /dev/null */
 	uint32_t timeout_ms; /* 0: none */
 	uint16_t rows, cols; /* initial window size for tty */
+	/* in a namespace sandbox with these limits; NULL: none */
+	const struct exec_sandbox_req *sandbox;
 };
 
 /* The caller's side of the streams. sig_fd, when >= 0, is a signalfd that
@@ -40,6 +44,7 @@ struct exec_io {
 struct exec_result {
 	struct exec_status status;
 	bool timed_out; /* the timeout killed it (status.signal is the kill) */
+	uint8_t limits; /* TP_LIMIT_*: the sandbox limits it ran into */
 	uint64_t id;	/* detach: the command id on the backend */
 };
 

@@ -44,7 +44,8 @@ static int node_health(struct exec_backend *b)
 
 const struct exec_backend_ops exec_backend_node_ops = {
 	.type = "node",
-	.caps = EXEC_CAP_TTY | EXEC_CAP_DETACH | EXEC_CAP_REMOTE,
+	.caps = EXEC_CAP_TTY | EXEC_CAP_DETACH | EXEC_CAP_REMOTE |
+		EXEC_CAP_SANDBOX,
 	.prepare = node_prepare,
 	.run = node_run,
 	.release = node_release,

@@ -115,6 +115,28 @@ static int start_call(struct exec_remote *r, const struct exec_spec *spec,
 		req.start.workspace =
 			(struct tp_bytes){ (const uint8_t *)spec->workspace,
 					   (uint32_t)strlen(spec->workspace) };
+	if (spec->sandbox) {
+		const struct exec_sandbox_req *q = spec->sandbox;
+		struct tp_sandbox *b = &req.start.sandbox;
+
+		req.start.flags |= TP_EXEC_F_SANDBOX;
+		b->net_host = q->net_host;
+		b->ws_mode = (uint8_t)q->mode;
+		if (q->ws_src)
+			b->ws_src = (struct tp_bytes){
+				(const uint8_t *)q->ws_src,
+				(uint32_t)strlen(q->ws_src)
+			};
+		if (q->ws_at)
+			b->ws_at =
+				(struct tp_bytes){ (const uint8_t *)q->ws_at,
+						   (uint32_t)strlen(q->ws_at) };
+		b->memory = q->lim.memory;
+		b->cpu_milli = q->lim.cpu_milli;
+		b->pids = q->lim.pids;
+		b->rl_set = q->lim.rl_set;
+		memcpy(b->rl, q->lim.rl, sizeof(b->rl));
+	}
 	req.argv_c = (struct tp_cstrv){ (const char *const *)spec->argv,
 					strv_count(spec->argv) };
 	req.env_c = (struct tp_cstrv){ (const char *const *)spec->env,
@@ -219,6 +241,7 @@ static int deliver(const struct exec_io *io, const struct tp_exec_output *o,
 		.maxrss_kb = o->exit.maxrss_kb,
 	};
 	res->timed_out = o->exit.timed_out;
+	res->limits = o->exit.limits;
 	return 1;
 }
 

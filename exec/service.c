@@ -24,6 +24,7 @@
 #include "log.h"
 #include "ring.h"
 #include "runner.h"
+#include "sandbox_run.h"
 
 #define RING_CAP    (1u << 20) /* per output stream: replay depth of attach */
 #define STDIN_CAP   (1u << 20) /* stdin bytes accepted ahead of the command */
@@ -89,6 +90,8 @@ struct cmd {
 	int64_t cork_until;	 /* monotonic us, 0 = none; see CORK_US */
 	int64_t last_out_us;	 /* when a reply last carried output */
 	uint64_t started_ms;	 /* unix epoch */
+	struct exec_cgroup *cg;	 /* a sandbox's limits, or NULL */
+	uint8_t limits;		 /* TP_LIMIT_*: what it ran into */
 	char *cmdline;
 	struct tag t_in, t_pid;
 	struct waiter *readers, *writers;
@@ -210,6 +213,7 @@ static struct tp_exit cmd_exit(const struct cmd *c)
 		.user_us = st->user_us,
 		.sys_us = st->sys_us,
 		.maxrss_kb = st->maxrss_kb,
+		.limits = c->limits,
 	};
 }
 
@@ -440,6 +444,7 @@ static void cmd_free(struct exec_service *s, struct cmd *c)
 			ep_set(s, c->proc->in_fd, &c->t_in, 0, EPOLL_CTL_DEL);
 		exec_proc_free(c->proc);
 	}
+	exec_cgroup_free(c->cg);
 	exec_ring_fini(&c->out.ring);
 	exec_ring_fini(&c->err.ring);
 	exec_ring_fini(&c->in);
@@ -475,9 +480,9 @@ static char *root_cwd(const struct exec_service *s, struct tp_bytes cwd)
 /* Within a workspace, cwd is relative to its tree and, symlinks resolved,
  * may not leave it. Returns the directory or NULL with the reply sent. */
 static char *workspace_cwd(const struct exec_service *s, struct tp_req *req,
-			   const struct tp_exec_start *st)
+			   const struct tp_exec_start *st, char base[PATH_MAX])
 {
-	char name[TP_NAME_MAX + 1], base[PATH_MAX], err[256];
+	char name[TP_NAME_MAX + 1], err[256];
 	_cleanup_free_ char *joined = NULL;
 	char *real;
 	size_t n;
@@ -491,7 +496,7 @@ static char *workspace_cwd(const struct exec_service *s, struct tp_req *req,
 			"workspace %s: this node keeps no workspaces", name);
 		return NULL;
 	}
-	r = s->ws_fn(s->ws_opaque, name, base, sizeof(base), err, sizeof(err));
+	r = s->ws_fn(s->ws_opaque, name, base, PATH_MAX, err, sizeof(err));
 	if (r < 0) {
 		tp_req_reply_error(req, -r, "%s", err);
 		return NULL;
@@ -544,13 +549,15 @@ static void handle_start(struct exec_service *s, struct tp_req *req,
 	_cleanup_free_ char **env = tp_strv_dup(&st->env);
 	_cleanup_free_ char *cwd = NULL;
 	struct exec_proc_spec spec = { 0 };
+	struct exec_sandbox_run run = { 0 };
 	struct tp_msg m = { .type = TP_EXEC_STARTED };
+	char base[PATH_MAX];
 	struct stat sb;
 	struct cmd *c;
 	int r;
 
 	if (st->workspace.len) {
-		cwd = workspace_cwd(s, req, st);
+		cwd = workspace_cwd(s, req, st, base);
 		if (!cwd)
 			return;
 	} else {
@@ -599,6 +606,29 @@ static void handle_start(struct exec_service *s, struct tp_req *req,
 	/* nng's worker threads live as long as the node: a node killed with
 	 * -9 takes its commands' leaders with it. */
 	spec.die_with_parent = true;
+	if (st->flags & TP_EXEC_F_SANDBOX) {
+		char name[64], err[512];
+
+		pthread_mutex_lock(&s->lock);
+		snprintf(name, sizeof(name), "cmd-%d-%" PRIu64, (int)getpid(),
+			 s->next_id + 1 + s->n_running);
+		pthread_mutex_unlock(&s->lock);
+		r = exec_sandbox_run_prepare(
+			&run, &st->sandbox, s->root,
+			st->workspace.len ? base : NULL,
+			st->workspace.len || st->cwd.len ? cwd : NULL, argv,
+			name, err, sizeof(err));
+		if (r < 0) {
+			cmd_free(s, c);
+			tp_req_reply_error(req, -r, "sandbox: %s", err);
+			return;
+		}
+		spec.argv = run.argv;
+		spec.rlimits = run.rl;
+		spec.n_rlimits = run.nrl;
+		spec.cwd = NULL; /* the helper's chdir is inside */
+		c->cg = TAKE_PTR(run.cg);
+	}
 
 	pthread_mutex_lock(&s->lock);
 	if (s->n_running >= MAX_COMMANDS) {
@@ -612,6 +642,7 @@ static void handle_start(struct exec_service *s, struct tp_req *req,
 	s->n_running++; /* reserve the slot; fork without the lock */
 	pthread_mutex_unlock(&s->lock);
 	r = exec_proc_spawn(&spec, &c->proc);
+	exec_sandbox_run_fini(&run);
 	pthread_mutex_lock(&s->lock);
 	if (r < 0) {
 		s->n_running--;
@@ -839,6 +870,11 @@ static void on_exit_event(struct exec_service *s, struct cmd *c, int64_t now)
 		return;
 	c->exited = true;
 	s->n_running--;
+	if (c->cg) {
+		c->limits = exec_sandbox_run_limits(c->cg);
+		exec_cgroup_free(c->cg);
+		c->cg = NULL;
+	}
 	ep_set(s, c->proc->pidfd, &c->t_pid, 0, EPOLL_CTL_DEL);
 	/* Background children may hold the pipes open: give output a moment
 	 * to drain, then stop reading (ssh would hang here forever). */

@@ -283,8 +283,13 @@ static int get_exit(struct rd *r, struct tp_exit *e)
 	    (k = tpc_get_u64(r, "exit.wall_us", &e->wall_us)) < 0 ||
 	    (k = tpc_get_u64(r, "exit.user_us", &e->user_us)) < 0 ||
 	    (k = tpc_get_u64(r, "exit.sys_us", &e->sys_us)) < 0 ||
-	    (k = tpc_get_u64(r, "exit.maxrss_kb", &e->maxrss_kb)) < 0)
+	    (k = tpc_get_u64(r, "exit.maxrss_kb", &e->maxrss_kb)) < 0 ||
+	    (k = tpc_get_u8(r, "exit.limits", &e->limits)) < 0)
 		return k;
+	if (e->limits & ~TP_LIMIT_ALL_)
+		return tpc_fail(r, -EPROTO, "exit.limits", -1,
+				"unknown bits 0x%x",
+				(unsigned)(e->limits & ~TP_LIMIT_ALL_));
 	return 0;
 }
 
@@ -312,7 +317,7 @@ static int get_state(struct rd *r, uint8_t *out)
 static bool exit_is_zero(const struct tp_exit *e)
 {
 	return !e->code && !e->signal && !e->timed_out && !e->wall_us &&
-	       !e->user_us && !e->sys_us && !e->maxrss_kb;
+	       !e->user_us && !e->sys_us && !e->maxrss_kb && !e->limits;
 }
 
 /* One EXEC_TABLE entry. The exit block is always on the wire and must be
@@ -435,6 +440,47 @@ int tpc_get_id(struct rd *r, const char *field, uint8_t out[TP_ID_SIZE])
 	return 0;
 }
 
+/* A path of a sandbox: empty, or absolute. */
+static int get_sbx_path(struct rd *r, const char *field, struct tp_bytes *out)
+{
+	int k = tpc_get_str(r, field, -1, TP_STR_MAX, out);
+
+	if (k == 0 && out->len && out->ptr[0] != '/')
+		return tpc_fail(r, -EPROTO, field, -1, "not an absolute path");
+	return k;
+}
+
+static int get_sandbox(struct rd *r, struct tp_sandbox *b)
+{
+	int k;
+
+	if ((k = tpc_get_bool(r, "sandbox.net_host", &b->net_host)) < 0 ||
+	    (k = tpc_get_u8(r, "sandbox.ws_mode", &b->ws_mode)) < 0)
+		return k;
+	if (b->ws_mode >= TP_SBX_WS_N_)
+		return tpc_fail(r, -EPROTO, "sandbox.ws_mode", -1,
+				"%u is not a mode (0..%u)", b->ws_mode,
+				TP_SBX_WS_N_ - 1);
+	if ((k = get_sbx_path(r, "sandbox.ws_src", &b->ws_src)) < 0 ||
+	    (k = get_sbx_path(r, "sandbox.ws_at", &b->ws_at)) < 0 ||
+	    (k = tpc_get_u64(r, "sandbox.memory", &b->memory)) < 0 ||
+	    (k = tpc_get_u32(r, "sandbox.cpu_milli", &b->cpu_milli)) < 0 ||
+	    (k = tpc_get_u32(r, "sandbox.pids", &b->pids)) < 0 ||
+	    (k = tpc_get_u32(r, "sandbox.rl_set", &b->rl_set)) < 0)
+		return k;
+	if (b->cpu_milli > TP_SBX_CPU_MAX)
+		return tpc_fail(r, -EPROTO, "sandbox.cpu_milli", -1,
+				"%" PRIu32 " is over %u", b->cpu_milli,
+				TP_SBX_CPU_MAX);
+	if (b->rl_set >> TP_SBX_RL_N)
+		return tpc_fail(r, -EPROTO, "sandbox.rl_set", -1,
+				"unknown bits 0x%" PRIx32, b->rl_set);
+	for (unsigned i = 0; i < TP_SBX_RL_N; i++)
+		if ((k = tpc_get_u64(r, "sandbox.rl", &b->rl[i])) < 0)
+			return k;
+	return 0;
+}
+
 static int get_output(struct rd *r, struct tp_exec_output *o)
 {
 	int k;
@@ -475,6 +521,8 @@ static int decode_body(struct rd *r, struct tp_msg *m)
 		    (k = get_strv(r, "argv", STRV_ARGV, &s->argv)) < 0 ||
 		    (k = get_strv(r, "env", STRV_ENV, &s->env)) < 0)
 			return k;
+		if (s->flags & TP_EXEC_F_SANDBOX)
+			k = get_sandbox(r, &s->sandbox);
 		break;
 	}
 	case TP_EXEC_STARTED:
@@ -763,6 +811,21 @@ static void put_exit(struct wr *w, const struct tp_exit *e)
 	tpc_put_le(w, e->user_us, 8);
 	tpc_put_le(w, e->sys_us, 8);
 	tpc_put_le(w, e->maxrss_kb, 8);
+	tpc_put_le(w, e->limits, 1);
+}
+
+static void put_sandbox(struct wr *w, const struct tp_sandbox *b)
+{
+	tpc_put_le(w, b->net_host, 1);
+	tpc_put_le(w, b->ws_mode, 1);
+	tpc_put_bytes(w, &b->ws_src, TP_STR_MAX);
+	tpc_put_bytes(w, &b->ws_at, TP_STR_MAX);
+	tpc_put_le(w, b->memory, 8);
+	tpc_put_le(w, b->cpu_milli, 4);
+	tpc_put_le(w, b->pids, 4);
+	tpc_put_le(w, b->rl_set, 4);
+	for (unsigned i = 0; i < TP_SBX_RL_N; i++)
+		tpc_put_le(w, b->rl[i], 8);
 }
 
 static void put_table(struct wr *w, const struct tp_exec_table *t)
@@ -816,6 +879,8 @@ static void put_body(struct wr *w, const struct tp_msg *m)
 		tpc_put_bytes(w, &m->start.workspace, TP_NAME_MAX);
 		put_cstrv(w, &m->argv_c);
 		put_cstrv(w, &m->env_c);
+		if (m->start.flags & TP_EXEC_F_SANDBOX)
+			put_sandbox(w, &m->start.sandbox);
 		break;
 	case TP_EXEC_STARTED:
 		tpc_put_le(w, m->started.id, 8);

@@ -14,7 +14,7 @@
  * The header layout and the ERROR body are frozen across versions so that a
  * peer of any version can read why it was refused. */
 #define TP_MAGIC       "TTHR"
-#define TP_VERSION     4
+#define TP_VERSION     5
 #define TP_HEADER_SIZE 12
 
 /* Hard caps. A frame, string or list past them is refused with -EMSGSIZE
@@ -107,7 +107,43 @@ enum {
 	/* STARTED waits for the first output or the exit (a short while at
 	 * most) and carries them: a short command costs one round trip */
 	TP_EXEC_F_FIRST = 1u << 3,
-	TP_EXEC_F_ALL_ = 0xfu,
+	/* in a namespace sandbox, as .sandbox says */
+	TP_EXEC_F_SANDBOX = 1u << 4,
+	TP_EXEC_F_ALL_ = 0x1fu,
+};
+
+/* Which limit of its sandbox a command ran into (tp_exit.limits). */
+enum {
+	TP_LIMIT_MEMORY = 1u << 0, /* the cgroup's OOM killer fired */
+	TP_LIMIT_PIDS = 1u << 1,   /* a fork failed at the pids limit */
+	TP_LIMIT_ALL_ = 0x3u,
+};
+
+/* How a sandbox shows the workspace. */
+enum {
+	TP_SBX_WS_COW = 0,  /* writable; writes land in the view's upper */
+	TP_SBX_WS_RO = 1,   /* read-only */
+	TP_SBX_WS_RW = 2,   /* writable, writes reach ws_src */
+	TP_SBX_WS_NONE = 3, /* absent */
+	TP_SBX_WS_N_ = 4,
+};
+
+#define TP_SBX_RL_N    4	      /* nofile, nproc, fsize, core */
+#define TP_SBX_CPU_MAX (4096u * 1000) /* cpu_milli */
+
+/* EXEC_START's sandbox (TP_EXEC_F_SANDBOX; docs/protocol.md). */
+struct tp_sandbox {
+	uint8_t net_host; /* 0: a network namespace of its own, lo only */
+	uint8_t ws_mode;  /* TP_SBX_WS_* */
+	/* empty: the START's workspace (its view or tree), if any; else an
+	 * absolute directory on the node */
+	struct tp_bytes ws_src;
+	struct tp_bytes ws_at; /* empty: where ws_src is; else absolute */
+	uint64_t memory;       /* bytes; 0: no limit */
+	uint32_t cpu_milli;    /* CPUs x 1000; 0: no limit */
+	uint32_t pids;	       /* 0: no limit */
+	uint32_t rl_set; /* bit i: rl[i] set (nofile, nproc, fsize, core) */
+	uint64_t rl[TP_SBX_RL_N];
 };
 
 enum tp_exec_state {
@@ -124,6 +160,7 @@ struct tp_exit {
 	uint64_t user_us;
 	uint64_t sys_us;
 	uint64_t maxrss_kb;
+	uint8_t limits; /* TP_LIMIT_*: the sandbox limits it ran into */
 };
 
 struct tp_exec_start {
@@ -136,6 +173,7 @@ struct tp_exec_start {
 	struct tp_bytes workspace;
 	struct tp_strv argv; /* at least one element */
 	struct tp_strv env;  /* "K=V" each, added to the node's environment */
+	struct tp_sandbox sandbox; /* when flags has TP_EXEC_F_SANDBOX */
 };
 
 struct tp_exec_read {

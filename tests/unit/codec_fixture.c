@@ -70,6 +70,7 @@ void fb_exit(struct fb *f, uint8_t timed_out)
 	fb_le(f, 0, 8);
 	fb_le(f, 0, 8);
 	fb_le(f, 0, 8);
+	fb_le(f, 0, 1); /* limits */
 }
 
 /* Fixes the header's body length to what was built. */
@@ -241,6 +242,7 @@ struct tp_exit exit_full(void)
 		.user_us = 1,
 		.sys_us = 0x0102030405060708ull,
 		.maxrss_kb = 123456,
+		.limits = TP_LIMIT_MEMORY | TP_LIMIT_PIDS,
 	};
 }
 
@@ -253,6 +255,7 @@ void assert_exit_eq(const struct tp_exit *a, const struct tp_exit *b)
 	assert_int_equal(a->user_us, b->user_us);
 	assert_int_equal(a->sys_us, b->sys_us);
 	assert_int_equal(a->maxrss_kb, b->maxrss_kb);
+	assert_int_equal(a->limits, b->limits);
 }
 
 /* A set of valid messages, one or more per type, shared by the round-trip,
@@ -328,6 +331,18 @@ size_t samples(struct tp_msg *out)
 				    .env_c = { sample_env, 3 } };
 	out[n++] = (struct tp_msg){ .type = TP_EXEC_START,
 				    .argv_c = { sample_argv, 1 } };
+	out[n++] = (struct tp_msg){
+		.type = TP_EXEC_START,
+		.start = { .flags = TP_EXEC_F_SANDBOX,
+			   .sandbox = { .ws_mode = TP_SBX_WS_RO,
+					.ws_src = { B("/srv/a"), 6 },
+					.memory = 64 << 20,
+					.cpu_milli = 500,
+					.pids = 32,
+					.rl_set = 5,
+					.rl = { 64, 0, 1 << 20, 0 } } },
+		.argv_c = { sample_argv, 2 }
+	};
 	out[n++] = (struct tp_msg){ .type = TP_EXEC_STARTED,
 				    .started = { 7, 4242 } };
 	out[n++] = (struct tp_msg){

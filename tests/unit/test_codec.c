@@ -23,7 +23,7 @@ static void test_header_is_frozen(void **state)
 	 * must never change, or older peers cannot even read the ERROR.
 	 * Only the version (here 3) moves. */
 	static const uint8_t want[] = {
-		'T',  'T',  'H',  'R',	4,    0,    5,	  0,	28,   0,    0,
+		'T',  'T',  'H',  'R',	5,    0,    5,	  0,	28,   0,    0,
 		0,    0x01, 0x02, 0,	0,    0,    0,	  0,	0, /* id */
 		0,    0,    0,	  0,	0,    0,    0,	  0,	   /* out_off */
 		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x30, 0x75, 0,
@@ -181,6 +181,49 @@ static void test_exec_start_round_trip(void **state)
 	free(copy);
 	free(frame);
 	free(longarg);
+}
+
+/* The sandbox block travels with SANDBOX, every field at its extremes. */
+static void test_exec_start_sandbox(void **state)
+{
+	const char *argv[] = { "make" };
+	struct tp_msg m = { .type = TP_EXEC_START }, d;
+	struct tp_sandbox *b = &m.start.sandbox;
+	uint8_t *frame;
+
+	m.start.flags = TP_EXEC_F_SANDBOX;
+	b->net_host = 1;
+	b->ws_mode = TP_SBX_WS_NONE;
+	b->ws_src = (struct tp_bytes){ (const uint8_t *)"/srv/ws", 7 };
+	b->ws_at = (struct tp_bytes){ (const uint8_t *)"/workspace", 10 };
+	b->memory = UINT64_MAX;
+	b->cpu_milli = TP_SBX_CPU_MAX;
+	b->pids = UINT32_MAX;
+	b->rl_set = 0xf;
+	b->rl[0] = 1;
+	b->rl[3] = UINT64_MAX;
+	m.argv_c = (struct tp_cstrv){ argv, 1 };
+	round_trip(&m, &d, &frame);
+	assert_int_equal(d.start.flags, TP_EXEC_F_SANDBOX);
+	assert_int_equal(d.start.sandbox.net_host, 1);
+	assert_int_equal(d.start.sandbox.ws_mode, TP_SBX_WS_NONE);
+	assert_bytes(d.start.sandbox.ws_src, "/srv/ws", 7);
+	assert_bytes(d.start.sandbox.ws_at, "/workspace", 10);
+	assert_int_equal(d.start.sandbox.memory, UINT64_MAX);
+	assert_int_equal(d.start.sandbox.cpu_milli, TP_SBX_CPU_MAX);
+	assert_int_equal(d.start.sandbox.pids, UINT32_MAX);
+	assert_int_equal(d.start.sandbox.rl_set, 0xf);
+	assert_int_equal(d.start.sandbox.rl[0], 1);
+	assert_int_equal(d.start.sandbox.rl[1], 0);
+	assert_int_equal(d.start.sandbox.rl[3], UINT64_MAX);
+	free(frame);
+
+	/* Without the flag, no block on the wire whatever the struct says. */
+	m.start.flags = 0;
+	round_trip(&m, &d, &frame);
+	assert_int_equal(d.start.sandbox.memory, 0);
+	assert_int_equal(d.start.sandbox.ws_src.len, 0);
+	free(frame);
 }
 
 static void test_exec_start_max_argv(void **state)
@@ -422,17 +465,17 @@ static void test_table_max_entries(void **state)
 	assert_int_equal(d.table.count, TP_TABLE_MAX);
 	free(frame);
 
-	/* docs/protocol.md promises a full table fits with 953-byte command
-	 * lines (70 fixed bytes per entry), and not with 954 each. */
-	char *line = malloc(954);
+	/* docs/protocol.md promises a full table fits with 952-byte command
+	 * lines (71 fixed bytes per entry), and not with 953 each. */
+	char *line = malloc(953);
 	assert_non_null(line);
-	memset(line, 'c', 954);
+	memset(line, 'c', 953);
 	for (uint32_t i = 0; i < TP_TABLE_MAX; i++)
-		in[i].cmdline = (struct tp_bytes){ (const uint8_t *)line, 953 };
+		in[i].cmdline = (struct tp_bytes){ (const uint8_t *)line, 952 };
 	round_trip(&m, &d, &frame);
 	free(frame);
 	for (uint32_t i = 0; i < TP_TABLE_MAX; i++)
-		in[i].cmdline.len = 954;
+		in[i].cmdline.len = 953;
 	assert_int_equal(tp_msg_encode(&m, &frame), -EMSGSIZE);
 	free(line);
 	free(in);
@@ -859,7 +902,7 @@ static void test_lazy_layout(void **state)
 	uint8_t *frame, tail[16];
 	size_t len;
 
-	assert_int_equal(TP_VERSION, 4);
+	assert_int_equal(TP_VERSION, 5);
 	assert_int_equal(TP_SYNC_SERVE, 31);
 	assert_int_equal(TP_SYNC_FILL, 32);
 	assert_int_equal(TP_SYNC_ASK, 33);
@@ -990,6 +1033,7 @@ int main(void)
 		cmocka_unit_test(test_error_encode),
 		cmocka_unit_test(test_ok_round_trip),
 		cmocka_unit_test(test_exec_start_round_trip),
+		cmocka_unit_test(test_exec_start_sandbox),
 		cmocka_unit_test(test_exec_start_max_argv),
 		cmocka_unit_test(test_started_read_round_trip),
 		cmocka_unit_test(test_output_round_trip),

@@ -19,7 +19,7 @@
 
 static void test_short_and_bad_magic(void **state)
 {
-	static const uint8_t list[] = { 'T', 'T', 'H', 'R', 4, 0,
+	static const uint8_t list[] = { 'T', 'T', 'H', 'R', 5, 0,
 					10,  0,	  0,   0,   0, 0 };
 	struct tp_decode_err e;
 	struct tp_msg m;
@@ -53,11 +53,11 @@ static void test_wrong_version(void **state)
 	le_store(buf + 4, 2, 2);
 	assert_int_equal(tp_msg_decode(buf, len, &m, &e), -EPROTONOSUPPORT);
 	assert_int_equal(e.peer_version, 2);
-	assert_string_equal(e.what, "version 2 (this side speaks 4)");
-	le_store(buf + 4, 5, 2);
+	assert_string_equal(e.what, "version 2 (this side speaks 5)");
+	le_store(buf + 4, 6, 2);
 	assert_int_equal(tp_msg_decode(buf, len, &m, &e), -EPROTONOSUPPORT);
-	assert_int_equal(e.peer_version, 5);
-	assert_string_equal(e.what, "version 5 (this side speaks 4)");
+	assert_int_equal(e.peer_version, 6);
+	assert_string_equal(e.what, "version 6 (this side speaks 5)");
 	free(buf);
 
 	/* Whatever follows the version, a newer peer hears "version". */
@@ -79,10 +79,10 @@ static void test_wrong_version(void **state)
 	buf = calloc(1, TP_FRAME_MAX + 1);
 	assert_non_null(buf);
 	memcpy(buf, "TTHR", 4);
-	le_store(buf + 4, 5, 2);
+	le_store(buf + 4, 6, 2);
 	assert_int_equal(tp_msg_decode(buf, TP_FRAME_MAX + 1, &m, &e),
 			 -EPROTONOSUPPORT);
-	assert_int_equal(e.peer_version, 5);
+	assert_int_equal(e.peer_version, 6);
 	free(buf);
 }
 
@@ -377,9 +377,77 @@ static void test_strv_shapes(void **state)
 	}
 }
 
+/* A SANDBOX start whose block has these values (the others 0). */
+static void sandbox_start(struct fb *f, unsigned mode, const char *src,
+			  uint32_t cpu, uint32_t rl_set)
+{
+	start_head(f, TP_EXEC_F_SANDBOX);
+	fb_str(f, "");
+	fb_str(f, ""); /* workspace */
+	fb_le(f, 1, 4);
+	fb_str(f, "ls");
+	fb_le(f, 0, 4);
+	fb_le(f, 0, 1);	   /* net_host */
+	fb_le(f, mode, 1); /* ws_mode */
+	fb_str(f, src);
+	fb_str(f, "");
+	fb_le(f, 0, 8);
+	fb_le(f, cpu, 4);
+	fb_le(f, 0, 4);
+	fb_le(f, rl_set, 4);
+	for (int i = 0; i < 4; i++)
+		fb_le(f, 0, 8);
+}
+
+static void test_sandbox_shapes(void **state)
+{
+	struct tp_decode_err e;
+	struct fb f;
+
+	sandbox_start(&f, 0, "/srv", 1000, 0xf);
+	assert_int_equal(fb_decode(&f, &e), 0);
+	sandbox_start(&f, 4, "", 0, 0);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "EXEC_START.sandbox.ws_mode");
+	sandbox_start(&f, 0, "srv", 0, 0);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "EXEC_START.sandbox.ws_src: not an absolute path");
+	sandbox_start(&f, 0, "", TP_SBX_CPU_MAX + 1, 0);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "EXEC_START.sandbox.cpu_milli");
+	sandbox_start(&f, 0, "", 0, 0x10);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "EXEC_START.sandbox.rl_set: unknown bits 0x10");
+	/* The flag without its block. */
+	start_head(&f, TP_EXEC_F_SANDBOX);
+	fb_str(&f, "");
+	fb_str(&f, "");
+	fb_le(&f, 1, 4);
+	fb_str(&f, "ls");
+	fb_le(&f, 0, 4);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "EXEC_START.sandbox.net_host");
+
+	/* An exit block's limits: two bits. */
+	fb_init(&f, TP_EXEC_OUTPUT);
+	fb_le(&f, 0, 8);
+	fb_str(&f, "");
+	fb_le(&f, 0, 8);
+	fb_str(&f, "");
+	fb_le(&f, 1, 1); /* EXITED */
+	fb_le(&f, 0, 4);
+	fb_le(&f, 0, 4);
+	fb_le(&f, 0, 1);
+	for (int i = 0; i < 4; i++)
+		fb_le(&f, 0, 8);
+	fb_le(&f, 4, 1);
+	assert_int_equal(fb_decode(&f, &e), -EPROTO);
+	assert_what_has(&e, "exit.limits: unknown bits 0x4");
+}
+
 static void test_flag_and_enum_values(void **state)
 {
-	static const uint32_t bad_flags[] = { 1u << 4, 1u << 31, 0xffffffff };
+	static const uint32_t bad_flags[] = { 1u << 5, 1u << 31, 0xffffffff };
 	struct tp_decode_err e;
 	struct fb f;
 
@@ -469,7 +537,7 @@ static void test_table_shapes(void **state)
 	fb_init(&f, TP_EXEC_TABLE);
 	fb_le(&f, 2, 4);
 	table_entry(&f, 0, 1, 0);
-	table_entry(&f, 16, 1, 0);
+	table_entry(&f, 32, 1, 0);
 	assert_int_equal(fb_decode(&f, &e), -EPROTO);
 	assert_what_has(&e, "EXEC_TABLE[1].flags");
 
@@ -1648,6 +1716,7 @@ int main(void)
 		cmocka_unit_test(test_string_over_cap),
 		cmocka_unit_test(test_data_over_cap),
 		cmocka_unit_test(test_strv_shapes),
+		cmocka_unit_test(test_sandbox_shapes),
 		cmocka_unit_test(test_flag_and_enum_values),
 		cmocka_unit_test(test_table_shapes),
 		cmocka_unit_test(test_encode_size_refusals),
