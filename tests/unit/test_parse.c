@@ -65,13 +65,19 @@ static void test_size(void **state)
 		const char *s;
 		uint64_t v;
 	} ok[] = {
-		{ "0", 0 },	      { "512", 512 },	     { "4k", 4096 },
-		{ "256m", 256u << 20 }, { "256M", 256u << 20 }, { "1G", 1u << 30 },
-		{ "2GiB", 2ull << 30 }, { "64mb", 64u << 20 },  { "1t", 1ull << 40 },
+		{ "0", 0 },
+		{ "512", 512 },
+		{ "4k", 4096 },
+		{ "256m", 256u << 20 },
+		{ "256M", 256u << 20 },
+		{ "1G", 1u << 30 },
+		{ "2GiB", 2ull << 30 },
+		{ "64mb", 64u << 20 },
+		{ "1t", 1ull << 40 },
 		{ "7b", 7 },
 	};
-	static const char *const bad[] = { "", "m", "1.5g", "-1", "1x",
-					   "1mm", "1 m", "1kib2" };
+	static const char *const bad[] = { "",	 "m",	"1.5g", "-1",
+					   "1x", "1mm", "1 m",	"1kib2" };
 	uint64_t v;
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -120,12 +126,9 @@ static void test_signal(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_u64_u32),
-		cmocka_unit_test(test_int),
-		cmocka_unit_test(test_seconds),
-		cmocka_unit_test(test_signal),
-		cmocka_unit_test(test_size),
-		cmocka_unit_test(test_milli),
+		cmocka_unit_test(test_u64_u32), cmocka_unit_test(test_int),
+		cmocka_unit_test(test_seconds), cmocka_unit_test(test_signal),
+		cmocka_unit_test(test_size),	cmocka_unit_test(test_milli),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
