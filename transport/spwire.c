@@ -13,7 +13,6 @@
 
 #include "clock.h"
 
-
 static int dial_ipc(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -141,8 +140,7 @@ int tp_sp_send_header(int fd, int64_t deadline)
 	return tp_sp_move(fd, true, mine, sizeof(mine), deadline);
 }
 
-int tp_sp_check_header_of(const uint8_t peer[TP_SP_HEADER_SIZE],
-			  unsigned proto)
+int tp_sp_check_header_of(const uint8_t peer[TP_SP_HEADER_SIZE], unsigned proto)
 {
 	return memcmp(peer, "\0SP\0", 4) != 0 ||
 			       tp_sp_get_be(peer + 4, 2) != proto
