@@ -59,14 +59,16 @@ static const char usage[] =
 
 struct exec_opts {
 	const char *node, *config, *agent, *cwd, *workspace;
-	struct exec_config *cfg; /* with --agent: for writeback */
+	const char *ws_dir, *ws_at; /* --ws-dir, --ws-at */
+	struct exec_config *cfg;    /* with --agent: for writeback */
 	uint32_t timeout_ms;
 	bool timeout_set;
 	char *env[ENV_MAX + 1];
 	size_t n_env;
 	bool tty, no_stdin, detach, json, stats, no_barrier;
-	bool sandbox;
-	struct exec_sandbox_req sbx;
+	bool sandbox;		      /* --sandbox, or the config's */
+	struct exec_sbx_conf sbx_cli; /* the limits given here */
+	struct exec_sandbox_req sbx;  /* what the command gets */
 };
 
 static int parse_opts(int argc, char **argv, struct exec_opts *o)
@@ -108,8 +110,8 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 		case 0x100: {
 			char err[128];
 
-			if (exec_sandbox_set(&o->sbx, opts[li].name, optarg,
-					     err, sizeof(err)) < 0) {
+			if (exec_sbx_conf_set(&o->sbx_cli, opts[li].name,
+					      optarg, err, sizeof(err)) < 0) {
 				log_error("--%s %s: %s", opts[li].name, optarg,
 					  err);
 				return -EINVAL;
@@ -124,7 +126,7 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 					  opts[li].name, optarg);
 				return -EINVAL;
 			}
-			*(c == 0x101 ? &o->sbx.ws_src : &o->sbx.ws_at) = optarg;
+			*(c == 0x101 ? &o->ws_dir : &o->ws_at) = optarg;
 			o->sandbox = true;
 			break;
 		case 'N': o->node = optarg; break;
@@ -230,6 +232,9 @@ static int pick_backend(struct exec_opts *o, struct exec_backend **ret)
 	if (!o->timeout_set)
 		o->timeout_ms = timeout_ms;
 	o->cfg = cfg;
+	/* The config's sandbox, under what the command line says. */
+	if (exec_router_sandbox(cfg, o->agent, &o->sbx, err, sizeof(err)) > 0)
+		o->sandbox = true;
 	return 0;
 }
 
@@ -312,11 +317,14 @@ int cli_exec(int argc, char **argv)
 		 * a forwarded EOF makes the node type VEOF into it. */
 		.forward_stdin = !o.no_stdin && !o.detach &&
 				 (o.tty || !stdin_is_devnull()),
-		.sandbox = o.sandbox ? &o.sbx : NULL,
 	};
 
 	if (pick_backend(&o, &b) < 0)
 		return CLI_EXIT_FAILURE;
+	exec_sbx_conf_apply(&o.sbx, &o.sbx_cli);
+	o.sbx.ws_src = o.ws_dir;
+	o.sbx.ws_at = o.ws_at;
+	spec.sandbox = o.sandbox ? &o.sbx : NULL;
 	spec.timeout_ms = o.timeout_ms;
 	if (o.workspace && !(b->ops->caps & EXEC_CAP_REMOTE)) {
 		log_error(

@@ -45,14 +45,14 @@ struct agents_raw {
 	json_t *defaults, *list;
 };
 struct backend_raw {
-	json_t *type, *url, *node, *writeback;
+	json_t *type, *url, *node, *writeback, *limits, *network, *mount;
 };
 struct node_raw {
 	json_t *url;
 };
 struct agent_raw {
 	json_t *id, *backend, *timeout, *exec_host, *exec_node, *workspace,
-		*domain, *dir;
+		*domain, *dir, *limits, *network, *mount;
 };
 
 static const struct field top_fields[] = {
@@ -73,6 +73,9 @@ static const struct field backend_fields[] = {
 	{ "url", K_STRING, SLOT(backend_raw, url) },
 	{ "node", K_STRING, SLOT(backend_raw, node) },
 	{ "writeback", K_STRING, SLOT(backend_raw, writeback) },
+	{ "limits", K_OBJECT, SLOT(backend_raw, limits) },
+	{ "network", K_STRING, SLOT(backend_raw, network) },
+	{ "mount", K_STRING, SLOT(backend_raw, mount) },
 	{ 0 },
 };
 
@@ -101,6 +104,9 @@ static const struct field agent_fields[] = {
 	{ "workspace", K_STRING, SLOT(agent_raw, workspace) },
 	{ "domain", K_STRING, SLOT(agent_raw, domain) },
 	{ "dir", K_STRING, SLOT(agent_raw, dir) },
+	{ "limits", K_OBJECT, SLOT(agent_raw, limits) },
+	{ "network", K_STRING, SLOT(agent_raw, network) },
+	{ "mount", K_STRING, SLOT(agent_raw, mount) },
 	{ "tools", K_OBJECT, 0, tools_fields },
 	{ 0 },
 };
@@ -284,6 +290,59 @@ static int parse_node(struct ctx *x, const char *name, json_t *v, void *out)
 	return r < 0 ? r : dup_str(x, json_string_value(raw.url), &n->url);
 }
 
+/* One sandbox setting, a string or a number, into s. */
+static int sbx_set(struct ctx *x, const char *key, json_t *v,
+		   struct exec_sbx_conf *s)
+{
+	char text[64], err[128];
+	int r;
+
+	if (json_is_string(v))
+		snprintf(text, sizeof(text), "%s", json_string_value(v));
+	else if (json_is_integer(v) && json_integer_value(v) >= 0)
+		snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(v));
+	else if (json_is_real(v) && json_real_value(v) >= 0)
+		snprintf(text, sizeof(text), "%.3f", json_real_value(v));
+	else
+		return fail(x, key, "expected a string or a number, 0 or more");
+	r = exec_sbx_conf_set(s, key, text, err, sizeof(err));
+	if (r == -ENOENT)
+		return fail(x, key, "unknown key");
+	return r < 0 ? fail(x, key, "'%s': %s", text, err) : 0;
+}
+
+/* "limits", "network" and "mount" of a backend or an agent. */
+static int parse_sbx(struct ctx *x, json_t *limits, json_t *network,
+		     json_t *mount, struct exec_sbx_conf *s)
+{
+	const char *key;
+	json_t *v;
+	size_t mark;
+	int r = 0;
+
+	s->req.mode = EXEC_WS_COW;
+	if (limits) {
+		mark = path_key(x, "limits");
+		json_object_foreach(limits, key, v)
+		{
+			if (strcmp(key, "network") == 0 ||
+			    strcmp(key, "mount") == 0)
+				r = fail(x, key, "unknown key");
+			else
+				r = sbx_set(x, key, v, s);
+			if (r < 0)
+				break;
+		}
+		path_pop(x, mark);
+	}
+	if (r >= 0 && network)
+		r = sbx_set(x, "network", network, s);
+	if (r >= 0 && mount)
+		r = sbx_set(x, "mount", mount, s);
+	return r;
+}
+
 static int parse_backend(struct ctx *x, const char *name, json_t *v, void *out)
 {
 	const struct exec_backend_ops *ops, *same;
@@ -340,6 +399,15 @@ static int parse_backend(struct ctx *x, const char *name, json_t *v, void *out)
 			return fail(x, "writeback",
 				    "'%s': one of none, review, sync", w);
 	}
+	r = parse_sbx(x, raw.limits, raw.network, raw.mount, &b->sbx);
+	if (r < 0)
+		return r;
+	if (exec_sbx_conf_given(&b->sbx) && !(ops->caps & EXEC_CAP_SANDBOX))
+		return fail(x,
+			    raw.limits	  ? "limits"
+			    : raw.network ? "network"
+					  : "mount",
+			    "type '%s' runs commands without a sandbox", type);
 	r = dup_str(x, name, &b->name);
 	if (r >= 0)
 		r = dup_str(x, type, &b->type);
@@ -502,6 +570,8 @@ static int parse_agent(struct ctx *x, json_t *v, bool defaults, json_t *seen,
 				    d);
 		r = dup_str(x, d, &a->dir);
 	}
+	if (r >= 0)
+		r = parse_sbx(x, raw.limits, raw.network, raw.mount, &a->sbx);
 	return r;
 }
 
@@ -593,6 +663,42 @@ static bool blank(const char *text, size_t len)
 	return true;
 }
 
+/* Every agent whose commands get a sandbox (its settings or the
+ * defaults') runs on a backend that makes one: the routing of a listed
+ * agent never fails later. */
+static int check_sandboxes(struct ctx *x)
+{
+	const struct exec_config *c = x->c;
+
+	for (size_t i = 0; i < c->n_agents; i++) {
+		const struct exec_agent_conf *a = &c->agents[i];
+		const struct exec_agent_conf *route = a->backend ? a
+								 : &c->defaults;
+		const struct exec_backend_ops *ops;
+		const char *type = route->node ? "node" : route->backend;
+		size_t mark;
+
+		for (size_t k = 0; !route->node && k < c->n_backends; k++)
+			if (strcmp(c->backends[k].name, route->backend) == 0)
+				type = c->backends[k].type;
+		ops = exec_backend_lookup(type);
+		if (!exec_sbx_conf_given(&a->sbx) &&
+		    !exec_sbx_conf_given(&c->defaults.sbx))
+			continue;
+		if (ops && (ops->caps & EXEC_CAP_SANDBOX))
+			continue;
+		mark = path_push(x, ".list[%zu]", i);
+		fail(x, NULL,
+		     "limits, network and mount need a backend that "
+		     "sandboxes (a node): backend '%s' (type %s) runs "
+		     "commands without one",
+		     route->backend, type);
+		path_pop(x, mark);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The JSON tree to the config; nodes first, as backends and agents refer
  * to them, then backends, which agents refer to. */
 static int parse_tree(struct ctx *x, json_t *root)
@@ -621,6 +727,8 @@ static int parse_tree(struct ctx *x, json_t *root)
 	x->backends = raw.backends;
 	mark = path_key(x, "agents");
 	r = parse_agents(x, raw.agents);
+	if (r >= 0)
+		r = check_sandboxes(x);
 	path_pop(x, mark);
 	return r;
 }

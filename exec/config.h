@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sandbox.h"
+
 #define EXEC_CONFIG_FILE_MAX (4u << 20) /* refuse larger config files */
 
 /* Whether what commands change in a node's view of the workspace flows
@@ -22,6 +24,7 @@ struct exec_backend_conf {
 	char *type; /* "host" | "off" | "none" | "node" */
 	char *url;  /* node: "url", or the url of "node" in "nodes" */
 	enum exec_writeback writeback; /* node: "writeback" */
+	struct exec_sbx_conf sbx;
 };
 
 struct exec_node_conf {
@@ -40,6 +43,7 @@ struct exec_agent_conf {
 	char *domain;	     /* the chunk store it shares, or NULL: its own */
 	char *dir; /* "dir": its workspace directory here (absolute), or
 		    * NULL; writeback "sync" writes there */
+	struct exec_sbx_conf sbx;
 };
 
 struct exec_config {
@@ -111,5 +115,11 @@ int exec_router_writeback(const struct exec_config *c, const char *agent,
 int exec_router_resolve(const struct exec_config *c, const char *agent,
 			struct exec_backend **ret, uint32_t *timeout_ms,
 			char *err, size_t errlen);
+
+/* The sandbox of an agent's commands: 1 with *req (its backend's
+ * settings, then the defaults', then its own), 0 when its commands run
+ * without one, -ENOENT with err for an unknown agent. */
+int exec_router_sandbox(const struct exec_config *c, const char *agent,
+			struct exec_sandbox_req *req, char *err, size_t errlen);
 
 #endif

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -145,4 +146,30 @@ int exec_router_workspace(const struct exec_config *c, const char *agent,
 	}
 	*domain = a->domain ? a->domain : c->defaults.domain;
 	return 0;
+}
+
+int exec_router_sandbox(const struct exec_config *c, const char *agent,
+			struct exec_sandbox_req *req, char *err, size_t errlen)
+{
+	const struct exec_agent_conf *route;
+	const struct exec_agent_conf *a = known(c, agent, &route, err, errlen);
+	const struct exec_backend_conf *b;
+	const struct exec_sbx_conf *layers[3];
+	bool given = false;
+
+	if (!a)
+		return -ENOENT;
+	b = route->node ? NULL : find_backend(c, route->backend);
+	layers[0] = b ? &b->sbx : NULL;
+	layers[1] = &c->defaults.sbx;
+	layers[2] = a != &c->defaults ? &a->sbx : NULL;
+	memset(req, 0, sizeof(*req));
+	req->mode = EXEC_WS_COW;
+	for (int i = 0; i < 3; i++) {
+		if (!layers[i] || !exec_sbx_conf_given(layers[i]))
+			continue;
+		exec_sbx_conf_apply(req, layers[i]);
+		given = true;
+	}
+	return given ? 1 : 0;
 }

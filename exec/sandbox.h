@@ -61,6 +61,31 @@ struct exec_sandbox {
 	size_t ncgroups;
 };
 
+/* Settings given in layers (a backend's, the agents' defaults, an
+ * agent's, the command line's), each on top of the one before: which
+ * were given, and their values. */
+enum {
+	EXEC_SBX_MEMORY = 1u << 0,
+	EXEC_SBX_CPUS = 1u << 1,
+	EXEC_SBX_PIDS = 1u << 2,
+	EXEC_SBX_NETWORK = 1u << 3,
+	EXEC_SBX_MOUNT = 1u << 4,
+};
+
+struct exec_sbx_conf {
+	unsigned set; /* EXEC_SBX_* given here; rlimits: req.lim.rl_set */
+	struct exec_sandbox_req req;
+};
+
+/* exec_sandbox_set() on s->req, noting the setting as given. */
+int exec_sbx_conf_set(struct exec_sbx_conf *s, const char *key,
+		      const char *value, char *err, size_t errlen);
+/* Whether s gives anything. */
+bool exec_sbx_conf_given(const struct exec_sbx_conf *s);
+/* What s gives, onto q. */
+void exec_sbx_conf_apply(struct exec_sandbox_req *q,
+			 const struct exec_sbx_conf *s);
+
 /* Set one setting of q from text, as the CLI and the config give it:
  * "memory" (bytes, "256m"), "cpus" ("1.5"), "pids", "nofile", "nproc",
  * "fsize" and "core" (bytes), "network" ("none", "host"), "mount"

@@ -82,3 +82,49 @@ int exec_sandbox_set(struct exec_sandbox_req *q, const char *key,
 	snprintf(err, errlen, "unknown setting");
 	return -ENOENT;
 }
+
+int exec_sbx_conf_set(struct exec_sbx_conf *s, const char *key,
+		      const char *value, char *err, size_t errlen)
+{
+	static const struct {
+		const char *key;
+		unsigned bit;
+	} bits[] = { { "memory", EXEC_SBX_MEMORY },
+		     { "cpus", EXEC_SBX_CPUS },
+		     { "pids", EXEC_SBX_PIDS },
+		     { "network", EXEC_SBX_NETWORK },
+		     { "mount", EXEC_SBX_MOUNT } };
+	int r = exec_sandbox_set(&s->req, key, value, err, errlen);
+
+	for (size_t i = 0; r == 0 && i < sizeof(bits) / sizeof(bits[0]); i++)
+		if (strcmp(key, bits[i].key) == 0)
+			s->set |= bits[i].bit;
+	return r;
+}
+
+bool exec_sbx_conf_given(const struct exec_sbx_conf *s)
+{
+	return s->set || s->req.lim.rl_set;
+}
+
+void exec_sbx_conf_apply(struct exec_sandbox_req *q,
+			 const struct exec_sbx_conf *s)
+{
+	const struct exec_sandbox_req *g = &s->req;
+
+	if (s->set & EXEC_SBX_MEMORY)
+		q->lim.memory = g->lim.memory;
+	if (s->set & EXEC_SBX_CPUS)
+		q->lim.cpu_milli = g->lim.cpu_milli;
+	if (s->set & EXEC_SBX_PIDS)
+		q->lim.pids = g->lim.pids;
+	if (s->set & EXEC_SBX_NETWORK)
+		q->net_host = g->net_host;
+	if (s->set & EXEC_SBX_MOUNT)
+		q->mode = g->mode;
+	for (unsigned i = 0; i < EXEC_RL_N; i++)
+		if (g->lim.rl_set & (1u << i)) {
+			q->lim.rl[i] = g->lim.rl[i];
+			q->lim.rl_set |= 1u << i;
+		}
+}

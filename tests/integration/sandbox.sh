@@ -8,7 +8,8 @@
 # killer and said so; a fork bomb stops at the pids limit; a timeout ends
 # the whole namespace; the workspace is the node's view (cow: writes are
 # the view's changes, the agent's directory untouched), or read-only, or
-# absent; no cgroup is left behind.
+# absent; no cgroup is left behind; an agent's sandbox comes from the
+# config (its settings over its backend's), the command line's on top.
 # Usage: sandbox.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -126,5 +127,28 @@ assert_eq hello "$out" "a read of the read-only workspace"
 out=$(sx --workspace w --mount none -- sh -c "pwd; ls '$T/root/views/w' 2>&1 | wc -l" 2>"$T/e.err")
 assert_match '^/tmp' "$out" "the cwd without a workspace"
 log "workspace: cow (changes are the view's), ro, none: ok"
+
+# ---- the config: an agent's sandbox over its backend's ----
+cat >"$T/tether.json" <<EOF
+{
+  "backends": { "n": { "type": "node", "url": "$NODE_URL", "network": "host",
+                       "limits": { "nofile": 100 } } },
+  "agents": {
+    "defaults": { "backend": "n" },
+    "list": [ { "id": "boxed", "limits": { "nofile": 50 }, "network": "none" },
+              { "id": "plain", "backend": "host" } ]
+  }
+}
+EOF
+out=$(tx exec --config "$T/tether.json" --agent boxed -n -- sh -c 'echo $$ $(ulimit -n)' 2>"$T/e.err") ||
+	fail "exec --agent boxed: $(show "$T/e.err")"
+assert_eq "2 50" "$out" "pid and nofile of an agent's sandboxed command"
+tx exec --config "$T/tether.json" --agent boxed -n -- bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null &&
+	fail "the agent's network none reached 127.0.0.1:$port"
+out=$(tx exec --config "$T/tether.json" --agent boxed --nofile 30 -n -- sh -c 'ulimit -n' 2>"$T/e.err")
+assert_eq 30 "$out" "--nofile over the config's"
+out=$(tx exec --config "$T/tether.json" --agent plain -n -- sh -c 'echo $$' 2>"$T/e.err")
+[ "$out" != 2 ] || fail "the host agent ran in a pid namespace"
+log "the config's sandbox, per agent, under the command line: ok"
 
 node_alive "$NODE_PID" "$NODE_URL" || fail "the node stopped serving"

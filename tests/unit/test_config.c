@@ -721,6 +721,91 @@ static void test_writeback(void **state)
 		     NULL);
 }
 
+/* "limits", "network" and "mount": on a node backend, in the defaults and
+ * per agent, each layer over the one before; refused where nothing
+ * sandboxes, and with a reason for a bad value. */
+static void test_sandbox_settings(void **state)
+{
+	struct exec_config *c = parse_ok(
+		"{'backends': {'n': {'type': 'node', 'url': 'tcp://h:1',"
+		"  'limits': {'memory': '1g', 'pids': 100, 'nofile': 512},"
+		"  'network': 'host'}},"
+		" 'agents': {'defaults': {'backend': 'n',"
+		"  'limits': {'cpus': 1.5, 'memory': 268435456}},"
+		"  'list': [{'id': 'a'},"
+		"   {'id': 'b', 'mount': 'ro', 'network': 'none',"
+		"    'limits': {'core': 0, 'fsize': '64m', 'pids': 8}}]}}");
+	struct exec_sandbox_req q;
+	char err[ERR_CAP];
+
+	assert_int_equal(exec_router_sandbox(c, "a", &q, err, sizeof(err)), 1);
+	assert_int_equal(q.lim.memory, 256u << 20); /* the defaults' */
+	assert_int_equal(q.lim.cpu_milli, 1500);
+	assert_int_equal(q.lim.pids, 100); /* the backend's */
+	assert_true(q.net_host);
+	assert_int_equal(q.mode, EXEC_WS_COW);
+	assert_int_equal(q.lim.rl_set, 1u << EXEC_RL_NOFILE);
+	assert_int_equal(q.lim.rl[EXEC_RL_NOFILE], 512);
+
+	assert_int_equal(exec_router_sandbox(c, "b", &q, err, sizeof(err)), 1);
+	assert_int_equal(q.lim.pids, 8);
+	assert_false(q.net_host);
+	assert_int_equal(q.mode, EXEC_WS_RO);
+	assert_int_equal(q.lim.rl_set, (1u << EXEC_RL_NOFILE) |
+					       (1u << EXEC_RL_CORE) |
+					       (1u << EXEC_RL_FSIZE));
+	assert_int_equal(q.lim.rl[EXEC_RL_CORE], 0);
+	assert_int_equal(q.lim.rl[EXEC_RL_FSIZE], 64u << 20);
+	assert_int_equal(exec_router_sandbox(c, "x", &q, err, sizeof(err)),
+			 -ENOENT);
+	exec_config_free(c);
+
+	c = parse_ok("{'agents': {'list': [{'id': 'a'}]}}");
+	assert_int_equal(exec_router_sandbox(c, "a", &q, err, sizeof(err)), 0);
+	exec_config_free(c);
+
+	expect_error("{'agents': {'list': [{'id': 'a', 'limits': "
+		     "{'memory': '1g'}}]}}",
+		     "tether.json: agents.list[0]: limits, network and mount "
+		     "need a backend that sandboxes",
+		     "'host' (type host)", NULL);
+	/* The defaults' limits reach an agent that runs on this host. */
+	expect_error("{'backends': {'n': {'type': 'node', 'url': 'tcp://h:1'}},"
+		     " 'agents': {'defaults': {'backend': 'n', 'limits': "
+		     "{'pids': 5}}, 'list': [{'id': 'ok'}, {'id': 'h', "
+		     "'backend': 'host'}]}}",
+		     "tether.json: agents.list[1]: limits", NULL);
+	expect_error("{'backends': {'l': {'type': 'host', 'network': 'none'}}}",
+		     "tether.json: backends.l.network: type 'host' runs "
+		     "commands without a sandbox",
+		     NULL);
+	expect_error("{'backends': {'n': {'type': 'node', 'url': 'tcp://h:1',"
+		     " 'limits': {'memroy': '1g'}}}}",
+		     "tether.json: backends.n.limits.memroy: unknown key",
+		     NULL);
+	expect_error("{'backends': {'n': {'type': 'node', 'url': 'tcp://h:1',"
+		     " 'limits': {'memory': '1x'}}}}",
+		     "tether.json: backends.n.limits.memory: '1x': expected "
+		     "bytes",
+		     NULL);
+	expect_error("{'backends': {'n': {'type': 'node', 'url': 'tcp://h:1',"
+		     " 'limits': {'cpus': -1}}}}",
+		     "backends.n.limits.cpus: expected a string or a number",
+		     NULL);
+	expect_error("{'backends': {'n': {'type': 'node', 'url': 'tcp://h:1',"
+		     " 'network': 'bridge'}}}",
+		     "backends.n.network: 'bridge': expected \"none\" or "
+		     "\"host\"",
+		     NULL);
+	expect_error("{'backends': {'n': {'type': 'node', 'url': 'tcp://h:1',"
+		     " 'limits': {'network': 'none'}}}}",
+		     "backends.n.limits.network: unknown key", NULL);
+	expect_error("{'backends': {'n': {'type': 'node', 'url': 'tcp://h:1'}},"
+		     " 'agents': {'list': [{'id': 'a', 'backend': 'n',"
+		     " 'mount': 'cow2'}]}}",
+		     "agents.list[0].mount: 'cow2': expected", NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -741,6 +826,7 @@ int main(void)
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_find),
 		cmocka_unit_test(test_writeback),
+		cmocka_unit_test(test_sandbox_settings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
