@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "link.h"
 #include "log.h"
 #include "serve.h"
@@ -28,7 +31,7 @@
 
 static const char usage[] =
 	"usage: tether node --listen URL [--root DIR] [--view [--fetch-timeout S]]\n"
-	"                   [--insecure-remote]\n"
+	"                   [--idle-exit S] [--insecure-remote]\n"
 	"  --listen URL       tcp://127.0.0.1:PORT (port 0 picks one) or ipc:///PATH\n"
 	"  --root DIR         default and base directory for commands' cwd (default: .);\n"
 	"                     synced workspaces live in DIR/workspaces, state in DIR/.tether\n"
@@ -39,6 +42,8 @@ static const char usage[] =
 	"                     DIR/views/NAME (FUSE), following every commit; commands\n"
 	"                     of the workspace run there, their writes kept apart\n"
 	"                     (copy-on-write; tether changes, tether reset)\n"
+	"  --idle-exit S      stop after S seconds without a request (pings aside)\n"
+	"                     while no command runs: the sandbox backend's own node\n"
 	"  --insecure-remote  allow a tcp address other than loopback: anyone who\n"
 	"                     reaches it can run commands as this user (no pairing yet)\n";
 
@@ -47,6 +52,7 @@ static const char usage[] =
 struct node {
 	struct exec_service *exec;
 	struct sd_sink *sink;
+	_Atomic int64_t last_ms; /* the last request but a PING */
 #ifdef TETHER_HAVE_FUSE
 	struct fs_views *views;
 #endif
@@ -89,6 +95,9 @@ static void node_handle(struct tp_req *req, const struct tp_msg *msg,
 {
 	struct node *n = opaque;
 
+	if (msg->type != TP_PING)
+		atomic_store_explicit(&n->last_ms, util_now_ms(),
+				      memory_order_relaxed);
 	if (fs_serve_owns(msg->type))
 #ifdef TETHER_HAVE_FUSE
 		fs_serve_handle(req, msg, n->views);
@@ -150,12 +159,13 @@ int cli_node(int argc, char **argv)
 		{ "insecure-remote", no_argument, NULL, 'I' },
 		{ "view", no_argument, NULL, 'V' },
 		{ "fetch-timeout", required_argument, NULL, 'F' },
+		{ "idle-exit", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *url = NULL, *root = ".";
 	bool insecure_remote = false, view = false;
-	uint32_t fetch_ms = 10000;
+	uint32_t fetch_ms = 10000, idle_ms = 0;
 	char rootbuf[PATH_MAX];
 	struct node node = { 0 };
 	struct tp_server *srv = NULL;
@@ -175,6 +185,15 @@ int cli_node(int argc, char **argv)
 					"--fetch-timeout %s: expected seconds, "
 					"more than 0",
 					optarg);
+				return CLI_EXIT_USAGE;
+			}
+			break;
+		case 'E':
+			if (util_parse_seconds_ms(optarg, &idle_ms) < 0 ||
+			    idle_ms == 0) {
+				log_error("--idle-exit %s: expected seconds, "
+					  "more than 0",
+					  optarg);
 				return CLI_EXIT_USAGE;
 			}
 			break;
@@ -226,10 +245,24 @@ int cli_node(int argc, char **argv)
 	}
 	printf("tether node: listening on %s\n", tp_server_url(srv));
 	fflush(stdout);
+	atomic_store(&node.last_ms, util_now_ms());
 	/* SIGWINCH and SIGHUP do not stop a node. */
-	while (read(sfd, &si, sizeof(si)) == sizeof(si) &&
-	       si.ssi_signo != SIGINT && si.ssi_signo != SIGTERM)
-		;
+	for (;;) {
+		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+
+		if (poll(&pfd, 1, idle_ms ? 1000 : -1) > 0) {
+			if (read(sfd, &si, sizeof(si)) != sizeof(si) ||
+			    si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
+				break;
+			continue;
+		}
+		if (idle_ms && exec_service_running(node.exec) == 0 &&
+		    util_now_ms() - atomic_load(&node.last_ms) >= idle_ms) {
+			log_info("node on %s: idle for %u s",
+				 tp_server_url(srv), idle_ms / 1000);
+			break;
+		}
+	}
 	log_info("node on %s stopping", tp_server_url(srv));
 	r = 0;
 out:

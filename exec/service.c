@@ -452,6 +452,16 @@ static void cmd_free(struct exec_service *s, struct cmd *c)
 	free(c);
 }
 
+unsigned exec_service_running(struct exec_service *s)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->n_running;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
 void exec_service_set_workspaces(struct exec_service *s, exec_workspace_fn fn,
 				 void *opaque)
 {

@@ -33,6 +33,9 @@ void exec_service_handle(struct tp_req *req, const struct tp_msg *msg,
 			 void *opaque);
 void exec_service_pipe_gone(uint32_t pipe_id, void *opaque);
 
+/* Commands still running (detached ones included). */
+unsigned exec_service_running(struct exec_service *s);
+
 /* Forget held requests without replying (their server is already freed),
  * kill every command's tree (TERM, a grace, KILL), stop the thread, free.
  * Accepts NULL. */
