@@ -170,7 +170,9 @@ static void cache_save(struct scan *sc)
 	if (sc->hits == count && sc->cache.count == count && !sc->racy_seen)
 		return;
 	buf = malloc(size);
-	if (!buf || asprintf(&tmp, "%s.tmp", sc->o->cache) < 0)
+	/* Per process: syncs of one tree at once each write their own. */
+	if (!buf ||
+	    asprintf(&tmp, "%s.%d.tmp", sc->o->cache, (int)getpid()) < 0)
 		return;
 	p = sd_statcache_put_header(buf, count);
 	for (size_t i = 0; i < sc->n; i++) {

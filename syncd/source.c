@@ -22,6 +22,8 @@
 #include "source_int.h"
 
 #define CALL_MS SDS_CALL_MS
+/* Full offers after a commit refused because another sync came first. */
+#define PUSH_TRIES 8
 
 int sd_source_cache_dir(char *buf, size_t cap)
 {
@@ -74,8 +76,9 @@ static void save_last(const char *path, const struct sd_manifest *m)
 	_cleanup_close_ int fd = -1;
 	size_t len;
 
+	/* Per process: syncs of one tree at once each write their own. */
 	if (sd_manifest_encode(m, &enc, &len) < 0 ||
-	    asprintf(&tmp, "%s.tmp", path) < 0)
+	    asprintf(&tmp, "%s.%d.tmp", path, (int)getpid()) < 0)
 		return;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -535,8 +538,9 @@ int sd_source_push_delta(struct sd_source *s, struct sd_manifest *m,
 	s->t0_ms = util_now_ms();
 	r = push_once(s, m, d, false, rep, why);
 
-	if (r == -ESTALE) {
-		/* Someone else committed in between: offer it all again. */
+	/* Someone else committed in between: offer it all again, as long
+	 * as others keep coming first (several syncs of one tree at once). */
+	for (int i = 0; r == -ESTALE && i < PUSH_TRIES; i++) {
 		memset(why, 0, sizeof(*why));
 		r = push_once(s, m, NULL, true, rep, why);
 	}
