@@ -58,15 +58,17 @@ static int run(int (*cmd)(int, char **), char **argv, bool quiet)
  * the agent's own workspace and the config gives it a dir: 1; 0 when
  * there is nothing to do; -errno (said). */
 static int route(const struct exec_config *cfg, const char *agent,
-		 const char *workspace, const char **url, const char **ws,
-		 const char **domain, const char **dir)
+		 const char *workspace, const char *dir_else, const char **url,
+		 const char **ws, const char **domain, const char **dir)
 {
 	enum exec_writeback mode;
 	char err[512];
 
-	if (exec_router_writeback(cfg, agent, &mode, dir, err, sizeof(err)) <
-		    0 ||
-	    !*dir)
+	if (exec_router_writeback(cfg, agent, &mode, dir, err, sizeof(err)) < 0)
+		return 0;
+	if (!*dir)
+		*dir = dir_else;
+	if (!*dir)
 		return 0;
 	if (exec_router_workspace(cfg, agent, url, ws, domain, err,
 				  sizeof(err)) < 0) {
@@ -127,10 +129,12 @@ static int watcher_flush(const char *url, const char *ws, const char *dir)
 }
 
 int cli_barrier(const struct exec_config *cfg, const char *agent,
-		const char *workspace, struct cli_sync_bg **bg)
+		const char *workspace, const char *dir_else,
+		struct cli_sync_bg **bg)
 {
 	const char *url, *ws, *domain, *dir;
-	int r = route(cfg, agent, workspace, &url, &ws, &domain, &dir);
+	int r = route(cfg, agent, workspace, dir_else, &url, &ws, &domain,
+		      &dir);
 	char *argv[10];
 	int argc;
 
@@ -145,7 +149,7 @@ int cli_barrier(const struct exec_config *cfg, const char *agent,
 }
 
 int cli_writeback(const struct exec_config *cfg, const char *agent,
-		  const char *workspace)
+		  const char *workspace, const char *dir_else)
 {
 	const char *url, *ws, *domain, *dir;
 	enum exec_writeback mode;
@@ -156,13 +160,15 @@ int cli_writeback(const struct exec_config *cfg, const char *agent,
 		    0 ||
 	    mode != EXEC_WRITEBACK_SYNC)
 		return 0;
+	if (!dir)
+		dir = dir_else;
 	if (!dir) {
 		log_error("writeback: agent %s: the config gives it no \"dir\" "
 			  "to write its changes to",
 			  agent);
 		return -EINVAL;
 	}
-	r = route(cfg, agent, workspace, &url, &ws, &domain, &dir);
+	r = route(cfg, agent, workspace, dir_else, &url, &ws, &domain, &dir);
 	if (r <= 0)
 		return r;
 	{

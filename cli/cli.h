@@ -29,7 +29,8 @@ int cli_reset(int argc, char **argv);
 int cli_apply(int argc, char **argv);
 
 /* Around a command of agent in workspace (exec --agent --workspace), when
- * it is the agent's own and the config gives the agent a "dir"
+ * it is the agent's own and the config gives the agent a "dir", else
+ * dir_else when not NULL (the sandbox backend's: the current directory)
  * (agent_sync.c). Before: sync the dir, so the command sees every edit
  * made before it started (the barrier): committed lazily where the node
  * has views, its chunks following in *bg (NULL: nothing follows) while
@@ -41,9 +42,10 @@ int cli_apply(int argc, char **argv);
 struct exec_config;
 struct cli_sync_bg;
 int cli_barrier(const struct exec_config *cfg, const char *agent,
-		const char *workspace, struct cli_sync_bg **bg);
+		const char *workspace, const char *dir_else,
+		struct cli_sync_bg **bg);
 int cli_writeback(const struct exec_config *cfg, const char *agent,
-		  const char *workspace);
+		  const char *workspace, const char *dir_else);
 
 /* tether sync ARGS up to its commit, for the barrier: after a lazy one
  * (--lazy) the chunks keep going, and the node's views get the ones they

@@ -69,6 +69,9 @@ struct exec_opts {
 	bool sandbox;		      /* --sandbox, or the config's */
 	struct exec_sbx_conf sbx_cli; /* the limits given here */
 	struct exec_sandbox_req sbx;  /* what the command gets */
+	const char *dir_else; /* the sandbox backend's dir, when the agent
+			       * has none in the config: the cwd */
+	char cwdbuf[PATH_MAX];
 };
 
 static int parse_opts(int argc, char **argv, struct exec_opts *o)
@@ -291,6 +294,62 @@ static bool stdin_is_devnull(void)
 	       S_ISCHR(a.st_mode) && a.st_rdev == b.st_rdev;
 }
 
+/* The sandbox backend (its own node, here): where the agent's directory
+ * (its "dir", else the current one) goes in the sandbox. cow: the node's
+ * view of the agent's workspace, synced by the barrier, appears where the
+ * directory is; ro, rw: the directory itself is bound there. A command
+ * started inside the directory starts in the same place inside. */
+static int sandbox_place(struct exec_opts *o)
+{
+	const char *dir, *url, *ws, *domain, *rel = NULL;
+	enum exec_writeback mode;
+	char err[512];
+	size_t n;
+
+	o->sandbox = true;
+	if (o->sbx.mode == EXEC_WS_NONE)
+		return 0;
+	if (!getcwd(o->cwdbuf, sizeof(o->cwdbuf)))
+		o->cwdbuf[0] = '\0';
+	if (exec_router_writeback(o->cfg, o->agent, &mode, &dir, err,
+				  sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -EINVAL;
+	}
+	if (!dir) {
+		if (!o->cwdbuf[0]) {
+			log_error("sandbox: the current directory: %s",
+				  strerror(errno));
+			return -errno;
+		}
+		dir = o->dir_else = o->cwdbuf;
+	}
+	n = strlen(dir);
+	if (o->cwdbuf[0] && strncmp(o->cwdbuf, dir, n) == 0 &&
+	    (o->cwdbuf[n] == '/' || !o->cwdbuf[n]))
+		rel = o->cwdbuf + n + (o->cwdbuf[n] == '/');
+	if (o->sbx.mode != EXEC_WS_COW) {
+		if (!o->sbx.ws_src)
+			o->sbx.ws_src = dir;
+		if (!o->cwd && rel)
+			o->cwd = o->cwdbuf;
+		return 0;
+	}
+	if (!o->workspace) {
+		if (exec_router_workspace(o->cfg, o->agent, &url, &ws, &domain,
+					  err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			return -EINVAL;
+		}
+		o->workspace = ws;
+	}
+	if (!o->sbx.ws_at)
+		o->sbx.ws_at = dir;
+	if (!o->cwd && rel && *rel)
+		o->cwd = rel;
+	return 0;
+}
+
 int cli_exec(int argc, char **argv)
 {
 	struct exec_opts o = { 0 };
@@ -324,6 +383,10 @@ int cli_exec(int argc, char **argv)
 	exec_sbx_conf_apply(&o.sbx, &o.sbx_cli);
 	o.sbx.ws_src = o.ws_dir;
 	o.sbx.ws_at = o.ws_at;
+	if ((b->ops->caps & EXEC_CAP_LOCAL) && sandbox_place(&o) < 0)
+		goto out;
+	spec.cwd = o.cwd;
+	spec.workspace = o.workspace;
 	spec.sandbox = o.sandbox ? &o.sbx : NULL;
 	spec.timeout_ms = o.timeout_ms;
 	if (o.workspace && !(b->ops->caps & EXEC_CAP_REMOTE)) {
@@ -364,13 +427,15 @@ int cli_exec(int argc, char **argv)
 		log_error_errno(sfd, "signalfd");
 		goto out;
 	}
+	/* Connected (the sandbox's node started) before the barrier syncs
+	 * to it. */
+	r = exec_backend_prepare(b);
+	if (r < 0)
+		goto out;
 	/* The barrier: the agent's edits so far are the node's before the
 	 * command starts. */
 	if (o.cfg && o.workspace && !o.no_barrier &&
-	    cli_barrier(o.cfg, o.agent, o.workspace, &bg) < 0)
-		goto out;
-	r = exec_backend_prepare(b);
-	if (r < 0)
+	    cli_barrier(o.cfg, o.agent, o.workspace, o.dir_else, &bg) < 0)
 		goto out;
 	if (o.tty && isatty(STDIN_FILENO) &&
 	    cli_term_raw(STDIN_FILENO, &saved) == 0)
@@ -397,7 +462,9 @@ int cli_exec(int argc, char **argv)
 		/* The command's exit code stays, unless it succeeded and its
 		 * changes could not be written back. */
 		if (o.cfg && o.workspace &&
-		    cli_writeback(o.cfg, o.agent, o.workspace) < 0 && code == 0)
+		    cli_writeback(o.cfg, o.agent, o.workspace, o.dir_else) <
+			    0 &&
+		    code == 0)
 			code = CLI_EXIT_FAILURE;
 	}
 	/* The command is done with what the barrier's sync sent; the rest

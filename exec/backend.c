@@ -4,10 +4,12 @@
 #include "backend.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cleanup.h"
+#include "local_node.h"
 
 static const struct {
 	const char *name;
@@ -17,6 +19,7 @@ static const struct {
 	{ "off", &exec_backend_host_ops },
 	{ "none", &exec_backend_host_ops },
 	{ "node", &exec_backend_node_ops },
+	{ "sandbox", &exec_backend_sandbox_ops },
 };
 
 const struct exec_backend_ops *exec_backend_lookup(const char *type)
@@ -33,10 +36,19 @@ int exec_backend_new(const char *type, const char *name, const char *url,
 		     struct exec_backend **ret)
 {
 	const struct exec_backend_ops *ops = exec_backend_lookup(type);
+	char home[PATH_MAX], local[PATH_MAX + 16], err[512];
 	struct exec_backend *b;
+	int r;
 
 	if (!ops)
 		return -EINVAL;
+	if ((ops->caps & EXEC_CAP_LOCAL) && !url) {
+		r = exec_local_node_paths(home, sizeof(home), local,
+					  sizeof(local), err, sizeof(err));
+		if (r < 0)
+			return r;
+		url = local;
+	}
 	if ((ops->caps & EXEC_CAP_REMOTE) && !url)
 		return -EINVAL;
 	b = calloc(1, sizeof(*b));

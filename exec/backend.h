@@ -16,6 +16,9 @@ enum {
 	EXEC_CAP_DETACH = 1u << 1,  /* --detach, ps, attach, kill */
 	EXEC_CAP_REMOTE = 1u << 2,  /* runs off this host */
 	EXEC_CAP_SANDBOX = 1u << 3, /* exec_spec.sandbox */
+	/* runs on this user's own node on this host, which it starts: no
+	 * url to give (local_node.h) */
+	EXEC_CAP_LOCAL = 1u << 4,
 };
 
 /* One command to run. Everything is borrowed for the duration of run(). */
@@ -79,14 +82,16 @@ struct exec_backend {
 /* The built-in ops tables. */
 extern const struct exec_backend_ops exec_backend_host_ops;
 extern const struct exec_backend_ops exec_backend_node_ops;
+extern const struct exec_backend_ops exec_backend_sandbox_ops;
 
 /* Look up a type name, with aliases ("off" and "none" are "host").
  * Returns the table or NULL. */
 const struct exec_backend_ops *exec_backend_lookup(const char *type);
 
 /* Make a backend instance of a type. name and url are copied (url required
- * for "node"). Returns 0 and *ret, -EINVAL for an unknown type or missing
- * url, -ENOMEM. Does not prepare. */
+ * for "node"; a "sandbox" gets its local node's). Returns 0 and *ret,
+ * -EINVAL for an unknown type or missing url, -ENOMEM (-ENAMETOOLONG,
+ * -ENOENT: no place for the local node). Does not prepare. */
 int exec_backend_new(const char *type, const char *name, const char *url,
 		     struct exec_backend **ret);
 

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,6 +18,7 @@
 #include "codec.h"
 #include "backend.h"
 #include "cleanup.h"
+#include "local_node.h"
 
 #define TIMEOUT_MAX_S (30u * 86400u) /* 30 days; also fits uint32_t ms */
 #define PATH_CAP      256	     /* longer JSON paths are cut in errors */
@@ -366,7 +368,7 @@ static int parse_backend(struct ctx *x, const char *name, json_t *v, void *out)
 	if (same && same != ops)
 		return fail(x, "type", "backend '%s' must have type '%s'", name,
 			    name);
-	if (ops->caps & EXEC_CAP_REMOTE) {
+	if ((ops->caps & EXEC_CAP_REMOTE) && !(ops->caps & EXEC_CAP_LOCAL)) {
 		if (!raw.url == !raw.node)
 			return fail(x, NULL,
 				    "type '%s' needs one of 'url' "
@@ -379,7 +381,8 @@ static int parse_backend(struct ctx *x, const char *name, json_t *v, void *out)
 		if (!url && !(url = node_url(x, json_string_value(raw.node))))
 			return fail(x, "node", "unknown node '%s'",
 				    json_string_value(raw.node));
-	} else if (raw.url || raw.node || raw.writeback) {
+	} else if (raw.url || raw.node ||
+		   (raw.writeback && !(ops->caps & EXEC_CAP_REMOTE))) {
 		return fail(x,
 			    raw.url    ? "url"
 			    : raw.node ? "node"
@@ -427,7 +430,7 @@ static int check_backend_name(struct ctx *x, const char *name)
 	ops = exec_backend_lookup(name);
 	if (!ops)
 		return fail(x, "backend", "unknown backend '%s'", name);
-	if (ops->caps & EXEC_CAP_REMOTE)
+	if ((ops->caps & EXEC_CAP_REMOTE) && !(ops->caps & EXEC_CAP_LOCAL))
 		return fail(x, "backend",
 			    "type '%s' needs a url: define a "
 			    "backend of that type under 'backends'",
@@ -730,6 +733,13 @@ static int parse_tree(struct ctx *x, json_t *root)
 	if (r >= 0)
 		r = check_sandboxes(x);
 	path_pop(x, mark);
+	if (r >= 0) {
+		char home[PATH_MAX], url[PATH_MAX + 16], err[256];
+
+		if (exec_local_node_paths(home, sizeof(home), url, sizeof(url),
+					  err, sizeof(err)) == 0)
+			r = dup_str(x, url, &c->local_url);
+	}
 	return r;
 }
 
@@ -854,6 +864,7 @@ void exec_config_free(struct exec_config *c)
 	free(c->backends);
 	free(c->nodes);
 	free(c->agents);
+	free(c->local_url);
 	free(c->origin);
 	free(c);
 }

@@ -57,6 +57,9 @@ struct exec_config {
 					  * when the file names none) */
 	struct exec_agent_conf *agents;
 	size_t n_agents;
+	/* The sandbox backend's node (local_node.h), or NULL when there is
+	 * no place for it (the router says why). */
+	char *local_url;
 };
 
 /* Parse JSON text (untrusted: any bytes, len of them; no NUL needed).

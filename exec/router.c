@@ -123,11 +123,21 @@ int exec_router_workspace(const struct exec_config *c, const char *agent,
 	if (!a)
 		return -ENOENT;
 	*url = NULL;
+	b = route->node ? NULL : find_backend(c, route->backend);
 	if (route->node)
 		*url = find_node_url(c, route->node);
-	else if ((b = find_backend(c, route->backend)) &&
-		 strcmp(b->type, "node") == 0)
+	else if (b && strcmp(b->type, "node") == 0)
 		*url = b->url;
+	else if (strcmp(b ? b->type : route->backend, "sandbox") == 0) {
+		*url = c->local_url;
+		if (!*url) {
+			snprintf(err, errlen,
+				 "%s: agent '%s': no place for the sandbox's "
+				 "node (no HOME: set TETHER_SANDBOX_HOME)",
+				 c->origin, agent);
+			return -EINVAL;
+		}
+	}
 	if (!*url) {
 		snprintf(err, errlen,
 			 "%s: agent '%s' runs on this host (backend '%s'): "

@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: MIT
+# The sandbox backend, the embedded default: tether exec --agent starts
+# the user's own node on this host when none answers (one, however many
+# start at once), syncs the agent's directory to it (its "dir", else the
+# current one) and runs the command in the namespace sandbox, in the
+# node's copy-on-write view of the directory, at the directory's own path
+# and in the same subdirectory; the agent's edits are there, the command's
+# writes are the view's changes and not the directory's. mount "ro" binds
+# the directory itself read-only. The node stops itself when idle, and the
+# next command starts it again.
+# Usage: sandbox_backend.sh
+. "$(dirname "$0")/lib.sh"
+
+[ -c /dev/fuse ] || { log "no /dev/fuse: skipped"; exit 77; }
+[ "$(id -u)" = 0 ] || { log "not root: skipped"; exit 77; }
+export TETHER_SANDBOX_HOME=$T/sbx TETHER_SANDBOX_IDLE=4 TETHER_CACHE=$T/cache
+sock=$T/sbx/node.sock
+# The node runs detached from us: find it by its socket, end it at exit.
+node_pids() { pids_matching "--listen ipc://$sock"; }
+cleanup()
+{
+	local p
+	for p in $(node_pids); do kill -TERM "$p" 2>/dev/null; done
+	wait_until 15 no_procs "--listen ipc://$sock" ||
+		for p in $(node_pids); do kill -KILL "$p" 2>/dev/null; done
+	for m in "$T"/sbx/root/views/*; do umount -l "$m" 2>/dev/null; done
+}
+trap '_rc=$?; cleanup; (exit $_rc); _teardown' EXIT
+mkdir -p "$T/src/sub" "$T/other" || fail "mkdir"
+printf 'hello\n' >"$T/src/a.txt"
+printf 'elsewhere\n' >"$T/other/o.txt"
+cat >"$T/tether.json" <<EOF
+{
+  "agents": {
+    "defaults": { "backend": "sandbox" },
+    "list": [
+      { "id": "dev", "dir": "$T/src" },
+      { "id": "reader", "dir": "$T/src", "mount": "ro" },
+      { "id": "loose" }
+    ]
+  }
+}
+EOF
+ax() { tx exec --config "$T/tether.json" -n "$@"; }
+listening() { grep -c '^tether node: listening on ' "$T/sbx/node.log" 2>/dev/null || echo 0; }
+
+# ---- first command: the node starts; the view at the dir's path ----
+out=$(cd "$T/src/sub" && ax --agent dev -- sh -c 'pwd; cat ../a.txt; echo $$; echo new >n.txt' 2>"$T/e.err") ||
+	fail "exec --agent dev: $(show "$T/e.err")"
+assert_eq "$T/src/sub hello 2" "$(echo $out)" "cwd, a file of the dir, pid in the sandbox"
+[ -S "$sock" ] || fail "no node socket at $sock"
+assert_eq 1 "$(listening)" "nodes started"
+[ ! -e "$T/src/sub/n.txt" ] || fail "the command wrote into the agent's directory"
+tx changes --node "ipc://$sock" --workspace dev >"$T/ch.out" 2>"$T/ch.err" ||
+	fail "tether changes: $(show "$T/ch.err")"
+grep -q "created .* sub/n.txt" "$T/ch.out" || fail "the view's changes lack sub/n.txt: $(show "$T/ch.out")"
+log "first command: node started, the view at the directory's path, writes kept apart: ok"
+
+# ---- the barrier: an edit made before a command is in it ----
+printf 'edited\n' >"$T/src/a.txt"
+out=$(cd "$T/src" && ax --agent dev -- cat a.txt sub/n.txt 2>"$T/e.err") ||
+	fail "exec after an edit: $(show "$T/e.err")"
+assert_eq "edited new" "$(echo $out)" "the edit, and the view's own file"
+assert_eq 1 "$(listening)" "nodes started after a second command"
+log "the agent's edits reach the next command: ok"
+
+# ---- ro: the directory itself, read-only ----
+ax --agent reader -- sh -c "echo x >'$T/src/a.txt'" 2>/dev/null && fail "a write through mount ro"
+printf 'live\n' >"$T/src/live.txt"
+out=$(ax --agent reader -- cat "$T/src/live.txt" 2>"$T/e.err")
+assert_eq live "$out" "a file of the directory through mount ro (no sync)"
+log "mount ro: the directory, read-only: ok"
+
+# ---- no dir: the current directory ----
+out=$(cd "$T/other" && ax --agent loose -- sh -c 'pwd; cat o.txt' 2>"$T/e.err") ||
+	fail "exec --agent loose: $(show "$T/e.err")"
+assert_eq "$T/other elsewhere" "$(echo $out)" "an agent without a dir, from another directory"
+log "no dir: the current directory is the workspace: ok"
+
+# ---- idle: the node stops; the next command starts one, once ----
+wait_until 30 no_procs "--listen ipc://$sock" ||
+	fail "the node still runs $((TETHER_SANDBOX_IDLE + 26)) s after its last request"
+for i in 1 2 3; do
+	(cd "$T/src" && ax --agent dev -- cat a.txt >"$T/par$i.out" 2>"$T/par$i.err") &
+done
+wait
+for i in 1 2 3; do
+	assert_eq edited "$(cat "$T/par$i.out")" "command $i of three started at once"
+done
+assert_eq 2 "$(listening)" "nodes started, after the idle exit and three at once"
+log "idle exit; three commands at once start one node: ok"
