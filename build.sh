@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # One entry point for a fresh Debian 12 machine (as root): installs what is
 # missing, builds, then runs the demo or every test suite.
-#   ./build.sh demo    a local tether node running a real build via tether exec
+#   ./build.sh demo    a real build through tether exec in the sandbox backend
 #   ./build.sh test    format check; -Dwerror, ASan+UBSan: unit + integration;
 #                      clang: fuzz
 set -euo pipefail
@@ -33,51 +33,65 @@ install_deps() {
 }
 
 demo() {
-	local url t
+	local t cfg
 	meson setup build -Dbuildtype=release >/dev/null 2>&1 ||
 		meson setup --reconfigure build -Dbuildtype=release >/dev/null
 	ninja -C build >/dev/null
 	t=$top/build/cli/tether
 	dir=$(mktemp -d /tmp/tether-demo.XXXXXX)
-	mkdir -p "$dir/node"
-	"$t" node --listen tcp://127.0.0.1:0 --root "$dir/node" >"$dir/node.out" 2>&1 &
-	node_pid=$!
-	trap 'kill $node_pid 2>/dev/null; wait $node_pid 2>/dev/null; rm -rf "$dir"' EXIT
-	# (dir and node_pid stay global: the EXIT trap runs after demo returns)
-	for _ in $(seq 100); do
-		grep -q listening "$dir/node.out" && break
-		sleep 0.05
-	done
-	url=$(awk '/listening on/ {print $NF}' "$dir/node.out")
-	[ -n "$url" ] || { cat "$dir/node.out"; exit 1; }
-	echo "==> tether node: listening on $url (root $dir/node)"
-	export TETHER_CACHE=$dir/cache
+	# The sandbox backend's own node lives here for the demo (by default
+	# in ~/.local/state/tether/sandbox) and goes with it.
+	export TETHER_SANDBOX_HOME=$dir/sbx TETHER_CACHE=$dir/cache
+	sock=$dir/sbx/node.sock
+	trap 'pkill -TERM -f "listen ipc://$sock"
+		for _ in $(seq 50); do
+			pgrep -f "listen ipc://$sock" >/dev/null || break
+			sleep 0.2
+		done
+		rm -rf "$dir"' EXIT
+	# (dir and sock stay global: the EXIT trap runs after demo returns)
 	# The agent's workspace: a copy of this tree, so the demo can edit it.
 	mkdir -p "$dir/ws"
 	tar -C "$top" --exclude='./build*' --exclude=./.git -cf - . |
 		tar -C "$dir/ws" -xf -
-	echo
-	echo "==> tether sync $dir/ws --node $url --workspace tether"
-	"$t" sync "$dir/ws" --node "$url" --workspace tether
+	cfg=$dir/tether.json
+	cat >"$cfg" <<EOF
+{
+  "agents": {
+    "defaults": { "backend": "sandbox",
+                  "limits": { "memory": "2g", "pids": 1024, "cpus": 2 } },
+    "list": [ { "id": "demo", "dir": "$dir/ws" } ]
+  }
+}
+EOF
+	echo "==> $cfg: agent 'demo' runs its commands in the namespace sandbox"
+	echo "    of a local tether node that tether starts itself"
+	cat "$cfg"
 	step() {
 		echo
-		echo "==> tether exec --node $url --workspace tether --stats -- $*"
-		"$t" exec --node "$url" --workspace tether --stats -n -- "$@"
+		echo "==> tether exec --agent demo --stats -- $*"
+		(cd "$dir/ws" && "$t" exec --config "$cfg" --agent demo --stats -n -- "$@")
 	}
-	step uname -srm
+	step sh -c 'echo "pid $$ on $(hostname), uid $(id -u); network: $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " ")"'
 	step sh -c 'cc --version | head -n 1'
 	step meson setup demo-build -Dtests=disabled
 	step ninja -C demo-build
 	step demo-build/cli/tether --version
 	echo
-	echo "==> an edit, synced again: only what changed travels"
+	echo "==> an edit by the agent is in the next command (the barrier syncs it)"
 	printf '\nedited by the demo\n' >>"$dir/ws/README.md"
-	"$t" sync "$dir/ws" --node "$url" --workspace tether
-	"$t" status --node "$url"
+	step tail -n 1 README.md
 	echo
-	echo "==> the tree was mirrored to $url by content-addressed sync and"
-	echo "    built there: every step above was streamed back with its exit"
-	echo "    status and resource usage."
+	echo "==> what the commands wrote stayed in the node's view of the workspace:"
+	"$t" changes --node "ipc://$sock" --workspace demo >"$dir/changes"
+	sed -n 1,5p "$dir/changes"
+	echo "    ... ($(wc -l <"$dir/changes") entries;" \
+		"the agent's directory has no demo-build: $([ -e "$dir/ws/demo-build" ] && echo WRONG || echo right))"
+	echo
+	echo "==> the tree was synced by content-addressed sync to a local node and"
+	echo "    built there in a namespace sandbox (pid 2, no network, 2 GiB):"
+	echo "    every step above was streamed back with its exit status and"
+	echo "    resource usage."
 }
 
 # House style (.clang-format, kernel style): a tree that is not formatted
