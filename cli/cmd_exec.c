@@ -26,7 +26,9 @@
 #define ENV_MAX 1024
 
 static const char usage[] =
-	"usage: tether exec (--node URL | [--config FILE] --agent ID) [OPTIONS] -- CMD [ARG...]\n"
+	"usage: tether exec [--node URL | [--config FILE] --agent ID] [OPTIONS] -- CMD [ARG...]\n"
+	"  With neither, and no config file: the environment form (SANDBOX_BACKEND;\n"
+	"  unset: the sandbox backend, the current directory as the workspace)\n"
 	"  --node URL         run on the tether node at URL\n"
 	"  --config FILE      routing config (default: $TETHER_CONFIG, ./tether.json,\n"
 	"                     ~/.config/tether/tether.json)\n"
@@ -188,8 +190,9 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 			"exec: --node and --agent/--config exclude each other");
 		return -EINVAL;
 	}
-	if (!o->node && !o->agent) {
-		log_error("exec: say where to run: --node URL or --agent ID");
+	if (!o->node && !o->agent && o->config) {
+		log_error("exec --config %s: say which agent (--agent ID)",
+			  o->config);
 		return -EINVAL;
 	}
 	return 0;
@@ -211,18 +214,41 @@ static int pick_backend(struct exec_opts *o, struct exec_backend **ret)
 	}
 	if (!o->config) {
 		r = exec_config_find(path, sizeof(path));
-		if (r < 0) {
+		if (r < 0 && o->agent) {
 			log_error(
 				"exec --agent %s: no config file (give --config FILE or set TETHER_CONFIG)",
 				o->agent);
 			return r;
 		}
-		o->config = path;
+		if (r == 0 && !o->agent) {
+			log_error("exec: say which agent (--agent ID): %s "
+				  "routes agents (or --node URL)",
+				  path);
+			return -EINVAL;
+		}
+		o->config = r == 0 ? path : NULL;
 	}
-	r = exec_config_load(o->config, &cfg, err, sizeof(err));
-	if (r < 0) {
-		log_error("%s", err);
-		return r;
+	if (!o->config) {
+		/* No file: the environment form (SANDBOX_BACKEND), the
+		 * sandbox backend in the current directory by default. */
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd))) {
+			log_error_errno(-errno, "exec: the current directory");
+			return -EINVAL;
+		}
+		r = exec_config_from_env(cwd, &cfg, err, sizeof(err));
+		if (r < 0) {
+			log_error("%s", err);
+			return r;
+		}
+		o->agent = EXEC_ENV_AGENT;
+	} else {
+		r = exec_config_load(o->config, &cfg, err, sizeof(err));
+		if (r < 0) {
+			log_error("%s", err);
+			return r;
+		}
 	}
 	r = exec_router_resolve(cfg, o->agent, ret, &timeout_ms, err,
 				sizeof(err));

@@ -81,6 +81,18 @@ int exec_config_load(const char *path, struct exec_config **ret, char *err,
 /* Accepts NULL. */
 void exec_config_free(struct exec_config *c);
 
+/* The agent of the environment form. */
+#define EXEC_ENV_AGENT "env"
+
+/* The environment form, for tether exec without a config file: one agent,
+ * EXEC_ENV_AGENT, on the backend SANDBOX_BACKEND names ("sandbox" when
+ * unset: the embedded default; "none" or "off": this host), in a
+ * workspace of cwd's own (exec/config_env.c, docs/config.md). 0 and *ret,
+ * or -errno with err: -ENOTSUP for a backend this version lacks, -EINVAL
+ * for an unknown one. */
+int exec_config_from_env(const char *cwd, struct exec_config **ret, char *err,
+			 size_t errlen);
+
 /* Find the config file when no --config was given, first match wins:
  * $TETHER_CONFIG (when set and non-empty, returned even if it does not
  * exist, so the load names it), ./tether.json, then

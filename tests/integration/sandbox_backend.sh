@@ -7,7 +7,8 @@
 # and in the same subdirectory; the agent's edits are there, the command's
 # writes are the view's changes and not the directory's. mount "ro" binds
 # the directory itself read-only. The node stops itself when idle, and the
-# next command starts it again.
+# next command starts it again. Without a config file, tether exec takes
+# its backend from SANDBOX_BACKEND, the sandbox when unset.
 # Usage: sandbox_backend.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -76,6 +77,25 @@ out=$(cd "$T/other" && ax --agent loose -- sh -c 'pwd; cat o.txt' 2>"$T/e.err") 
 	fail "exec --agent loose: $(show "$T/e.err")"
 assert_eq "$T/other elsewhere" "$(echo $out)" "an agent without a dir, from another directory"
 log "no dir: the current directory is the workspace: ok"
+
+# ---- no config file: the environment form ----
+envx()
+{
+	(unset TETHER_CONFIG XDG_CONFIG_HOME
+	export HOME=$T/home
+	cd "$T/other" && tx exec -n "$@")
+}
+mkdir -p "$T/home"
+out=$(envx -- sh -c 'pwd; echo $$; cat o.txt' 2>"$T/e.err") ||
+	fail "exec without a config: $(show "$T/e.err")"
+assert_eq "$T/other 2 elsewhere" "$(echo $out)" "the environment form's default: the sandbox, here"
+out=$(SANDBOX_BACKEND=none envx -- sh -c 'echo $$' 2>"$T/e.err")
+[ -n "$out" ] && [ "$out" != 2 ] || fail "SANDBOX_BACKEND=none ran '$out' ($(show "$T/e.err"))"
+SANDBOX_BACKEND=docker envx -- true 2>"$T/e.err"
+assert_eq 255 $? "exit of a backend this version lacks"
+grep -q "SANDBOX_BACKEND=docker: that backend is not in this version" "$T/e.err" ||
+	fail "no line about SANDBOX_BACKEND=docker: $(show "$T/e.err")"
+log "no config file: SANDBOX_BACKEND, the sandbox by default: ok"
 
 # ---- idle: the node stops; the next command starts one, once ----
 wait_until 30 no_procs "--listen ipc://$sock" ||

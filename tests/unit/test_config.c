@@ -806,6 +806,68 @@ static void test_sandbox_settings(void **state)
 		     "agents.list[0].mount: 'cow2': expected", NULL);
 }
 
+/* The environment form: SANDBOX_BACKEND to the agent EXEC_ENV_AGENT on
+ * that backend, a workspace per directory; refusals name the variable. */
+static void test_env_form(void **state)
+{
+	static const struct {
+		const char *value, *type;
+	} ok[] = { { NULL, "sandbox" },
+		   { "", "sandbox" },
+		   { "sandbox", "sandbox" },
+		   { "none", "host" },
+		   { "off", "host" } };
+	struct exec_config *c, *d;
+	struct exec_backend *b;
+	const char *url, *ws, *ws2, *domain;
+	char err[ERR_CAP];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (ok[i].value)
+			setenv("SANDBOX_BACKEND", ok[i].value, 1);
+		else
+			unsetenv("SANDBOX_BACKEND");
+		assert_int_equal(exec_config_from_env("/srv/a", &c, err,
+						      sizeof(err)),
+				 0);
+		assert_int_equal(exec_router_resolve(c, EXEC_ENV_AGENT, &b,
+						     NULL, err, sizeof(err)),
+				 0);
+		assert_string_equal(b->ops->type, ok[i].type);
+		exec_backend_free(b);
+		exec_config_free(c);
+	}
+	setenv("SANDBOX_BACKEND", "sandbox", 1);
+	setenv("TETHER_SANDBOX_HOME", "/run/t", 1);
+	assert_int_equal(exec_config_from_env("/srv/a", &c, err, sizeof(err)),
+			 0);
+	assert_int_equal(exec_config_from_env("/srv/b", &d, err, sizeof(err)),
+			 0);
+	assert_int_equal(exec_router_workspace(c, EXEC_ENV_AGENT, &url, &ws,
+					       &domain, err, sizeof(err)),
+			 0);
+	assert_string_equal(url, "ipc:///run/t/node.sock");
+	assert_int_equal(strncmp(ws, "cwd-", 4), 0);
+	assert_int_equal(strlen(ws), 20);
+	assert_int_equal(exec_router_workspace(d, EXEC_ENV_AGENT, &url, &ws2,
+					       &domain, err, sizeof(err)),
+			 0);
+	assert_string_not_equal(ws, ws2);
+	exec_config_free(c);
+	exec_config_free(d);
+	unsetenv("TETHER_SANDBOX_HOME");
+
+	setenv("SANDBOX_BACKEND", "docker", 1);
+	assert_int_equal(exec_config_from_env("/srv/a", &c, err, sizeof(err)),
+			 -ENOTSUP);
+	assert_non_null(strstr(err, "environment: SANDBOX_BACKEND=docker"));
+	setenv("SANDBOX_BACKEND", "lxc", 1);
+	assert_int_equal(exec_config_from_env("/srv/a", &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "SANDBOX_BACKEND=lxc: unknown backend"));
+	unsetenv("SANDBOX_BACKEND");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -827,6 +889,7 @@ int main(void)
 		cmocka_unit_test(test_find),
 		cmocka_unit_test(test_writeback),
 		cmocka_unit_test(test_sandbox_settings),
+		cmocka_unit_test(test_env_form),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
