@@ -4,6 +4,7 @@
 #ifndef TETHER_CLI_H
 #define TETHER_CLI_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,6 +28,22 @@ int cli_mount(int argc, char **argv);
 int cli_changes(int argc, char **argv);
 int cli_reset(int argc, char **argv);
 int cli_apply(int argc, char **argv);
+int cli_audit(int argc, char **argv);
+
+/* tether exec's audit records (exec_audit.c): "start" before the command
+ * runs, "end" after; a failure to write "start" keeps the command from
+ * running. config_path: the config's "audit", or NULL. Each returns 0 or
+ * -errno (said on stderr). */
+struct cli_audit {
+	char path[PATH_MAX];
+	char id[17];
+	const char *agent, *backend;
+};
+int cli_audit_start(struct cli_audit *a, const char *config_path,
+		    const char *agent, const struct exec_backend *b,
+		    const struct exec_spec *spec);
+int cli_audit_end(const struct cli_audit *a, const struct exec_result *res,
+		  int run_error, int exit_code);
 
 /* Around a command of agent in workspace (exec --agent --workspace), when
  * it is the agent's own and the config gives the agent a "dir", else

@@ -468,6 +468,10 @@ int cli_exec(int argc, char **argv)
 		raw = true;
 
 	struct exec_io io = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, sfd };
+	struct cli_audit au;
+	if (cli_audit_start(&au, o.cfg ? o.cfg->audit_path : NULL, o.agent, b,
+			    &spec) < 0)
+		goto out;
 	r = b->ops->run(b, &spec, &io, &res);
 	if (raw)
 		cli_term_restore(STDIN_FILENO, &saved);
@@ -485,6 +489,11 @@ int cli_exec(int argc, char **argv)
 	} else {
 		code = cli_report_result(&res, o.timeout_ms, b->name, o.json,
 					 o.stats);
+	}
+	if (!o.detach && cli_audit_end(&au, &res, r < 0 ? r : 0, code) < 0 &&
+	    code == 0)
+		code = CLI_EXIT_FAILURE;
+	if (r >= 0 && !o.detach) {
 		/* The command's exit code stays, unless it succeeded and its
 		 * changes could not be written back. */
 		if (o.cfg && o.workspace &&

@@ -40,6 +40,8 @@ static const struct {
 	  "discard the changes in a workspace's view: tether reset --node URL --workspace NAME" },
 	{ "apply", cli_apply,
 	  "write a view's changes into the workspace: tether apply --node URL --workspace NAME DIR" },
+	{ "audit", cli_audit,
+	  "what tether exec ran, hash-chained: tether audit [--agent ID]; tether audit verify" },
 };
 
 /* Every sync builds a manifest of the whole tree (about 100 bytes an

@@ -41,7 +41,7 @@ struct field {
 #define SLOT(type, member) offsetof(struct type, member)
 
 struct top_raw {
-	json_t *backends, *nodes, *agents;
+	json_t *backends, *nodes, *agents, *audit;
 };
 struct agents_raw {
 	json_t *defaults, *list;
@@ -61,6 +61,7 @@ static const struct field top_fields[] = {
 	{ "backends", K_OBJECT, SLOT(top_raw, backends) },
 	{ "nodes", K_OBJECT, SLOT(top_raw, nodes) },
 	{ "agents", K_OBJECT, SLOT(top_raw, agents) },
+	{ "audit", K_STRING, SLOT(top_raw, audit) },
 	{ 0 },
 };
 
@@ -715,6 +716,16 @@ static int parse_tree(struct ctx *x, json_t *root)
 	r = scan(x, root, top_fields, &raw);
 	if (r < 0)
 		return r;
+	if (raw.audit) {
+		const char *a = json_string_value(raw.audit);
+
+		if (a[0] != '/')
+			return fail(x, "audit", "'%s': must be an absolute path",
+				    a);
+		r = dup_str(x, a, &c->audit_path);
+		if (r < 0)
+			return r;
+	}
 	r = parse_named(x, raw.nodes, "nodes", sizeof(*c->nodes), &arr,
 			&c->n_nodes, parse_node);
 	c->nodes = arr;
@@ -865,6 +876,7 @@ void exec_config_free(struct exec_config *c)
 	free(c->nodes);
 	free(c->agents);
 	free(c->local_url);
+	free(c->audit_path);
 	free(c->origin);
 	free(c);
 }

@@ -60,6 +60,7 @@ struct exec_config {
 	/* The sandbox backend's node (local_node.h), or NULL when there is
 	 * no place for it (the router says why). */
 	char *local_url;
+	char *audit_path; /* "audit": the audit log, or NULL (audit.h) */
 };
 
 /* Parse JSON text (untrusted: any bytes, len of them; no NUL needed).

@@ -24,6 +24,9 @@ T=$(mktemp -d "$_tmpbase/tether-it.XXXXXX") || {
 	exit 1
 }
 unset _tmpbase
+# Every tether exec appends to an audit log: the test's own, never the
+# user's (a test may point it elsewhere).
+export TETHER_AUDIT=$T/audit.log
 
 _PIDS=()       # helpers and clients in the background: killed at exit
 _NODE_PIDS=()  # nodes: stopped with TERM (they kill their commands), then KILL
