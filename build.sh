@@ -41,7 +41,8 @@ demo() {
 	dir=$(mktemp -d /tmp/tether-demo.XXXXXX)
 	# The sandbox backend's own node lives here for the demo (by default
 	# in ~/.local/state/tether/sandbox) and goes with it.
-	export TETHER_SANDBOX_HOME=$dir/sbx TETHER_CACHE=$dir/cache
+	export TETHER_SANDBOX_HOME=$dir/sbx TETHER_CACHE=$dir/cache \
+		TETHER_AUDIT=$dir/audit.log
 	sock=$dir/sbx/node.sock
 	trap 'pkill -TERM -f "listen ipc://$sock"
 		for _ in $(seq 50); do
@@ -87,6 +88,10 @@ EOF
 	sed -n 1,5p "$dir/changes"
 	echo "    ... ($(wc -l <"$dir/changes") entries;" \
 		"the agent's directory has no demo-build: $([ -e "$dir/ws/demo-build" ] && echo WRONG || echo right))"
+	echo
+	echo "==> every command is in the audit log, hash-chained:"
+	"$t" audit | tail -n 4
+	"$t" audit verify
 	echo
 	echo "==> the tree was synced by content-addressed sync to a local node and"
 	echo "    built there in a namespace sandbox (pid 2, no network, 2 GiB):"
