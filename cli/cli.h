@@ -41,7 +41,7 @@ struct cli_audit {
 };
 int cli_audit_start(struct cli_audit *a, const char *config_path,
 		    const char *agent, const struct exec_backend *b,
-		    const struct exec_spec *spec);
+		    const struct exec_spec *spec, const char *policy);
 int cli_audit_end(const struct cli_audit *a, const struct exec_result *res,
 		  int run_error, int exit_code);
 

@@ -376,6 +376,35 @@ static int sandbox_place(struct exec_opts *o)
 	return 0;
 }
 
+/* The agent's command policy on argv[0]: 0 with "allow" (and the path it
+ * matched) in out, 1 with "deny: WHY" when it may not run. The program
+ * is resolved on this host when the backend shares its file system. */
+static int check_policy(const struct exec_opts *o, const struct exec_backend *b,
+			const struct exec_spec *spec, char *out, size_t cap)
+{
+	const struct exec_policy *p = NULL;
+	const char *path = getenv("PATH");
+	char resolved[PATH_MAX], why[PATH_MAX + 128];
+	bool local = !(b->ops->caps & EXEC_CAP_REMOTE) ||
+		     (b->ops->caps & EXEC_CAP_LOCAL);
+
+	snprintf(out, cap, "allow");
+	if (!o->cfg ||
+	    exec_router_policy(o->cfg, o->agent, &p, why, sizeof(why)) < 0)
+		return 0;
+	for (size_t i = 0; i < o->n_env; i++)
+		if (strncmp(o->env[i], "PATH=", 5) == 0)
+			path = o->env[i] + 5;
+	if (exec_policy_check(p, spec->argv[0], path, local, resolved,
+			      sizeof(resolved), why, sizeof(why)) < 0) {
+		snprintf(out, cap, "deny: %s", why);
+		return 1;
+	}
+	if (resolved[0])
+		snprintf(out, cap, "allow: %s", resolved);
+	return 0;
+}
+
 int cli_exec(int argc, char **argv)
 {
 	struct exec_opts o = { 0 };
@@ -469,9 +498,18 @@ int cli_exec(int argc, char **argv)
 
 	struct exec_io io = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, sfd };
 	struct cli_audit au;
+	char policy[PATH_MAX + 160];
+	int denied = check_policy(&o, b, &spec, policy, sizeof(policy));
 	if (cli_audit_start(&au, o.cfg ? o.cfg->audit_path : NULL, o.agent, b,
-			    &spec) < 0)
+			    &spec, policy) < 0)
 		goto out;
+	if (denied) {
+		log_error("permission denied in sandbox: agent %s: %s", o.agent,
+			  policy + strlen("deny: "));
+		code = 126;
+		cli_audit_end(&au, &res, -EACCES, code);
+		goto out;
+	}
 	r = b->ops->run(b, &spec, &io, &res);
 	if (raw)
 		cli_term_restore(STDIN_FILENO, &saved);

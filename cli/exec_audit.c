@@ -88,7 +88,7 @@ static json_t *str_or_null(const char *s)
 
 int cli_audit_start(struct cli_audit *a, const char *config_path,
 		    const char *agent, const struct exec_backend *b,
-		    const struct exec_spec *spec)
+		    const struct exec_spec *spec, const char *policy)
 {
 	char err[PATH_MAX + 128];
 	int r = exec_audit_path(config_path, a->path, sizeof(a->path), err,
@@ -112,7 +112,7 @@ int cli_audit_start(struct cli_audit *a, const char *config_path,
 			     str_or_null(spec->workspace), "env",
 			     strs(spec->env, true), "sandbox",
 			     sandbox_obj(spec->sandbox), "timeout_ms",
-			     (json_int_t)spec->timeout_ms, "policy", "allow"));
+			     (json_int_t)spec->timeout_ms, "policy", policy));
 }
 
 int cli_audit_end(const struct cli_audit *a, const struct exec_result *res,

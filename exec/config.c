@@ -54,7 +54,7 @@ struct node_raw {
 };
 struct agent_raw {
 	json_t *id, *backend, *timeout, *exec_host, *exec_node, *workspace,
-		*domain, *dir, *limits, *network, *mount;
+		*domain, *dir, *limits, *network, *mount, *policy, *allow;
 };
 
 static const struct field top_fields[] = {
@@ -110,6 +110,8 @@ static const struct field agent_fields[] = {
 	{ "limits", K_OBJECT, SLOT(agent_raw, limits) },
 	{ "network", K_STRING, SLOT(agent_raw, network) },
 	{ "mount", K_STRING, SLOT(agent_raw, mount) },
+	{ "policy", K_STRING, SLOT(agent_raw, policy) },
+	{ "allow", K_ARRAY, SLOT(agent_raw, allow) },
 	{ "tools", K_OBJECT, 0, tools_fields },
 	{ 0 },
 };
@@ -512,6 +514,61 @@ static int parse_name(struct ctx *x, const char *key, json_t *v, char **out)
 	return dup_str(x, name, out);
 }
 
+/* "policy" and "allow" of an agent or the defaults. */
+static int parse_policy(struct ctx *x, json_t *policy, json_t *allow,
+			struct exec_policy *p)
+{
+	const char *m = policy ? json_string_value(policy) : NULL;
+	json_t *v;
+	size_t i;
+
+	if (m) {
+		if (strcmp(m, "full") == 0)
+			p->mode = EXEC_POLICY_FULL;
+		else if (strcmp(m, "allowlist") == 0)
+			p->mode = EXEC_POLICY_ALLOWLIST;
+		else if (strcmp(m, "deny") == 0)
+			p->mode = EXEC_POLICY_DENY;
+		else
+			return fail(x, "policy",
+				    "'%s': one of full, allowlist, deny", m);
+		p->set = true;
+	}
+	if (allow && p->mode != EXEC_POLICY_ALLOWLIST)
+		return fail(x, "allow", "needs \"policy\": \"allowlist\"");
+	if (p->mode == EXEC_POLICY_ALLOWLIST && !json_array_size(allow))
+		return fail(x, "policy",
+			    "allowlist needs \"allow\": the programs, by "
+			    "absolute path");
+	if (!allow)
+		return 0;
+	p->allow = calloc(json_array_size(allow), sizeof(*p->allow));
+	if (!p->allow)
+		return fail_oom(x);
+	json_array_foreach(allow, i, v)
+	{
+		const char *s = json_string_value(v);
+		size_t mark;
+		int r = 0;
+
+		mark = path_key(x, "allow");
+		path_push(x, "[%zu]", i);
+		if (!s)
+			r = fail(x, NULL, "expected a string");
+		else if (s[0] != '/')
+			r = fail(x, NULL,
+				 "'%s': an absolute path (a pattern: "
+				 "/usr/bin/*)",
+				 s);
+		else
+			r = dup_str(x, s, &p->allow[p->nallow++]);
+		path_pop(x, mark);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* One agent (or the defaults, when a->id stays NULL) at the current path.
  * seen maps each id already parsed to its index. */
 static int parse_agent(struct ctx *x, json_t *v, bool defaults, json_t *seen,
@@ -576,6 +633,8 @@ static int parse_agent(struct ctx *x, json_t *v, bool defaults, json_t *seen,
 	}
 	if (r >= 0)
 		r = parse_sbx(x, raw.limits, raw.network, raw.mount, &a->sbx);
+	if (r >= 0)
+		r = parse_policy(x, raw.policy, raw.allow, &a->policy);
 	return r;
 }
 
@@ -720,8 +779,8 @@ static int parse_tree(struct ctx *x, json_t *root)
 		const char *a = json_string_value(raw.audit);
 
 		if (a[0] != '/')
-			return fail(x, "audit", "'%s': must be an absolute path",
-				    a);
+			return fail(x, "audit",
+				    "'%s': must be an absolute path", a);
 		r = dup_str(x, a, &c->audit_path);
 		if (r < 0)
 			return r;
@@ -854,6 +913,9 @@ static void agent_fini(struct exec_agent_conf *a)
 	free(a->workspace);
 	free(a->dir);
 	free(a->domain);
+	for (size_t i = 0; i < a->policy.nallow; i++)
+		free(a->policy.allow[i]);
+	free(a->policy.allow);
 }
 
 void exec_config_free(struct exec_config *c)

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy.h"
 #include "sandbox.h"
 
 #define EXEC_CONFIG_FILE_MAX (4u << 20) /* refuse larger config files */
@@ -44,6 +45,7 @@ struct exec_agent_conf {
 	char *dir; /* "dir": its workspace directory here (absolute), or
 		    * NULL; writeback "sync" writes there */
 	struct exec_sbx_conf sbx;
+	struct exec_policy policy; /* "policy", "allow" */
 };
 
 struct exec_config {
@@ -131,6 +133,12 @@ int exec_router_writeback(const struct exec_config *c, const char *agent,
 int exec_router_resolve(const struct exec_config *c, const char *agent,
 			struct exec_backend **ret, uint32_t *timeout_ms,
 			char *err, size_t errlen);
+
+/* An agent's command policy: its own, else the defaults' (full when
+ * neither gives one). -ENOENT with err for an unknown agent. */
+int exec_router_policy(const struct exec_config *c, const char *agent,
+		       const struct exec_policy **ret, char *err,
+		       size_t errlen);
 
 /* The sandbox of an agent's commands: 1 with *req (its backend's
  * settings, then the defaults', then its own), 0 when its commands run

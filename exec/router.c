@@ -183,3 +183,15 @@ int exec_router_sandbox(const struct exec_config *c, const char *agent,
 	}
 	return given ? 1 : 0;
 }
+
+int exec_router_policy(const struct exec_config *c, const char *agent,
+		       const struct exec_policy **ret, char *err, size_t errlen)
+{
+	const struct exec_agent_conf *route;
+	const struct exec_agent_conf *a = known(c, agent, &route, err, errlen);
+
+	if (!a)
+		return -ENOENT;
+	*ret = a->policy.set ? &a->policy : &c->defaults.policy;
+	return 0;
+}

@@ -4,7 +4,9 @@
 # and "end" after (exit, signal, timeout, usage, limits hit); tether audit
 # shows them, per agent, or as JSON; tether audit verify finds a one-byte
 # edit, a removed line and a cut log; commands at once interleave whole
-# lines; a log that cannot be written keeps the command from running.
+# lines; a log that cannot be written keeps the command from running;
+# an agent's policy (allowlist on the resolved path, deny) is decided
+# before the command starts and recorded.
 # Usage: audit.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -14,7 +16,10 @@ cat >"$T/tether.json" <<EOF
 {
   "backends": { "n": { "type": "node", "url": "$NODE_URL" } },
   "agents": { "list": [ { "id": "a", "backend": "host" },
-                        { "id": "b", "backend": "n" } ] }
+                        { "id": "b", "backend": "n" },
+                        { "id": "p", "backend": "host", "policy": "allowlist",
+                          "allow": [ "$(readlink -f "$(type -P true)")" ] },
+                        { "id": "none", "backend": "n", "policy": "deny" } ] }
 }
 EOF
 ax() { tx exec --config "$T/tether.json" -n "$@"; }
@@ -74,6 +79,20 @@ grep -q "line 10: out of sequence" "$T/v.err" || fail "verify: $(show "$T/v.err"
 cp "$T/log.bak" "$TETHER_AUDIT"
 tx audit verify >/dev/null || fail "the restored log does not verify"
 log "a one-byte edit, a cut log, a removed line: each found: ok"
+
+# ---- the command policy: decided before, in the record ----
+ax --agent p -- true || fail "an allowed program did not run"
+ax --agent p -- cat /dev/null 2>"$T/p.err"
+assert_eq 126 $? "exit of a program the allowlist does not hold"
+grep -q "permission denied in sandbox: agent p: the allowlist does not hold $(readlink -f "$(type -P cat)")" "$T/p.err" ||
+	fail "no policy line: $(show "$T/p.err")"
+ax --agent none -- true 2>"$T/p.err"
+assert_eq 126 $? "exit under policy deny"
+tx audit --json --agent p >"$T/p.json"
+grep -q '"policy":"allow: .*true"' "$T/p.json" && grep -q '"policy":"deny: the allowlist does not hold' "$T/p.json" ||
+	fail "the decisions are not in the log: $(show "$T/p.json")"
+tx audit verify >/dev/null || fail "the log after denials does not verify"
+log "the command policy: allowlist and deny, decided before and recorded: ok"
 
 # ---- a log that cannot be written: nothing runs ----
 TETHER_AUDIT=/proc/tether-audit-test/log ax --agent a -- touch "$T/ran" 2>"$T/f.err"

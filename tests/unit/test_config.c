@@ -868,6 +868,60 @@ static void test_env_form(void **state)
 	unsetenv("SANDBOX_BACKEND");
 }
 
+/* "policy" and "allow": the agent's over the defaults'; each refusal. */
+static void test_policy(void **state)
+{
+	struct exec_config *c = parse_ok(
+		"{'agents': {'defaults': {'policy': 'allowlist', 'allow': "
+		"['/usr/bin/*', '/bin/true']},"
+		" 'list': [{'id': 'a'}, {'id': 'f', 'policy': 'full'},"
+		"  {'id': 'd', 'policy': 'deny'}]}}");
+	const struct exec_policy *p;
+	char err[ERR_CAP], res[256], why[256];
+
+	assert_int_equal(exec_router_policy(c, "a", &p, err, sizeof(err)), 0);
+	assert_int_equal(p->mode, EXEC_POLICY_ALLOWLIST);
+	assert_int_equal(p->nallow, 2);
+	/* Off this host only absolute paths can be matched, as given. */
+	assert_int_equal(exec_policy_check(p, "/usr/bin/make", NULL, false, res,
+					   sizeof(res), why, sizeof(why)),
+			 0);
+	assert_string_equal(res, "/usr/bin/make");
+	assert_int_equal(exec_policy_check(p, "/usr/bin/x/y", NULL, false, res,
+					   sizeof(res), why, sizeof(why)),
+			 -EACCES);
+	assert_int_equal(exec_policy_check(p, "make", NULL, false, res,
+					   sizeof(res), why, sizeof(why)),
+			 -EACCES);
+	assert_non_null(strstr(why, "absolute path"));
+	assert_int_equal(exec_router_policy(c, "f", &p, err, sizeof(err)), 0);
+	assert_int_equal(p->mode, EXEC_POLICY_FULL);
+	assert_int_equal(exec_router_policy(c, "d", &p, err, sizeof(err)), 0);
+	assert_int_equal(exec_policy_check(p, "/bin/true", NULL, true, res,
+					   sizeof(res), why, sizeof(why)),
+			 -EACCES);
+	assert_int_equal(exec_router_policy(c, "x", &p, err, sizeof(err)),
+			 -ENOENT);
+	exec_config_free(c);
+
+	expect_error(
+		"{'agents': {'defaults': {'policy': 'some'}}}",
+		"tether.json: agents.defaults.policy: 'some': one of full, "
+		"allowlist, deny",
+		NULL);
+	expect_error("{'agents': {'defaults': {'policy': 'allowlist'}}}",
+		     "agents.defaults.policy: allowlist needs \"allow\"", NULL);
+	expect_error("{'agents': {'list': [{'id': 'a', 'allow': ['/bin/x']}]}}",
+		     "agents.list[0].allow: needs \"policy\": \"allowlist\"",
+		     NULL);
+	expect_error("{'agents': {'list': [{'id': 'a', 'policy': 'allowlist', "
+		     "'allow': ['make']}]}}",
+		     "agents.list[0].allow[0]: 'make': an absolute path", NULL);
+	expect_error("{'agents': {'list': [{'id': 'a', 'policy': 'allowlist', "
+		     "'allow': [3]}]}}",
+		     "agents.list[0].allow[0]: expected a string", NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -890,6 +944,7 @@ int main(void)
 		cmocka_unit_test(test_writeback),
 		cmocka_unit_test(test_sandbox_settings),
 		cmocka_unit_test(test_env_form),
+		cmocka_unit_test(test_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
