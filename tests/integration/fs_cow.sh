@@ -136,12 +136,16 @@ log "tether reset discards every change: ok"
 # Copy-up keeps the times of the directories it puts things in (as
 # overlayfs does): only what a command does to a directory changes them.
 # Checked in the upper layer itself: the kernel may cache the view's.
-f=$(cd "$T/src" && find . -mindepth 3 -type f -perm -u+w | head -n 1)
+# (A plain name: the random tree's names hold quotes, newlines, any byte.)
+f=
+while IFS= read -r -d '' p; do
+	[[ $p =~ ^\./[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+){2,}$ ]] && { f=$p; break; }
+done < <(cd "$T/src" && find . -mindepth 3 -type f -perm -u+w -print0)
 [ -n "$f" ] || fail "no writable file three levels down in the tree"
 f=${f#./}
 d1=${f%/*}
 d0=${d1%/*}
-in_view sh -c "printf x >>'$f'" || fail "appending to $f in the view"
+in_view sh -c 'printf x >>"$1"' sh "$f" || fail "appending to $f in the view"
 upper=$T/root/.tether/upper/w/tree
 [ -f "$upper/$f" ] || fail "$f was not copied up to $upper"
 assert_eq "$(stat -c %Y.%y "$T/src/$d1" "$T/src/$d0")" \
