@@ -30,6 +30,11 @@ int cli_reset(int argc, char **argv);
 int cli_apply(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 
+/* tether status without --node (status_agents.c): every agent of c and
+ * its backend. 0 or -errno. */
+struct exec_config;
+int cli_status_agents(const struct exec_config *c, bool json);
+
 /* tether exec's audit records (exec_audit.c): "start" before the command
  * runs, "end" after; a failure to write "start" keeps the command from
  * running. config_path: the config's "audit", or NULL. Each returns 0 or

@@ -3,25 +3,61 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "codec.h"
 #include "link.h"
 #include "log.h"
 
 static const char status_usage[] =
 	"usage: tether status --node URL [--json]\n"
-	"  each workspace on the node: version, files, bytes, last commit, and\n"
-	"  how long a sync in progress has been waiting for its commit\n";
+	"       tether status [--config FILE] [--json]\n"
+	"  --node: each workspace on the node: version, files, bytes, last\n"
+	"  commit, and how long a sync in progress has been waiting for its commit.\n"
+	"  Else each agent of the config (or of the environment form): its\n"
+	"  backend, whether it answers, the commands running there, and the\n"
+	"  agent's workspace on it (version, lag, chunks missing).\n";
+
+/* The config's agents (or the environment form's) and their backends. */
+static int status_agents(const char *config, bool json)
+{
+	char path[PATH_MAX], cwd[PATH_MAX], err[512];
+	struct exec_config *cfg = NULL;
+	int r;
+
+	if (!config && exec_config_find(path, sizeof(path)) == 0)
+		config = path;
+	if (config)
+		r = exec_config_load(config, &cfg, err, sizeof(err));
+	else
+		r = getcwd(cwd, sizeof(cwd))
+			    ? exec_config_from_env(cwd, &cfg, err, sizeof(err))
+			    : (snprintf(err, sizeof(err),
+					"status: the current "
+					"directory: %s",
+					strerror(errno)),
+			       -errno);
+	if (r < 0) {
+		log_error("%s", err);
+		return CLI_EXIT_FAILURE;
+	}
+	r = cli_status_agents(cfg, json);
+	exec_config_free(cfg);
+	return r < 0 ? CLI_EXIT_FAILURE : 0;
+}
 
 int cli_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "node", required_argument, NULL, 'N' },
+		{ "config", required_argument, NULL, 'C' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -31,7 +67,7 @@ int cli_status(int argc, char **argv)
 	struct tp_link *link = NULL;
 	struct tp_chan *ch = NULL;
 	struct tp_sync_entry e;
-	const char *url = NULL;
+	const char *url = NULL, *config = NULL;
 	uint32_t pos = 0;
 	bool json = false, first = true;
 	int c, r;
@@ -39,15 +75,18 @@ int cli_status(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'N': url = optarg; break;
+		case 'C': config = optarg; break;
 		case 'J': json = true; break;
 		case 'h': fputs(status_usage, stdout); return 0;
 		default: fputs(status_usage, stderr); return CLI_EXIT_USAGE;
 		}
 	}
-	if (!url || optind != argc) {
+	if ((url && config) || optind != argc) {
 		fputs(status_usage, stderr);
 		return CLI_EXIT_USAGE;
 	}
+	if (!url)
+		return status_agents(config, json);
 	r = tp_link_open(url, &link);
 	if (r == 0)
 		r = tp_chan_open(link, &ch);

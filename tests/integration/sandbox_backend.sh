@@ -65,6 +65,13 @@ assert_eq "edited new" "$(echo $out)" "the edit, and the view's own file"
 assert_eq 1 "$(listening)" "nodes started after a second command"
 log "the agent's edits reach the next command: ok"
 
+# ---- tether status: each agent, its backend, its workspace ----
+tx status --config "$T/tether.json" --json >"$T/st.json" 2>"$T/st.err" ||
+	fail "tether status: $(show "$T/st.err")"
+grep -q '{"agent":"dev","backend":"sandbox","type":"sandbox","reachable":"yes","running":0,"version":[1-9][0-9]*,' "$T/st.json" ||
+	fail "tether status does not show dev's sandbox and workspace: $(show "$T/st.json")"
+log "tether status: the agent, its backend reachable, its workspace's version: ok"
+
 # ---- ro: the directory itself, read-only ----
 ax --agent reader -- sh -c "echo x >'$T/src/a.txt'" 2>/dev/null && fail "a write through mount ro"
 printf 'live\n' >"$T/src/live.txt"
@@ -100,6 +107,10 @@ log "no config file: SANDBOX_BACKEND, the sandbox by default: ok"
 # ---- idle: the node stops; the next command starts one, once ----
 wait_until 30 no_procs "--listen ipc://$sock" ||
 	fail "the node still runs $((TETHER_SANDBOX_IDLE + 26)) s after its last request"
+tx status --config "$T/tether.json" >"$T/st.txt" 2>&1 || fail "tether status: $(show "$T/st.txt")"
+grep -q "^dev .* sandbox  *not running" "$T/st.txt" ||
+	fail "tether status of a stopped sandbox node: $(show "$T/st.txt")"
+[ -z "$(node_pids)" ] || fail "tether status started the sandbox's node"
 for i in 1 2 3; do
 	(cd "$T/src" && ax --agent dev -- cat a.txt >"$T/par$i.out" 2>"$T/par$i.err") &
 done
