@@ -183,3 +183,32 @@ int cli_writeback(const struct exec_config *cfg, const char *agent,
 	r = sync_dir(url, ws, domain, dir, true);
 	return r < 0 ? r : a; /* 1: conflicts, said */
 }
+
+int cli_agent_route(const char *cmd, const char *config, const char *agent,
+		    char *url, size_t ucap, char *ws, size_t wcap)
+{
+	char path[PATH_MAX], cwd[PATH_MAX], err[512] = "";
+	struct exec_config *cfg = NULL;
+	const char *u, *w, *d;
+	int r;
+
+	if (!config && exec_config_find(path, sizeof(path)) == 0)
+		config = path;
+	if (config)
+		r = exec_config_load(config, &cfg, err, sizeof(err));
+	else if (getcwd(cwd, sizeof(cwd)))
+		r = exec_config_from_env(cwd, &cfg, err, sizeof(err));
+	else
+		r = -errno;
+	if (r == 0)
+		r = exec_router_workspace(cfg, agent, &u, &w, &d, err,
+					  sizeof(err));
+	if (r == 0 && ((size_t)snprintf(url, ucap, "%s", u) >= ucap ||
+		       (size_t)snprintf(ws, wcap, "%s", w) >= wcap))
+		r = -ENAMETOOLONG;
+	if (r < 0)
+		log_error("%s --agent %s: %s", cmd, agent,
+			  err[0] ? err : strerror(-r));
+	exec_config_free(cfg);
+	return r;
+}

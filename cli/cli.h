@@ -30,6 +30,12 @@ int cli_reset(int argc, char **argv);
 int cli_apply(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 
+/* The node URL and workspace the config (or the environment form) routes
+ * agent to, copied out: --agent of tether changes and reset. 0, or
+ * -errno said on stderr, as "CMD --agent ID: why". */
+int cli_agent_route(const char *cmd, const char *config, const char *agent,
+		    char *url, size_t ucap, char *ws, size_t wcap);
+
 /* tether status without --node (status_agents.c): every agent of c and
  * its backend. 0 or -errno. */
 struct exec_config;

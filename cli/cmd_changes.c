@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,7 +18,8 @@
 #include "log.h"
 
 static const char changes_usage[] =
-	"usage: tether changes --node URL --workspace NAME [--json]\n"
+	"usage: tether changes (--node URL --workspace NAME | [--config FILE] --agent ID)\n"
+	"                      [--json]\n"
 	"  what commands changed in the node's view of workspace NAME, against\n"
 	"  the version it shows; one line each, in path order:\n"
 	"    created|modified|deleted  SIZE  PATH[ (conflict)]\n"
@@ -31,7 +33,7 @@ static const char changes_usage[] =
 	"          byte in \"path\"\n";
 
 static const char reset_usage[] =
-	"usage: tether reset --node URL --workspace NAME\n"
+	"usage: tether reset (--node URL --workspace NAME | [--config FILE] --agent ID)\n"
 	"  discard what commands changed in the node's view of workspace NAME:\n"
 	"  it shows its synced version again\n";
 
@@ -54,6 +56,9 @@ struct opts {
 	const char *url;
 	const char *name;
 	bool json;
+	/* --agent: where the config routes it */
+	char url_buf[PATH_MAX + 16];
+	char name_buf[TP_NAME_MAX + 1];
 };
 
 /* 0, 1 (--help shown) or -EINVAL (usage shown or the name refused). */
@@ -64,15 +69,20 @@ static int parse(int argc, char **argv, const char *usage, bool json_ok,
 		{ "node", required_argument, NULL, 'N' },
 		{ "workspace", required_argument, NULL, 'W' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "config", required_argument, NULL, 'C' },
+		{ "agent", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	const char *config = NULL, *agent = NULL;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'N': o->url = optarg; break;
 		case 'W': o->name = optarg; break;
+		case 'C': config = optarg; break;
+		case 'A': agent = optarg; break;
 		case 'J':
 			if (json_ok) {
 				o->json = true;
@@ -83,6 +93,18 @@ static int parse(int argc, char **argv, const char *usage, bool json_ok,
 		case 'h': fputs(usage, stdout); return 1;
 		default: fputs(usage, stderr); return -EINVAL;
 		}
+	}
+	if (agent && (o->url || o->name)) {
+		log_error("--agent and --node/--workspace exclude each other");
+		return -EINVAL;
+	}
+	if (agent) {
+		if (cli_agent_route(argv[0], config, agent, o->url_buf,
+				    sizeof(o->url_buf), o->name_buf,
+				    sizeof(o->name_buf)) < 0)
+			return -EINVAL;
+		o->url = o->url_buf;
+		o->name = o->name_buf;
 	}
 	if (!o->url || !o->name || optind != argc) {
 		fputs(usage, stderr);

@@ -52,9 +52,11 @@ assert_eq "$T/src/sub hello 2" "$(echo $out)" "cwd, a file of the dir, pid in th
 [ -S "$sock" ] || fail "no node socket at $sock"
 assert_eq 1 "$(listening)" "nodes started"
 [ ! -e "$T/src/sub/n.txt" ] || fail "the command wrote into the agent's directory"
-tx changes --node "ipc://$sock" --workspace dev >"$T/ch.out" 2>"$T/ch.err" ||
-	fail "tether changes: $(show "$T/ch.err")"
+tx changes --config "$T/tether.json" --agent dev >"$T/ch.out" 2>"$T/ch.err" ||
+	fail "tether changes --agent: $(show "$T/ch.err")"
 grep -q "created .* sub/n.txt" "$T/ch.out" || fail "the view's changes lack sub/n.txt: $(show "$T/ch.out")"
+tx changes --node "ipc://$sock" --workspace dev >"$T/ch2.out" 2>&1 && cmp -s "$T/ch.out" "$T/ch2.out" ||
+	fail "changes by --agent and by --node differ: $(show "$T/ch2.out")"
 log "first command: node started, the view at the directory's path, writes kept apart: ok"
 
 # ---- the barrier: an edit made before a command is in it ----
@@ -62,6 +64,9 @@ printf 'edited\n' >"$T/src/a.txt"
 out=$(cd "$T/src" && ax --agent dev -- cat a.txt sub/n.txt 2>"$T/e.err") ||
 	fail "exec after an edit: $(show "$T/e.err")"
 assert_eq "edited new" "$(echo $out)" "the edit, and the view's own file"
+tx reset --config "$T/tether.json" --agent dev >/dev/null 2>"$T/r.err" || fail "tether reset --agent: $(show "$T/r.err")"
+out=$(cd "$T/src" && ax --agent dev -- sh -c 'ls sub; cat a.txt' 2>"$T/e.err")
+assert_eq "edited" "$(echo $out)" "the view after tether reset --agent"
 assert_eq 1 "$(listening)" "nodes started after a second command"
 log "the agent's edits reach the next command: ok"
 
