@@ -110,6 +110,7 @@ struct exec_service {
 	bool stopping;
 	struct cmd *cmds; /* oldest first */
 	uint64_t next_id;
+	uint64_t sandboxes; /* names their cgroups: one per sandboxed START */
 	unsigned n_running;
 };
 
@@ -619,9 +620,11 @@ static void handle_start(struct exec_service *s, struct tp_req *req,
 	if (st->flags & TP_EXEC_F_SANDBOX) {
 		char name[64], err[512];
 
+		/* Not the command's id: that comes after the spawn, and
+		 * STARTs run on several threads at once. */
 		pthread_mutex_lock(&s->lock);
 		snprintf(name, sizeof(name), "cmd-%d-%" PRIu64, (int)getpid(),
-			 s->next_id + 1 + s->n_running);
+			 ++s->sandboxes);
 		pthread_mutex_unlock(&s->lock);
 		r = exec_sandbox_run_prepare(
 			&run, &st->sandbox, s->root,
