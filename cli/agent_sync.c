@@ -184,22 +184,31 @@ int cli_writeback(const struct exec_config *cfg, const char *agent,
 	return r < 0 ? r : a; /* 1: conflicts, said */
 }
 
-int cli_agent_route(const char *cmd, const char *config, const char *agent,
-		    char *url, size_t ucap, char *ws, size_t wcap)
+int cli_config_open(const char *config, struct exec_config **ret, char *err,
+		    size_t errlen)
 {
-	char path[PATH_MAX], cwd[PATH_MAX], err[512] = "";
-	struct exec_config *cfg = NULL;
-	const char *u, *w, *d;
-	int r;
+	char path[PATH_MAX], cwd[PATH_MAX];
 
 	if (!config && exec_config_find(path, sizeof(path)) == 0)
 		config = path;
 	if (config)
-		r = exec_config_load(config, &cfg, err, sizeof(err));
-	else if (getcwd(cwd, sizeof(cwd)))
-		r = exec_config_from_env(cwd, &cfg, err, sizeof(err));
-	else
-		r = -errno;
+		return exec_config_load(config, ret, err, errlen);
+	if (!getcwd(cwd, sizeof(cwd))) {
+		snprintf(err, errlen, "the current directory: %s",
+			 strerror(errno));
+		return -errno;
+	}
+	return exec_config_from_env(cwd, ret, err, errlen);
+}
+
+int cli_agent_route(const char *cmd, const char *config, const char *agent,
+		    char *url, size_t ucap, char *ws, size_t wcap)
+{
+	char err[512] = "";
+	struct exec_config *cfg = NULL;
+	const char *u, *w, *d;
+	int r = cli_config_open(config, &cfg, err, sizeof(err));
+
 	if (r == 0)
 		r = exec_router_workspace(cfg, agent, &u, &w, &d, err,
 					  sizeof(err));

@@ -30,6 +30,13 @@ int cli_reset(int argc, char **argv);
 int cli_apply(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 
+/* The config a command without --agent routing of its own reads: config
+ * (--config), else the file where tether looks, else the environment
+ * form. 0 with *ret, or -errno with err. */
+struct exec_config;
+int cli_config_open(const char *config, struct exec_config **ret, char *err,
+		    size_t errlen);
+
 /* The node URL and workspace the config (or the environment form) routes
  * agent to, copied out: --agent of tether changes and reset. 0, or
  * -errno said on stderr, as "CMD --agent ID: why". */
@@ -38,7 +45,6 @@ int cli_agent_route(const char *cmd, const char *config, const char *agent,
 
 /* tether status without --node (status_agents.c): every agent of c and
  * its backend. 0 or -errno. */
-struct exec_config;
 int cli_status_agents(const struct exec_config *c, bool json);
 
 /* tether exec's audit records (exec_audit.c): "start" before the command

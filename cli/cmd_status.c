@@ -3,12 +3,10 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
@@ -28,24 +26,12 @@ static const char status_usage[] =
 /* The config's agents (or the environment form's) and their backends. */
 static int status_agents(const char *config, bool json)
 {
-	char path[PATH_MAX], cwd[PATH_MAX], err[512];
 	struct exec_config *cfg = NULL;
-	int r;
+	char err[512];
+	int r = cli_config_open(config, &cfg, err, sizeof(err));
 
-	if (!config && exec_config_find(path, sizeof(path)) == 0)
-		config = path;
-	if (config)
-		r = exec_config_load(config, &cfg, err, sizeof(err));
-	else
-		r = getcwd(cwd, sizeof(cwd))
-			    ? exec_config_from_env(cwd, &cfg, err, sizeof(err))
-			    : (snprintf(err, sizeof(err),
-					"status: the current "
-					"directory: %s",
-					strerror(errno)),
-			       -errno);
 	if (r < 0) {
-		log_error("%s", err);
+		log_error("status: %s", err);
 		return CLI_EXIT_FAILURE;
 	}
 	r = cli_status_agents(cfg, json);
