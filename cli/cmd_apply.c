@@ -23,6 +23,7 @@
 #include "link.h"
 #include "log.h"
 #include "manifest.h"
+#include "writeall.h"
 
 static const char usage[] =
 	"usage: tether apply (--node URL --workspace NAME | [--config FILE] --agent ID)\n"
@@ -443,21 +444,6 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 /* A piece at the file's offset: runs of zero blocks skipped (holes), the
  * rest written in one call a run. 0 or -errno. */
 static int write_piece(int fd, const uint8_t *p, size_t n)
@@ -477,7 +463,7 @@ static int write_piece(int fd, const uint8_t *p, size_t n)
 			k = lseek(fd, (off_t)(j - i), SEEK_CUR) < 0 ? -errno
 								    : 0;
 		else
-			k = write_all(fd, p + i, j - i);
+			k = util_write_all(fd, p + i, j - i);
 		if (k < 0)
 			return k;
 		i = j;

@@ -21,6 +21,7 @@
 #include "cleanup.h"
 #include "link.h"
 #include "log.h"
+#include "writeall.h"
 
 /* A READ is held by the node up to POLL_MS; the call gives up CALL_SLACK_MS
  * later, so a node that stops answering (without dropping the connection)
@@ -198,38 +199,15 @@ int exec_remote_list(struct exec_remote *r, exec_remote_list_fn fn,
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd pfd = { .fd = fd,
-						      .events = POLLOUT };
-
-				poll(&pfd, 1, -1);
-				continue;
-			}
-			return -errno;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 /* Write a reply's output out; at the exit, fill *res and return 1. 0, 1,
  * or -errno of a failed write. */
 static int deliver(const struct exec_io *io, const struct tp_exec_output *o,
 		   struct exec_result *res)
 {
-	int e = write_all(io->out_fd, o->out.ptr, o->out.len);
+	int e = util_write_all(io->out_fd, o->out.ptr, o->out.len);
 
 	if (e == 0)
-		e = write_all(io->err_fd, o->err.ptr, o->err.len);
+		e = util_write_all(io->err_fd, o->err.ptr, o->err.len);
 	if (e < 0 || o->state != TP_STATE_EXITED)
 		return e;
 	res->status = (struct exec_status){
