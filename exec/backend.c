@@ -20,6 +20,7 @@ static const struct {
 	{ "none", &exec_backend_host_ops },
 	{ "node", &exec_backend_node_ops },
 	{ "sandbox", &exec_backend_sandbox_ops },
+	{ "docker", &exec_backend_docker_ops },
 };
 
 const struct exec_backend_ops *exec_backend_lookup(const char *type)
@@ -77,12 +78,64 @@ int exec_backend_prepare(struct exec_backend *b)
 	return r;
 }
 
+void exec_docker_conf_layer(struct exec_docker_conf *base,
+			    const struct exec_docker_conf *over)
+{
+	if (over->image)
+		base->image = over->image;
+	if (over->host)
+		base->host = over->host;
+	if (over->scope >= 0)
+		base->scope = over->scope;
+	if (over->idle_s)
+		base->idle_s = over->idle_s;
+	if (over->max_age_s)
+		base->max_age_s = over->max_age_s;
+}
+
+void exec_docker_conf_clear(struct exec_docker_conf *c)
+{
+	if (!c)
+		return;
+	free(c->image);
+	free(c->host);
+	c->image = c->host = NULL;
+}
+
+int exec_backend_set_docker(struct exec_backend *b, const char *agent,
+			    const struct exec_docker_conf *conf)
+{
+	struct exec_docker_conf *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	*d = *conf;
+	d->image = conf->image ? strdup(conf->image) : NULL;
+	d->host = conf->host ? strdup(conf->host) : NULL;
+	free(b->agent);
+	b->agent = agent ? strdup(agent) : NULL;
+	if ((conf->image && !d->image) || (conf->host && !d->host) ||
+	    (agent && !b->agent)) {
+		exec_docker_conf_clear(d);
+		free(d);
+		return -ENOMEM;
+	}
+	if (b->docker)
+		exec_docker_conf_clear(b->docker);
+	free(b->docker);
+	b->docker = d;
+	return 0;
+}
+
 void exec_backend_free(struct exec_backend *b)
 {
 	if (!b)
 		return;
 	if (b->prepared)
 		b->ops->release(b);
+	exec_docker_conf_clear(b->docker);
+	free(b->docker);
+	free(b->agent);
 	free(b->name);
 	free(b->url);
 	free(b);

@@ -51,6 +51,25 @@ struct exec_result {
 	uint64_t id;	/* detach: the command id on the backend */
 };
 
+/* How long a docker backend's container lives. */
+enum exec_scope {
+	EXEC_SCOPE_SESSION = 0, /* across the agent's commands, until idle */
+	EXEC_SCOPE_COMMAND = 1, /* one command: removed after it */
+};
+
+/* A docker backend's settings ("docker" in the config; docs/config.md).
+ * Layered: the backend's, then the defaults', then the agent's, each
+ * given field over the one before. */
+struct exec_docker_conf {
+	char *image;	    /* required */
+	char *host;	    /* the engine: unix:///PATH, tcp://; NULL:
+			     * $DOCKER_HOST, else /var/run/docker.sock */
+	int scope;	    /* enum exec_scope, or -1: not given */
+	uint32_t idle_s;    /* session scope: removed after this long
+			     * unused; 0: not given (600) */
+	uint32_t max_age_s; /* removed once this old; 0: not given (1 day) */
+};
+
 struct exec_backend;
 
 struct exec_backend_ops {
@@ -77,12 +96,17 @@ struct exec_backend {
 	char *url;  /* node: the node's URL; else NULL */
 	void *priv; /* the backend's own state */
 	bool prepared;
+	/* docker: the agent it runs for (names and labels its container)
+	 * and its settings; else NULL */
+	char *agent;
+	struct exec_docker_conf *docker;
 };
 
 /* The built-in ops tables. */
 extern const struct exec_backend_ops exec_backend_host_ops;
 extern const struct exec_backend_ops exec_backend_node_ops;
 extern const struct exec_backend_ops exec_backend_sandbox_ops;
+extern const struct exec_backend_ops exec_backend_docker_ops;
 
 /* Look up a type name, with aliases ("off" and "none" are "host").
  * Returns the table or NULL. */
@@ -94,6 +118,17 @@ const struct exec_backend_ops *exec_backend_lookup(const char *type);
  * -ENOENT: no place for the local node). Does not prepare. */
 int exec_backend_new(const char *type, const char *name, const char *url,
 		     struct exec_backend **ret);
+
+/* Give a docker backend its agent and settings (copied). 0, -ENOMEM. */
+int exec_backend_set_docker(struct exec_backend *b, const char *agent,
+			    const struct exec_docker_conf *conf);
+
+/* over onto base: each field over gives. Strings borrowed from over. */
+void exec_docker_conf_layer(struct exec_docker_conf *base,
+			    const struct exec_docker_conf *over);
+
+/* Frees the strings of c. */
+void exec_docker_conf_clear(struct exec_docker_conf *c);
 
 /* Run ops->prepare once; release then happens in exec_backend_free. */
 int exec_backend_prepare(struct exec_backend *b);

@@ -29,7 +29,7 @@
  * values (borrowed from the tree) into a flat "raw" struct of json_t
  * pointers. A row with sub set is a nested object scanned into the same raw
  * struct. To accept a new key: add a row and a slot, then read the slot. */
-enum kind { K_STRING, K_NUMBER, K_OBJECT, K_ARRAY };
+enum kind { K_STRING, K_NUMBER, K_OBJECT, K_ARRAY, K_SCALAR };
 
 struct field {
 	const char *key;
@@ -48,13 +48,22 @@ struct agents_raw {
 };
 struct backend_raw {
 	json_t *type, *url, *node, *writeback, *limits, *network, *mount;
+	json_t *image, *host, *scope, *idle, *max_age; /* docker */
 };
 struct node_raw {
 	json_t *url;
 };
 struct agent_raw {
 	json_t *id, *backend, *timeout, *exec_host, *exec_node, *workspace,
-		*domain, *dir, *limits, *network, *mount, *policy, *allow;
+		*domain, *dir, *limits, *network, *mount, *policy, *allow,
+		*sandbox;
+};
+/* The agent-gateway form's "sandbox" of an agent. */
+struct sandbox_raw {
+	json_t *mode, *scope, *docker, *vm;
+};
+struct docker_raw {
+	json_t *image, *host, *memory, *cpus, *pids, *network, *timeout;
 };
 
 static const struct field top_fields[] = {
@@ -79,6 +88,11 @@ static const struct field backend_fields[] = {
 	{ "limits", K_OBJECT, SLOT(backend_raw, limits) },
 	{ "network", K_STRING, SLOT(backend_raw, network) },
 	{ "mount", K_STRING, SLOT(backend_raw, mount) },
+	{ "image", K_STRING, SLOT(backend_raw, image) },
+	{ "host", K_STRING, SLOT(backend_raw, host) },
+	{ "scope", K_STRING, SLOT(backend_raw, scope) },
+	{ "idle", K_NUMBER, SLOT(backend_raw, idle) },
+	{ "max_age", K_NUMBER, SLOT(backend_raw, max_age) },
 	{ 0 },
 };
 
@@ -113,6 +127,26 @@ static const struct field agent_fields[] = {
 	{ "policy", K_STRING, SLOT(agent_raw, policy) },
 	{ "allow", K_ARRAY, SLOT(agent_raw, allow) },
 	{ "tools", K_OBJECT, 0, tools_fields },
+	{ "sandbox", K_OBJECT, SLOT(agent_raw, sandbox) },
+	{ 0 },
+};
+
+static const struct field sandbox_fields[] = {
+	{ "mode", K_STRING, SLOT(sandbox_raw, mode) },
+	{ "scope", K_STRING, SLOT(sandbox_raw, scope) },
+	{ "docker", K_OBJECT, SLOT(sandbox_raw, docker) },
+	{ "vm", K_OBJECT, SLOT(sandbox_raw, vm) },
+	{ 0 },
+};
+
+static const struct field docker_fields[] = {
+	{ "image", K_STRING, SLOT(docker_raw, image) },
+	{ "host", K_STRING, SLOT(docker_raw, host) },
+	{ "memory", K_SCALAR, SLOT(docker_raw, memory) },
+	{ "cpus", K_SCALAR, SLOT(docker_raw, cpus) },
+	{ "pids", K_SCALAR, SLOT(docker_raw, pids) },
+	{ "network", K_STRING, SLOT(docker_raw, network) },
+	{ "timeout", K_NUMBER, SLOT(docker_raw, timeout) },
 	{ 0 },
 };
 
@@ -216,11 +250,14 @@ static int check_kind(struct ctx *x, json_t *v, enum kind kind)
 		[K_NUMBER] = "expected a number",
 		[K_OBJECT] = "expected an object",
 		[K_ARRAY] = "expected an array",
+		[K_SCALAR] = "expected a string or a number",
 	};
-	bool ok = (kind == K_STRING && json_is_string(v)) ||
-		  (kind == K_NUMBER && json_is_number(v)) ||
-		  (kind == K_OBJECT && json_is_object(v)) ||
-		  (kind == K_ARRAY && json_is_array(v));
+	bool ok =
+		(kind == K_STRING && json_is_string(v)) ||
+		(kind == K_NUMBER && json_is_number(v)) ||
+		(kind == K_OBJECT && json_is_object(v)) ||
+		(kind == K_ARRAY && json_is_array(v)) ||
+		(kind == K_SCALAR && (json_is_string(v) || json_is_number(v)));
 
 	return ok ? 0 : fail(x, NULL, "%s", expected[kind]);
 }
@@ -348,6 +385,57 @@ static int parse_sbx(struct ctx *x, json_t *limits, json_t *network,
 	return r;
 }
 
+/* A number of seconds, 1 to TIMEOUT_MAX_S, whole. */
+static int parse_seconds(struct ctx *x, const char *key, json_t *v,
+			 uint32_t *ret)
+{
+	if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+	    json_integer_value(v) > TIMEOUT_MAX_S)
+		return fail(x, key, "whole seconds, 1 to %u", TIMEOUT_MAX_S);
+	*ret = (uint32_t)json_integer_value(v);
+	return 0;
+}
+
+/* "scope": "session" or "command". */
+static int parse_scope(struct ctx *x, json_t *v, int *ret)
+{
+	const char *s = json_string_value(v);
+
+	if (strcmp(s, "session") == 0)
+		*ret = EXEC_SCOPE_SESSION;
+	else if (strcmp(s, "command") == 0)
+		*ret = EXEC_SCOPE_COMMAND;
+	else
+		return fail(x, "scope", "'%s': one of session, command", s);
+	return 0;
+}
+
+/* The docker settings of a backend or of sandbox.docker. */
+static int parse_docker(struct ctx *x, json_t *image, json_t *host,
+			json_t *scope, struct exec_docker_conf *d)
+{
+	int r = 0;
+
+	if (image && !*json_string_value(image))
+		return fail(x, "image", "must not be empty");
+	if (host) {
+		const char *h = json_string_value(host);
+
+		if (strncmp(h, "unix:///", 8) != 0 &&
+		    strncmp(h, "tcp://", 6) != 0)
+			return fail(x, "host",
+				    "'%s': expected unix:///PATH or "
+				    "tcp://HOST:PORT",
+				    h);
+		r = dup_str(x, h, &d->host);
+	}
+	if (r >= 0 && image)
+		r = dup_str(x, json_string_value(image), &d->image);
+	if (r >= 0 && scope)
+		r = parse_scope(x, scope, &d->scope);
+	return r;
+}
+
 static int parse_backend(struct ctx *x, const char *name, json_t *v, void *out)
 {
 	const struct exec_backend_ops *ops, *same;
@@ -404,6 +492,27 @@ static int parse_backend(struct ctx *x, const char *name, json_t *v, void *out)
 		else
 			return fail(x, "writeback",
 				    "'%s': one of none, review, sync", w);
+	}
+	b->docker.scope = -1;
+	if (ops == &exec_backend_docker_ops) {
+		r = parse_docker(x, raw.image, raw.host, raw.scope, &b->docker);
+		if (r >= 0 && raw.idle)
+			r = parse_seconds(x, "idle", raw.idle,
+					  &b->docker.idle_s);
+		if (r >= 0 && raw.max_age)
+			r = parse_seconds(x, "max_age", raw.max_age,
+					  &b->docker.max_age_s);
+		if (r < 0)
+			return r;
+	} else if (raw.image || raw.host || raw.scope || raw.idle ||
+		   raw.max_age) {
+		return fail(x,
+			    raw.image	? "image"
+			    : raw.host	? "host"
+			    : raw.scope ? "scope"
+			    : raw.idle	? "idle"
+					: "max_age",
+			    "not allowed for type '%s' (only 'docker')", type);
 	}
 	r = parse_sbx(x, raw.limits, raw.network, raw.mount, &b->sbx);
 	if (r < 0)
@@ -478,6 +587,7 @@ static int parse_tools_exec(struct ctx *x, const struct agent_raw *raw,
 		return fail(x, "tools.exec.node",
 			    "needs tools.exec.host 'node'");
 	if (strcmp(host, "gateway") == 0) {
+		a->exec_host = EXEC_HOST_GATEWAY;
 		if (node)
 			return fail(x, "tools.exec.node",
 				    "needs tools.exec.host 'node', not '%s'",
@@ -491,14 +601,112 @@ static int parse_tools_exec(struct ctx *x, const struct agent_raw *raw,
 		if (!node_url(x, node))
 			return fail(x, "tools.exec.node", "unknown node '%s'",
 				    node);
+		a->exec_host = EXEC_HOST_NODE;
 		r = dup_str(x, "node", &a->backend);
 		return r < 0 ? r : dup_str(x, node, &a->node);
 	}
-	if (strcmp(host, "sandbox") == 0 || strcmp(host, "auto") == 0)
-		return fail(x, "tools.exec.host", "'%s' is not supported yet",
-			    host);
+	if (node)
+		return fail(x, "tools.exec.node",
+			    "needs tools.exec.host 'node', not '%s'", host);
+	if (strcmp(host, "sandbox") == 0) {
+		a->exec_host = EXEC_HOST_SANDBOX;
+		return 0;
+	}
+	if (strcmp(host, "auto") == 0) {
+		a->exec_host = EXEC_HOST_AUTO;
+		return 0;
+	}
 	return fail(x, "tools.exec.host",
-		    "unknown value '%s' (expected 'gateway' or 'node')", host);
+		    "unknown value '%s' (expected gateway, sandbox, node or "
+		    "auto)",
+		    host);
+}
+
+/* The agent-gateway form's "sandbox": mode, scope, docker.* (vm.* is not
+ * built yet). timeout: whether the agent gave "timeout" itself. */
+static int parse_agent_sandbox(struct ctx *x, json_t *v, bool timeout,
+			       struct exec_agent_conf *a)
+{
+	static const char *const later[] = { "vm", "node", "ssh" };
+	struct sandbox_raw raw = { 0 };
+	struct docker_raw d = { 0 };
+	size_t mark = path_key(x, "sandbox"), inner;
+	int r;
+
+	r = scan(x, v, sandbox_fields, &raw);
+	if (r >= 0 && raw.mode) {
+		const char *m = json_string_value(raw.mode);
+
+		for (size_t i = 0; i < UTIL_ARRAY_SIZE(later); i++)
+			if (strcmp(m, later[i]) == 0)
+				r = fail(x, "mode",
+					 "'%s' is not supported yet (docker "
+					 "and off are)",
+					 m);
+		if (r >= 0 && strcmp(m, "docker") != 0 && strcmp(m, "off") != 0)
+			r = fail(x, "mode",
+				 "unknown mode '%s' (expected docker, vm, "
+				 "node, ssh or off)",
+				 m);
+		if (r >= 0)
+			r = dup_str(x, m, &a->sandbox_mode);
+	}
+	if (r >= 0 && raw.vm)
+		r = fail(x, "vm", "not supported yet");
+	if (r >= 0 && raw.scope)
+		r = parse_scope(x, raw.scope, &a->docker.scope);
+	if (r >= 0 && raw.docker) {
+		inner = path_key(x, "docker");
+		r = scan(x, raw.docker, docker_fields, &d);
+		if (r >= 0)
+			r = parse_docker(x, d.image, d.host, NULL, &a->docker);
+		if (r >= 0 && d.memory)
+			r = sbx_set(x, "memory", d.memory, &a->sbx);
+		if (r >= 0 && d.cpus)
+			r = sbx_set(x, "cpus", d.cpus, &a->sbx);
+		if (r >= 0 && d.pids)
+			r = sbx_set(x, "pids", d.pids, &a->sbx);
+		if (r >= 0 && d.network)
+			r = sbx_set(x, "network", d.network, &a->sbx);
+		if (r >= 0 && d.timeout && timeout)
+			r = fail(x, "timeout",
+				 "conflicts with the agent's 'timeout': use "
+				 "one");
+		if (r >= 0 && d.timeout)
+			r = parse_timeout(x, d.timeout, &a->timeout_ms);
+		path_pop(x, inner);
+	}
+	path_pop(x, mark);
+	return r;
+}
+
+/* Where sandbox.mode and tools.exec.host "sandbox" / "auto" send an agent
+ * (or the defaults) that names no backend itself; dmode: the defaults'
+ * sandbox.mode (NULL for the defaults themselves). */
+static int route_sandbox(struct ctx *x, struct exec_agent_conf *a,
+			 const char *dmode)
+{
+	const char *mode = a->sandbox_mode ? a->sandbox_mode : dmode;
+	bool off = !mode || strcmp(mode, "off") == 0;
+
+	if (a->backend)
+		return 0;
+	switch (a->exec_host) {
+	case EXEC_HOST_SANDBOX:
+		if (off)
+			return fail(x, "tools.exec.host",
+				    "'sandbox', but sandbox.mode is %s: set "
+				    "sandbox.mode (docker)",
+				    mode ? "'off'" : "not set");
+		return dup_str(x, mode, &a->backend);
+	case EXEC_HOST_AUTO:
+		return dup_str(x, off ? "host" : mode, &a->backend);
+	default:
+		/* Its own sandbox.mode alone routes it, as gateways do. */
+		if (!a->sandbox_mode)
+			return 0;
+		return dup_str(x, off ? "host" : mode, &a->backend);
+	}
 }
 
 /* A workspace or domain name (see docs/protocol.md). */
@@ -578,6 +786,7 @@ static int parse_agent(struct ctx *x, json_t *v, bool defaults, json_t *seen,
 	json_t *prev;
 	int r;
 
+	a->docker.scope = -1;
 	r = scan(x, v, agent_fields, &raw);
 	if (r < 0)
 		return r;
@@ -635,6 +844,11 @@ static int parse_agent(struct ctx *x, json_t *v, bool defaults, json_t *seen,
 		r = parse_sbx(x, raw.limits, raw.network, raw.mount, &a->sbx);
 	if (r >= 0)
 		r = parse_policy(x, raw.policy, raw.allow, &a->policy);
+	if (r >= 0 && raw.sandbox)
+		r = parse_agent_sandbox(x, raw.sandbox, raw.timeout != NULL, a);
+	if (r >= 0)
+		r = route_sandbox(
+			x, a, defaults ? NULL : x->c->defaults.sandbox_mode);
 	return r;
 }
 
@@ -762,6 +976,27 @@ static int check_sandboxes(struct ctx *x)
 	return 0;
 }
 
+/* Every agent routed to docker has an image to run in. */
+static int check_docker(struct ctx *x)
+{
+	const struct exec_config *c = x->c;
+	struct exec_docker_conf d;
+	size_t mark;
+
+	for (size_t i = 0; i < c->n_agents; i++) {
+		if (exec_router_docker(c, c->agents[i].id, &d, NULL, 0) <= 0 ||
+		    d.image)
+			continue;
+		mark = path_push(x, ".list[%zu]", i);
+		fail(x, NULL,
+		     "runs in docker without an image: give "
+		     "sandbox.docker.image (or \"image\" on the backend)");
+		path_pop(x, mark);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The JSON tree to the config; nodes first, as backends and agents refer
  * to them, then backends, which agents refer to. */
 static int parse_tree(struct ctx *x, json_t *root)
@@ -802,6 +1037,8 @@ static int parse_tree(struct ctx *x, json_t *root)
 	r = parse_agents(x, raw.agents);
 	if (r >= 0)
 		r = check_sandboxes(x);
+	if (r >= 0)
+		r = check_docker(x);
 	path_pop(x, mark);
 	if (r >= 0) {
 		char home[PATH_MAX], url[PATH_MAX + 16], err[256];
@@ -837,6 +1074,7 @@ int exec_config_parse(const char *text, size_t len, const char *origin,
 	x.c = calloc(1, sizeof(*x.c));
 	if (!x.c)
 		return -ENOMEM;
+	x.c->defaults.docker.scope = -1;
 	x.c->origin = strdup(origin ? origin : "<config>");
 	if (!x.c->origin)
 		r = -ENOMEM;
@@ -907,6 +1145,8 @@ int exec_config_load(const char *path, struct exec_config **ret, char *err,
 
 static void agent_fini(struct exec_agent_conf *a)
 {
+	exec_docker_conf_clear(&a->docker);
+	free(a->sandbox_mode);
 	free(a->id);
 	free(a->backend);
 	free(a->node);
@@ -926,6 +1166,7 @@ void exec_config_free(struct exec_config *c)
 		free(c->backends[i].name);
 		free(c->backends[i].type);
 		free(c->backends[i].url);
+		exec_docker_conf_clear(&c->backends[i].docker);
 	}
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		free(c->nodes[i].name);

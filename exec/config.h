@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend.h"
 #include "policy.h"
 #include "sandbox.h"
 
@@ -26,11 +27,21 @@ struct exec_backend_conf {
 	char *url;  /* node: "url", or the url of "node" in "nodes" */
 	enum exec_writeback writeback; /* node: "writeback" */
 	struct exec_sbx_conf sbx;
+	struct exec_docker_conf docker; /* docker: image, host, scope, ... */
 };
 
 struct exec_node_conf {
 	char *name; /* key in "nodes" */
 	char *url;
+};
+
+/* tools.exec.host of the agent-gateway form. */
+enum exec_host_sel {
+	EXEC_HOST_UNSET = 0,
+	EXEC_HOST_GATEWAY, /* this host */
+	EXEC_HOST_NODE,	   /* tools.exec.node */
+	EXEC_HOST_SANDBOX, /* the agent's sandbox.mode */
+	EXEC_HOST_AUTO,	   /* its sandbox when it has one, else this host */
 };
 
 struct exec_agent_conf {
@@ -46,6 +57,10 @@ struct exec_agent_conf {
 		    * NULL; writeback "sync" writes there */
 	struct exec_sbx_conf sbx;
 	struct exec_policy policy; /* "policy", "allow" */
+	/* the gateway form: sandbox.docker.* (and sandbox.scope) */
+	struct exec_docker_conf docker;
+	char *sandbox_mode; /* sandbox.mode: "docker", "off"; or NULL */
+	int exec_host;	    /* enum exec_host_sel */
 };
 
 struct exec_config {
@@ -133,6 +148,13 @@ int exec_router_writeback(const struct exec_config *c, const char *agent,
 int exec_router_resolve(const struct exec_config *c, const char *agent,
 			struct exec_backend **ret, uint32_t *timeout_ms,
 			char *err, size_t errlen);
+
+/* An agent's docker settings, when its commands run on a docker backend:
+ * 1 with *ret (the backend's, then the defaults', then its own; strings
+ * borrowed from c), 0 when they do not, -ENOENT with err for an unknown
+ * agent. */
+int exec_router_docker(const struct exec_config *c, const char *agent,
+		       struct exec_docker_conf *ret, char *err, size_t errlen);
 
 /* An agent's command policy: its own, else the defaults' (full when
  * neither gives one). -ENOENT with err for an unknown agent. */

@@ -15,17 +15,63 @@
 static const struct {
 	const char *env, *backend; /* backend NULL: not in this version */
 } kinds[] = {
-	{ "sandbox", "sandbox" }, { "none", "host" }, { "off", "host" },
-	{ "host", "host" },	  { "docker", NULL }, { "ssh", NULL },
+	{ "sandbox", "sandbox" }, { "none", "host" },	  { "off", "host" },
+	{ "host", "host" },	  { "docker", "docker" }, { "ssh", NULL },
 	{ "vm", NULL },
 };
+
+/* SANDBOX_DOCKER_*: the agent's sandbox.docker, as a file would give it. */
+static int docker_env(json_t *agent, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "image", "memory", "cpus",
+					    "timeout" };
+	json_t *d = json_object();
+	char name[64];
+
+	if (!d || json_object_set_new(agent, "sandbox",
+				      json_pack("{s:s, s:o}", "mode", "docker",
+						"docker", d)) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v;
+		char *end;
+		double t;
+
+		snprintf(name, sizeof(name), "SANDBOX_DOCKER_%s", keys[i]);
+		for (char *p = name; *p; p++)
+			*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+		v = getenv(name);
+		if (!v || !*v)
+			continue;
+		if (strcmp(keys[i], "timeout") != 0) {
+			json_object_set_new(d, keys[i], json_string(v));
+			continue;
+		}
+		t = strtod(v, &end);
+		if (*end || !(t > 0)) {
+			snprintf(err, errlen,
+				 "environment: %s=%.64s: expected seconds, "
+				 "more than 0",
+				 name, v);
+			return -EINVAL;
+		}
+		json_object_set_new(d, keys[i], json_real(t));
+	}
+	if (!json_object_get(d, "image")) {
+		snprintf(err, errlen,
+			 "environment: SANDBOX_BACKEND=docker needs "
+			 "SANDBOX_DOCKER_IMAGE");
+		return -EINVAL;
+	}
+	return 0;
+}
 
 int exec_config_from_env(const char *cwd, struct exec_config **ret, char *err,
 			 size_t errlen)
 {
 	const char *v = getenv("SANDBOX_BACKEND"), *backend = NULL;
 	char ws[32];
-	json_t *root;
+	json_t *root, *agent;
 	char *text;
 	int r;
 
@@ -38,8 +84,8 @@ int exec_config_from_env(const char *cwd, struct exec_config **ret, char *err,
 			snprintf(
 				err, errlen,
 				"environment: SANDBOX_BACKEND=%s: that backend "
-				"is not in this version of tether yet (sandbox "
-				"and none are)",
+				"is not in this version of tether yet (sandbox, "
+				"docker and none are)",
 				v);
 			return -ENOTSUP;
 		}
@@ -56,8 +102,17 @@ int exec_config_from_env(const char *cwd, struct exec_config **ret, char *err,
 	 * one (each switch would sync the whole tree again). */
 	snprintf(ws, sizeof(ws), "cwd-%016llx",
 		 (unsigned long long)XXH3_64bits(cwd, strlen(cwd)));
-	root = json_pack("{s:{s:[{s:s, s:s, s:s}]}}", "agents", "list", "id",
-			 EXEC_ENV_AGENT, "backend", backend, "workspace", ws);
+	agent = json_pack("{s:s, s:s}", "id", EXEC_ENV_AGENT, "workspace", ws);
+	if (agent && strcmp(backend, "docker") == 0) {
+		r = docker_env(agent, err, errlen);
+		if (r < 0 && r != -ENOMEM) {
+			json_decref(agent);
+			return r;
+		}
+	} else if (agent) {
+		json_object_set_new(agent, "backend", json_string(backend));
+	}
+	root = agent ? json_pack("{s:{s:[o]}}", "agents", "list", agent) : NULL;
 	text = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
 	if (!text) {

@@ -82,6 +82,14 @@ int exec_router_resolve(const struct exec_config *c, const char *agent,
 		type = name = route->backend;
 	}
 	r = exec_backend_new(type, name, url, &be);
+	if (r >= 0 && be->ops == &exec_backend_docker_ops) {
+		struct exec_docker_conf d;
+
+		(void)exec_router_docker(c, agent, &d, NULL, 0);
+		r = exec_backend_set_docker(be, agent, &d);
+		if (r < 0)
+			exec_backend_free(be);
+	}
 	if (r < 0) {
 		if (err && errlen)
 			snprintf(err, errlen,
@@ -128,7 +136,9 @@ int exec_router_workspace(const struct exec_config *c, const char *agent,
 		*url = find_node_url(c, route->node);
 	else if (b && strcmp(b->type, "node") == 0)
 		*url = b->url;
-	else if (strcmp(b ? b->type : route->backend, "sandbox") == 0) {
+	else if (exec_backend_lookup(b ? b->type : route->backend) &&
+		 (exec_backend_lookup(b ? b->type : route->backend)->caps &
+		  EXEC_CAP_LOCAL)) {
 		*url = c->local_url;
 		if (!*url) {
 			snprintf(err, errlen,
@@ -194,4 +204,27 @@ int exec_router_policy(const struct exec_config *c, const char *agent,
 		return -ENOENT;
 	*ret = a->policy.set ? &a->policy : &c->defaults.policy;
 	return 0;
+}
+
+int exec_router_docker(const struct exec_config *c, const char *agent,
+		       struct exec_docker_conf *ret, char *err, size_t errlen)
+{
+	const struct exec_agent_conf *route;
+	const struct exec_agent_conf *a = known(c, agent, &route, err, errlen);
+	const struct exec_backend_conf *b;
+
+	if (!a)
+		return -ENOENT;
+	b = route->node ? NULL : find_backend(c, route->backend);
+	if (exec_backend_lookup(b ? b->type : route->backend) !=
+	    &exec_backend_docker_ops)
+		return 0;
+	memset(ret, 0, sizeof(*ret));
+	ret->scope = EXEC_SCOPE_SESSION;
+	if (b)
+		exec_docker_conf_layer(ret, &b->docker);
+	exec_docker_conf_layer(ret, &c->defaults.docker);
+	if (a != &c->defaults)
+		exec_docker_conf_layer(ret, &a->docker);
+	return 1;
 }

@@ -237,11 +237,7 @@ static void test_route_tools_exec(void **state)
 	expect_error("{'agents': {'list': [{'id': 'a',"
 		     " 'tools': {'exec': {'host': 'sandbox'}}}]}}",
 		     "agents.list[0].tools.exec.host", "'sandbox'",
-		     "not supported yet", NULL);
-	expect_error("{'agents': {'defaults':"
-		     " {'tools': {'exec': {'host': 'auto'}}}}}",
-		     "agents.defaults.tools.exec.host", "not supported yet",
-		     NULL);
+		     "sandbox.mode is not set", NULL);
 	expect_error("{'agents': {'list': [{'id': 'a',"
 		     " 'tools': {'exec': {'host': 'moon'}}}]}}",
 		     "agents.list[0].tools.exec.host", "'moon'", NULL);
@@ -266,10 +262,114 @@ static void test_route_tools_exec(void **state)
 		     "agents.list[0].tools.exec.security: unknown key", NULL);
 	expect_error("{'agents': {'list': [{'id': 'a',"
 		     " 'sandbox': {'mode': 'docker'}}]}}",
-		     "agents.list[0].sandbox: unknown key", NULL);
+		     "agents.list[0]: runs in docker without an image", NULL);
 	expect_error("{'agents': {'list': [{'id': 'a',"
 		     " 'tools': {'web': {}}}]}}",
 		     "agents.list[0].tools.web: unknown key", NULL);
+}
+
+/* The example, as operators of agent gateways write it. */
+static void test_route_gateway_sandbox(void **state)
+{
+	struct exec_config *c;
+	struct exec_backend *b = NULL;
+	struct exec_sandbox_req q;
+	char err[ERR_CAP] = "";
+
+	c = parse_ok("{'nodes': {'Coding VM': {'url': 'tcp://127.0.0.1:7000'}},"
+		     " 'agents': {'defaults': {'sandbox': {'mode': 'off'}},"
+		     "  'list': [{'id': 'main',"
+		     "    'tools': {'exec': {'host': 'gateway'}}},"
+		     "   {'id': 'reader-agent', 'sandbox': {'mode': 'docker',"
+		     "     'docker': {'image': 'localhost/mini:latest',"
+		     "      'memory': '256m', 'cpus': 1, 'network': 'none',"
+		     "      'timeout': 30}},"
+		     "    'tools': {'exec': {'host': 'sandbox'}}},"
+		     "   {'id': 'coding-agent', 'tools': {'exec':"
+		     "    {'host': 'node', 'node': 'Coding VM'}}},"
+		     "   {'id': 'auto', 'tools': {'exec': {'host': 'auto'}}},"
+		     "   {'id': 'own', 'sandbox': {'mode': 'docker',"
+		     "     'scope': 'command', 'docker': {'image': 'x'}}}]}}");
+	expect_route(c, "main", &exec_backend_host_ops, "host", NULL, 0);
+	expect_route(c, "coding-agent", &exec_backend_node_ops, "Coding VM",
+		     "tcp://127.0.0.1:7000", 0);
+	expect_route(c, "auto", &exec_backend_host_ops, "host", NULL, 0);
+	assert_int_equal(exec_router_resolve(c, "reader-agent", &b, NULL, err,
+					     sizeof(err)),
+			 0);
+	assert_ptr_equal(b->ops, &exec_backend_docker_ops);
+	assert_string_equal(b->agent, "reader-agent");
+	assert_string_equal(b->docker->image, "localhost/mini:latest");
+	assert_int_equal(b->docker->scope, EXEC_SCOPE_SESSION);
+	exec_backend_free(b);
+	assert_int_equal(exec_router_sandbox(c, "reader-agent", &q, err,
+					     sizeof(err)),
+			 1);
+	assert_int_equal(q.lim.memory, 256u << 20);
+	assert_int_equal(q.lim.cpu_milli, 1000);
+	assert_false(q.net_host);
+	assert_int_equal(c->agents[1].timeout_ms, 30000);
+	assert_int_equal(
+		exec_router_resolve(c, "own", &b, NULL, err, sizeof(err)), 0);
+	assert_int_equal(b->docker->scope, EXEC_SCOPE_COMMAND);
+	exec_backend_free(b);
+	exec_config_free(c);
+
+	/* The defaults' docker settings under the agent's, and a backend's
+	 * under both. */
+	c = parse_ok("{'backends': {'box': {'type': 'docker', 'image': 'a',"
+		     "   'host': 'unix:///run/podman.sock', 'scope': 'command',"
+		     "   'idle': 60}},"
+		     " 'agents': {'defaults': {'backend': 'box',"
+		     "   'sandbox': {'docker': {'image': 'b'}}},"
+		     "  'list': [{'id': 'x'}, {'id': 'y',"
+		     "   'sandbox': {'docker': {'image': 'c'}}}]}}");
+	assert_int_equal(
+		exec_router_resolve(c, "x", &b, NULL, err, sizeof(err)), 0);
+	assert_string_equal(b->docker->image, "b");
+	assert_string_equal(b->docker->host, "unix:///run/podman.sock");
+	assert_int_equal(b->docker->scope, EXEC_SCOPE_COMMAND);
+	assert_int_equal(b->docker->idle_s, 60);
+	exec_backend_free(b);
+	assert_int_equal(
+		exec_router_resolve(c, "y", &b, NULL, err, sizeof(err)), 0);
+	assert_string_equal(b->docker->image, "c");
+	exec_backend_free(b);
+	exec_config_free(c);
+
+	expect_error("{'agents': {'list': [{'id': 'a',"
+		     " 'sandbox': {'mode': 'vm'}}]}}",
+		     "agents.list[0].sandbox.mode", "'vm' is not supported yet",
+		     NULL);
+	expect_error("{'agents': {'list': [{'id': 'a',"
+		     " 'sandbox': {'mode': 'moon'}}]}}",
+		     "agents.list[0].sandbox.mode", "unknown mode 'moon'",
+		     NULL);
+	expect_error("{'agents': {'list': [{'id': 'a', 'timeout': 3,"
+		     " 'sandbox': {'mode': 'docker', 'docker': {'image': 'i',"
+		     " 'timeout': 4}}}]}}",
+		     "agents.list[0].sandbox.docker.timeout", "conflicts",
+		     NULL);
+	expect_error(
+		"{'agents': {'list': [{'id': 'a',"
+		" 'sandbox': {'docker': {'image': 'i', 'memory': 'lots'}}}]}}",
+		"agents.list[0].sandbox.docker.memory", "'lots'", NULL);
+	expect_error("{'agents': {'list': [{'id': 'a',"
+		     " 'sandbox': {'docker': {'imag': 'i'}}}]}}",
+		     "agents.list[0].sandbox.docker.imag: unknown key", NULL);
+	expect_error("{'agents': {'defaults': {'sandbox': {'mode': 'off'}},"
+		     " 'list': [{'id': 'a',"
+		     " 'tools': {'exec': {'host': 'sandbox'}}}]}}",
+		     "agents.list[0].tools.exec.host", "sandbox.mode is 'off'",
+		     NULL);
+	expect_error("{'backends': {'h': {'type': 'host', 'image': 'x'}}}",
+		     "backends.h.image", "only 'docker'", NULL);
+	expect_error("{'backends': {'d': {'type': 'docker', 'image': 'x',"
+		     " 'host': 'http://x'}}}",
+		     "backends.d.host", "expected unix:///PATH", NULL);
+	expect_error("{'backends': {'d': {'type': 'docker', 'image': 'x',"
+		     " 'scope': 'forever'}}}",
+		     "backends.d.scope", "one of session, command", NULL);
 }
 
 static void test_unknown_agent(void **state)
@@ -321,8 +421,8 @@ static void test_unknown_keys(void **state)
 			    "tether.json: agents.list[2].backnd: unknown key");
 	expect_error("{'backend': {}}", "tether.json: backend: unknown key",
 		     NULL);
-	expect_error("{'backends': {'b': {'type': 'host', 'image': 'x'}}}",
-		     "backends.b.image: unknown key", NULL);
+	expect_error("{'backends': {'b': {'type': 'host', 'imag': 'x'}}}",
+		     "backends.b.imag: unknown key", NULL);
 	expect_error("{'nodes': {'n': {'url': 'tcp://h:1', 'token': 'x'}}}",
 		     "nodes.n.token: unknown key", NULL);
 	expect_error("{'agents': {'default': {}}}",
@@ -367,8 +467,8 @@ static void test_backend_errors(void **state)
 {
 	expect_error("{'backends': {'b': {'url': 'tcp://h:1'}}}", "backends.b",
 		     "missing 'type'", NULL);
-	expect_error("{'backends': {'b': {'type': 'docker'}}}",
-		     "backends.b.type", "'docker'", NULL);
+	expect_error("{'backends': {'b': {'type': 'lxc'}}}",
+		     "backends.b.type", "unknown backend type 'lxc'", NULL);
 	expect_error("{'backends': {'b': {'type': 'node'}}}", "backends.b",
 		     "'url'", "'node'", NULL);
 	expect_error("{'nodes': {'n': {'url': 'tcp://h:1'}},"
@@ -857,10 +957,41 @@ static void test_env_form(void **state)
 	exec_config_free(d);
 	unsetenv("TETHER_SANDBOX_HOME");
 
-	setenv("SANDBOX_BACKEND", "docker", 1);
+	setenv("SANDBOX_BACKEND", "ssh", 1);
 	assert_int_equal(exec_config_from_env("/srv/a", &c, err, sizeof(err)),
 			 -ENOTSUP);
-	assert_non_null(strstr(err, "environment: SANDBOX_BACKEND=docker"));
+	assert_non_null(strstr(err, "environment: SANDBOX_BACKEND=ssh"));
+	setenv("SANDBOX_BACKEND", "docker", 1);
+	assert_int_equal(exec_config_from_env("/srv/a", &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "needs SANDBOX_DOCKER_IMAGE"));
+	setenv("SANDBOX_DOCKER_IMAGE", "localhost/mini:latest", 1);
+	setenv("SANDBOX_DOCKER_MEMORY", "128m", 1);
+	setenv("SANDBOX_DOCKER_TIMEOUT", "2.5", 1);
+	assert_int_equal(exec_config_from_env("/srv/a", &c, err, sizeof(err)),
+			 0);
+	{
+		struct exec_docker_conf dc;
+		struct exec_sandbox_req q;
+
+		assert_int_equal(exec_router_docker(c, EXEC_ENV_AGENT, &dc, err,
+						    sizeof(err)),
+				 1);
+		assert_string_equal(dc.image, "localhost/mini:latest");
+		assert_int_equal(exec_router_sandbox(c, EXEC_ENV_AGENT, &q, err,
+						     sizeof(err)),
+				 1);
+		assert_int_equal(q.lim.memory, 128u << 20);
+		assert_int_equal(c->agents[0].timeout_ms, 2500);
+	}
+	exec_config_free(c);
+	setenv("SANDBOX_DOCKER_TIMEOUT", "soon", 1);
+	assert_int_equal(exec_config_from_env("/srv/a", &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "SANDBOX_DOCKER_TIMEOUT=soon"));
+	unsetenv("SANDBOX_DOCKER_IMAGE");
+	unsetenv("SANDBOX_DOCKER_MEMORY");
+	unsetenv("SANDBOX_DOCKER_TIMEOUT");
 	setenv("SANDBOX_BACKEND", "lxc", 1);
 	assert_int_equal(exec_config_from_env("/srv/a", &c, err, sizeof(err)),
 			 -EINVAL);
@@ -944,6 +1075,7 @@ int main(void)
 		cmocka_unit_test(test_writeback),
 		cmocka_unit_test(test_sandbox_settings),
 		cmocka_unit_test(test_env_form),
+		cmocka_unit_test(test_route_gateway_sandbox),
 		cmocka_unit_test(test_policy),
 	};
 
