@@ -467,8 +467,8 @@ static void test_backend_errors(void **state)
 {
 	expect_error("{'backends': {'b': {'url': 'tcp://h:1'}}}", "backends.b",
 		     "missing 'type'", NULL);
-	expect_error("{'backends': {'b': {'type': 'lxc'}}}",
-		     "backends.b.type", "unknown backend type 'lxc'", NULL);
+	expect_error("{'backends': {'b': {'type': 'lxc'}}}", "backends.b.type",
+		     "unknown backend type 'lxc'", NULL);
 	expect_error("{'backends': {'b': {'type': 'node'}}}", "backends.b",
 		     "'url'", "'node'", NULL);
 	expect_error("{'nodes': {'n': {'url': 'tcp://h:1'}},"
