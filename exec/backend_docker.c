@@ -33,7 +33,9 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "cgroup.h"
 #include "clock.h"
+#include "codec.h"
 #include "docker.h"
 #include "docker_api.h"
 #include "local_node.h"
@@ -396,6 +398,26 @@ static int exit_code(struct run *x, int *code)
 	return r < 0 ? r : running ? -ETIMEDOUT : 0;
 }
 
+/* The container's init on this host, and its cgroup's counters now: what
+ * the command runs into shows as their growth. 0 when not known (a remote
+ * engine, no such controller). */
+static pid_t counters(struct docker *d, const char *name,
+		      struct exec_cgroup_counters *c)
+{
+	char path[192], err[256];
+	json_t *j = NULL;
+	pid_t pid = 0;
+
+	if (!dk_local(d->e))
+		return 0;
+	snprintf(path, sizeof(path), "/containers/%s/json", name);
+	if (dk_call(d->e, "GET", path, NULL, &j, err, sizeof(err)) == 200)
+		pid = (pid_t)json_integer_value(
+			json_object_get(json_object_get(j, "State"), "Pid"));
+	json_decref(j);
+	return pid > 0 && exec_cgroup_counters(pid, c) == 0 ? pid : 0;
+}
+
 static int docker_run(struct exec_backend *b, const struct exec_spec *spec,
 		      const struct exec_io *io, struct exec_result *res)
 {
@@ -407,6 +429,8 @@ static int docker_run(struct exec_backend *b, const struct exec_spec *spec,
 	char name[128], path[256], err[256];
 	bool in_open = spec->forward_stdin, out_open = true, killed = false;
 	int64_t start = util_now_ms(), due = 0, grace = 0;
+	struct exec_cgroup_counters before, after;
+	pid_t cpid = 0;
 	int r, lock = -1, code = 0;
 
 	if (spec->detach)
@@ -416,17 +440,19 @@ static int docker_run(struct exec_backend *b, const struct exec_spec *spec,
 		sp.sandbox = &plain;
 	memset(res, 0, sizeof(*res));
 	r = container(b, &sp, name, sizeof(name), &lock);
+	if (r == 0 && (sp.sandbox->lim.memory || sp.sandbox->lim.pids))
+		cpid = counters(d, name, &before);
 	if (r == 0)
 		r = exec_start(&x, &sp, name, &s);
 	if (r < 0)
 		goto out;
 	if (spec->tty)
 		resize(&x);
-	if (s.npending &&
-	    !(spec->tty ? util_write_all(io->out_fd, s.pending, s.npending) < 0
-			: dk_demux_feed(&x.dm, s.pending, s.npending, to_caller,
-					&x) < 0))
-		s.npending = 0;
+	if (s.npending && spec->tty)
+		(void)util_write_all(io->out_fd, s.pending, s.npending);
+	else if (s.npending)
+		(void)dk_demux_feed(&x.dm, s.pending, s.npending, to_caller,
+				    &x);
 	if (spec->timeout_ms)
 		due = start + spec->timeout_ms;
 	while (out_open) {
@@ -470,6 +496,12 @@ static int docker_run(struct exec_backend *b, const struct exec_spec *spec,
 		r = exit_code(&x, &code);
 		res->status.code = code;
 	}
+	if (cpid > 0 && exec_cgroup_counters(cpid, &after) == 0) {
+		if (after.oom_kills > before.oom_kills)
+			res->limits |= TP_LIMIT_MEMORY;
+		if (after.pids_max > before.pids_max)
+			res->limits |= TP_LIMIT_PIDS;
+	}
 	res->status.wall_us = (uint64_t)(util_now_ms() - start) * 1000;
 out:
 	dk_stream_close(&s);
@@ -487,6 +519,18 @@ out:
 	return r < 0 ? r : 0;
 }
 
+int exec_docker_ping(const struct exec_docker_conf *c, char *err, size_t errlen)
+{
+	struct dk_engine *e;
+	int r = dk_open(c ? c->host : NULL, &e, err, errlen);
+
+	if (r < 0)
+		return r;
+	r = dk_call(e, "GET", "/_ping", NULL, NULL, err, errlen);
+	dk_close(e);
+	return r == 200 ? 0 : r < 0 ? r : -EIO;
+}
+
 static void docker_release(struct exec_backend *b)
 {
 	struct docker *d = b->priv;
@@ -499,14 +543,9 @@ static void docker_release(struct exec_backend *b)
 
 static int docker_health(struct exec_backend *b)
 {
-	struct docker *d = b->priv;
 	char err[256];
-	int r;
 
-	if (!d)
-		return -ENOTCONN;
-	r = dk_call(d->e, "GET", "/_ping", NULL, NULL, err, sizeof(err));
-	return r == 200 ? 0 : r < 0 ? r : -EIO;
+	return exec_docker_ping(b->docker, err, sizeof(err));
 }
 
 const struct exec_backend_ops exec_backend_docker_ops = {

@@ -95,15 +95,19 @@ static uint64_t keyed(const char *text, const char *key)
 }
 
 /* Where the hierarchy with controller ctl (NULL: the v2 one) is mounted
- * and the node's cgroup in it: mountpoint + path into out. */
-static bool own_cgroup(const char *ctl, char *out, size_t cap)
+ * and the cgroup of process pid (0: the node) in it: mountpoint + path
+ * into out. */
+static bool cgroup_of(pid_t pid, const char *ctl, char *out, size_t cap)
 {
 	_cleanup_fclose_ FILE *mi = fopen("/proc/self/mountinfo", "re");
-	_cleanup_fclose_ FILE *cg = fopen("/proc/self/cgroup", "re");
-	char line[4096], mnt[PATH_MAX] = "", root[PATH_MAX] = "";
+	_cleanup_fclose_ FILE *cg = NULL;
+	char cgpath[64], line[4096], mnt[PATH_MAX] = "", root[PATH_MAX] = "";
 	char path[PATH_MAX] = "";
 	bool found = false;
 
+	if (pid)
+		snprintf(cgpath, sizeof(cgpath), "/proc/%d/cgroup", (int)pid);
+	cg = fopen(pid ? cgpath : "/proc/self/cgroup", "re");
 	if (!mi || !cg)
 		return false;
 	while (fgets(line, sizeof(line), mi)) {
@@ -304,7 +308,7 @@ int exec_cgroup_new(const char *name, const struct exec_limits *lim,
 		return fail(err, errlen, -ENOMEM, "out of memory");
 	for (int c = 0; c < C_N; c++)
 		cg->ctl_dir[c] = -1;
-	if (own_cgroup(NULL, own, sizeof(own)) && v2_has(own, need)) {
+	if (cgroup_of(0, NULL, own, sizeof(own)) && v2_has(own, need)) {
 		cg->v2 = true;
 		r = v2_enable(own, need, err, errlen);
 		if (r == 0)
@@ -317,7 +321,7 @@ int exec_cgroup_new(const char *name, const struct exec_limits *lim,
 
 			if (!need[c])
 				continue;
-			if (!own_cgroup(ctl_name[c], own, sizeof(own))) {
+			if (!cgroup_of(0, ctl_name[c], own, sizeof(own))) {
 				r = fail(err, errlen, -ENOTSUP,
 					 "no cgroup with the %s controller on "
 					 "this machine: a %s limit cannot be "
@@ -414,4 +418,26 @@ void exec_cgroup_free(struct exec_cgroup *cg)
 		free(cg->procs[i]);
 	}
 	free(cg);
+}
+
+int exec_cgroup_counters(pid_t pid, struct exec_cgroup_counters *c)
+{
+	char dir[PATH_MAX], buf[2048];
+	bool any = false;
+
+	memset(c, 0, sizeof(*c));
+	if ((cgroup_of(pid, "memory", dir, sizeof(dir)) &&
+	     get(dir, "memory.oom_control", buf, sizeof(buf)) == 0) ||
+	    (cgroup_of(pid, NULL, dir, sizeof(dir)) &&
+	     get(dir, "memory.events", buf, sizeof(buf)) == 0)) {
+		c->oom_kills = keyed(buf, "oom_kill");
+		any = true;
+	}
+	if ((cgroup_of(pid, "pids", dir, sizeof(dir)) ||
+	     cgroup_of(pid, NULL, dir, sizeof(dir))) &&
+	    get(dir, "pids.events", buf, sizeof(buf)) == 0) {
+		c->pids_max = keyed(buf, "max");
+		any = true;
+	}
+	return any ? 0 : -ENOENT;
 }

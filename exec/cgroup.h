@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "sandbox.h"
 
@@ -34,6 +35,17 @@ const char *const *exec_cgroup_procs(const struct exec_cgroup *cg, size_t *n);
 /* What its processes ran into so far. */
 void exec_cgroup_events(const struct exec_cgroup *cg,
 			struct exec_cgroup_events *ev);
+
+/* The counters of the cgroup another process is in (a container's init,
+ * on this host): how often its OOM killer fired, and how often a fork
+ * failed at its pids limit. */
+struct exec_cgroup_counters {
+	uint64_t oom_kills, pids_max;
+};
+
+/* 0, or -ENOENT when pid's cgroup shows neither (no such process, no
+ * memory or pids controller). */
+int exec_cgroup_counters(pid_t pid, struct exec_cgroup_counters *c);
 
 /* SIGKILL what is left in it, remove it, free. Accepts NULL. */
 void exec_cgroup_free(struct exec_cgroup *cg);

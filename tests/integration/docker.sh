@@ -106,10 +106,13 @@ wait_until 10 gone "sleep 302" || fail "a process the timed-out command started 
 log "SIGTERM and the timeout reach the command's process group: ok"
 
 # ---- limits: memory, pids ----
-ax --agent reader -n -- sh -c 'x=a; while :; do x=$x$x; done' 2>"$T/m.err"
+ax --agent reader -n --json -- sh -c 'x=a; while :; do x=$x$x; done' 2>"$T/m.err"
 assert_eq 137 $? "exit of a memory hog under a 64 MiB limit"
+grep -q "^tether: sandbox memory limit exceeded" "$T/m.err" || fail "no memory limit line: $(show "$T/m.err")"
+grep -q '"memory_limit_hit":true' "$T/m.err" || fail "--json: memory_limit_hit: $(show "$T/m.err")"
 out=$(ax --agent reader -n -- sh -c 'for i in $(seq 40); do sleep 1 & done; wait' 2>&1)
 assert_match "(can't fork|Resource temporarily unavailable)" "$out" "a fork past pids 16"
+assert_match "sandbox pids limit reached" "$out" "the pids limit's line"
 log "memory hog killed, fork stopped at the pids limit: ok"
 
 # ---- scope command: removed after; one a killed client left, reaped ----
