@@ -71,6 +71,18 @@ static void probe(const struct exec_config *c, const char *agent,
 		w->reach = "this host";
 		return;
 	}
+	if (b->ops == &exec_backend_docker_ops) {
+		/* The engine; the workspace's version from the local node
+		 * that holds its view, when that runs. Its commands are the
+		 * engine's, not counted here. */
+		w->reach = b->ops->health((struct exec_backend *)b) == 0 ? "yes"
+									 : "no";
+		if (tp_sp_ping(b->url, 1000) == 0 &&
+		    exec_router_workspace(c, agent, &url, &ws, &domain, err,
+					  sizeof(err)) == 0)
+			find_ws(url, ws, w);
+		return;
+	}
 	if (tp_sp_ping(b->url, 1000) != 0) {
 		w->reach = (b->ops->caps & EXEC_CAP_LOCAL) ? "not running"
 							   : "no";

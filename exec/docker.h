@@ -43,6 +43,10 @@ void exec_docker_name(const char *tag, const char *agent, bool command,
 int exec_docker_reap(struct dk_engine *e, const char *home, const char *tag,
 		     bool all);
 
+/* Whether the engine of c answers: 0, or -errno with err. */
+int exec_docker_ping(const struct exec_docker_conf *c, char *err,
+		     size_t errlen);
+
 /* Drop the stamp of a removed container. */
 void exec_docker_forget(const char *home, const char *name);
 
