@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "daemon.h"
 #include "clock.h"
 #include "mkdirs.h"
 #include "spcall.h"
@@ -66,134 +67,36 @@ int exec_local_node_paths(char *home, size_t home_cap, char *url,
 		       : 0;
 }
 
-/* The node, detached from us: a session of its own, its output to the
- * log. The grandchild is the node; the child only forks it and says its
- * pid. 0 with *node, or -errno. */
-static int spawn(const char *home, const char *url, pid_t *node)
-{
-	char root[PATH_MAX], log[PATH_MAX], idle[32];
-	const char *env = getenv("TETHER_SANDBOX_IDLE");
-	int st, p[2];
-	pid_t pid;
-
-	snprintf(root, sizeof(root), "%s/root", home);
-	snprintf(log, sizeof(log), "%s/node.log", home);
-	snprintf(idle, sizeof(idle), "%s", env && *env ? env : "600");
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return -errno;
-	}
-	if (pid == 0) {
-		char *argv[] = { "tether", "node", "--listen", (char *)url,
-				 "--root", root,   "--view",   "--idle-exit",
-				 idle,	   NULL };
-		pid_t g;
-		int fd;
-
-		if (setsid() < 0)
-			_exit(0);
-		g = fork();
-		if (g != 0) {
-			(void)!write(p[1], &g, sizeof(g));
-			_exit(0);
-		}
-		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 ||
-		    dup2(fd, STDERR_FILENO) < 0)
-			_exit(126);
-		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || dup2(fd, STDIN_FILENO) < 0)
-			_exit(126);
-		execv("/proc/self/exe", argv);
-		_exit(127);
-	}
-	close(p[1]);
-	if (read(p[0], node, sizeof(*node)) != sizeof(*node) || *node <= 0)
-		*node = 0;
-	close(p[0]);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	return *node ? 0 : -ECHILD;
-}
-
-/* The last line the node wrote to its log from offset on, into err. */
-static void log_tail(const char *home, off_t from, char *err, size_t errlen)
-{
-	char path[PATH_MAX], buf[4096];
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
-	char *end, *line;
-
-	snprintf(path, sizeof(path), "%s/node.log", home);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || lseek(fd, from, SEEK_SET) < 0 ||
-	    (n = read(fd, buf, sizeof(buf) - 1)) <= 0) {
-		snprintf(err, errlen,
-			 "the sandbox's node did not start (see %s)", path);
-		return;
-	}
-	buf[n] = '\0';
-	end = buf + strlen(buf);
-	while (end > buf && end[-1] == '\n')
-		*--end = '\0';
-	line = strrchr(buf, '\n');
-	snprintf(err, errlen, "the sandbox's node did not start: %s",
-		 line ? line + 1 : buf);
-}
-
 int exec_local_node_ensure(const char *home, const char *url, char *err,
 			   size_t errlen)
 {
-	char path[PATH_MAX];
-	_cleanup_close_ int lock = -1;
-	struct stat st;
-	off_t from = 0;
-	int64_t until;
-	pid_t node;
+	const char *env = getenv("TETHER_SANDBOX_IDLE");
+	char root[PATH_MAX], log[PATH_MAX], lock[PATH_MAX], idle[32];
+	char *argv[] = { "tether", "node", "--listen", (char *)url,
+			 "--root", root,   "--view",   "--idle-exit",
+			 idle,	   NULL };
+	const struct exec_daemon d = {
+		.what = "the sandbox's node",
+		.exe = "/proc/self/exe",
+		.argv = argv,
+		.url = url,
+		.log = log,
+		.lock = lock,
+		.start_ms = START_MS,
+	};
 	int r;
 
 	if (tp_sp_ping(url, 1000) == 0)
 		return 0;
-	snprintf(path, sizeof(path), "%s/root", home);
-	r = util_mkdirs(path, 0700);
+	snprintf(root, sizeof(root), "%s/root", home);
+	snprintf(log, sizeof(log), "%s/node.log", home);
+	snprintf(lock, sizeof(lock), "%s/start.lock", home);
+	snprintf(idle, sizeof(idle), "%s", env && *env ? env : "600");
+	r = util_mkdirs(root, 0700);
 	if (r < 0) {
-		snprintf(err, errlen, "the sandbox's node: %s: %s", path,
+		snprintf(err, errlen, "the sandbox's node: %s: %s", root,
 			 strerror(-r));
 		return r;
 	}
-	/* One starter at a time; a second finds the first's node. */
-	snprintf(path, sizeof(path), "%s/start.lock", home);
-	lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lock < 0 || flock(lock, LOCK_EX) < 0) {
-		snprintf(err, errlen, "the sandbox's node: %s: %s", path,
-			 strerror(errno));
-		return -errno;
-	}
-	if (tp_sp_ping(url, 1000) == 0)
-		return 0;
-	snprintf(path, sizeof(path), "%s/node.log", home);
-	if (stat(path, &st) == 0)
-		from = st.st_size;
-	r = spawn(home, url, &node);
-	if (r < 0) {
-		snprintf(err, errlen, "the sandbox's node: fork: %s",
-			 strerror(-r));
-		return r;
-	}
-	until = util_now_ms() + START_MS;
-	while (util_now_ms() < until) {
-		struct timespec pause = { 0, 20 * 1000 * 1000 };
-
-		if (tp_sp_ping(url, 1000) == 0)
-			return 0;
-		if (kill(node, 0) < 0 && errno == ESRCH)
-			break; /* gone: its log says why */
-		nanosleep(&pause, NULL);
-	}
-	log_tail(home, from, err, errlen);
-	return -ETIMEDOUT;
+	return exec_daemon_ensure(&d, err, errlen);
 }
