@@ -320,47 +320,45 @@ static bool stdin_is_devnull(void)
 	       S_ISCHR(a.st_mode) && a.st_rdev == b.st_rdev;
 }
 
-/* The sandbox backend (its own node, here): where the agent's directory
- * (its "dir", else the current one) goes in the sandbox. cow: the node's
- * view of the agent's workspace, synced by the barrier, appears where the
- * directory is; ro, rw: the directory itself is bound there. A command
- * started inside the directory starts in the same place inside. */
-static int sandbox_place(struct exec_opts *o)
+/* The agent's directory: its "dir", else the current one (then kept as
+ * dir_else, for the barrier); *rel the current directory's place inside
+ * it, or NULL when outside. 0, or -errno logged. */
+static int agent_dir(struct exec_opts *o, const char **dir, const char **rel)
 {
-	const char *dir, *url, *ws, *domain, *rel = NULL;
 	enum exec_writeback mode;
 	char err[512];
 	size_t n;
 
-	o->sandbox = true;
-	if (o->sbx.mode == EXEC_WS_NONE)
-		return 0;
+	*rel = NULL;
 	if (!getcwd(o->cwdbuf, sizeof(o->cwdbuf)))
 		o->cwdbuf[0] = '\0';
-	if (exec_router_writeback(o->cfg, o->agent, &mode, &dir, err,
+	if (exec_router_writeback(o->cfg, o->agent, &mode, dir, err,
 				  sizeof(err)) < 0) {
 		log_error("%s", err);
 		return -EINVAL;
 	}
-	if (!dir) {
+	if (!*dir) {
 		if (!o->cwdbuf[0]) {
-			log_error("sandbox: the current directory: %s",
+			log_error("exec: the current directory: %s",
 				  strerror(errno));
 			return -errno;
 		}
-		dir = o->dir_else = o->cwdbuf;
+		*dir = o->dir_else = o->cwdbuf;
 	}
-	n = strlen(dir);
-	if (o->cwdbuf[0] && strncmp(o->cwdbuf, dir, n) == 0 &&
+	n = strlen(*dir);
+	if (o->cwdbuf[0] && strncmp(o->cwdbuf, *dir, n) == 0 &&
 	    (o->cwdbuf[n] == '/' || !o->cwdbuf[n]))
-		rel = o->cwdbuf + n + (o->cwdbuf[n] == '/');
-	if (o->sbx.mode != EXEC_WS_COW) {
-		if (!o->sbx.ws_src)
-			o->sbx.ws_src = dir;
-		if (!o->cwd && rel)
-			o->cwd = o->cwdbuf;
-		return 0;
-	}
+		*rel = o->cwdbuf + n + (o->cwdbuf[n] == '/');
+	return 0;
+}
+
+/* The agent's workspace on its backend's node: the name, and the command
+ * started in the same place inside it as it was in the directory. */
+static int agent_workspace(struct exec_opts *o, const char *rel)
+{
+	const char *url, *ws, *domain;
+	char err[512];
+
 	if (!o->workspace) {
 		if (exec_router_workspace(o->cfg, o->agent, &url, &ws, &domain,
 					  err, sizeof(err)) < 0) {
@@ -369,11 +367,46 @@ static int sandbox_place(struct exec_opts *o)
 		}
 		o->workspace = ws;
 	}
-	if (!o->sbx.ws_at)
-		o->sbx.ws_at = dir;
 	if (!o->cwd && rel && *rel)
 		o->cwd = rel;
 	return 0;
+}
+
+/* The sandbox and docker backends (a node of their own, here): where the
+ * agent's directory goes in the sandbox. cow: the node's view of the
+ * agent's workspace, synced by the barrier, appears where the directory
+ * is; ro, rw: the directory itself is bound there. A command started
+ * inside the directory starts in the same place inside. */
+static int sandbox_place(struct exec_opts *o)
+{
+	const char *dir, *rel;
+
+	o->sandbox = true;
+	if (o->sbx.mode == EXEC_WS_NONE)
+		return 0;
+	if (agent_dir(o, &dir, &rel) < 0)
+		return -EINVAL;
+	if (o->sbx.mode != EXEC_WS_COW) {
+		if (!o->sbx.ws_src)
+			o->sbx.ws_src = dir;
+		if (!o->cwd && rel)
+			o->cwd = o->cwdbuf;
+		return 0;
+	}
+	if (!o->sbx.ws_at)
+		o->sbx.ws_at = dir;
+	return agent_workspace(o, rel);
+}
+
+/* The ssh backend: the agent's directory is its workspace on the remote
+ * node, synced by the barrier; commands run in that node's view of it. */
+static int remote_place(struct exec_opts *o)
+{
+	const char *dir, *rel;
+
+	if (agent_dir(o, &dir, &rel) < 0)
+		return -EINVAL;
+	return agent_workspace(o, rel);
 }
 
 /* The agent's command policy on argv[0]: 0 with "allow" (and the path it
@@ -439,6 +472,8 @@ int cli_exec(int argc, char **argv)
 	o.sbx.ws_src = o.ws_dir;
 	o.sbx.ws_at = o.ws_at;
 	if ((b->ops->caps & EXEC_CAP_LOCAL) && sandbox_place(&o) < 0)
+		goto out;
+	if (b->ops == &exec_backend_ssh_ops && o.cfg && remote_place(&o) < 0)
 		goto out;
 	spec.cwd = o.cwd;
 	spec.workspace = o.workspace;

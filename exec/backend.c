@@ -21,6 +21,7 @@ static const struct {
 	{ "node", &exec_backend_node_ops },
 	{ "sandbox", &exec_backend_sandbox_ops },
 	{ "docker", &exec_backend_docker_ops },
+	{ "ssh", &exec_backend_ssh_ops },
 };
 
 const struct exec_backend_ops *exec_backend_lookup(const char *type)
@@ -127,12 +128,57 @@ int exec_backend_set_docker(struct exec_backend *b, const char *agent,
 	return 0;
 }
 
+void exec_ssh_conf_clear(struct exec_ssh_conf *c)
+{
+	if (!c)
+		return;
+	free(c->host);
+	free(c->user);
+	free(c->key);
+	free(c->known_hosts);
+	free(c->remote_dir);
+	c->host = c->user = c->key = c->known_hosts = c->remote_dir = NULL;
+}
+
+static int dup_opt(const char *s, char **out)
+{
+	*out = s ? strdup(s) : NULL;
+	return s && !*out ? -ENOMEM : 0;
+}
+
+int exec_backend_set_ssh(struct exec_backend *b,
+			 const struct exec_ssh_conf *conf)
+{
+	struct exec_ssh_conf *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->port = conf->port;
+	c->timeout_s = conf->timeout_s;
+	c->accept_new = conf->accept_new;
+	if (dup_opt(conf->host, &c->host) < 0 ||
+	    dup_opt(conf->user, &c->user) < 0 ||
+	    dup_opt(conf->key, &c->key) < 0 ||
+	    dup_opt(conf->known_hosts, &c->known_hosts) < 0 ||
+	    dup_opt(conf->remote_dir, &c->remote_dir) < 0) {
+		exec_ssh_conf_clear(c);
+		free(c);
+		return -ENOMEM;
+	}
+	exec_ssh_conf_clear(b->ssh);
+	free(b->ssh);
+	b->ssh = c;
+	return 0;
+}
+
 void exec_backend_free(struct exec_backend *b)
 {
 	if (!b)
 		return;
 	if (b->prepared)
 		b->ops->release(b);
+	exec_ssh_conf_clear(b->ssh);
+	free(b->ssh);
 	exec_docker_conf_clear(b->docker);
 	free(b->docker);
 	free(b->agent);

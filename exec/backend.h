@@ -70,6 +70,18 @@ struct exec_docker_conf {
 	uint32_t max_age_s; /* removed once this old; 0: not given (1 day) */
 };
 
+/* An ssh backend's settings (docs/config.md, "The ssh backend"). */
+struct exec_ssh_conf {
+	char *host;	    /* required */
+	char *user;	    /* NULL: this user's name */
+	char *key;	    /* a private key file; NULL: the agent, ~/.ssh */
+	char *known_hosts;  /* NULL: ~/.ssh/known_hosts */
+	char *remote_dir;   /* NULL: ~/.cache/tether on the remote */
+	uint32_t port;	    /* 0: 22 */
+	uint32_t timeout_s; /* connect; 0: 10 */
+	bool accept_new;    /* strict_host_key "accept-new" */
+};
+
 struct exec_backend;
 
 struct exec_backend_ops {
@@ -100,6 +112,7 @@ struct exec_backend {
 	 * and its settings; else NULL */
 	char *agent;
 	struct exec_docker_conf *docker;
+	struct exec_ssh_conf *ssh; /* ssh: its settings; else NULL */
 };
 
 /* The built-in ops tables. */
@@ -107,6 +120,7 @@ extern const struct exec_backend_ops exec_backend_host_ops;
 extern const struct exec_backend_ops exec_backend_node_ops;
 extern const struct exec_backend_ops exec_backend_sandbox_ops;
 extern const struct exec_backend_ops exec_backend_docker_ops;
+extern const struct exec_backend_ops exec_backend_ssh_ops;
 
 /* Look up a type name, with aliases ("off" and "none" are "host").
  * Returns the table or NULL. */
@@ -122,6 +136,20 @@ int exec_backend_new(const char *type, const char *name, const char *url,
 /* Give a docker backend its agent and settings (copied). 0, -ENOMEM. */
 int exec_backend_set_docker(struct exec_backend *b, const char *agent,
 			    const struct exec_docker_conf *conf);
+
+/* Give an ssh backend its settings (copied). 0, -ENOMEM. */
+int exec_backend_set_ssh(struct exec_backend *b,
+			 const struct exec_ssh_conf *conf);
+
+/* Frees the strings of c. */
+void exec_ssh_conf_clear(struct exec_ssh_conf *c);
+
+/* The url an ssh backend's commands reach its remote node at: the local
+ * socket of its proxy (tether-ssh), ipc://HOME/ssh/HASH.sock, HOME the
+ * local node's (local_node.h), HASH of the user, host, port, key and
+ * remote directory. 0, or -errno with err. */
+int exec_ssh_url(const struct exec_ssh_conf *c, char *url, size_t cap,
+		 char *err, size_t errlen);
 
 /* over onto base: each field over gives. Strings borrowed from over. */
 void exec_docker_conf_layer(struct exec_docker_conf *base,

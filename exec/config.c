@@ -49,6 +49,8 @@ struct agents_raw {
 struct backend_raw {
 	json_t *type, *url, *node, *writeback, *limits, *network, *mount;
 	json_t *image, *host, *scope, *idle, *max_age; /* docker */
+	json_t *port, *user, *key, *known_hosts, *strict, *connect_timeout,
+		*remote_dir; /* ssh (and host) */
 };
 struct node_raw {
 	json_t *url;
@@ -93,6 +95,13 @@ static const struct field backend_fields[] = {
 	{ "scope", K_STRING, SLOT(backend_raw, scope) },
 	{ "idle", K_NUMBER, SLOT(backend_raw, idle) },
 	{ "max_age", K_NUMBER, SLOT(backend_raw, max_age) },
+	{ "port", K_NUMBER, SLOT(backend_raw, port) },
+	{ "user", K_STRING, SLOT(backend_raw, user) },
+	{ "key", K_STRING, SLOT(backend_raw, key) },
+	{ "known_hosts", K_STRING, SLOT(backend_raw, known_hosts) },
+	{ "strict_host_key", K_STRING, SLOT(backend_raw, strict) },
+	{ "connect_timeout", K_NUMBER, SLOT(backend_raw, connect_timeout) },
+	{ "remote_dir", K_STRING, SLOT(backend_raw, remote_dir) },
 	{ 0 },
 };
 
@@ -410,6 +419,72 @@ static int parse_scope(struct ctx *x, json_t *v, int *ret)
 	return 0;
 }
 
+/* An absolute path, or "~/..." (this user's home), into *out. */
+static int parse_file(struct ctx *x, const char *key, json_t *v, char **out)
+{
+	const char *p = json_string_value(v), *home = getenv("HOME");
+
+	if (p[0] == '~' && p[1] == '/' && home && home[0] == '/') {
+		if (asprintf(out, "%s%s", home, p + 1) < 0) {
+			*out = NULL;
+			return fail_oom(x);
+		}
+		return 0;
+	}
+	if (p[0] != '/')
+		return fail(x, key, "'%s': an absolute path, or ~/...", p);
+	return dup_str(x, p, out);
+}
+
+/* The settings of an ssh backend, and its url. */
+static int parse_ssh(struct ctx *x, const struct backend_raw *raw,
+		     struct exec_ssh_conf *s, char *url, size_t cap)
+{
+	char err[512];
+	int r = 0;
+
+	if (!raw->host)
+		return fail(x, NULL, "type 'ssh' needs 'host'");
+	if (!*json_string_value(raw->host))
+		return fail(x, "host", "must not be empty");
+	r = dup_str(x, json_string_value(raw->host), &s->host);
+	if (r >= 0 && raw->port) {
+		json_int_t p = json_integer_value(raw->port);
+
+		if (!json_is_integer(raw->port) || p < 1 || p > 65535)
+			return fail(x, "port", "1 to 65535");
+		s->port = (uint32_t)p;
+	}
+	if (r >= 0 && raw->user)
+		r = dup_str(x, json_string_value(raw->user), &s->user);
+	if (r >= 0 && raw->key)
+		r = parse_file(x, "key", raw->key, &s->key);
+	if (r >= 0 && raw->known_hosts)
+		r = parse_file(x, "known_hosts", raw->known_hosts,
+			       &s->known_hosts);
+	if (r >= 0 && raw->remote_dir)
+		r = dup_str(x, json_string_value(raw->remote_dir),
+			    &s->remote_dir);
+	if (r >= 0 && raw->connect_timeout)
+		r = parse_seconds(x, "connect_timeout", raw->connect_timeout,
+				  &s->timeout_s);
+	if (r >= 0 && raw->strict) {
+		const char *v = json_string_value(raw->strict);
+
+		if (strcmp(v, "accept-new") == 0)
+			s->accept_new = true;
+		else if (strcmp(v, "yes") != 0)
+			return fail(x, "strict_host_key",
+				    "'%s': yes or accept-new", v);
+	}
+	if (r < 0)
+		return r;
+	r = exec_ssh_url(s, url, cap, err, sizeof(err));
+	if (r < 0)
+		return fail(x, NULL, "%s", err);
+	return 0;
+}
+
 /* The docker settings of a backend or of sandbox.docker. */
 static int parse_docker(struct ctx *x, json_t *image, json_t *host,
 			json_t *scope, struct exec_docker_conf *d)
@@ -442,6 +517,7 @@ static int parse_backend(struct ctx *x, const char *name, json_t *v, void *out)
 	struct exec_backend_conf *b = out;
 	struct backend_raw raw = { 0 };
 	const char *type, *url = NULL;
+	char ssh_url[PATH_MAX + 32];
 	int r;
 
 	r = scan(x, v, backend_fields, &raw);
@@ -459,7 +535,27 @@ static int parse_backend(struct ctx *x, const char *name, json_t *v, void *out)
 	if (same && same != ops)
 		return fail(x, "type", "backend '%s' must have type '%s'", name,
 			    name);
-	if ((ops->caps & EXEC_CAP_REMOTE) && !(ops->caps & EXEC_CAP_LOCAL)) {
+	if (ops == &exec_backend_ssh_ops) {
+		r = parse_ssh(x, &raw, &b->ssh, ssh_url, sizeof(ssh_url));
+		if (r < 0)
+			return r;
+		url = ssh_url;
+		if (raw.url || raw.node)
+			return fail(x, raw.url ? "url" : "node",
+				    "not allowed for type 'ssh' (give 'host')");
+	} else if (raw.port || raw.user || raw.key || raw.known_hosts ||
+		   raw.strict || raw.connect_timeout || raw.remote_dir) {
+		return fail(x,
+			    raw.port	      ? "port"
+			    : raw.user	      ? "user"
+			    : raw.key	      ? "key"
+			    : raw.known_hosts ? "known_hosts"
+			    : raw.strict      ? "strict_host_key"
+			    : raw.remote_dir  ? "remote_dir"
+					      : "connect_timeout",
+			    "not allowed for type '%s' (only 'ssh')", type);
+	} else if ((ops->caps & EXEC_CAP_REMOTE) &&
+		   !(ops->caps & EXEC_CAP_LOCAL)) {
 		if (!raw.url == !raw.node)
 			return fail(x, NULL,
 				    "type '%s' needs one of 'url' "
@@ -494,7 +590,9 @@ static int parse_backend(struct ctx *x, const char *name, json_t *v, void *out)
 				    "'%s': one of none, review, sync", w);
 	}
 	b->docker.scope = -1;
-	if (ops == &exec_backend_docker_ops) {
+	if (ops == &exec_backend_ssh_ops) {
+		/* "host" is the ssh host's, read by parse_ssh. */
+	} else if (ops == &exec_backend_docker_ops) {
 		r = parse_docker(x, raw.image, raw.host, raw.scope, &b->docker);
 		if (r >= 0 && raw.idle)
 			r = parse_seconds(x, "idle", raw.idle,
@@ -1167,6 +1265,7 @@ void exec_config_free(struct exec_config *c)
 		free(c->backends[i].type);
 		free(c->backends[i].url);
 		exec_docker_conf_clear(&c->backends[i].docker);
+		exec_ssh_conf_clear(&c->backends[i].ssh);
 	}
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		free(c->nodes[i].name);

@@ -28,6 +28,7 @@ struct exec_backend_conf {
 	enum exec_writeback writeback; /* node: "writeback" */
 	struct exec_sbx_conf sbx;
 	struct exec_docker_conf docker; /* docker: image, host, scope, ... */
+	struct exec_ssh_conf ssh;	/* ssh: host, port, user, key, ... */
 };
 
 struct exec_node_conf {

@@ -16,7 +16,7 @@ static const struct {
 	const char *env, *backend; /* backend NULL: not in this version */
 } kinds[] = {
 	{ "sandbox", "sandbox" }, { "none", "host" },	  { "off", "host" },
-	{ "host", "host" },	  { "docker", "docker" }, { "ssh", NULL },
+	{ "host", "host" },	  { "docker", "docker" }, { "ssh", "ssh" },
 	{ "vm", NULL },
 };
 
@@ -66,12 +66,73 @@ static int docker_env(json_t *agent, char *err, size_t errlen)
 	return 0;
 }
 
+/* A number of the environment, whole and more than 0, into obj[key]. */
+static int env_number(const char *name, const char *key, json_t *obj, char *err,
+		      size_t errlen)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n;
+
+	if (!v || !*v)
+		return 0;
+	n = strtol(v, &end, 10);
+	if (*end || n <= 0 || n > 86400 * 30) {
+		snprintf(err, errlen,
+			 "environment: %s=%.64s: expected a whole number, "
+			 "more than 0",
+			 name, v);
+		return -EINVAL;
+	}
+	json_object_set_new(obj, key, json_integer(n));
+	return 0;
+}
+
+/* SSH_*: a backend "ssh" of the file's form, for the agent. */
+static int ssh_env(json_t **backends, char *err, size_t errlen)
+{
+	static const struct {
+		const char *env, *key;
+	} strs[] = { { "SSH_HOST", "host" },
+		     { "SSH_USER", "user" },
+		     { "SSH_KEY_PATH", "key" },
+		     { "SSH_KNOWN_HOSTS", "known_hosts" },
+		     { "SSH_REMOTE_DIR", "remote_dir" } };
+	json_t *b = json_pack("{s:s}", "type", "ssh");
+	int r;
+
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		const char *v = getenv(strs[i].env);
+
+		if (v && *v)
+			json_object_set_new(b, strs[i].key, json_string(v));
+	}
+	if (!json_object_get(b, "host")) {
+		json_decref(b);
+		snprintf(err, errlen,
+			 "environment: SANDBOX_BACKEND=ssh needs SSH_HOST");
+		return -EINVAL;
+	}
+	r = env_number("SSH_PORT", "port", b, err, errlen);
+	if (r == 0)
+		r = env_number("SSH_TIMEOUT", "connect_timeout", b, err,
+			       errlen);
+	if (r < 0) {
+		json_decref(b);
+		return r;
+	}
+	*backends = json_pack("{s:o}", "ssh", b);
+	return *backends ? 0 : -ENOMEM;
+}
+
 int exec_config_from_env(const char *cwd, struct exec_config **ret, char *err,
 			 size_t errlen)
 {
 	const char *v = getenv("SANDBOX_BACKEND"), *backend = NULL;
 	char ws[32];
-	json_t *root, *agent;
+	json_t *root, *agent, *backends = NULL;
 	char *text;
 	int r;
 
@@ -85,7 +146,7 @@ int exec_config_from_env(const char *cwd, struct exec_config **ret, char *err,
 				err, errlen,
 				"environment: SANDBOX_BACKEND=%s: that backend "
 				"is not in this version of tether yet (sandbox, "
-				"docker and none are)",
+				"docker, ssh and none are)",
 				v);
 			return -ENOTSUP;
 		}
@@ -112,7 +173,18 @@ int exec_config_from_env(const char *cwd, struct exec_config **ret, char *err,
 	} else if (agent) {
 		json_object_set_new(agent, "backend", json_string(backend));
 	}
+	if (agent && strcmp(backend, "ssh") == 0) {
+		r = ssh_env(&backends, err, errlen);
+		if (r < 0 && r != -ENOMEM) {
+			json_decref(agent);
+			return r;
+		}
+	}
 	root = agent ? json_pack("{s:{s:[o]}}", "agents", "list", agent) : NULL;
+	if (root && backends)
+		json_object_set_new(root, "backends", backends);
+	else
+		json_decref(backends);
 	text = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
 	if (!text) {

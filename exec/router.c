@@ -63,7 +63,7 @@ int exec_router_resolve(const struct exec_config *c, const char *agent,
 {
 	const struct exec_agent_conf *route;
 	const struct exec_agent_conf *a = known(c, agent, &route, err, errlen);
-	const struct exec_backend_conf *b;
+	const struct exec_backend_conf *b = NULL;
 	const char *type, *name, *url = NULL;
 	struct exec_backend *be;
 	int r;
@@ -82,6 +82,11 @@ int exec_router_resolve(const struct exec_config *c, const char *agent,
 		type = name = route->backend;
 	}
 	r = exec_backend_new(type, name, url, &be);
+	if (r >= 0 && be->ops == &exec_backend_ssh_ops && b) {
+		r = exec_backend_set_ssh(be, &b->ssh);
+		if (r < 0)
+			exec_backend_free(be);
+	}
 	if (r >= 0 && be->ops == &exec_backend_docker_ops) {
 		struct exec_docker_conf d;
 
@@ -134,7 +139,8 @@ int exec_router_workspace(const struct exec_config *c, const char *agent,
 	b = route->node ? NULL : find_backend(c, route->backend);
 	if (route->node)
 		*url = find_node_url(c, route->node);
-	else if (b && strcmp(b->type, "node") == 0)
+	else if (b &&
+		 (strcmp(b->type, "node") == 0 || strcmp(b->type, "ssh") == 0))
 		*url = b->url;
 	else if (exec_backend_lookup(b ? b->type : route->backend) &&
 		 (exec_backend_lookup(b ? b->type : route->backend)->caps &

@@ -370,6 +370,54 @@ static void test_route_gateway_sandbox(void **state)
 	expect_error("{'backends': {'d': {'type': 'docker', 'image': 'x',"
 		     " 'scope': 'forever'}}}",
 		     "backends.d.scope", "one of session, command", NULL);
+	/* ssh backends */
+	expect_error("{'backends': {'s': {'type': 'ssh'}}}", "backends.s",
+		     "needs 'host'", NULL);
+	expect_error("{'backends': {'s': {'type': 'ssh', 'host': 'h',"
+		     " 'port': 70000}}}",
+		     "backends.s.port", "1 to 65535", NULL);
+	expect_error("{'backends': {'s': {'type': 'ssh', 'host': 'h',"
+		     " 'strict_host_key': 'no'}}}",
+		     "backends.s.strict_host_key", "yes or accept-new", NULL);
+	expect_error("{'backends': {'s': {'type': 'ssh', 'host': 'h',"
+		     " 'key': 'id_ed25519'}}}",
+		     "backends.s.key", "an absolute path", NULL);
+	expect_error("{'backends': {'s': {'type': 'ssh', 'host': 'h',"
+		     " 'url': 'tcp://h:1'}}}",
+		     "backends.s.url", "not allowed for type 'ssh'", NULL);
+	expect_error("{'backends': {'n': {'type': 'node', 'url': 'tcp://h:1',"
+		     " 'port': 22}}}",
+		     "backends.n.port", "only 'ssh'", NULL);
+	expect_error("{'agents': {'list': [{'id': 'a', 'backend': 'ssh'}]}}",
+		     "agents.list[0].backend", "define a backend", NULL);
+	{
+		struct exec_config *c2;
+		const char *url, *ws, *domain;
+
+		setenv("TETHER_SANDBOX_HOME", "/run/t", 1);
+		c2 = parse_ok(
+			"{'backends': {'s': {'type': 'ssh', 'host': 'h',"
+			" 'port': 2222, 'user': 'u',"
+			" 'strict_host_key': 'accept-new',"
+			" 'connect_timeout': 3}},"
+			" 'agents': {'list': [{'id': 'a', 'backend': 's'}]}}");
+		assert_int_equal(exec_router_resolve(c2, "a", &b, NULL, err,
+						     sizeof(err)),
+				 0);
+		assert_ptr_equal(b->ops, &exec_backend_ssh_ops);
+		assert_string_equal(b->ssh->host, "h");
+		assert_int_equal(b->ssh->port, 2222);
+		assert_true(b->ssh->accept_new);
+		assert_int_equal(b->ssh->timeout_s, 3);
+		assert_int_equal(exec_router_workspace(c2, "a", &url, &ws,
+						       &domain, err,
+						       sizeof(err)),
+				 0);
+		assert_string_equal(url, b->url);
+		exec_backend_free(b);
+		exec_config_free(c2);
+		unsetenv("TETHER_SANDBOX_HOME");
+	}
 }
 
 static void test_unknown_agent(void **state)
@@ -957,10 +1005,42 @@ static void test_env_form(void **state)
 	exec_config_free(d);
 	unsetenv("TETHER_SANDBOX_HOME");
 
-	setenv("SANDBOX_BACKEND", "ssh", 1);
+	setenv("SANDBOX_BACKEND", "vm", 1);
 	assert_int_equal(exec_config_from_env("/srv/a", &c, err, sizeof(err)),
 			 -ENOTSUP);
-	assert_non_null(strstr(err, "environment: SANDBOX_BACKEND=ssh"));
+	assert_non_null(strstr(err, "environment: SANDBOX_BACKEND=vm"));
+	setenv("SANDBOX_BACKEND", "ssh", 1);
+	assert_int_equal(exec_config_from_env("/srv/a", &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "needs SSH_HOST"));
+	setenv("SSH_HOST", "build.example", 1);
+	setenv("SSH_PORT", "2222", 1);
+	setenv("SSH_USER", "ci", 1);
+	setenv("SSH_KEY_PATH", "/keys/ci", 1);
+	setenv("SSH_TIMEOUT", "5", 1);
+	setenv("TETHER_SANDBOX_HOME", "/run/t", 1);
+	assert_int_equal(exec_config_from_env("/srv/a", &c, err, sizeof(err)),
+			 0);
+	assert_string_equal(c->backends[0].type, "ssh");
+	assert_string_equal(c->backends[0].ssh.host, "build.example");
+	assert_int_equal(c->backends[0].ssh.port, 2222);
+	assert_string_equal(c->backends[0].ssh.user, "ci");
+	assert_string_equal(c->backends[0].ssh.key, "/keys/ci");
+	assert_int_equal(c->backends[0].ssh.timeout_s, 5);
+	assert_false(c->backends[0].ssh.accept_new);
+	assert_int_equal(strncmp(c->backends[0].url, "ipc:///run/t/ssh/", 17),
+			 0);
+	exec_config_free(c);
+	setenv("SSH_PORT", "ssh", 1);
+	assert_int_equal(exec_config_from_env("/srv/a", &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "SSH_PORT=ssh"));
+	unsetenv("SSH_HOST");
+	unsetenv("SSH_PORT");
+	unsetenv("SSH_USER");
+	unsetenv("SSH_KEY_PATH");
+	unsetenv("SSH_TIMEOUT");
+	unsetenv("TETHER_SANDBOX_HOME");
 	setenv("SANDBOX_BACKEND", "docker", 1);
 	assert_int_equal(exec_config_from_env("/srv/a", &c, err, sizeof(err)),
 			 -EINVAL);
