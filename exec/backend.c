@@ -22,6 +22,7 @@ static const struct {
 	{ "sandbox", &exec_backend_sandbox_ops },
 	{ "docker", &exec_backend_docker_ops },
 	{ "ssh", &exec_backend_ssh_ops },
+	{ "plugin", &exec_backend_plugin_ops },
 };
 
 const struct exec_backend_ops *exec_backend_lookup(const char *type)
@@ -171,12 +172,27 @@ int exec_backend_set_ssh(struct exec_backend *b,
 	return 0;
 }
 
+int exec_backend_set_plugin(struct exec_backend *b, const char *path,
+			    const char *options)
+{
+	free(b->plugin_path);
+	free(b->plugin_options);
+	b->plugin_path = NULL;
+	b->plugin_options = NULL;
+	if (dup_opt(path, &b->plugin_path) < 0 ||
+	    dup_opt(options, &b->plugin_options) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 void exec_backend_free(struct exec_backend *b)
 {
 	if (!b)
 		return;
 	if (b->prepared)
 		b->ops->release(b);
+	free(b->plugin_path);
+	free(b->plugin_options);
 	exec_ssh_conf_clear(b->ssh);
 	free(b->ssh);
 	exec_docker_conf_clear(b->docker);

@@ -113,6 +113,8 @@ struct exec_backend {
 	char *agent;
 	struct exec_docker_conf *docker;
 	struct exec_ssh_conf *ssh; /* ssh: its settings; else NULL */
+	/* plugin: the shared object, and its "options" as JSON text */
+	char *plugin_path, *plugin_options;
 };
 
 /* The built-in ops tables. */
@@ -121,6 +123,7 @@ extern const struct exec_backend_ops exec_backend_node_ops;
 extern const struct exec_backend_ops exec_backend_sandbox_ops;
 extern const struct exec_backend_ops exec_backend_docker_ops;
 extern const struct exec_backend_ops exec_backend_ssh_ops;
+extern const struct exec_backend_ops exec_backend_plugin_ops;
 
 /* Look up a type name, with aliases ("off" and "none" are "host").
  * Returns the table or NULL. */
@@ -143,6 +146,11 @@ int exec_backend_set_ssh(struct exec_backend *b,
 
 /* Frees the strings of c. */
 void exec_ssh_conf_clear(struct exec_ssh_conf *c);
+
+/* Give a plugin backend its shared object and options (copied; options
+ * may be NULL). 0, -ENOMEM. */
+int exec_backend_set_plugin(struct exec_backend *b, const char *path,
+			    const char *options);
 
 /* The url an ssh backend's commands reach its remote node at: the local
  * socket of its proxy (tether-ssh), ipc://HOME/ssh/HASH.sock, HOME the

@@ -656,6 +656,8 @@ void exec_config_free(struct exec_config *c)
 		free(c->backends[i].url);
 		exec_docker_conf_clear(&c->backends[i].docker);
 		exec_ssh_conf_clear(&c->backends[i].ssh);
+		free(c->backends[i].plugin_path);
+		free(c->backends[i].plugin_options);
 	}
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		free(c->nodes[i].name);

@@ -29,6 +29,8 @@ struct exec_backend_conf {
 	struct exec_sbx_conf sbx;
 	struct exec_docker_conf docker; /* docker: image, host, scope, ... */
 	struct exec_ssh_conf ssh;	/* ssh: host, port, user, key, ... */
+	char *plugin_path;		/* plugin: "path" */
+	char *plugin_options;		/* plugin: "options", as JSON text */
 };
 
 struct exec_node_conf {

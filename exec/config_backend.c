@@ -18,7 +18,8 @@ struct backend_raw {
 	json_t *type, *url, *node, *writeback, *limits, *network, *mount;
 	json_t *image, *host, *scope, *idle, *max_age; /* docker */
 	json_t *port, *user, *key, *known_hosts, *strict, *connect_timeout,
-		*remote_dir; /* ssh (and host) */
+		*remote_dir;	/* ssh (and host) */
+	json_t *path, *options; /* plugin */
 };
 struct node_raw {
 	json_t *url;
@@ -43,6 +44,8 @@ static const struct field backend_fields[] = {
 	{ "strict_host_key", K_STRING, SLOT(backend_raw, strict) },
 	{ "connect_timeout", K_NUMBER, SLOT(backend_raw, connect_timeout) },
 	{ "remote_dir", K_STRING, SLOT(backend_raw, remote_dir) },
+	{ "path", K_STRING, SLOT(backend_raw, path) },
+	{ "options", K_OBJECT, SLOT(backend_raw, options) },
 	{ 0 },
 };
 
@@ -316,6 +319,23 @@ int cfg_parse_backend(struct ctx *x, const char *name, json_t *v, void *out)
 				"not allowed for type '%s' (only 'docker')",
 				type);
 	}
+	if (ops == &exec_backend_plugin_ops) {
+		if (!raw.path)
+			return cfg_fail(x, NULL, "type 'plugin' needs 'path'");
+		r = cfg_parse_file(x, "path", raw.path, &b->plugin_path);
+		if (r >= 0 && raw.options) {
+			b->plugin_options =
+				json_dumps(raw.options, JSON_COMPACT);
+			if (!b->plugin_options)
+				r = cfg_fail_oom(x);
+		}
+		if (r < 0)
+			return r;
+	} else if (raw.path || raw.options) {
+		return cfg_fail(x, raw.path ? "path" : "options",
+				"not allowed for type '%s' (only 'plugin')",
+				type);
+	}
 	r = cfg_parse_sbx(x, raw.limits, raw.network, raw.mount, &b->sbx);
 	if (r < 0)
 		return r;
@@ -345,6 +365,11 @@ int cfg_check_backend_name(struct ctx *x, const char *name)
 	ops = exec_backend_lookup(name);
 	if (!ops)
 		return cfg_fail(x, "backend", "unknown backend '%s'", name);
+	if (ops == &exec_backend_plugin_ops)
+		return cfg_fail(x, "backend",
+				"type 'plugin' needs its shared object: "
+				"define a backend of that type under "
+				"'backends', with its 'path'");
 	if ((ops->caps & EXEC_CAP_REMOTE) && !(ops->caps & EXEC_CAP_LOCAL))
 		return cfg_fail(x, "backend",
 				"type '%s' needs a url: define a "

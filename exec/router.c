@@ -82,6 +82,12 @@ int exec_router_resolve(const struct exec_config *c, const char *agent,
 		type = name = route->backend;
 	}
 	r = exec_backend_new(type, name, url, &be);
+	if (r >= 0 && be->ops == &exec_backend_plugin_ops && b) {
+		r = exec_backend_set_plugin(be, b->plugin_path,
+					    b->plugin_options);
+		if (r < 0)
+			exec_backend_free(be);
+	}
 	if (r >= 0 && be->ops == &exec_backend_ssh_ops && b) {
 		r = exec_backend_set_ssh(be, &b->ssh);
 		if (r < 0)

@@ -370,6 +370,30 @@ static void test_route_gateway_sandbox(void **state)
 	expect_error("{'backends': {'d': {'type': 'docker', 'image': 'x',"
 		     " 'scope': 'forever'}}}",
 		     "backends.d.scope", "one of session, command", NULL);
+	/* custom backends */
+	expect_error("{'backends': {'p': {'type': 'plugin'}}}", "backends.p",
+		     "needs 'path'", NULL);
+	expect_error("{'backends': {'p': {'type': 'plugin', 'path': 'x.so'}}}",
+		     "backends.p.path", "an absolute path", NULL);
+	expect_error("{'backends': {'h': {'type': 'host', 'options': {}}}}",
+		     "backends.h.options", "only 'plugin'", NULL);
+	expect_error("{'agents': {'list': [{'id': 'a', 'backend': 'plugin'}]}}",
+		     "agents.list[0].backend", "its 'path'", NULL);
+	{
+		struct exec_config *c3 = parse_ok(
+			"{'backends': {'p': {'type': 'plugin', 'path': '/x.so',"
+			" 'options': {'k': [1, 'v']}}},"
+			" 'agents': {'list': [{'id': 'a', 'backend': 'p'}]}}");
+
+		assert_int_equal(exec_router_resolve(c3, "a", &b, NULL, err,
+						     sizeof(err)),
+				 0);
+		assert_ptr_equal(b->ops, &exec_backend_plugin_ops);
+		assert_string_equal(b->plugin_path, "/x.so");
+		assert_string_equal(b->plugin_options, "{\"k\":[1,\"v\"]}");
+		exec_backend_free(b);
+		exec_config_free(c3);
+	}
 	/* ssh backends */
 	expect_error("{'backends': {'s': {'type': 'ssh'}}}", "backends.s",
 		     "needs 'host'", NULL);

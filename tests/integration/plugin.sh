@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: MIT
+# A custom backend: a shared object (tests/tools/plugin_run.c) that tether
+# loads with dlopen for a backend of type "plugin", set up from the
+# backend's "options". Commands of its agent go through it (exit code,
+# streams, environment, timeout); a missing file, a shared object without
+# the entry point and a plugin refusing its options are each one line.
+# A static tether refuses plugins in one line too.
+# Usage: plugin.sh
+. "$(dirname "$0")/lib.sh"
+
+: "${PLUGIN_RUN:?PLUGIN_RUN must name the test plugin}"
+nozlib=$(ls /lib/x86_64-linux-gnu/libz.so.1 /usr/lib/x86_64-linux-gnu/libz.so.1 2>/dev/null | head -n 1)
+cat >"$T/tether.json" <<EOF
+{
+  "backends": {
+    "mine": { "type": "plugin", "path": "$PLUGIN_RUN", "options": { "tag": "from-options" } },
+    "gone": { "type": "plugin", "path": "$T/nothing.so" },
+    "notone": { "type": "plugin", "path": "$nozlib" },
+    "picky": { "type": "plugin", "path": "$PLUGIN_RUN", "options": { "fail": "no licence" } }
+  },
+  "agents": {
+    "list": [
+      { "id": "a", "backend": "mine" },
+      { "id": "b", "backend": "gone" },
+      { "id": "c", "backend": "notone" },
+      { "id": "d", "backend": "picky" }
+    ]
+  }
+}
+EOF
+ax() { tx exec --config "$T/tether.json" "$@"; }
+
+if ax --agent a -n -- true 2>"$T/e.err"; then
+	:
+elif grep -q "linked statically and cannot load" "$T/e.err"; then
+	log "a static tether refuses plugins in one line: skipped the rest"
+	exit 77
+else
+	fail "exec through the plugin: $(show "$T/e.err")"
+fi
+out=$(ax --agent a -n --env X=1 -- sh -c 'echo "$TETHER_PLUGIN_TAG $X"; echo err >&2; exit 4' 2>"$T/e.err")
+assert_eq 4 $? "exit code through the plugin"
+assert_eq "from-options 1" "$out" "the plugin's options and the command's environment"
+grep -q '^err$' "$T/e.err" || fail "stderr through the plugin: $(show "$T/e.err")"
+out=$(printf 'in\n' | ax --agent a -- cat 2>"$T/e.err")
+assert_eq in "$out" "stdin through the plugin"
+ax --agent a -n --timeout 1 -- sleep 30 2>"$T/e.err"
+assert_eq 124 $? "exit on timeout through the plugin"
+log "commands through the plugin: exit, streams, environment, timeout: ok"
+
+ax --agent b -n -- true 2>"$T/e.err"
+assert_eq 255 $? "exit for a missing plugin"
+grep -q "^tether: backend gone: $T/nothing.so: cannot open shared object file" "$T/e.err" ||
+	fail "no line about the missing plugin: $(show "$T/e.err")"
+if [ -n "$nozlib" ]; then
+	ax --agent c -n -- true 2>"$T/e.err"
+	assert_eq 255 $? "exit for a shared object that is no plugin"
+	grep -q "^tether: backend notone: $nozlib: no tether_backend_plugin() in it" "$T/e.err" ||
+		fail "no line about the missing entry point: $(show "$T/e.err")"
+fi
+ax --agent d -n -- true 2>"$T/e.err"
+assert_eq 255 $? "exit when the plugin refuses its options"
+grep -q "^tether: backend picky: run (test plugin): refused: no licence" "$T/e.err" ||
+	fail "no line from the plugin's refusal: $(show "$T/e.err")"
+log "a missing plugin, no entry point, a refusal: one line each: ok"
