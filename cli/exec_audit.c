@@ -120,6 +120,7 @@ int cli_audit_end(const struct cli_audit *a, const struct exec_result *res,
 {
 	const struct exec_status *st = &res->status;
 	json_t *limits;
+	bool rec_bytes;
 
 	if (run_error < 0)
 		return append(
@@ -129,6 +130,7 @@ int cli_audit_end(const struct cli_audit *a, const struct exec_result *res,
 				     "backend", a->backend, "exit", exit_code,
 				     "error", strerror(-run_error)));
 	limits = json_array();
+	rec_bytes = res->counted;
 	if (limits && (res->limits & TP_LIMIT_MEMORY))
 		json_array_append_new(limits, json_string("memory"));
 	if (limits && (res->limits & TP_LIMIT_PIDS))
@@ -136,12 +138,18 @@ int cli_audit_end(const struct cli_audit *a, const struct exec_result *res,
 	return append(
 		a,
 		json_pack("{s:s, s:s, s:o, s:o, s:s, s:i, s:i, s:b, "
-			  "s:I, s:I, s:I, s:I, s:o}",
+			  "s:I, s:I, s:I, s:I, s:o, s:o, s:o}",
 			  "event", "end", "id", a->id, "time", now_utc(),
 			  "agent", str_or_null(a->agent), "backend", a->backend,
 			  "exit", exit_code, "signal", st->signal, "timed_out",
 			  res->timed_out, "wall_us", (json_int_t)st->wall_us,
 			  "user_us", (json_int_t)st->user_us, "sys_us",
 			  (json_int_t)st->sys_us, "max_rss_kb",
-			  (json_int_t)st->maxrss_kb, "limits_hit", limits));
+			  (json_int_t)st->maxrss_kb, "limits_hit", limits,
+			  "out_bytes",
+			  rec_bytes ? json_integer((json_int_t)res->out_bytes)
+				    : json_null(),
+			  "err_bytes",
+			  rec_bytes ? json_integer((json_int_t)res->err_bytes)
+				    : json_null()));
 }

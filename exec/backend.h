@@ -49,6 +49,11 @@ struct exec_result {
 	bool timed_out; /* the timeout killed it (status.signal is the kill) */
 	uint8_t limits; /* TP_LIMIT_*: the sandbox limits it ran into */
 	uint64_t id;	/* detach: the command id on the backend */
+	/* Output the command wrote, as it reached the caller; counted by
+	 * backends that carry it (not host's and plugins', whose commands
+	 * write to the caller's descriptors themselves). */
+	bool counted;
+	uint64_t out_bytes, err_bytes;
 };
 
 /* How long a docker backend's container lives. */

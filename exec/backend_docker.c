@@ -223,6 +223,7 @@ static int container(struct exec_backend *b, const struct exec_spec *spec,
 struct run {
 	struct exec_backend *b;
 	const struct exec_io *io;
+	struct exec_result *res; /* its byte counts */
 	struct dk_demux dm;
 	char id[128]; /* the exec's */
 	pid_t pid;    /* its process (group) on this host, once known */
@@ -232,6 +233,10 @@ static int to_caller(void *opaque, int stream, const uint8_t *p, size_t n)
 {
 	struct run *x = opaque;
 
+	if (stream == 2)
+		x->res->err_bytes += n;
+	else
+		x->res->out_bytes += n;
 	/* A closed stdout of ours must not end the command early. */
 	(void)util_write_all(stream == 2 ? x->io->err_fd : x->io->out_fd, p, n);
 	return 0;
@@ -307,9 +312,10 @@ static bool from_stream(struct run *x, int fd, bool tty)
 		return true;
 	if (n <= 0)
 		return false;
-	if (tty)
+	if (tty) {
+		x->res->out_bytes += (uint64_t)n;
 		(void)util_write_all(x->io->out_fd, buf, (size_t)n);
-	else if (dk_demux_feed(&x->dm, buf, (size_t)n, to_caller, x) < 0)
+	} else if (dk_demux_feed(&x->dm, buf, (size_t)n, to_caller, x) < 0)
 		return false;
 	return true;
 }
@@ -422,7 +428,7 @@ static int docker_run(struct exec_backend *b, const struct exec_spec *spec,
 		      const struct exec_io *io, struct exec_result *res)
 {
 	struct docker *d = b->priv;
-	struct run x = { .b = b, .io = io };
+	struct run x = { .b = b, .io = io, .res = res };
 	struct dk_stream s = { .fd = -1 };
 	struct exec_sandbox_req plain = { .mode = EXEC_WS_COW };
 	struct exec_spec sp = *spec;
@@ -439,6 +445,7 @@ static int docker_run(struct exec_backend *b, const struct exec_spec *spec,
 	if (!sp.sandbox)
 		sp.sandbox = &plain;
 	memset(res, 0, sizeof(*res));
+	res->counted = true;
 	r = container(b, &sp, name, sizeof(name), &lock);
 	if (r == 0 && (sp.sandbox->lim.memory || sp.sandbox->lim.pids))
 		cpid = counters(d, name, &before);
@@ -448,9 +455,10 @@ static int docker_run(struct exec_backend *b, const struct exec_spec *spec,
 		goto out;
 	if (spec->tty)
 		resize(&x);
-	if (s.npending && spec->tty)
+	if (s.npending && spec->tty) {
+		res->out_bytes += s.npending;
 		(void)util_write_all(io->out_fd, s.pending, s.npending);
-	else if (s.npending)
+	} else if (s.npending)
 		(void)dk_demux_feed(&x.dm, s.pending, s.npending, to_caller,
 				    &x);
 	if (spec->timeout_ms)

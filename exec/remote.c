@@ -208,6 +208,9 @@ static int deliver(const struct exec_io *io, const struct tp_exec_output *o,
 
 	if (e == 0)
 		e = util_write_all(io->err_fd, o->err.ptr, o->err.len);
+	res->counted = true;
+	res->out_bytes += o->out.len;
+	res->err_bytes += o->err.len;
 	if (e < 0 || o->state != TP_STATE_EXITED)
 		return e;
 	res->status = (struct exec_status){

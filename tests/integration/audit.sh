@@ -36,7 +36,10 @@ assert_eq 8 "$(wc -l <"$T/all.json")" "records of four commands"
 grep -q '"event":"start".*"agent":"a","backend":"host".*"argv":\["sh","-c","exit 3"\].*"env":\["TOKEN"\]' "$T/all.json" ||
 	fail "no start record of agent a with its argv and env names: $(show "$T/all.json")"
 grep -q hunter2 "$T/all.json" && fail "an environment value is in the audit log"
-grep -q '"event":"end".*"agent":"a".*"exit":3' "$T/all.json" || fail "no end record with exit 3"
+grep -q '"event":"end".*"agent":"a".*"exit":3.*"out_bytes":null,"err_bytes":null' "$T/all.json" ||
+	fail "no end record with exit 3 (and no byte counts on the host)"
+grep -q '"event":"end".*"agent":null.*"out_bytes":6,"err_bytes":0' "$T/all.json" ||
+	fail "no byte counts of 'echo plain' through the node: $(show "$T/all.json")"
 grep -q '"event":"end".*"agent":"b".*"exit":124,"signal":[0-9]*,"timed_out":true' "$T/all.json" ||
 	fail "no end record of the timeout"
 tx audit --agent b >"$T/b.txt" || fail "tether audit --agent b"
