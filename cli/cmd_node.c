@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "node_pair.h"
 #include "clock.h"
 #include "link.h"
 #include "log.h"
@@ -32,7 +33,11 @@
 static const char usage[] =
 	"usage: tether node --listen URL [--root DIR] [--view [--fetch-timeout S]]\n"
 	"                   [--idle-exit S] [--insecure-remote]\n"
-	"  --listen URL       tcp://127.0.0.1:PORT (port 0 picks one) or ipc:///PATH\n"
+	"       tether node pair [--root DIR] [--ttl S]\n"
+	"  --listen URL       tcp://127.0.0.1:PORT (port 0 picks one), ipc:///PATH,\n"
+	"                     or tls+tcp://HOST:PORT: paired clients only (the\n"
+	"                     node's authority in DIR/.tls; tether node pair prints\n"
+	"                     a one-time token for tether pair on a client)\n"
 	"  --root DIR         default and base directory for commands' cwd (default: .);\n"
 	"                     synced workspaces live in DIR/workspaces, state in DIR/.tether\n"
 	"  --fetch-timeout S  a read in a view waits this long for a chunk a lazy\n"
@@ -53,6 +58,7 @@ struct node {
 	struct exec_service *exec;
 	struct sd_sink *sink;
 	_Atomic int64_t last_ms; /* the last request but a PING */
+	struct node_tls *tls;	 /* tls+tcp: its authority; else NULL */
 #ifdef TETHER_HAVE_FUSE
 	struct fs_views *views;
 #endif
@@ -98,6 +104,19 @@ static void node_handle(struct tp_req *req, const struct tp_msg *msg,
 	if (msg->type != TP_PING)
 		atomic_store_explicit(&n->last_ms, util_now_ms(),
 				      memory_order_relaxed);
+	if (msg->type == TP_PAIR) {
+		node_pair_handle(req, msg, n->tls);
+		return;
+	}
+	/* On tls+tcp only paired clients, whose certificates the node's
+	 * authority issued, get more than a PING and pairing. */
+	if (n->tls && msg->type != TP_PING && !tp_req_verified(req)) {
+		tp_req_reply_error(req, EACCES,
+				   "this client is not paired with the node: "
+				   "run tether node pair there, then tether "
+				   "pair --node URL --token TOKEN here");
+		return;
+	}
 	if (fs_serve_owns(msg->type))
 #ifdef TETHER_HAVE_FUSE
 		fs_serve_handle(req, msg, n->views);
@@ -118,20 +137,15 @@ static void node_pipe_gone(uint32_t pipe_id, void *opaque)
 	exec_service_pipe_gone(pipe_id, n->exec);
 }
 
-/* The node runs whatever a client sends, unauthenticated until pairing
- * (tls+tcp with pinned keys) arrives: refuse what would expose that. */
+/* The node runs whatever a client sends: on tcp:// it authenticates no
+ * one (tls+tcp:// is for other hosts: paired clients only), so refuse
+ * what would expose that. */
 static int check_listen_url(const char *url, bool insecure_remote)
 {
-	if (strncmp(url, "tls+tcp://", 10) == 0) {
-		log_error(
-			"node %s: tls+tcp needs keys from pairing, which this version does not have yet; use ipc:// or tcp://127.0.0.1",
-			url);
-		return -ENOTSUP;
-	}
 	if (strncmp(url, "tcp://", 6) == 0 && !tp_url_loopback(url) &&
 	    !insecure_remote) {
 		log_error(
-			"node %s: not a loopback address, and a node does not authenticate clients yet; pass --insecure-remote to allow it",
+			"node %s: not a loopback address, and a node on tcp:// authenticates no one; listen on tls+tcp:// (paired clients only), or pass --insecure-remote",
 			url);
 		return -EPERM;
 	}
@@ -172,6 +186,8 @@ int cli_node(int argc, char **argv)
 	struct signalfd_siginfo si;
 	int c, r, sfd;
 
+	if (argc > 1 && strcmp(argv[1], "pair") == 0)
+		return cli_node_pair(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "+l:r:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': url = optarg; break;
@@ -238,7 +254,17 @@ int cli_node(int argc, char **argv)
 		if (r < 0)
 			goto out;
 	}
-	r = tp_server_new(url, node_handle, node_pipe_gone, &node, &srv);
+	if (strncmp(url, "tls+tcp://", 10) == 0) {
+		char err[512];
+
+		r = node_tls_open(rootbuf, &node.tls, err, sizeof(err));
+		if (r < 0) {
+			log_error("node %s: %s", url, err);
+			goto out;
+		}
+	}
+	r = tp_server_new_tls(url, node.tls ? node_tls_config(node.tls) : NULL,
+			      node_handle, node_pipe_gone, &node, &srv);
 	if (r < 0) {
 		log_error_errno(r, "node cannot listen on %s", url);
 		goto out;
@@ -274,6 +300,7 @@ out:
 	/* The sink's workers use request frames the server owns. */
 	sd_sink_stop(node.sink);
 	tp_server_free(srv);
+	node_tls_free(node.tls);
 	exec_service_free(node.exec);
 #ifdef TETHER_HAVE_FUSE
 	fs_views_free(node.views);

@@ -49,7 +49,13 @@ int exec_remote_open(const char *url, struct exec_remote **ret)
 	if (e < 0) {
 		log_error("sandbox connection failed: %s: %s", url,
 			  e == -ECONNREFUSED ? "connection refused"
-					     : strerror(-e));
+			  : e == -EKEYREJECTED
+				  ? "the TLS handshake failed: the node's key "
+				    "is not the one this client paired with "
+				    "(another node there, or it was set up "
+				    "again: pair again), or this client's is "
+				    "not its"
+				  : strerror(-e));
 		exec_remote_close(r);
 		return e;
 	}

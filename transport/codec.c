@@ -48,6 +48,8 @@ static const char *const type_names[TP_TYPE_MAX_] = {
 	[TP_SYNC_FILL] = "SYNC_FILL",
 	[TP_SYNC_ASK] = "SYNC_ASK",
 	[TP_SYNC_DEFINE] = "SYNC_DEFINE",
+	[TP_PAIR] = "PAIR",
+	[TP_PAIRED] = "PAIRED",
 };
 
 /* Signals the node may deliver: Linux numbers 1..SIGRTMAX (64). */
@@ -580,6 +582,8 @@ static int decode_body(struct rd *r, struct tp_msg *m)
 	case TP_WS_RESET:
 	case TP_WS_READ:
 	case TP_WS_DATA: k = tpc_decode_ws(r, m); break;
+	case TP_PAIR:
+	case TP_PAIRED: k = tpc_decode_pair(r, m); break;
 	default: k = tpc_decode_sync(r, m); break;
 	}
 	return k;
@@ -919,6 +923,8 @@ static void put_body(struct wr *w, const struct tp_msg *m)
 	case TP_WS_RESET:
 	case TP_WS_READ:
 	case TP_WS_DATA: tpc_put_ws(w, m); break;
+	case TP_PAIR:
+	case TP_PAIRED: tpc_put_pair(w, m); break;
 	default: tpc_put_sync(w, m); break;
 	}
 }

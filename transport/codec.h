@@ -75,7 +75,9 @@ enum tp_type {
 	TP_SYNC_FILL = 32,     /* req: chunks for a workspace -> OK(new) */
 	TP_SYNC_ASK = 33,      /* reply to SERVE: define this pending file */
 	TP_SYNC_DEFINE = 34,   /* req: a pending file's chunks -> SYNC_WANT */
-	TP_TYPE_MAX_ = 35,
+	TP_PAIR = 35,	       /* req: pair this client (tls+tcp) -> PAIRED */
+	TP_PAIRED = 36,	       /* reply to PAIR: the node's authority, a cert */
+	TP_TYPE_MAX_ = 37,
 };
 
 /* A view into a decoded frame: not NUL-terminated, valid while the frame's
@@ -477,6 +479,24 @@ struct tp_ws_data {
 	struct tp_bytes data;
 };
 
+/* Pairing a client with a node over tls+tcp (docs/protocol.md,
+ * "Pairing"). The one-time token is ID.SECRET; SECRET never crosses. */
+#define TP_PAIR_ID_MAX	64u   /* a token's id: a name (tp_name_ok) */
+#define TP_PAIR_DER_MAX 4096u /* a public key's or certificate's DER */
+#define TP_PAIR_MAC	32u   /* HMAC-SHA256 */
+
+struct tp_pair {
+	struct tp_bytes token; /* the token's id */
+	struct tp_bytes key;   /* the client's public key, DER */
+	struct tp_bytes mac;   /* HMAC(SECRET, key), TP_PAIR_MAC bytes */
+};
+
+struct tp_paired {
+	struct tp_bytes ca;   /* the node's authority's certificate, DER */
+	struct tp_bytes cert; /* the client's certificate, DER */
+	struct tp_bytes mac;  /* HMAC(SECRET, ca then cert) */
+};
+
 struct tp_error {
 	int32_t code; /* positive errno */
 	struct tp_bytes message;
@@ -517,6 +537,8 @@ struct tp_msg {
 		struct tp_ws_reset reset;
 		struct tp_ws_read wsread;
 		struct tp_ws_data wsdata;
+		struct tp_pair pair;
+		struct tp_paired paired;
 	};
 	/* Encode-only: the C-string forms of start.argv / start.env. */
 	struct tp_cstrv argv_c, env_c;

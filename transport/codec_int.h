@@ -100,4 +100,8 @@ void tpc_put_sync(struct wr *w, const struct tp_msg *m);
 int tpc_decode_ws(struct rd *r, struct tp_msg *m);
 void tpc_put_ws(struct wr *w, const struct tp_msg *m);
 
+/* Bodies of PAIR and PAIRED (codec_pair.c). */
+int tpc_decode_pair(struct rd *r, struct tp_msg *m);
+void tpc_put_pair(struct wr *w, const struct tp_msg *m);
+
 #endif

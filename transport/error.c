@@ -38,8 +38,8 @@ int tp_errno_from_nng(int rv)
 	case NNG_EEXIST: return -EEXIST;
 	case NNG_EREADONLY: return -EROFS;
 	case NNG_EWRITEONLY: return -EBADF;
-	case NNG_ECRYPTO: return -EBADMSG;
-	case NNG_EPEERAUTH: return -EACCES;
+	case NNG_ECRYPTO: return -EKEYREJECTED; /* a TLS handshake failed */
+	case NNG_EPEERAUTH: return -EKEYREJECTED;
 	case NNG_ENOARG: return -EINVAL;
 	case NNG_EAMBIGUOUS: return -EINVAL;
 	case NNG_EBADTYPE: return -EINVAL;

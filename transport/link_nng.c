@@ -13,11 +13,13 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "error.h"
 #include "link_impl.h"
 #include "log.h"
 #include "nngmsg.h"
+#include "tlsclient.h"
 
 struct nng_chan {
 	struct tp_chan base;
@@ -74,6 +76,23 @@ int tp_nnglink_open(const char *url, struct tp_link **ret)
 	rv = nng_dialer_create(&d, l->sock, url);
 	if (rv)
 		goto fail_close;
+	if (strncmp(url, "tls+tcp://", 10) == 0) {
+		void *cfg;
+		bool paired;
+		int r = tp_tls_client_config(url, &cfg, &paired);
+
+		if (r < 0) {
+			nng_close(l->sock);
+			pthread_cond_destroy(&l->closed_cv);
+			tp_link_fini(&l->base);
+			free(l);
+			return r;
+		}
+		rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
+		nng_tls_config_free(cfg); /* the dialer holds it */
+		if (rv)
+			goto fail_close;
+	}
 	nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, 100);
 	nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, 1000);
 	nng_socket_set_bool(l->sock, NNG_OPT_TCP_NODELAY, true);

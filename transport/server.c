@@ -259,6 +259,23 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 int tp_server_new(const char *url, tp_handler_fn handler, tp_pipe_gone_fn gone,
 		  void *opaque, struct tp_server **ret)
 {
+	return tp_server_new_tls(url, NULL, handler, gone, opaque, ret);
+}
+
+bool tp_req_verified(const struct tp_req *r)
+{
+	bool v = false;
+
+	if (!r->req || nng_pipe_get_bool(nng_msg_get_pipe(r->req),
+					 NNG_OPT_TLS_VERIFIED, &v) != 0)
+		return false;
+	return v;
+}
+
+int tp_server_new_tls(const char *url, void *tls, tp_handler_fn handler,
+		      tp_pipe_gone_fn gone, void *opaque,
+		      struct tp_server **ret)
+{
 	struct tp_server *s;
 	nng_listener l;
 	int rv, r, port;
@@ -308,11 +325,17 @@ int tp_server_new(const char *url, tp_handler_fn handler, tp_pipe_gone_fn gone,
 		else if (r < 0)
 			log_warn_errno(r, "node %s: listener guard", url);
 	}
+	if (tls) {
+		rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tls);
+		if (rv)
+			goto fail;
+	}
 	rv = nng_listener_start(l, 0);
 	if (rv)
 		goto fail;
 	snprintf(s->url, sizeof(s->url), "%s", url);
-	if (strncmp(url, "tcp://", 6) == 0 &&
+	if ((strncmp(url, "tcp://", 6) == 0 ||
+	     strncmp(url, "tls+tcp://", 10) == 0) &&
 	    nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
 		const char *colon = strrchr(url, ':');
 

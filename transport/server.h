@@ -5,6 +5,7 @@
 #ifndef TETHER_SERVER_H
 #define TETHER_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "codec.h"
@@ -26,6 +27,16 @@ typedef void (*tp_pipe_gone_fn)(uint32_t pipe_id, void *opaque);
  * -EADDRINUSE, -EADDRNOTAVAIL, -EINVAL (bad URL), -ENOMEM. */
 int tp_server_new(const char *url, tp_handler_fn handler, tp_pipe_gone_fn gone,
 		  void *opaque, struct tp_server **ret);
+
+/* As tp_server_new, on a tls+tcp:// url with tls (an nng_tls_config *,
+ * held by the server). */
+int tp_server_new_tls(const char *url, void *tls, tp_handler_fn handler,
+		      tp_pipe_gone_fn gone, void *opaque,
+		      struct tp_server **ret);
+
+/* Whether the request came over TLS from a peer whose certificate the
+ * listener's authority verified (a paired client). */
+bool tp_req_verified(const struct tp_req *r);
 
 /* The URL actually listened on: a tcp port 0 replaced by the port the
  * kernel chose. Valid for the server's lifetime. */

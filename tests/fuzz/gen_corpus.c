@@ -225,6 +225,20 @@ int main(int argc, char **argv)
 				5,
 				{ (const uint8_t *)"../up", 5 },
 				{ 0 } } } },
+		{ "pair",
+		  { .type = TP_PAIR,
+		    .pair = { { (const uint8_t *)"k3x9abcd", 8 },
+			      { (const uint8_t *)"\x30\x59\x30\x13", 4 },
+			      { (const uint8_t *)"0123456789abcdef"
+						 "0123456789abcdef",
+				32 } } } },
+		{ "paired",
+		  { .type = TP_PAIRED,
+		    .paired = { { (const uint8_t *)"\x30\x82\x01", 3 },
+				{ (const uint8_t *)"\x30\x82\x02", 3 },
+				{ (const uint8_t *)"0123456789abcdef"
+						   "0123456789abcdef",
+				  32 } } } },
 	};
 
 	if (argc != 2) {

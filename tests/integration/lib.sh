@@ -185,7 +185,8 @@ start_node()
 	case $tr in
 	ipc) url=${url:-ipc://$T/node$_NODE_N.sock} ;;
 	tcp) url=${url:-tcp://127.0.0.1:0} ;;
-	*) fail "start_node: unknown transport '$tr' (ipc or tcp)" ;;
+	tls) url=${url:-tls+tcp://127.0.0.1:0} ;;
+	*) fail "start_node: unknown transport '$tr' (ipc, tcp or tls)" ;;
 	esac
 	NODE_LOG=$T/node$_NODE_N.log
 	"$TETHER" node --listen "$url" --root "$root" "${NODE_ARGS[@]}" \
@@ -202,7 +203,7 @@ start_node()
 	assert_eq 1 "$line" "listening lines of the node"
 	NODE_URL=$(sed -n 's/^tether node: listening on //p' "$NODE_LOG")
 	case $url in
-	*:0) assert_match '^tcp://127\.0\.0\.1:[1-9][0-9]*$' "$NODE_URL" "node URL" ;;
+	*:0) assert_match '^(tls\+)?tcp://127\.0\.0\.1:[1-9][0-9]*$' "$NODE_URL" "node URL" ;;
 	*) assert_eq "$url" "$NODE_URL" "node URL" ;;
 	esac
 	export NODE_URL

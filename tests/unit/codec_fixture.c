@@ -521,6 +521,18 @@ size_t samples(struct tp_msg *out)
 						.mode = 0755,
 						.mtime_ns =
 							1795000000123456789 } };
+	out[n++] = (struct tp_msg){
+		.type = TP_PAIR,
+		.pair = { { B("k3x9abcd"), 8 },
+			  { B("\x30\x59"), 2 },
+			  { B("0123456789abcdef0123456789abcdef"), 32 } }
+	};
+	out[n++] = (struct tp_msg){
+		.type = TP_PAIRED,
+		.paired = { { B("\x30\x82"), 2 },
+			    { B("\x30\x83\x00"), 3 },
+			    { B("fedcba9876543210fedcba9876543210"), 32 } }
+	};
 	assert_true(n <= SAMPLES_MAX);
 	return n;
 }

@@ -907,7 +907,9 @@ static void test_lazy_layout(void **state)
 	assert_int_equal(TP_SYNC_FILL, 32);
 	assert_int_equal(TP_SYNC_ASK, 33);
 	assert_int_equal(TP_SYNC_DEFINE, 34);
-	assert_int_equal(TP_TYPE_MAX_, 35);
+	assert_int_equal(TP_PAIR, 35);
+	assert_int_equal(TP_PAIRED, 36);
+	assert_int_equal(TP_TYPE_MAX_, 37);
 	assert_int_equal(TP_COMMIT_F_LAZY, 1);
 	assert_int_equal(TP_SERVE_WAIT_MAX, 60000);
 
