@@ -157,6 +157,10 @@ typedef int (*cli_change_fn)(void *opaque, const struct tp_ws_change *c);
 int cli_changes_fetch(struct tp_chan *ch, const char *name, cli_change_fn fn,
 		      void *opaque, char *err, size_t errlen);
 
+/* Discard what commands changed in workspace name's view on the node at
+ * url (WS_RESET). 0, or -errno with err. */
+int cli_reset_view(const char *url, const char *name, char *err, size_t errlen);
+
 /* The exit code and messages for a finished command: 124 on timeout (with
  * "sandbox timeout exceeded after Ns"), 128+N for signal N, else its code.
  * With json, one JSON object with the status and usage goes to stderr;

@@ -379,30 +379,38 @@ int cli_changes(int argc, char **argv)
 	return 0;
 }
 
-int cli_reset(int argc, char **argv)
+int cli_reset_view(const char *url, const char *name, char *err, size_t errlen)
 {
 	struct tp_msg req = { .type = TP_WS_RESET }, rep;
-	char err[TP_ERRMSG_MAX + 64] = "";
 	struct tp_link *link = NULL;
 	struct tp_chan *ch = NULL;
+	int r;
+
+	req.reset.workspace = (struct tp_bytes){ (const uint8_t *)name,
+						 (uint32_t)strlen(name) };
+	r = open_chan(url, &link, &ch);
+	if (r == 0)
+		r = tp_chan_call(ch, &req, &rep, CALL_MS, err, errlen);
+	if (r == 0 && rep.type != TP_OK) {
+		snprintf(err, errlen, "the node answered %s to WS_RESET",
+			 tp_type_name(rep.type));
+		r = -EPROTO;
+	}
+	tp_chan_close(ch);
+	tp_link_close(link);
+	return r;
+}
+
+int cli_reset(int argc, char **argv)
+{
+	char err[TP_ERRMSG_MAX + 64] = "";
 	struct opts o = { 0 };
 	int r;
 
 	r = parse(argc, argv, reset_usage, false, &o);
 	if (r)
 		return r > 0 ? 0 : CLI_EXIT_USAGE;
-	req.reset.workspace = (struct tp_bytes){ (const uint8_t *)o.name,
-						 (uint32_t)strlen(o.name) };
-	r = open_chan(o.url, &link, &ch);
-	if (r == 0)
-		r = tp_chan_call(ch, &req, &rep, CALL_MS, err, sizeof(err));
-	if (r == 0 && rep.type != TP_OK) {
-		snprintf(err, sizeof(err), "the node answered %s to WS_RESET",
-			 tp_type_name(rep.type));
-		r = -EPROTO;
-	}
-	tp_chan_close(ch);
-	tp_link_close(link);
+	r = cli_reset_view(o.url, o.name, err, sizeof(err));
 	if (r < 0)
 		return fail("reset", &o, r, err);
 	printf("tether: workspace %s: changes discarded\n", o.name);

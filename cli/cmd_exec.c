@@ -409,6 +409,22 @@ static int remote_place(struct exec_opts *o)
 	return agent_workspace(o, rel);
 }
 
+/* Scope command: what the command wrote in the view goes with it. */
+static int drop_changes(const struct exec_opts *o, const struct exec_backend *b)
+{
+	char err[TP_ERRMSG_MAX + 64] = "";
+	int r;
+
+	if (exec_router_scope(o->cfg, o->agent) != EXEC_SCOPE_COMMAND)
+		return 0;
+	r = cli_reset_view(b->url, o->workspace, err, sizeof(err));
+	if (r < 0)
+		log_error("agent %s: discarding the command's changes (scope "
+			  "command): %s",
+			  o->agent, err[0] ? err : strerror(-r));
+	return r;
+}
+
 /* The agent's command policy on argv[0]: 0 with "allow" (and the path it
  * matched) in out, 1 with "deny: WHY" when it may not run. The program
  * is resolved on this host when the backend shares its file system. */
@@ -573,6 +589,9 @@ int cli_exec(int argc, char **argv)
 		    cli_writeback(o.cfg, o.agent, o.workspace, o.dir_else) <
 			    0 &&
 		    code == 0)
+			code = CLI_EXIT_FAILURE;
+		if (o.cfg && o.workspace && (b->ops->caps & EXEC_CAP_LOCAL) &&
+		    drop_changes(&o, b) < 0 && code == 0)
 			code = CLI_EXIT_FAILURE;
 	}
 	/* The command is done with what the barrier's sync sent; the rest

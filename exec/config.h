@@ -159,6 +159,12 @@ int exec_router_resolve(const struct exec_config *c, const char *agent,
 int exec_router_docker(const struct exec_config *c, const char *agent,
 		       struct exec_docker_conf *ret, char *err, size_t errlen);
 
+/* An agent's scope (docker and sandbox backends: "scope", sandbox.scope;
+ * its backend's, then the defaults', then its own): EXEC_SCOPE_COMMAND
+ * when what its commands leave (a container, the view's changes) goes
+ * after each, else EXEC_SCOPE_SESSION. An unknown agent: session. */
+int exec_router_scope(const struct exec_config *c, const char *agent);
+
 /* An agent's command policy: its own, else the defaults' (full when
  * neither gives one). -ENOENT with err for an unknown agent. */
 int exec_router_policy(const struct exec_config *c, const char *agent,

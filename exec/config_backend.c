@@ -297,6 +297,13 @@ int cfg_parse_backend(struct ctx *x, const char *name, json_t *v, void *out)
 	b->docker.scope = -1;
 	if (ops == &exec_backend_ssh_ops) {
 		/* "host" is the ssh host's, read by parse_ssh. */
+	} else if (ops == &exec_backend_sandbox_ops &&
+		   !(raw.image || raw.host || raw.idle || raw.max_age)) {
+		/* scope: what its commands write in the view, kept or not */
+		r = raw.scope ? cfg_parse_scope(x, raw.scope, &b->docker.scope)
+			      : 0;
+		if (r < 0)
+			return r;
 	} else if (ops == &exec_backend_docker_ops) {
 		r = cfg_parse_docker(x, raw.image, raw.host, raw.scope,
 				     &b->docker);
@@ -316,8 +323,8 @@ int cfg_parse_backend(struct ctx *x, const char *name, json_t *v, void *out)
 				: raw.scope ? "scope"
 				: raw.idle  ? "idle"
 					    : "max_age",
-				"not allowed for type '%s' (only 'docker')",
-				type);
+				"not allowed for type '%s' (only 'docker'%s)",
+				type, raw.scope ? " and 'sandbox'" : "");
 	}
 	if (ops == &exec_backend_plugin_ops) {
 		if (!raw.path)

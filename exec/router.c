@@ -240,3 +240,21 @@ int exec_router_docker(const struct exec_config *c, const char *agent,
 		exec_docker_conf_layer(ret, &a->docker);
 	return 1;
 }
+
+int exec_router_scope(const struct exec_config *c, const char *agent)
+{
+	const struct exec_agent_conf *route;
+	const struct exec_agent_conf *a = known(c, agent, &route, NULL, 0);
+	const struct exec_backend_conf *b;
+	struct exec_docker_conf d = { .scope = EXEC_SCOPE_SESSION };
+
+	if (!a)
+		return EXEC_SCOPE_SESSION;
+	b = route->node ? NULL : find_backend(c, route->backend);
+	if (b)
+		exec_docker_conf_layer(&d, &b->docker);
+	exec_docker_conf_layer(&d, &c->defaults.docker);
+	if (a != &c->defaults)
+		exec_docker_conf_layer(&d, &a->docker);
+	return d.scope;
+}

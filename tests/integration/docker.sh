@@ -116,8 +116,9 @@ assert_match "sandbox pids limit reached" "$out" "the pids limit's line"
 log "memory hog killed, fork stopped at the pids limit: ok"
 
 # ---- scope command: removed after; one a killed client left, reaped ----
-out=$(ax --agent once -n -- cat a.txt 2>"$T/e.err") || fail "scope command: $(show "$T/e.err")"
+out=$(ax --agent once -n -- sh -c 'echo x >once.txt; cat a.txt' 2>"$T/e.err") || fail "scope command: $(show "$T/e.err")"
 assert_eq edited "$out" "a command-scoped container's workspace"
+ax --agent once -n -- test -e once.txt 2>/dev/null && fail "a command-scoped command's file outlived it"
 assert_eq "" "$(containers_of once)" "containers left by a command-scoped run"
 (cd "$T/src" && exec "$TETHER" exec --config "$T/tether.json" --agent once -n -- \
 	sleep 304) 2>/dev/null &

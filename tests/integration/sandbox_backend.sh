@@ -37,7 +37,9 @@ cat >"$T/tether.json" <<EOF
     "list": [
       { "id": "dev", "dir": "$T/src" },
       { "id": "reader", "dir": "$T/src", "mount": "ro" },
-      { "id": "loose" }
+      { "id": "loose" },
+      { "id": "once", "dir": "$T/src", "workspace": "once",
+        "sandbox": { "scope": "command" } }
     ]
   }
 }
@@ -89,6 +91,16 @@ out=$(cd "$T/other" && ax --agent loose -- sh -c 'pwd; cat o.txt' 2>"$T/e.err") 
 	fail "exec --agent loose: $(show "$T/e.err")"
 assert_eq "$T/other elsewhere" "$(echo $out)" "an agent without a dir, from another directory"
 log "no dir: the current directory is the workspace: ok"
+
+# ---- scope command: what a command writes goes with it ----
+out=$(ax --agent once -- sh -c 'echo x >left.txt; cat left.txt' 2>"$T/e.err") ||
+	fail "scope command: $(show "$T/e.err")"
+assert_eq x "$out" "a command-scoped command sees its own file"
+tx changes --config "$T/tether.json" --agent once >"$T/ch.out" 2>"$T/ch.err" ||
+	fail "tether changes --agent once: $(show "$T/ch.err")"
+[ ! -s "$T/ch.out" ] || fail "changes left by a command-scoped command: $(show "$T/ch.out")"
+ax --agent once -- test -e left.txt 2>/dev/null && fail "the next command saw a command-scoped file"
+log "scope command: the view's changes go with each command: ok"
 
 # ---- no config file: the environment form ----
 envx()

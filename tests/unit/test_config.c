@@ -370,6 +370,29 @@ static void test_route_gateway_sandbox(void **state)
 	expect_error("{'backends': {'d': {'type': 'docker', 'image': 'x',"
 		     " 'scope': 'forever'}}}",
 		     "backends.d.scope", "one of session, command", NULL);
+	/* scope */
+	{
+		struct exec_config *c4 = parse_ok(
+			"{'backends': {'s': {'type': 'sandbox',"
+			" 'scope': 'command'}},"
+			" 'agents': {'defaults': {'backend': 's'},"
+			" 'list': [{'id': 'a'}, {'id': 'b',"
+			" 'sandbox': {'scope': 'session'}}, {'id': 'h',"
+			" 'backend': 'host'}]}}");
+
+		assert_int_equal(exec_router_scope(c4, "a"),
+				 EXEC_SCOPE_COMMAND);
+		assert_int_equal(exec_router_scope(c4, "b"),
+				 EXEC_SCOPE_SESSION);
+		assert_int_equal(exec_router_scope(c4, "h"),
+				 EXEC_SCOPE_SESSION);
+		assert_int_equal(exec_router_scope(c4, "nobody"),
+				 EXEC_SCOPE_SESSION);
+		exec_config_free(c4);
+	}
+	expect_error(
+		"{'backends': {'h': {'type': 'host', 'scope': 'command'}}}",
+		"backends.h.scope", "only 'docker' and 'sandbox'", NULL);
 	/* custom backends */
 	expect_error("{'backends': {'p': {'type': 'plugin'}}}", "backends.p",
 		     "needs 'path'", NULL);
