@@ -13,7 +13,7 @@ top=$PWD
 PKGS=(gcc clang clang-format libclang-rt-14-dev meson ninja-build pkg-config
       libnng-dev libmbedtls-dev libjansson-dev libcmocka-dev libzstd-dev libxxhash-dev
       libfuse3-dev fuse3 libssh-dev openssh-client openssh-server
-      podman runc catatonit busybox-static
+      podman runc catatonit busybox-static qemu-system-x86 lz4 python3
       procps psmisc coreutils util-linux git)
 
 install_deps() {

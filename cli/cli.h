@@ -27,6 +27,7 @@ int cli_watch(int argc, char **argv);
 int cli_mount(int argc, char **argv);
 int cli_changes(int argc, char **argv);
 int cli_pair(int argc, char **argv);
+int cli_vm(int argc, char **argv);
 int cli_reset(int argc, char **argv);
 int cli_apply(int argc, char **argv);
 int cli_audit(int argc, char **argv);

@@ -489,7 +489,9 @@ int cli_exec(int argc, char **argv)
 	o.sbx.ws_at = o.ws_at;
 	if ((b->ops->caps & EXEC_CAP_LOCAL) && sandbox_place(&o) < 0)
 		goto out;
-	if (b->ops == &exec_backend_ssh_ops && o.cfg && remote_place(&o) < 0)
+	if ((b->ops == &exec_backend_ssh_ops ||
+	     b->ops == &exec_backend_vm_ops) &&
+	    o.cfg && remote_place(&o) < 0)
 		goto out;
 	spec.cwd = o.cwd;
 	spec.workspace = o.workspace;

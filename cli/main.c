@@ -19,6 +19,8 @@ static const struct {
 	{ "node", cli_node,
 	  "serve commands: tether node --listen URL [--root DIR]", true },
 	{ "exec", cli_exec, "run a command on a node or an agent's backend" },
+	{ "vm", cli_vm,
+	  "the vm backend's image and VMs: tether vm image, tether vm prune" },
 	{ "pair", cli_pair,
 	  "pair with a node on tls+tcp: tether pair --node URL --token TOKEN" },
 	{ "ps", cli_ps, "list a node's commands: tether ps --node URL" },

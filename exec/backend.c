@@ -23,6 +23,7 @@ static const struct {
 	{ "docker", &exec_backend_docker_ops },
 	{ "ssh", &exec_backend_ssh_ops },
 	{ "plugin", &exec_backend_plugin_ops },
+	{ "vm", &exec_backend_vm_ops },
 };
 
 const struct exec_backend_ops *exec_backend_lookup(const char *type)
@@ -58,6 +59,7 @@ int exec_backend_new(const char *type, const char *name, const char *url,
 	if (!b)
 		return -ENOMEM;
 	b->ops = ops;
+	b->hold_fd = -1;
 	b->name = strdup(name ? name : ops->type);
 	b->url = url ? strdup(url) : NULL;
 	if (!b->name || (url && !b->url)) {
@@ -185,12 +187,70 @@ int exec_backend_set_plugin(struct exec_backend *b, const char *path,
 	return 0;
 }
 
+void exec_vm_conf_clear(struct exec_vm_conf *c)
+{
+	if (!c)
+		return;
+	free(c->provider);
+	free(c->image);
+	free(c->start);
+	c->provider = c->image = c->start = NULL;
+	exec_ssh_conf_clear(&c->ssh);
+}
+
+void exec_vm_conf_layer(struct exec_vm_conf *base,
+			const struct exec_vm_conf *over)
+{
+	if (over->provider)
+		base->provider = over->provider;
+	if (over->image)
+		base->image = over->image;
+	if (over->cpus)
+		base->cpus = over->cpus;
+	if (over->memory)
+		base->memory = over->memory;
+	if (over->start)
+		base->start = over->start;
+	if (over->ssh.host)
+		base->ssh = over->ssh;
+}
+
+int exec_backend_set_vm(struct exec_backend *b, const struct exec_vm_conf *c)
+{
+	struct exec_vm_conf *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	v->cpus = c->cpus;
+	v->memory = c->memory;
+	v->ssh.port = c->ssh.port;
+	v->ssh.timeout_s = c->ssh.timeout_s;
+	v->ssh.accept_new = c->ssh.accept_new;
+	if (dup_opt(c->provider, &v->provider) < 0 ||
+	    dup_opt(c->image, &v->image) < 0 ||
+	    dup_opt(c->start, &v->start) < 0 ||
+	    dup_opt(c->ssh.host, &v->ssh.host) < 0 ||
+	    dup_opt(c->ssh.user, &v->ssh.user) < 0 ||
+	    dup_opt(c->ssh.key, &v->ssh.key) < 0 ||
+	    dup_opt(c->ssh.known_hosts, &v->ssh.known_hosts) < 0) {
+		exec_vm_conf_clear(v);
+		free(v);
+		return -ENOMEM;
+	}
+	exec_vm_conf_clear(b->vm);
+	free(b->vm);
+	b->vm = v;
+	return 0;
+}
+
 void exec_backend_free(struct exec_backend *b)
 {
 	if (!b)
 		return;
 	if (b->prepared)
 		b->ops->release(b);
+	exec_vm_conf_clear(b->vm);
+	free(b->vm);
 	free(b->plugin_path);
 	free(b->plugin_options);
 	exec_ssh_conf_clear(b->ssh);

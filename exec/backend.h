@@ -87,6 +87,19 @@ struct exec_ssh_conf {
 	bool accept_new;    /* strict_host_key "accept-new" */
 };
 
+/* A vm backend's settings (docs/config.md, "The vm backend"). Layered as
+ * docker's: the backend's, the defaults', the agent's sandbox.vm. */
+struct exec_vm_conf {
+	char *provider;		  /* "qemu" (NULL: qemu) or "command" */
+	char *image;		  /* qemu: what tether vm image made; NULL: the
+			  * default, HOME/vm/image */
+	uint32_t cpus;		  /* 0: not given (1) */
+	uint64_t memory;	  /* bytes; 0: not given (1 GiB) */
+	char *start;		  /* command: run (sh -c) before connecting */
+	char *stop;		  /* command: run when the VM is pruned */
+	struct exec_ssh_conf ssh; /* command: the SSH endpoint it gives */
+};
+
 struct exec_backend;
 
 struct exec_backend_ops {
@@ -120,6 +133,8 @@ struct exec_backend {
 	struct exec_ssh_conf *ssh; /* ssh: its settings; else NULL */
 	/* plugin: the shared object, and its "options" as JSON text */
 	char *plugin_path, *plugin_options;
+	struct exec_vm_conf *vm; /* vm: its settings; else NULL */
+	int hold_fd; /* vm: its lease, held while prepared; else -1 */
 };
 
 /* The built-in ops tables. */
@@ -129,6 +144,7 @@ extern const struct exec_backend_ops exec_backend_sandbox_ops;
 extern const struct exec_backend_ops exec_backend_docker_ops;
 extern const struct exec_backend_ops exec_backend_ssh_ops;
 extern const struct exec_backend_ops exec_backend_plugin_ops;
+extern const struct exec_backend_ops exec_backend_vm_ops;
 
 /* Look up a type name, with aliases ("off" and "none" are "host").
  * Returns the table or NULL. */
@@ -163,6 +179,23 @@ int exec_backend_set_plugin(struct exec_backend *b, const char *path,
  * remote directory. 0, or -errno with err. */
 int exec_ssh_url(const struct exec_ssh_conf *c, char *url, size_t cap,
 		 char *err, size_t errlen);
+
+/* Give a vm backend its settings (copied). 0, -ENOMEM. */
+int exec_backend_set_vm(struct exec_backend *b, const struct exec_vm_conf *c);
+/* over onto base, each given field (strings borrowed). */
+void exec_vm_conf_layer(struct exec_vm_conf *base,
+			const struct exec_vm_conf *over);
+void exec_vm_conf_clear(struct exec_vm_conf *c);
+/* The url of vm id's node (through its ssh proxy): ipc://HOME/ssh/
+ * vm-HASH.sock, the same across the VM's boots. 0, or -errno with err. */
+int exec_vm_url(const char *id, char *url, size_t cap, char *err,
+		size_t errlen);
+
+/* The ssh backend's proxy (tether-ssh) for c, answering at url (its
+ * exec_ssh_url, or a vm backend's): started unless it answers. name is
+ * the backend's, for errors. 0, or -errno logged. */
+int exec_ssh_proxy_ensure(const struct exec_ssh_conf *c, const char *url,
+			  const char *name);
 
 /* over onto base: each field over gives. Strings borrowed from over. */
 void exec_docker_conf_layer(struct exec_docker_conf *base,

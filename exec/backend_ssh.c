@@ -68,10 +68,10 @@ static int proxy_path(char *out, size_t cap)
 	return access(out, X_OK) == 0 ? 0 : -errno;
 }
 
-static int ssh_prepare(struct exec_backend *b)
+int exec_ssh_proxy_ensure(const struct exec_ssh_conf *c, const char *url,
+			  const char *name)
 {
-	const struct exec_ssh_conf *c = b->ssh;
-	const char *sock = b->url + strlen("ipc://");
+	const char *sock = url + strlen("ipc://");
 	const char *idle = getenv("TETHER_SANDBOX_IDLE");
 	char exe[PATH_MAX], self[PATH_MAX], dir[PATH_MAX], log[PATH_MAX];
 	char lock[PATH_MAX], port[16], timeout[16], err[1024];
@@ -81,7 +81,7 @@ static int ssh_prepare(struct exec_backend *b)
 	int r;
 
 	if (!c || !c->host) {
-		log_error("backend %s: ssh needs a \"host\"", b->name);
+		log_error("backend %s: ssh needs a \"host\"", name);
 		return -EINVAL;
 	}
 	r = proxy_path(exe, sizeof(exe));
@@ -145,7 +145,7 @@ static int ssh_prepare(struct exec_backend *b)
 			.what = what,
 			.exe = exe,
 			.argv = argv,
-			.url = b->url,
+			.url = url,
 			.log = log,
 			.lock = lock,
 			.start_ms = START_MS,
@@ -162,7 +162,14 @@ static int ssh_prepare(struct exec_backend *b)
 		return r;
 	}
 	log_info("SSH backend connected to %s", c->host);
-	return exec_backend_node_ops.prepare(b);
+	return 0;
+}
+
+static int ssh_prepare(struct exec_backend *b)
+{
+	int r = exec_ssh_proxy_ensure(b->ssh, b->url, b->name);
+
+	return r < 0 ? r : exec_backend_node_ops.prepare(b);
 }
 
 static int ssh_run(struct exec_backend *b, const struct exec_spec *spec,

@@ -39,6 +39,9 @@ struct agent_raw {
 struct sandbox_raw {
 	json_t *mode, *scope, *docker, *vm;
 };
+struct vm_raw {
+	json_t *provider, *image, *resources;
+};
 struct docker_raw {
 	json_t *image, *host, *memory, *cpus, *pids, *network, *timeout;
 };
@@ -92,6 +95,13 @@ static const struct field sandbox_fields[] = {
 	{ "scope", K_STRING, SLOT(sandbox_raw, scope) },
 	{ "docker", K_OBJECT, SLOT(sandbox_raw, docker) },
 	{ "vm", K_OBJECT, SLOT(sandbox_raw, vm) },
+	{ 0 },
+};
+
+static const struct field vm_fields[] = {
+	{ "provider", K_STRING, SLOT(vm_raw, provider) },
+	{ "image", K_STRING, SLOT(vm_raw, image) },
+	{ "resources", K_OBJECT, SLOT(vm_raw, resources) },
 	{ 0 },
 };
 
@@ -165,7 +175,7 @@ static int parse_tools_exec(struct ctx *x, const struct agent_raw *raw,
 static int parse_agent_sandbox(struct ctx *x, json_t *v, bool timeout,
 			       struct exec_agent_conf *a)
 {
-	static const char *const later[] = { "vm", "node", "ssh" };
+	static const char *const later[] = { "node", "ssh" };
 	struct sandbox_raw raw = { 0 };
 	struct docker_raw d = { 0 };
 	size_t mark = cfg_path_key(x, "sandbox"), inner;
@@ -179,10 +189,11 @@ static int parse_agent_sandbox(struct ctx *x, json_t *v, bool timeout,
 			if (strcmp(m, later[i]) == 0)
 				r = cfg_fail(
 					x, "mode",
-					"'%s' is not supported yet (docker "
-					"and off are)",
+					"'%s' is not supported yet (docker, "
+					"vm and off are)",
 					m);
-		if (r >= 0 && strcmp(m, "docker") != 0 && strcmp(m, "off") != 0)
+		if (r >= 0 && strcmp(m, "docker") != 0 &&
+		    strcmp(m, "vm") != 0 && strcmp(m, "off") != 0)
 			r = cfg_fail(x, "mode",
 				     "unknown mode '%s' (expected docker, vm, "
 				     "node, ssh or off)",
@@ -190,8 +201,25 @@ static int parse_agent_sandbox(struct ctx *x, json_t *v, bool timeout,
 		if (r >= 0)
 			r = cfg_dup(x, m, &a->sandbox_mode);
 	}
-	if (r >= 0 && raw.vm)
-		r = cfg_fail(x, "vm", "not supported yet");
+	if (r >= 0 && raw.vm) {
+		struct vm_raw vr = { 0 };
+
+		inner = cfg_path_key(x, "vm");
+		r = cfg_scan(x, raw.vm, vm_fields, &vr);
+		if (r >= 0 && vr.provider &&
+		    strcmp(json_string_value(vr.provider), "qemu") != 0)
+			r = cfg_fail(x, "provider",
+				     "'%s': qemu here (a command provider is "
+				     "a backend of type vm)",
+				     json_string_value(vr.provider));
+		if (r >= 0 && vr.provider)
+			r = cfg_dup(x, "qemu", &a->vm.provider);
+		if (r >= 0 && vr.image)
+			r = cfg_parse_file(x, "image", vr.image, &a->vm.image);
+		if (r >= 0)
+			r = cfg_parse_resources(x, vr.resources, &a->vm);
+		cfg_path_pop(x, inner);
+	}
 	if (r >= 0 && raw.scope)
 		r = cfg_parse_scope(x, raw.scope, &a->docker.scope);
 	if (r >= 0 && raw.docker) {
@@ -633,6 +661,7 @@ int exec_config_parse(const char *text, size_t len, const char *origin,
 
 static void agent_fini(struct exec_agent_conf *a)
 {
+	exec_vm_conf_clear(&a->vm);
 	exec_docker_conf_clear(&a->docker);
 	free(a->sandbox_mode);
 	free(a->id);
@@ -656,6 +685,7 @@ void exec_config_free(struct exec_config *c)
 		free(c->backends[i].url);
 		exec_docker_conf_clear(&c->backends[i].docker);
 		exec_ssh_conf_clear(&c->backends[i].ssh);
+		exec_vm_conf_clear(&c->backends[i].vm);
 		free(c->backends[i].plugin_path);
 		free(c->backends[i].plugin_options);
 	}

@@ -31,6 +31,7 @@ struct exec_backend_conf {
 	struct exec_ssh_conf ssh;	/* ssh: host, port, user, key, ... */
 	char *plugin_path;		/* plugin: "path" */
 	char *plugin_options;		/* plugin: "options", as JSON text */
+	struct exec_vm_conf vm;		/* vm: provider, image, resources */
 };
 
 struct exec_node_conf {
@@ -62,8 +63,9 @@ struct exec_agent_conf {
 	struct exec_policy policy; /* "policy", "allow" */
 	/* the gateway form: sandbox.docker.* (and sandbox.scope) */
 	struct exec_docker_conf docker;
-	char *sandbox_mode; /* sandbox.mode: "docker", "off"; or NULL */
-	int exec_host;	    /* enum exec_host_sel */
+	char *sandbox_mode; /* sandbox.mode: "docker", "vm", "off"; or NULL */
+	struct exec_vm_conf vm; /* the gateway form: sandbox.vm.* */
+	int exec_host;		/* enum exec_host_sel */
 };
 
 struct exec_config {
@@ -107,10 +109,10 @@ void exec_config_free(struct exec_config *c);
 
 /* The environment form, for tether exec without a config file: one agent,
  * EXEC_ENV_AGENT, on the backend SANDBOX_BACKEND names ("sandbox" when
- * unset: the embedded default; "none" or "off": this host), in a
- * workspace of cwd's own (exec/config_env.c, docs/config.md). 0 and *ret,
- * or -errno with err: -ENOTSUP for a backend this version lacks, -EINVAL
- * for an unknown one. */
+ * unset: the embedded default; "none" or "off": this host; "docker",
+ * "ssh" with their SANDBOX_DOCKER_* and SSH_*; "vm"), in a workspace of
+ * cwd's own (exec/config_env.c, docs/config.md). 0 and *ret, or -EINVAL
+ * with err for an unknown backend or a bad setting. */
 int exec_config_from_env(const char *cwd, struct exec_config **ret, char *err,
 			 size_t errlen);
 
@@ -164,6 +166,11 @@ int exec_router_docker(const struct exec_config *c, const char *agent,
  * when what its commands leave (a container, the view's changes) goes
  * after each, else EXEC_SCOPE_SESSION. An unknown agent: session. */
 int exec_router_scope(const struct exec_config *c, const char *agent);
+
+/* An agent's vm settings, when its commands run on a vm backend: 1 with
+ * *ret (layered as docker's), 0 when they do not, -ENOENT. */
+int exec_router_vm(const struct exec_config *c, const char *agent,
+		   struct exec_vm_conf *ret, char *err, size_t errlen);
 
 /* An agent's command policy: its own, else the defaults' (full when
  * neither gives one). -ENOENT with err for an unknown agent. */

@@ -18,8 +18,9 @@ struct backend_raw {
 	json_t *type, *url, *node, *writeback, *limits, *network, *mount;
 	json_t *image, *host, *scope, *idle, *max_age; /* docker */
 	json_t *port, *user, *key, *known_hosts, *strict, *connect_timeout,
-		*remote_dir;	/* ssh (and host) */
-	json_t *path, *options; /* plugin */
+		*remote_dir;		      /* ssh (and host) */
+	json_t *path, *options;		      /* plugin */
+	json_t *provider, *resources, *start; /* vm */
 };
 struct node_raw {
 	json_t *url;
@@ -46,6 +47,9 @@ static const struct field backend_fields[] = {
 	{ "remote_dir", K_STRING, SLOT(backend_raw, remote_dir) },
 	{ "path", K_STRING, SLOT(backend_raw, path) },
 	{ "options", K_OBJECT, SLOT(backend_raw, options) },
+	{ "provider", K_STRING, SLOT(backend_raw, provider) },
+	{ "resources", K_OBJECT, SLOT(backend_raw, resources) },
+	{ "start", K_STRING, SLOT(backend_raw, start) },
 	{ 0 },
 };
 
@@ -140,14 +144,13 @@ int cfg_parse_scope(struct ctx *x, json_t *v, int *ret)
 }
 
 /* The settings of an ssh backend, and its url. */
-static int parse_ssh(struct ctx *x, const struct backend_raw *raw,
-		     struct exec_ssh_conf *s, char *url, size_t cap)
+static int ssh_fields(struct ctx *x, const struct backend_raw *raw,
+		      struct exec_ssh_conf *s, const char *type)
 {
-	char err[512];
 	int r = 0;
 
 	if (!raw->host)
-		return cfg_fail(x, NULL, "type 'ssh' needs 'host'");
+		return cfg_fail(x, NULL, "type '%s' needs 'host'", type);
 	if (!*json_string_value(raw->host))
 		return cfg_fail(x, "host", "must not be empty");
 	r = cfg_dup(x, json_string_value(raw->host), &s->host);
@@ -180,12 +183,92 @@ static int parse_ssh(struct ctx *x, const struct backend_raw *raw,
 			return cfg_fail(x, "strict_host_key",
 					"'%s': yes or accept-new", v);
 	}
+	return r;
+}
+
+static int parse_ssh(struct ctx *x, const struct backend_raw *raw,
+		     struct exec_ssh_conf *s, char *url, size_t cap)
+{
+	char err[512];
+	int r = ssh_fields(x, raw, s, "ssh");
+
 	if (r < 0)
 		return r;
 	r = exec_ssh_url(s, url, cap, err, sizeof(err));
 	if (r < 0)
 		return cfg_fail(x, NULL, "%s", err);
 	return 0;
+}
+
+int cfg_parse_resources(struct ctx *x, json_t *res, struct exec_vm_conf *v)
+{
+	const char *key;
+	json_t *val;
+	size_t mark;
+	int r = 0;
+
+	if (!res)
+		return 0;
+	mark = cfg_path_key(x, "resources");
+	json_object_foreach(res, key, val)
+	{
+		if (strcmp(key, "cpu") == 0) {
+			if (!json_is_integer(val) ||
+			    json_integer_value(val) < 1 ||
+			    json_integer_value(val) > 64)
+				r = cfg_fail(x, key, "a whole number, 1 to 64");
+			else
+				v->cpus = (uint32_t)json_integer_value(val);
+		} else if (strcmp(key, "memory") == 0) {
+			struct exec_sbx_conf tmp = { 0 };
+
+			r = cfg_sbx_set(x, "memory", val, &tmp);
+			if (r >= 0 && tmp.req.lim.memory < (64u << 20))
+				r = cfg_fail(x, key, "at least 64m");
+			if (r >= 0)
+				v->memory = tmp.req.lim.memory;
+		} else {
+			r = cfg_fail(x, key, "unknown key");
+		}
+		if (r < 0)
+			break;
+	}
+	cfg_path_pop(x, mark);
+	return r;
+}
+
+/* A vm backend: its provider's settings, and its url. */
+static int parse_vm(struct ctx *x, const char *name,
+		    const struct backend_raw *raw, struct exec_vm_conf *v,
+		    char *url, size_t cap)
+{
+	const char *prov = raw->provider ? json_string_value(raw->provider)
+					 : "qemu";
+	bool command = strcmp(prov, "command") == 0;
+	char id[512], err[512];
+	int r = 0;
+
+	if (!command && strcmp(prov, "qemu") != 0)
+		return cfg_fail(x, "provider", "'%s': qemu or command", prov);
+	if (!command && (raw->start || raw->host))
+		return cfg_fail(x, raw->start ? "start" : "host",
+				"only for provider 'command'");
+	if (command && raw->image)
+		return cfg_fail(x, "image", "only for provider 'qemu'");
+	r = cfg_dup(x, prov, &v->provider);
+	if (r >= 0 && raw->image)
+		r = cfg_parse_file(x, "image", raw->image, &v->image);
+	if (r >= 0)
+		r = cfg_parse_resources(x, raw->resources, v);
+	if (r >= 0 && raw->start)
+		r = cfg_dup(x, json_string_value(raw->start), &v->start);
+	if (r >= 0 && command)
+		r = ssh_fields(x, raw, &v->ssh, "vm");
+	if (r < 0)
+		return r;
+	snprintf(id, sizeof(id), "backend:%s", name);
+	r = exec_vm_url(id, url, cap, err, sizeof(err));
+	return r < 0 ? cfg_fail(x, NULL, "%s", err) : 0;
 }
 
 /* The docker settings of a backend or of sandbox.docker. */
@@ -238,15 +321,24 @@ int cfg_parse_backend(struct ctx *x, const char *name, json_t *v, void *out)
 	if (same && same != ops)
 		return cfg_fail(x, "type", "backend '%s' must have type '%s'",
 				name, name);
-	if (ops == &exec_backend_ssh_ops) {
-		r = parse_ssh(x, &raw, &b->ssh, ssh_url, sizeof(ssh_url));
+	if (ops == &exec_backend_ssh_ops || ops == &exec_backend_vm_ops) {
+		r = ops == &exec_backend_ssh_ops
+			    ? parse_ssh(x, &raw, &b->ssh, ssh_url,
+					sizeof(ssh_url))
+			    : parse_vm(x, name, &raw, &b->vm, ssh_url,
+				       sizeof(ssh_url));
 		if (r < 0)
 			return r;
 		url = ssh_url;
 		if (raw.url || raw.node)
-			return cfg_fail(
-				x, raw.url ? "url" : "node",
-				"not allowed for type 'ssh' (give 'host')");
+			return cfg_fail(x, raw.url ? "url" : "node",
+					"not allowed for type '%s'", type);
+	} else if (raw.provider || raw.resources || raw.start) {
+		return cfg_fail(x,
+				raw.provider	? "provider"
+				: raw.resources ? "resources"
+						: "start",
+				"not allowed for type '%s' (only 'vm')", type);
 	} else if (raw.port || raw.user || raw.key || raw.known_hosts ||
 		   raw.strict || raw.connect_timeout || raw.remote_dir) {
 		return cfg_fail(x,
@@ -295,8 +387,8 @@ int cfg_parse_backend(struct ctx *x, const char *name, json_t *v, void *out)
 					"'%s': one of none, review, sync", w);
 	}
 	b->docker.scope = -1;
-	if (ops == &exec_backend_ssh_ops) {
-		/* "host" is the ssh host's, read by parse_ssh. */
+	if (ops == &exec_backend_ssh_ops || ops == &exec_backend_vm_ops) {
+		/* "host" is the ssh host's, "image" the vm's: read above. */
 	} else if (ops == &exec_backend_sandbox_ops &&
 		   !(raw.image || raw.host || raw.idle || raw.max_age)) {
 		/* scope: what its commands write in the view, kept or not */

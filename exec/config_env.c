@@ -13,11 +13,11 @@
 #include <xxhash.h>
 
 static const struct {
-	const char *env, *backend; /* backend NULL: not in this version */
+	const char *env, *backend;
 } kinds[] = {
 	{ "sandbox", "sandbox" }, { "none", "host" },	  { "off", "host" },
 	{ "host", "host" },	  { "docker", "docker" }, { "ssh", "ssh" },
-	{ "vm", NULL },
+	{ "vm", "vm" },
 };
 
 /* SANDBOX_DOCKER_*: the agent's sandbox.docker, as a file would give it. */
@@ -139,18 +139,8 @@ int exec_config_from_env(const char *cwd, struct exec_config **ret, char *err,
 	if (!v || !*v)
 		v = "sandbox";
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (strcmp(v, kinds[i].env) != 0)
-			continue;
-		if (!kinds[i].backend) {
-			snprintf(
-				err, errlen,
-				"environment: SANDBOX_BACKEND=%s: that backend "
-				"is not in this version of tether yet (sandbox, "
-				"docker, ssh and none are)",
-				v);
-			return -ENOTSUP;
-		}
-		backend = kinds[i].backend;
+		if (strcmp(v, kinds[i].env) == 0)
+			backend = kinds[i].backend;
 	}
 	if (!backend) {
 		snprintf(err, errlen,
@@ -170,6 +160,10 @@ int exec_config_from_env(const char *cwd, struct exec_config **ret, char *err,
 			json_decref(agent);
 			return r;
 		}
+	} else if (agent && strcmp(backend, "vm") == 0) {
+		/* A VM of its own, of tether vm image's default image. */
+		json_object_set_new(agent, "sandbox",
+				    json_pack("{s:s}", "mode", "vm"));
 	} else if (agent) {
 		json_object_set_new(agent, "backend", json_string(backend));
 	}

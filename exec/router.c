@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +66,7 @@ int exec_router_resolve(const struct exec_config *c, const char *agent,
 	const struct exec_agent_conf *a = known(c, agent, &route, err, errlen);
 	const struct exec_backend_conf *b = NULL;
 	const char *type, *name, *url = NULL;
+	char id[512], vmurl[PATH_MAX + 32];
 	struct exec_backend *be;
 	int r;
 
@@ -81,7 +83,23 @@ int exec_router_resolve(const struct exec_config *c, const char *agent,
 	} else {
 		type = name = route->backend;
 	}
+	if (!url && exec_backend_lookup(type) == &exec_backend_vm_ops) {
+		/* The gateway form's sandbox.mode vm: a VM of the agent's. */
+		snprintf(id, sizeof(id), "agent:%s", agent);
+		r = exec_vm_url(id, vmurl, sizeof(vmurl), err, errlen);
+		if (r < 0)
+			return r;
+		url = vmurl;
+	}
 	r = exec_backend_new(type, name, url, &be);
+	if (r >= 0 && be->ops == &exec_backend_vm_ops) {
+		struct exec_vm_conf v;
+
+		(void)exec_router_vm(c, agent, &v, NULL, 0);
+		r = exec_backend_set_vm(be, &v);
+		if (r < 0)
+			exec_backend_free(be);
+	}
 	if (r >= 0 && be->ops == &exec_backend_plugin_ops && b) {
 		r = exec_backend_set_plugin(be, b->plugin_path,
 					    b->plugin_options);
@@ -146,11 +164,22 @@ int exec_router_workspace(const struct exec_config *c, const char *agent,
 	if (route->node)
 		*url = find_node_url(c, route->node);
 	else if (b &&
-		 (strcmp(b->type, "node") == 0 || strcmp(b->type, "ssh") == 0))
+		 (strcmp(b->type, "node") == 0 || strcmp(b->type, "ssh") == 0 ||
+		  strcmp(b->type, "vm") == 0))
 		*url = b->url;
-	else if (exec_backend_lookup(b ? b->type : route->backend) &&
-		 (exec_backend_lookup(b ? b->type : route->backend)->caps &
-		  EXEC_CAP_LOCAL)) {
+	else if (!b && strcmp(route->backend, "vm") == 0) {
+		/* A VM of the agent's own (sandbox.mode vm): its url is
+		 * kept here, valid until the next call of this thread. */
+		static __thread char vmurl[PATH_MAX + 32];
+		char id[512];
+
+		snprintf(id, sizeof(id), "agent:%s", agent);
+		if (exec_vm_url(id, vmurl, sizeof(vmurl), err, errlen) < 0)
+			return -EINVAL;
+		*url = vmurl;
+	} else if (exec_backend_lookup(b ? b->type : route->backend) &&
+		   (exec_backend_lookup(b ? b->type : route->backend)->caps &
+		    EXEC_CAP_LOCAL)) {
 		*url = c->local_url;
 		if (!*url) {
 			snprintf(err, errlen,
@@ -257,4 +286,26 @@ int exec_router_scope(const struct exec_config *c, const char *agent)
 	if (a != &c->defaults)
 		exec_docker_conf_layer(&d, &a->docker);
 	return d.scope;
+}
+
+int exec_router_vm(const struct exec_config *c, const char *agent,
+		   struct exec_vm_conf *ret, char *err, size_t errlen)
+{
+	const struct exec_agent_conf *route;
+	const struct exec_agent_conf *a = known(c, agent, &route, err, errlen);
+	const struct exec_backend_conf *b;
+
+	if (!a)
+		return -ENOENT;
+	b = route->node ? NULL : find_backend(c, route->backend);
+	if (exec_backend_lookup(b ? b->type : route->backend) !=
+	    &exec_backend_vm_ops)
+		return 0;
+	memset(ret, 0, sizeof(*ret));
+	if (b)
+		exec_vm_conf_layer(ret, &b->vm);
+	exec_vm_conf_layer(ret, &c->defaults.vm);
+	if (a != &c->defaults)
+		exec_vm_conf_layer(ret, &a->vm);
+	return 1;
 }

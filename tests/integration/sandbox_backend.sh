@@ -115,10 +115,10 @@ out=$(envx -- sh -c 'pwd; echo $$; cat o.txt' 2>"$T/e.err") ||
 assert_eq "$T/other 2 elsewhere" "$(echo $out)" "the environment form's default: the sandbox, here"
 out=$(SANDBOX_BACKEND=none envx -- sh -c 'echo $$' 2>"$T/e.err")
 [ -n "$out" ] && [ "$out" != 2 ] || fail "SANDBOX_BACKEND=none ran '$out' ($(show "$T/e.err"))"
-SANDBOX_BACKEND=vm envx -- true 2>"$T/e.err"
-assert_eq 255 $? "exit of a backend this version lacks"
-grep -q "SANDBOX_BACKEND=vm: that backend is not in this version" "$T/e.err" ||
-	fail "no line about SANDBOX_BACKEND=vm: $(show "$T/e.err")"
+SANDBOX_BACKEND=lxc envx -- true 2>"$T/e.err"
+assert_eq 255 $? "exit of a backend tether does not know"
+grep -q "SANDBOX_BACKEND=lxc: unknown backend" "$T/e.err" ||
+	fail "no line about SANDBOX_BACKEND=lxc: $(show "$T/e.err")"
 log "no config file: SANDBOX_BACKEND, the sandbox by default: ok"
 
 # ---- idle: the node stops; the next command starts one, once ----

@@ -338,9 +338,9 @@ static void test_route_gateway_sandbox(void **state)
 	exec_config_free(c);
 
 	expect_error("{'agents': {'list': [{'id': 'a',"
-		     " 'sandbox': {'mode': 'vm'}}]}}",
-		     "agents.list[0].sandbox.mode", "'vm' is not supported yet",
-		     NULL);
+		     " 'sandbox': {'mode': 'ssh'}}]}}",
+		     "agents.list[0].sandbox.mode",
+		     "'ssh' is not supported yet", NULL);
 	expect_error("{'agents': {'list': [{'id': 'a',"
 		     " 'sandbox': {'mode': 'moon'}}]}}",
 		     "agents.list[0].sandbox.mode", "unknown mode 'moon'",
@@ -393,6 +393,71 @@ static void test_route_gateway_sandbox(void **state)
 	expect_error(
 		"{'backends': {'h': {'type': 'host', 'scope': 'command'}}}",
 		"backends.h.scope", "only 'docker' and 'sandbox'", NULL);
+	/* vm backends: named, and the gateway form's sandbox.mode vm */
+	{
+		struct exec_config *c5;
+		struct exec_vm_conf v;
+		const char *url, *ws, *domain;
+
+		setenv("TETHER_SANDBOX_HOME", "/run/t", 1);
+		c5 = parse_ok(
+			"{'backends': {'q': {'type': 'vm', 'image': '/img',"
+			"  'resources': {'cpu': 2, 'memory': '2g'}},"
+			" 'l': {'type': 'vm', 'provider': 'command',"
+			"  'start': 'limactl start x', 'host': '127.0.0.1',"
+			"  'port': 60022, 'user': 'me'}},"
+			" 'agents': {'list': [{'id': 'a', 'backend': 'q'},"
+			"  {'id': 'b', 'backend': 'l'},"
+			"  {'id': 'g', 'sandbox': {'mode': 'vm', 'vm':"
+			"   {'provider': 'qemu', 'resources': {'memory': 536870912}}},"
+			"   'tools': {'exec': {'host': 'sandbox'}}}]}}");
+		assert_int_equal(exec_router_vm(c5, "a", &v, err, sizeof(err)),
+				 1);
+		assert_string_equal(v.image, "/img");
+		assert_int_equal(v.cpus, 2);
+		assert_int_equal(v.memory, 2ull << 30);
+		assert_int_equal(exec_router_vm(c5, "b", &v, err, sizeof(err)),
+				 1);
+		assert_string_equal(v.provider, "command");
+		assert_string_equal(v.start, "limactl start x");
+		assert_string_equal(v.ssh.host, "127.0.0.1");
+		assert_int_equal(v.ssh.port, 60022);
+		assert_int_equal(exec_router_vm(c5, "g", &v, err, sizeof(err)),
+				 1);
+		assert_int_equal(v.memory, 512u << 20);
+		assert_int_equal(exec_router_resolve(c5, "g", &b, NULL, err,
+						     sizeof(err)),
+				 0);
+		assert_ptr_equal(b->ops, &exec_backend_vm_ops);
+		assert_int_equal(exec_router_workspace(c5, "g", &url, &ws,
+						       &domain, err,
+						       sizeof(err)),
+				 0);
+		assert_string_equal(url, b->url);
+		assert_int_equal(strncmp(url, "ipc:///run/t/ssh/vm-", 20), 0);
+		exec_backend_free(b);
+		exec_config_free(c5);
+		unsetenv("TETHER_SANDBOX_HOME");
+	}
+	expect_error("{'backends': {'v': {'type': 'vm', 'provider': 'xen'}}}",
+		     "backends.v.provider", "qemu or command", NULL);
+	expect_error("{'backends': {'v': {'type': 'vm', 'start': 'x'}}}",
+		     "backends.v.start", "only for provider 'command'", NULL);
+	expect_error(
+		"{'backends': {'v': {'type': 'vm', 'provider': 'command'}}}",
+		"backends.v", "needs 'host'", NULL);
+	expect_error("{'backends': {'v': {'type': 'vm',"
+		     " 'resources': {'cpu': 0}}}}",
+		     "backends.v.resources.cpu", "1 to 64", NULL);
+	expect_error("{'backends': {'v': {'type': 'vm',"
+		     " 'resources': {'memory': '1m'}}}}",
+		     "backends.v.resources.memory", "at least 64m", NULL);
+	expect_error("{'backends': {'v': {'type': 'vm',"
+		     " 'resources': {'disk': 1}}}}",
+		     "backends.v.resources.disk: unknown key", NULL);
+	expect_error("{'agents': {'list': [{'id': 'a', 'sandbox':"
+		     " {'mode': 'vm', 'vm': {'provider': 'lima'}}}]}}",
+		     "agents.list[0].sandbox.vm.provider", "'lima'", NULL);
 	/* custom backends */
 	expect_error("{'backends': {'p': {'type': 'plugin'}}}", "backends.p",
 		     "needs 'path'", NULL);
@@ -1054,8 +1119,16 @@ static void test_env_form(void **state)
 
 	setenv("SANDBOX_BACKEND", "vm", 1);
 	assert_int_equal(exec_config_from_env("/srv/a", &c, err, sizeof(err)),
-			 -ENOTSUP);
-	assert_non_null(strstr(err, "environment: SANDBOX_BACKEND=vm"));
+			 0);
+	{
+		struct exec_vm_conf v;
+
+		assert_int_equal(exec_router_vm(c, EXEC_ENV_AGENT, &v, err,
+						sizeof(err)),
+				 1);
+		assert_null(v.image);
+	}
+	exec_config_free(c);
 	setenv("SANDBOX_BACKEND", "ssh", 1);
 	assert_int_equal(exec_config_from_env("/srv/a", &c, err, sizeof(err)),
 			 -EINVAL);
