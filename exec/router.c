@@ -247,65 +247,79 @@ int exec_router_policy(const struct exec_config *c, const char *agent,
 	return 0;
 }
 
-int exec_router_docker(const struct exec_config *c, const char *agent,
-		       struct exec_docker_conf *ret, char *err, size_t errlen)
+/* The three layers of an agent's settings, in order: its backend's entry
+ * (or NULL), the defaults', its own (or NULL for the defaults). The ops
+ * of its route's type in *ops. NULL agent entry when unknown. */
+static const struct exec_agent_conf *
+layers(const struct exec_config *c, const char *agent,
+       const struct exec_backend_conf **b, const struct exec_agent_conf **own,
+       const struct exec_backend_ops **ops, char *err, size_t errlen)
 {
 	const struct exec_agent_conf *route;
 	const struct exec_agent_conf *a = known(c, agent, &route, err, errlen);
-	const struct exec_backend_conf *b;
 
 	if (!a)
+		return NULL;
+	*b = route->node ? NULL : find_backend(c, route->backend);
+	*own = a != &c->defaults ? a : NULL;
+	*ops = exec_backend_lookup(*b ? (*b)->type : route->backend);
+	return a;
+}
+
+int exec_router_docker(const struct exec_config *c, const char *agent,
+		       struct exec_docker_conf *ret, char *err, size_t errlen)
+{
+	const struct exec_backend_conf *b;
+	const struct exec_agent_conf *own;
+	const struct exec_backend_ops *ops;
+
+	if (!layers(c, agent, &b, &own, &ops, err, errlen))
 		return -ENOENT;
-	b = route->node ? NULL : find_backend(c, route->backend);
-	if (exec_backend_lookup(b ? b->type : route->backend) !=
-	    &exec_backend_docker_ops)
+	if (ops != &exec_backend_docker_ops)
 		return 0;
 	memset(ret, 0, sizeof(*ret));
 	ret->scope = EXEC_SCOPE_SESSION;
 	if (b)
 		exec_docker_conf_layer(ret, &b->docker);
 	exec_docker_conf_layer(ret, &c->defaults.docker);
-	if (a != &c->defaults)
-		exec_docker_conf_layer(ret, &a->docker);
+	if (own)
+		exec_docker_conf_layer(ret, &own->docker);
 	return 1;
 }
 
 int exec_router_scope(const struct exec_config *c, const char *agent)
 {
-	const struct exec_agent_conf *route;
-	const struct exec_agent_conf *a = known(c, agent, &route, NULL, 0);
-	const struct exec_backend_conf *b;
 	struct exec_docker_conf d = { .scope = EXEC_SCOPE_SESSION };
+	const struct exec_backend_conf *b;
+	const struct exec_agent_conf *own;
+	const struct exec_backend_ops *ops;
 
-	if (!a)
+	if (!layers(c, agent, &b, &own, &ops, NULL, 0))
 		return EXEC_SCOPE_SESSION;
-	b = route->node ? NULL : find_backend(c, route->backend);
 	if (b)
 		exec_docker_conf_layer(&d, &b->docker);
 	exec_docker_conf_layer(&d, &c->defaults.docker);
-	if (a != &c->defaults)
-		exec_docker_conf_layer(&d, &a->docker);
+	if (own)
+		exec_docker_conf_layer(&d, &own->docker);
 	return d.scope;
 }
 
 int exec_router_vm(const struct exec_config *c, const char *agent,
 		   struct exec_vm_conf *ret, char *err, size_t errlen)
 {
-	const struct exec_agent_conf *route;
-	const struct exec_agent_conf *a = known(c, agent, &route, err, errlen);
 	const struct exec_backend_conf *b;
+	const struct exec_agent_conf *own;
+	const struct exec_backend_ops *ops;
 
-	if (!a)
+	if (!layers(c, agent, &b, &own, &ops, err, errlen))
 		return -ENOENT;
-	b = route->node ? NULL : find_backend(c, route->backend);
-	if (exec_backend_lookup(b ? b->type : route->backend) !=
-	    &exec_backend_vm_ops)
+	if (ops != &exec_backend_vm_ops)
 		return 0;
 	memset(ret, 0, sizeof(*ret));
 	if (b)
 		exec_vm_conf_layer(ret, &b->vm);
 	exec_vm_conf_layer(ret, &c->defaults.vm);
-	if (a != &c->defaults)
-		exec_vm_conf_layer(ret, &a->vm);
+	if (own)
+		exec_vm_conf_layer(ret, &own->vm);
 	return 1;
 }
