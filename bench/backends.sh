@@ -18,6 +18,10 @@ usage: ${0##*/} [-n RUNS] [-c COLD] [-k]
                   a 3-file directory synced by the barrier) -- true
     docker        tether exec --agent (docker, session scope: the
                   container up, the directory synced) -- true
+    ssh           tether exec --agent (the ssh backend to the private
+                  sshd: its proxy up, the remote node running) -- true
+    vm            tether exec --agent (the vm backend: a qemu microvm of
+                  tether vm image, booted) -- true
     podman_exec   podman --remote exec CTR true (the engine's own client,
                   through the same API socket)
     ssh_master    ssh through a ControlMaster ... true
@@ -26,6 +30,8 @@ usage: ${0##*/} [-n RUNS] [-c COLD] [-k]
     docker_cold   docker, command scope: create, start, exec, remove
     podman_run    podman --remote run --rm IMAGE true
     ssh_fresh     ssh, a new connection ... true
+    vm_cold       the VM stopped first (tether vm prune): boot, login,
+                  the node, the command (at most 3 runs: each is a boot)
   -k  keep the temp dir
   Binaries: \$TETHER_BIN and \$BENCH_LAT, or \$BENCH_BUILD/{cli/tether,bench/lat}.
 EOF
@@ -66,7 +72,9 @@ sbx_stop() {
 	done
 	umount -l "$BENCH_DIR"/sbx/root/views/* 2>/dev/null || true
 }
-trap 'sbx_stop; stop_podman; bench_cleanup' EXIT
+trap '"$TETHER_BIN" vm prune >/dev/null 2>&1
+	pkill -f "tether-ssh --listen $BENCH_DIR" 2>/dev/null
+	sbx_stop; stop_podman; bench_cleanup' EXIT
 sock=$("$podsvc" start "$pd") || bench_die "podman service did not start"
 remote=(podman --remote --url "unix://$sock")
 # Podman's default rlimits exceed what this machine lets the runtime set
@@ -92,17 +100,31 @@ cat >"$cfg" <<EOF
       { "id": "dock", "dir": "$ws", "sandbox": { "mode": "docker",
         "docker": { "image": "localhost/mini:latest" } } },
       { "id": "dock1", "dir": "$ws", "sandbox": { "mode": "docker",
-        "scope": "command", "docker": { "image": "localhost/mini:latest" } } }
+        "scope": "command", "docker": { "image": "localhost/mini:latest" } } },
+      { "id": "sshb", "backend": "sshb", "dir": "$ws" },
+      { "id": "vmb", "backend": "vmb", "dir": "$ws" }
     ]
+  },
+  "backends": {
+    "sshb": { "type": "ssh", "host": "127.0.0.1", "port": $BENCH_SSH_PORT,
+              "user": "$(id -un)", "key": "$BENCH_DIR/ssh/client_ed25519",
+              "known_hosts": "$BENCH_DIR/ssh/known_hosts" },
+    "vmb": { "type": "vm", "image": "$BENCH_DIR/vmimg",
+             "resources": { "cpu": 2, "memory": "1g" } }
   }
 }
 EOF
+"$TETHER_BIN" vm image --out "$BENCH_DIR/vmimg" >/dev/null ||
+	bench_die "tether vm image failed"
 tx() { "$TETHER_BIN" exec --config "$cfg" -n "$@"; }
 cd "$ws"
 # Up and warm: the sandbox's node, the docker session's container, and a
 # container for podman's own exec.
 tx --agent sbx -- true
 tx --agent dock -- true
+tx --agent sshb -- true
+tx --agent vmb -- true
+echo "vm:      $(cat "$BENCH_DIR/vmimg/kernel.txt"), $(cat "$BENCH_DIR/sbx/vm/accel")"
 "${remote[@]}" run -d --name warm --network none "${ulimits[@]}" \
 	localhost/mini:latest sleep 1000000 >/dev/null
 echo "runs:    $runs warm per command, interleaved; $cold cold each"
@@ -115,6 +137,8 @@ out=$BENCH_DIR/lat.out
 	--- node "$TETHER_BIN" exec -n --node "$BENCH_NODE_URL" -- true \
 	--- sandbox "$TETHER_BIN" exec --config "$cfg" -n --agent sbx -- true \
 	--- docker "$TETHER_BIN" exec --config "$cfg" -n --agent dock -- true \
+	--- ssh "$TETHER_BIN" exec --config "$cfg" -n --agent sshb -- true \
+	--- vm "$TETHER_BIN" exec --config "$cfg" -n --agent vmb -- true \
 	--- podman_exec "${remote[@]}" exec warm true \
 	--- ssh_master ssh "${BENCH_SSH_OPTS[@]}" -o ControlMaster=no \
 	-o ControlPath="$ctl" "$BENCH_SSH_DEST" true >"$out"
@@ -139,6 +163,9 @@ cold_run podman_run "" "${remote[@]}" run --rm --network none \
 	"${ulimits[@]}" localhost/mini:latest true
 cold_run ssh_fresh "" ssh "${BENCH_SSH_OPTS[@]}" -o ControlMaster=no \
 	-o ControlPath=none "$BENCH_SSH_DEST" true
+vm_stop() { "$TETHER_BIN" vm prune >/dev/null; }
+cold=$((cold < 3 ? cold : 3))
+cold_run vm_cold vm_stop tx --agent vmb -- true
 
 awk '
 function get(label,    i, kv) {
@@ -159,7 +186,7 @@ END {
 }' "$out"
 echo
 printf "cold start        %6s %9s %9s %9s\n" runs "p50 ms" min max
-for l in sandbox_cold docker_cold podman_run ssh_fresh; do
+for l in sandbox_cold docker_cold podman_run ssh_fresh vm_cold; do
 	# shellcheck disable=SC2086
 	printf '%s\n' ${cold_ms[$l]} | sort -n | awk -v l="$l" '
 		{ a[NR] = $1 }

@@ -66,7 +66,9 @@ int tssh_connect(const struct tssh_opts *o, ssh_session *ret, char *err,
 	    (o->user && ssh_options_set(s, SSH_OPTIONS_USER, o->user) < 0) ||
 	    (o->known_hosts &&
 	     ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, o->known_hosts) < 0) ||
-	    ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &(int){ 0 }) < 0) {
+	    ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &(int){ 0 }) < 0 ||
+	    /* Small requests and replies: Nagle would hold each ~40 ms. */
+	    ssh_options_set(s, SSH_OPTIONS_NODELAY, &(int){ 1 }) < 0) {
 		r = failed(s, o, -EINVAL, err, errlen, "options");
 		ssh_free(s);
 		return r;

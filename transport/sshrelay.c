@@ -130,6 +130,20 @@ static int on_listen(socket_t lfd, int revents, void *u)
 	c->cb.channel_close_function = ch_close;
 	ssh_callbacks_init(&c->cb);
 	ssh_set_channel_callbacks(c->ch, &c->cb);
+	/* What came with the open, before the callbacks were set (a node
+	 * greets first: its SP header), waits in the channel's buffer. */
+	for (;;) {
+		char buf[16384];
+		int k = ssh_channel_read_nonblocking(c->ch, buf, sizeof(buf),
+						     0);
+
+		if (k <= 0)
+			break;
+		if (util_write_all(fd, buf, (size_t)k) < 0) {
+			c->dead = true;
+			break;
+		}
+	}
 	c->polled = ssh_event_add_fd(r->ev, fd, POLLIN, on_conn, c) == SSH_OK;
 	c->dead = !c->polled;
 	c->next = r->list;
