@@ -237,6 +237,7 @@ int main(int argc, char **argv)
 	char dir[PATH_MAX], bin[PATH_MAX + 32], sock[PATH_MAX + 32];
 	char err[1024];
 	ssh_session s = NULL;
+	struct stat st, st2;
 	int r, lfd;
 
 	log_init_from_env();
@@ -264,8 +265,14 @@ int main(int argc, char **argv)
 	}
 	log_info("tether-ssh: relaying %s to %s:%s", o.listen, o.ssh.host,
 		 sock);
-	r = tssh_relay(s, lfd, sock, o.idle_s);
-	(void)unlink(o.listen);
+	if (stat(o.listen, &st) < 0) {
+		log_error("tether-ssh: %s: %s", o.listen, strerror(errno));
+		goto fail;
+	}
+	r = tssh_relay(s, lfd, o.listen, sock, o.idle_s);
+	if (stat(o.listen, &st2) == 0 && st.st_ino == st2.st_ino &&
+	    st.st_dev == st2.st_dev)
+		(void)unlink(o.listen); /* ours, not a successor's */
 	close(lfd);
 	tssh_close(s);
 	return r < 0 ? 1 : 0;

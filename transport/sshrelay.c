@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -186,11 +187,25 @@ static void sweep(struct relay *r)
 	}
 }
 
-int tssh_relay(ssh_session s, int listen_fd, const char *remote_sock,
-	       unsigned idle_s)
+/* Whether path is still the socket file it was (*was): another proxy
+ * started on the same path replaces it, and this one then goes. */
+static bool still_ours(const char *path, const struct stat *was)
+{
+	struct stat now;
+
+	return stat(path, &now) == 0 && now.st_ino == was->st_ino &&
+	       now.st_dev == was->st_dev;
+}
+
+int tssh_relay(ssh_session s, int listen_fd, const char *path,
+	       const char *remote_sock, unsigned idle_s)
 {
 	struct relay r = { .s = s, .remote = remote_sock };
+	struct stat was;
 	int rc = 0;
+
+	if (stat(path, &was) < 0)
+		return -errno;
 
 	r.ev = ssh_event_new();
 	if (!r.ev || ssh_event_add_session(r.ev, s) != SSH_OK ||
@@ -210,6 +225,11 @@ int tssh_relay(ssh_session s, int listen_fd, const char *remote_sock,
 			break;
 		}
 		sweep(&r);
+		if (!r.list && !still_ours(path, &was)) {
+			log_info("tether-ssh: %s now belongs to another proxy",
+				 path);
+			break;
+		}
 		if (!r.list && idle_s &&
 		    util_now_ms() - r.last_ms >= (int64_t)idle_s * 1000)
 			break;

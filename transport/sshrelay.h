@@ -11,9 +11,11 @@
 /* Whether a channel to remote_sock opens now (the node listens there). */
 int tssh_probe(ssh_session s, const char *remote_sock);
 
-/* Serve listen_fd until no connection has been open for idle_s seconds
- * (0: never), or the session is lost (-ECONNRESET, logged). 0 when idle. */
-int tssh_relay(ssh_session s, int listen_fd, const char *remote_sock,
-	       unsigned idle_s);
+/* Serve listen_fd (bound at path) until no connection has been open for
+ * idle_s seconds (0: never), path is another socket now (a proxy started
+ * after this one), or the session is lost (-ECONNRESET, logged). 0 when
+ * idle or replaced. */
+int tssh_relay(ssh_session s, int listen_fd, const char *path,
+	       const char *remote_sock, unsigned idle_s);
 
 #endif
