@@ -37,7 +37,7 @@ struct agent_raw {
 };
 /* The agent-gateway form's "sandbox" of an agent. */
 struct sandbox_raw {
-	json_t *mode, *scope, *docker, *vm;
+	json_t *mode, *scope, *docker, *vm, *ssh, *node;
 };
 struct vm_raw {
 	json_t *provider, *image, *resources;
@@ -95,6 +95,8 @@ static const struct field sandbox_fields[] = {
 	{ "scope", K_STRING, SLOT(sandbox_raw, scope) },
 	{ "docker", K_OBJECT, SLOT(sandbox_raw, docker) },
 	{ "vm", K_OBJECT, SLOT(sandbox_raw, vm) },
+	{ "ssh", K_OBJECT, SLOT(sandbox_raw, ssh) },
+	{ "node", K_STRING, SLOT(sandbox_raw, node) },
 	{ 0 },
 };
 
@@ -175,7 +177,8 @@ static int parse_tools_exec(struct ctx *x, const struct agent_raw *raw,
 static int parse_agent_sandbox(struct ctx *x, json_t *v, bool timeout,
 			       struct exec_agent_conf *a)
 {
-	static const char *const later[] = { "node", "ssh" };
+	static const char *const modes[] = { "docker", "vm", "ssh", "node",
+					     "off" };
 	struct sandbox_raw raw = { 0 };
 	struct docker_raw d = { 0 };
 	size_t mark = cfg_path_key(x, "sandbox"), inner;
@@ -185,15 +188,11 @@ static int parse_agent_sandbox(struct ctx *x, json_t *v, bool timeout,
 	if (r >= 0 && raw.mode) {
 		const char *m = json_string_value(raw.mode);
 
-		for (size_t i = 0; i < UTIL_ARRAY_SIZE(later); i++)
-			if (strcmp(m, later[i]) == 0)
-				r = cfg_fail(
-					x, "mode",
-					"'%s' is not supported yet (docker, "
-					"vm and off are)",
-					m);
-		if (r >= 0 && strcmp(m, "docker") != 0 &&
-		    strcmp(m, "vm") != 0 && strcmp(m, "off") != 0)
+		bool known = false;
+
+		for (size_t i = 0; i < UTIL_ARRAY_SIZE(modes); i++)
+			known |= strcmp(m, modes[i]) == 0;
+		if (!known)
 			r = cfg_fail(x, "mode",
 				     "unknown mode '%s' (expected docker, vm, "
 				     "node, ssh or off)",
@@ -219,6 +218,19 @@ static int parse_agent_sandbox(struct ctx *x, json_t *v, bool timeout,
 		if (r >= 0)
 			r = cfg_parse_resources(x, vr.resources, &a->vm);
 		cfg_path_pop(x, inner);
+	}
+	if (r >= 0 && raw.ssh) {
+		inner = cfg_path_key(x, "ssh");
+		r = cfg_parse_ssh_object(x, raw.ssh, &a->ssh);
+		cfg_path_pop(x, inner);
+	}
+	if (r >= 0 && raw.node) {
+		const char *n = json_string_value(raw.node);
+
+		if (!cfg_node_url(x, n))
+			r = cfg_fail(x, "node", "unknown node '%s'", n);
+		else
+			r = cfg_dup(x, n, &a->sandbox_node);
 	}
 	if (r >= 0 && raw.scope)
 		r = cfg_parse_scope(x, raw.scope, &a->docker.scope);
@@ -253,13 +265,27 @@ static int parse_agent_sandbox(struct ctx *x, json_t *v, bool timeout,
  * (or the defaults) that names no backend itself; dmode: the defaults'
  * sandbox.mode (NULL for the defaults themselves). */
 static int route_sandbox(struct ctx *x, struct exec_agent_conf *a,
-			 const char *dmode)
+			 const char *dmode, const char *dnode)
 {
 	const char *mode = a->sandbox_mode ? a->sandbox_mode : dmode;
 	bool off = !mode || strcmp(mode, "off") == 0;
+	bool routed = a->exec_host == EXEC_HOST_SANDBOX ||
+		      a->exec_host == EXEC_HOST_AUTO ||
+		      (a->exec_host == EXEC_HOST_UNSET && a->sandbox_mode);
 
 	if (a->backend)
 		return 0;
+	if (routed && mode && strcmp(mode, "node") == 0) {
+		/* sandbox.node names the node, as tools.exec.node does. */
+		const char *n = a->sandbox_node ? a->sandbox_node : dnode;
+		int r;
+
+		if (!n)
+			return cfg_fail(x, "sandbox.node",
+					"required when sandbox.mode is 'node'");
+		r = cfg_dup(x, "node", &a->backend);
+		return r < 0 ? r : cfg_dup(x, n, &a->node);
+	}
 	switch (a->exec_host) {
 	case EXEC_HOST_SANDBOX:
 		if (off)
@@ -411,7 +437,8 @@ static int parse_agent(struct ctx *x, json_t *v, bool defaults, json_t *seen,
 		r = parse_agent_sandbox(x, raw.sandbox, raw.timeout != NULL, a);
 	if (r >= 0)
 		r = route_sandbox(
-			x, a, defaults ? NULL : x->c->defaults.sandbox_mode);
+			x, a, defaults ? NULL : x->c->defaults.sandbox_mode,
+			defaults ? NULL : x->c->defaults.sandbox_node);
 	return r;
 }
 
@@ -539,16 +566,29 @@ static int check_sandboxes(struct ctx *x)
 	return 0;
 }
 
-/* Every agent routed to docker has an image to run in. */
+/* Every agent routed to docker has an image to run in, and every one
+ * routed to an ssh host of its own (sandbox.mode ssh) has that host. */
 static int check_docker(struct ctx *x)
 {
 	const struct exec_config *c = x->c;
 	struct exec_docker_conf d;
+	struct exec_ssh_conf h;
 	size_t mark;
 
 	for (size_t i = 0; i < c->n_agents; i++) {
-		if (exec_router_docker(c, c->agents[i].id, &d, NULL, 0) <= 0 ||
-		    d.image)
+		const struct exec_agent_conf *a = &c->agents[i];
+
+		if (a->backend && strcmp(a->backend, "ssh") == 0 &&
+		    (!x->backends || !json_object_get(x->backends, "ssh")) &&
+		    exec_router_ssh(c, a->id, &h, NULL, 0) <= 0) {
+			mark = cfg_path_push(x, ".list[%zu]", i);
+			cfg_fail(x, NULL,
+				 "runs over ssh without a host: give "
+				 "sandbox.ssh.host");
+			cfg_path_pop(x, mark);
+			return -EINVAL;
+		}
+		if (exec_router_docker(c, a->id, &d, NULL, 0) <= 0 || d.image)
 			continue;
 		mark = cfg_path_push(x, ".list[%zu]", i);
 		cfg_fail(x, NULL,
@@ -661,6 +701,8 @@ int exec_config_parse(const char *text, size_t len, const char *origin,
 
 static void agent_fini(struct exec_agent_conf *a)
 {
+	exec_ssh_conf_clear(&a->ssh);
+	free(a->sandbox_node);
 	exec_vm_conf_clear(&a->vm);
 	exec_docker_conf_clear(&a->docker);
 	free(a->sandbox_mode);

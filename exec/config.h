@@ -64,8 +64,10 @@ struct exec_agent_conf {
 	/* the gateway form: sandbox.docker.* (and sandbox.scope) */
 	struct exec_docker_conf docker;
 	char *sandbox_mode; /* sandbox.mode: "docker", "vm", "off"; or NULL */
-	struct exec_vm_conf vm; /* the gateway form: sandbox.vm.* */
-	int exec_host;		/* enum exec_host_sel */
+	struct exec_vm_conf vm;	  /* the gateway form: sandbox.vm.* */
+	struct exec_ssh_conf ssh; /* the gateway form: sandbox.ssh.* */
+	char *sandbox_node;	  /* the gateway form: sandbox.node */
+	int exec_host;		  /* enum exec_host_sel */
 };
 
 struct exec_config {
@@ -166,6 +168,12 @@ int exec_router_docker(const struct exec_config *c, const char *agent,
  * when what its commands leave (a container, the view's changes) goes
  * after each, else EXEC_SCOPE_SESSION. An unknown agent: session. */
 int exec_router_scope(const struct exec_config *c, const char *agent);
+
+/* An agent's ssh settings when its commands run on an ssh backend of its
+ * own (sandbox.mode ssh): 1 with *ret (its sandbox.ssh, else the
+ * defaults'; strings borrowed), 0 when they do not, -ENOENT. */
+int exec_router_ssh(const struct exec_config *c, const char *agent,
+		    struct exec_ssh_conf *ret, char *err, size_t errlen);
 
 /* An agent's vm settings, when its commands run on a vm backend: 1 with
  * *ret (layered as docker's), 0 when they do not, -ENOENT. */

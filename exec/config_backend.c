@@ -53,6 +53,19 @@ static const struct field backend_fields[] = {
 	{ 0 },
 };
 
+/* The gateway form's sandbox.ssh: an ssh backend's keys alone. */
+static const struct field ssh_fields_table[] = {
+	{ "host", K_STRING, SLOT(backend_raw, host) },
+	{ "port", K_NUMBER, SLOT(backend_raw, port) },
+	{ "user", K_STRING, SLOT(backend_raw, user) },
+	{ "key", K_STRING, SLOT(backend_raw, key) },
+	{ "known_hosts", K_STRING, SLOT(backend_raw, known_hosts) },
+	{ "strict_host_key", K_STRING, SLOT(backend_raw, strict) },
+	{ "connect_timeout", K_NUMBER, SLOT(backend_raw, connect_timeout) },
+	{ "remote_dir", K_STRING, SLOT(backend_raw, remote_dir) },
+	{ 0 },
+};
+
 static const struct field node_fields[] = {
 	{ "url", K_STRING, SLOT(node_raw, url) },
 	{ 0 },
@@ -198,6 +211,14 @@ static int parse_ssh(struct ctx *x, const struct backend_raw *raw,
 	if (r < 0)
 		return cfg_fail(x, NULL, "%s", err);
 	return 0;
+}
+
+int cfg_parse_ssh_object(struct ctx *x, json_t *obj, struct exec_ssh_conf *s)
+{
+	struct backend_raw raw = { 0 };
+	int r = cfg_scan(x, obj, ssh_fields_table, &raw);
+
+	return r < 0 ? r : ssh_fields(x, &raw, s, "ssh");
 }
 
 int cfg_parse_resources(struct ctx *x, json_t *res, struct exec_vm_conf *v)

@@ -74,6 +74,8 @@ int cfg_parse_sbx(struct ctx *x, json_t *limits, json_t *network, json_t *mount,
 int cfg_parse_scope(struct ctx *x, json_t *v, int *ret);
 int cfg_parse_docker(struct ctx *x, json_t *image, json_t *host, json_t *scope,
 		     struct exec_docker_conf *d);
+/* The gateway form's sandbox.ssh object: an ssh backend's keys. */
+int cfg_parse_ssh_object(struct ctx *x, json_t *obj, struct exec_ssh_conf *s);
 /* "resources" of a vm: cpu (1 to 64), memory (at least 64m). */
 int cfg_parse_resources(struct ctx *x, json_t *res, struct exec_vm_conf *v);
 

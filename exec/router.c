@@ -67,6 +67,7 @@ int exec_router_resolve(const struct exec_config *c, const char *agent,
 	const struct exec_backend_conf *b = NULL;
 	const char *type, *name, *url = NULL;
 	char id[512], vmurl[PATH_MAX + 32];
+	struct exec_ssh_conf own_ssh = { 0 };
 	struct exec_backend *be;
 	int r;
 
@@ -82,6 +83,14 @@ int exec_router_resolve(const struct exec_config *c, const char *agent,
 		url = b->url;
 	} else {
 		type = name = route->backend;
+	}
+	if (!url && exec_backend_lookup(type) == &exec_backend_ssh_ops &&
+	    exec_router_ssh(c, agent, &own_ssh, NULL, 0) > 0) {
+		/* The gateway form's sandbox.mode ssh: sandbox.ssh's host. */
+		r = exec_ssh_url(&own_ssh, vmurl, sizeof(vmurl), err, errlen);
+		if (r < 0)
+			return r;
+		url = vmurl;
 	}
 	if (!url && exec_backend_lookup(type) == &exec_backend_vm_ops) {
 		/* The gateway form's sandbox.mode vm: a VM of the agent's. */
@@ -106,8 +115,8 @@ int exec_router_resolve(const struct exec_config *c, const char *agent,
 		if (r < 0)
 			exec_backend_free(be);
 	}
-	if (r >= 0 && be->ops == &exec_backend_ssh_ops && b) {
-		r = exec_backend_set_ssh(be, &b->ssh);
+	if (r >= 0 && be->ops == &exec_backend_ssh_ops) {
+		r = exec_backend_set_ssh(be, b ? &b->ssh : &own_ssh);
 		if (r < 0)
 			exec_backend_free(be);
 	}
@@ -167,7 +176,15 @@ int exec_router_workspace(const struct exec_config *c, const char *agent,
 		 (strcmp(b->type, "node") == 0 || strcmp(b->type, "ssh") == 0 ||
 		  strcmp(b->type, "vm") == 0))
 		*url = b->url;
-	else if (!b && strcmp(route->backend, "vm") == 0) {
+	else if (!b && strcmp(route->backend, "ssh") == 0) {
+		static __thread char sshurl[PATH_MAX + 32];
+		struct exec_ssh_conf own;
+
+		if (exec_router_ssh(c, agent, &own, err, errlen) <= 0 ||
+		    exec_ssh_url(&own, sshurl, sizeof(sshurl), err, errlen) < 0)
+			return -EINVAL;
+		*url = sshurl;
+	} else if (!b && strcmp(route->backend, "vm") == 0) {
 		/* A VM of the agent's own (sandbox.mode vm): its url is
 		 * kept here, valid until the next call of this thread. */
 		static __thread char vmurl[PATH_MAX + 32];
@@ -321,5 +338,25 @@ int exec_router_vm(const struct exec_config *c, const char *agent,
 	exec_vm_conf_layer(ret, &c->defaults.vm);
 	if (own)
 		exec_vm_conf_layer(ret, &own->vm);
+	return 1;
+}
+
+int exec_router_ssh(const struct exec_config *c, const char *agent,
+		    struct exec_ssh_conf *ret, char *err, size_t errlen)
+{
+	const struct exec_backend_conf *b;
+	const struct exec_agent_conf *own;
+	const struct exec_backend_ops *ops;
+
+	if (!layers(c, agent, &b, &own, &ops, err, errlen))
+		return -ENOENT;
+	if (ops != &exec_backend_ssh_ops || b)
+		return 0;
+	if (own && own->ssh.host)
+		*ret = own->ssh;
+	else if (c->defaults.ssh.host)
+		*ret = c->defaults.ssh;
+	else
+		return 0;
 	return 1;
 }

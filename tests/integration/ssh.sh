@@ -54,7 +54,12 @@ cat >"$T/tether.json" <<EOF
       { "id": "dev", "backend": "box", "dir": "$T/src" },
       { "id": "mitm", "backend": "wrong", "dir": "$T/src" },
       { "id": "stranger", "backend": "strict", "dir": "$T/src" },
-      { "id": "newcomer", "backend": "lenient", "dir": "$T/src" }
+      { "id": "newcomer", "backend": "lenient", "dir": "$T/src" },
+      { "id": "gw", "dir": "$T/src", "workspace": "gw",
+        "sandbox": { "mode": "ssh",
+                     "ssh": { "host": "127.0.0.1", "port": $SSH_PORT, "user": "root",
+                              "key": "$SSH_CLIENT_KEY", "known_hosts": "$T/known_hosts",
+                              "remote_dir": "$T/remote" } } }
     ]
   }
 }
@@ -112,6 +117,11 @@ out=$(ax --agent newcomer -- cat a.txt 2>"$T/e.err") || fail "accept-new: $(show
 assert_eq edited "$out" "a command on a host accepted as new"
 grep -q "$SSH_HOST_PUB" "$T/new_hosts" || fail "accept-new did not record the host key"
 log "a mismatched host key and an unknown host refused; accept-new adds it: ok"
+
+# ---- the gateway form: sandbox.mode ssh with sandbox.ssh ----
+out=$(ax --agent gw -- sh -c 'pwd; cat a.txt' 2>"$T/e.err") || fail "sandbox.mode ssh: $(show "$T/e.err")"
+assert_eq "$T/remote/root/views/gw edited" "$(echo $out)" "an agent on sandbox.mode ssh"
+log "the gateway form's sandbox.mode ssh: ok"
 
 # ---- the environment form ----
 out=$(unset TETHER_CONFIG; cd "$T/src" && HOME=$T/home SANDBOX_BACKEND=ssh SSH_HOST=127.0.0.1 \

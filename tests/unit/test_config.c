@@ -338,10 +338,6 @@ static void test_route_gateway_sandbox(void **state)
 	exec_config_free(c);
 
 	expect_error("{'agents': {'list': [{'id': 'a',"
-		     " 'sandbox': {'mode': 'ssh'}}]}}",
-		     "agents.list[0].sandbox.mode",
-		     "'ssh' is not supported yet", NULL);
-	expect_error("{'agents': {'list': [{'id': 'a',"
 		     " 'sandbox': {'mode': 'moon'}}]}}",
 		     "agents.list[0].sandbox.mode", "unknown mode 'moon'",
 		     NULL);
@@ -393,6 +389,50 @@ static void test_route_gateway_sandbox(void **state)
 	expect_error(
 		"{'backends': {'h': {'type': 'host', 'scope': 'command'}}}",
 		"backends.h.scope", "only 'docker' and 'sandbox'", NULL);
+	/* the gateway form's sandbox.mode ssh and node */
+	{
+		struct exec_config *c6;
+		const char *url, *ws, *domain;
+
+		setenv("TETHER_SANDBOX_HOME", "/run/t", 1);
+		c6 = parse_ok(
+			"{'nodes': {'big': {'url': 'tls+tcp://big:7443'}},"
+			" 'agents': {'defaults': {'sandbox': {'node': 'big'}},"
+			" 'list': [{'id': 's', 'sandbox': {'mode': 'ssh',"
+			"  'ssh': {'host': 'build.lan', 'port': 2222,"
+			"   'user': 'ci', 'strict_host_key': 'accept-new'}}},"
+			"  {'id': 'n', 'sandbox': {'mode': 'node'}}]}}");
+		assert_int_equal(exec_router_resolve(c6, "s", &b, NULL, err,
+						     sizeof(err)),
+				 0);
+		assert_ptr_equal(b->ops, &exec_backend_ssh_ops);
+		assert_string_equal(b->ssh->host, "build.lan");
+		assert_int_equal(b->ssh->port, 2222);
+		assert_true(b->ssh->accept_new);
+		assert_int_equal(exec_router_workspace(c6, "s", &url, &ws,
+						       &domain, err,
+						       sizeof(err)),
+				 0);
+		assert_string_equal(url, b->url);
+		exec_backend_free(b);
+		expect_route(c6, "n", &exec_backend_node_ops, "big",
+			     "tls+tcp://big:7443", 0);
+		exec_config_free(c6);
+		unsetenv("TETHER_SANDBOX_HOME");
+	}
+	expect_error("{'agents': {'list': [{'id': 'a',"
+		     " 'sandbox': {'mode': 'ssh'}}]}}",
+		     "agents.list[0]", "without a host", NULL);
+	expect_error("{'agents': {'list': [{'id': 'a',"
+		     " 'sandbox': {'mode': 'node'}}]}}",
+		     "agents.list[0].sandbox.node", "required", NULL);
+	expect_error("{'agents': {'list': [{'id': 'a',"
+		     " 'sandbox': {'node': 'nope'}}]}}",
+		     "agents.list[0].sandbox.node", "unknown node 'nope'",
+		     NULL);
+	expect_error("{'agents': {'list': [{'id': 'a',"
+		     " 'sandbox': {'ssh': {'hots': 'x'}}}]}}",
+		     "agents.list[0].sandbox.ssh.hots: unknown key", NULL);
 	/* vm backends: named, and the gateway form's sandbox.mode vm */
 	{
 		struct exec_config *c5;
