@@ -169,23 +169,50 @@ static int ensure_binary(ssh_session s, const struct opts *o, const char *dir,
 }
 
 /* The remote node answering at sock: started unless it does. */
+/* "env NAME='value' ..." of the sanitizer options set here, or "". */
+static const char *sanitizer_env(char *out, size_t cap)
+{
+	static const char *const names[] = { "ASAN_OPTIONS", "LSAN_OPTIONS",
+					     "UBSAN_OPTIONS" };
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *v = getenv(names[i]);
+		int k;
+
+		if (!v || !*v || !quotable(v))
+			continue;
+		k = snprintf(out + n, cap - n, "%s%s='%s'", n ? " " : "env ",
+			     names[i], v);
+		if (k < 0 || (size_t)k >= cap - n) {
+			out[0] = '\0';
+			return out;
+		}
+		n += (size_t)k;
+	}
+	return out;
+}
+
 static int ensure_node(ssh_session s, const struct opts *o, const char *dir,
 		       const char *bin, const char *sock)
 {
-	char cmd[6 * PATH_MAX + 256], err[512] = "";
+	char cmd[6 * PATH_MAX + 2048], err[512] = "", env[1536];
 	struct timespec pause = { 0, 50 * 1000 * 1000 };
 	time_t until;
 	int r;
 
 	if (tssh_probe(s, sock) == 0)
 		return 0;
-	/* --view where the remote has FUSE; its own idle exit. */
+	/* --view where the remote has FUSE; its own idle exit. A
+	 * sanitizer build's options go along (the suites' suppressions). */
 	snprintf(
 		cmd, sizeof(cmd),
 		"mkdir -p '%s/root' && cd / && v= && { [ -c /dev/fuse ] && v=--view; }; "
-		"setsid '%s' node --listen 'ipc://%s' --root '%s/root' $v "
+		"%s setsid '%s' node --listen 'ipc://%s' --root '%s/root' $v "
 		"--idle-exit %u >>'%s/node.log' 2>&1 </dev/null &",
-		dir, bin, sock, dir, o->idle_s ? o->idle_s : 600, dir);
+		dir, sanitizer_env(env, sizeof(env)), bin, sock, dir,
+		o->idle_s ? o->idle_s : 600, dir);
 	r = tssh_run(s, cmd, NULL, 0, NULL, 0, err, sizeof(err));
 	if (r != 0) {
 		log_error("sandbox connection failed: %s: starting the remote "

@@ -471,6 +471,10 @@ static int follow_from(struct exec_remote *r, uint64_t id,
 	} else if (f.error < 0) {
 		e = call_failed(r, f.error, f.errtext);
 	} else {
+		/* What was written before (a STARTED's first output) counts
+		 * too. */
+		f.res.out_bytes += res->out_bytes;
+		f.res.err_bytes += res->err_bytes;
 		*res = f.res;
 		e = 0;
 	}

@@ -51,13 +51,26 @@ static ssh_channel open_channel(ssh_session s, const char *remote)
 
 int tssh_probe(ssh_session s, const char *remote_sock)
 {
+	/* A whole SP handshake (req0, docs/protocol.md "Transport"): nng 1.5
+	 * stops accepting on an ipc listener whose peer leaves in the middle
+	 * of one (nanomsg/nng#1518), and a bare open and close is such a
+	 * peer. */
+	static const uint8_t hello[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0, 0 };
 	ssh_channel ch = open_channel(s, remote_sock);
+	uint8_t reply[8];
+	int got = 0, k;
 
 	if (!ch)
 		return -ECONNREFUSED;
+	if (ssh_channel_write(ch, hello, sizeof(hello)) == sizeof(hello))
+		while (got < (int)sizeof(reply) &&
+		       (k = ssh_channel_read_timeout(ch, reply + got,
+						     sizeof(reply) - got, 0,
+						     2000)) > 0)
+			got += k;
 	ssh_channel_close(ch);
 	ssh_channel_free(ch);
-	return 0;
+	return got == sizeof(reply) && reply[1] == 'S' ? 0 : -EPROTO;
 }
 
 static int ch_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
