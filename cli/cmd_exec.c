@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -19,9 +20,11 @@
 #include "cli.h"
 #include "codec.h"
 #include "config.h"
+#include "local_node.h"
 #include "log.h"
 #include "parse.h"
 #include "term.h"
+#include "upper_count.h"
 
 #define ENV_MAX 1024
 
@@ -409,6 +412,26 @@ static int remote_place(struct exec_opts *o)
 	return agent_workspace(o, rel);
 }
 
+/* A command in the view of this host's own node (sandbox, docker): the
+ * files it changed there, from the view's upper layer, for the audit. */
+static void count_changes(const struct exec_opts *o,
+			  const struct exec_backend *b,
+			  const struct timespec *began, struct exec_result *res)
+{
+	char home[PATH_MAX], url[PATH_MAX + 16], upper[2 * PATH_MAX], err[256];
+
+	if (!(b->ops->caps & EXEC_CAP_LOCAL) || !o->workspace || !o->sandbox ||
+	    o->sbx.mode != EXEC_WS_COW ||
+	    exec_local_node_paths(home, sizeof(home), url, sizeof(url), err,
+				  sizeof(err)) < 0)
+		return;
+	snprintf(upper, sizeof(upper), "%s/root/.tether/upper/%s", home,
+		 o->workspace);
+	res->files_changed = exec_upper_changed_since(
+		upper, (int64_t)began->tv_sec * 1000000000 + began->tv_nsec);
+	res->files_known = true;
+}
+
 /* Scope command: what the command wrote in the view goes with it. */
 static int drop_changes(const struct exec_opts *o, const struct exec_backend *b)
 {
@@ -460,6 +483,7 @@ int cli_exec(int argc, char **argv)
 	struct exec_backend *b = NULL;
 	struct cli_sync_bg *bg = NULL;
 	struct exec_result res = { 0 };
+	struct timespec began;
 	struct termios saved;
 	bool raw = false;
 	int r, sfd = -1, code = CLI_EXIT_FAILURE;
@@ -563,7 +587,10 @@ int cli_exec(int argc, char **argv)
 		cli_audit_end(&au, &res, -EACCES, code);
 		goto out;
 	}
+	clock_gettime(CLOCK_REALTIME, &began);
 	r = b->ops->run(b, &spec, &io, &res);
+	if (r >= 0)
+		count_changes(&o, b, &began, &res);
 	if (raw)
 		cli_term_restore(STDIN_FILENO, &saved);
 	cli_signals_close(sfd);

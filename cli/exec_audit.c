@@ -138,7 +138,7 @@ int cli_audit_end(const struct cli_audit *a, const struct exec_result *res,
 	return append(
 		a,
 		json_pack("{s:s, s:s, s:o, s:o, s:s, s:i, s:i, s:b, "
-			  "s:I, s:I, s:I, s:I, s:o, s:o, s:o}",
+			  "s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}",
 			  "event", "end", "id", a->id, "time", now_utc(),
 			  "agent", str_or_null(a->agent), "backend", a->backend,
 			  "exit", exit_code, "signal", st->signal, "timed_out",
@@ -151,5 +151,9 @@ int cli_audit_end(const struct cli_audit *a, const struct exec_result *res,
 				    : json_null(),
 			  "err_bytes",
 			  rec_bytes ? json_integer((json_int_t)res->err_bytes)
-				    : json_null()));
+				    : json_null(),
+			  "files_changed",
+			  res->files_known
+				  ? json_integer((json_int_t)res->files_changed)
+				  : json_null()));
 }

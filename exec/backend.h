@@ -54,6 +54,10 @@ struct exec_result {
 	 * write to the caller's descriptors themselves). */
 	bool counted;
 	uint64_t out_bytes, err_bytes;
+	/* Files the command changed in the workspace's view, when it ran in
+	 * the view of a node on this host (sandbox, docker): upper_count.h */
+	bool files_known;
+	uint32_t files_changed;
 };
 
 /* How long a docker backend's container lives. */

@@ -118,6 +118,8 @@ log "memory hog killed, fork stopped at the pids limit: ok"
 # ---- scope command: removed after; one a killed client left, reaped ----
 out=$(ax --agent once -n -- sh -c 'echo x >once.txt; cat a.txt' 2>"$T/e.err") || fail "scope command: $(show "$T/e.err")"
 assert_eq edited "$out" "a command-scoped container's workspace"
+grep -q '"event":"end".*"agent":"once".*"files_changed":1' "$TETHER_AUDIT" ||
+	fail "the audit's end record lacks the file a container's command wrote"
 ax --agent once -n -- test -e once.txt 2>/dev/null && fail "a command-scoped command's file outlived it"
 assert_eq "" "$(containers_of once)" "containers left by a command-scoped run"
 (cd "$T/src" && exec "$TETHER" exec --config "$T/tether.json" --agent once -n -- \

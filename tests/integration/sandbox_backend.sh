@@ -59,6 +59,8 @@ tx changes --config "$T/tether.json" --agent dev >"$T/ch.out" 2>"$T/ch.err" ||
 grep -q "created .* sub/n.txt" "$T/ch.out" || fail "the view's changes lack sub/n.txt: $(show "$T/ch.out")"
 tx changes --node "ipc://$sock" --workspace dev >"$T/ch2.out" 2>&1 && cmp -s "$T/ch.out" "$T/ch2.out" ||
 	fail "changes by --agent and by --node differ: $(show "$T/ch2.out")"
+grep -q '"event":"end".*"agent":"dev".*"files_changed":1' "$TETHER_AUDIT" ||
+	fail "the audit's end record lacks the one file changed: $(tail -n 1 "$TETHER_AUDIT")"
 log "first command: node started, the view at the directory's path, writes kept apart: ok"
 
 # ---- the barrier: an edit made before a command is in it ----
