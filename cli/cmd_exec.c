@@ -412,16 +412,17 @@ static int remote_place(struct exec_opts *o)
 	return agent_workspace(o, rel);
 }
 
-/* A command in the view of this host's own node (sandbox, docker): the
- * files it changed there, from the view's upper layer, for the audit. */
+/* A docker command in the view of this host's own node: the files it
+ * changed there, from the view's upper layer, for the audit (a command
+ * a node ran comes with the node's count). */
 static void count_changes(const struct exec_opts *o,
 			  const struct exec_backend *b,
 			  const struct timespec *began, struct exec_result *res)
 {
 	char home[PATH_MAX], url[PATH_MAX + 16], upper[2 * PATH_MAX], err[256];
 
-	if (!(b->ops->caps & EXEC_CAP_LOCAL) || !o->workspace || !o->sandbox ||
-	    o->sbx.mode != EXEC_WS_COW ||
+	if (res->files_known || !(b->ops->caps & EXEC_CAP_LOCAL) ||
+	    !o->workspace || !o->sandbox || o->sbx.mode != EXEC_WS_COW ||
 	    exec_local_node_paths(home, sizeof(home), url, sizeof(url), err,
 				  sizeof(err)) < 0)
 		return;

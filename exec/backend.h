@@ -55,7 +55,8 @@ struct exec_result {
 	bool counted;
 	uint64_t out_bytes, err_bytes;
 	/* Files the command changed in the workspace's view, when it ran in
-	 * the view of a node on this host (sandbox, docker): upper_count.h */
+	 * one: the node's count (exit block), or for docker, whose view is
+	 * the local node's, counted here (upper_count.h) */
 	bool files_known;
 	uint32_t files_changed;
 };

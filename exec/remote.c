@@ -229,6 +229,8 @@ static int deliver(const struct exec_io *io, const struct tp_exec_output *o,
 	};
 	res->timed_out = o->exit.timed_out;
 	res->limits = o->exit.limits;
+	res->files_known = o->exit.files_changed != TP_FILES_UNKNOWN;
+	res->files_changed = res->files_known ? o->exit.files_changed : 0;
 	return 1;
 }
 

@@ -25,6 +25,7 @@
 #include "ring.h"
 #include "runner.h"
 #include "sandbox_run.h"
+#include "upper_count.h"
 
 #define RING_CAP    (1u << 20) /* per output stream: replay depth of attach */
 #define STDIN_CAP   (1u << 20) /* stdin bytes accepted ahead of the command */
@@ -92,6 +93,12 @@ struct cmd {
 	uint64_t started_ms;	 /* unix epoch */
 	struct exec_cgroup *cg;	 /* a sandbox's limits, or NULL */
 	uint8_t limits;		 /* TP_LIMIT_*: what it ran into */
+	/* In a workspace's view: its upper layer, the command's start
+	 * (CLOCK_REALTIME ns), and at the exit the files it changed there
+	 * (upper_count.h); else NULL and TP_FILES_UNKNOWN. */
+	char *upper;
+	int64_t began_ns;
+	uint32_t files_changed;
 	char *cmdline;
 	struct tag t_in, t_pid;
 	struct waiter *readers, *writers;
@@ -215,6 +222,7 @@ static struct tp_exit cmd_exit(const struct cmd *c)
 		.sys_us = st->sys_us,
 		.maxrss_kb = st->maxrss_kb,
 		.limits = c->limits,
+		.files_changed = c->files_changed,
 	};
 }
 
@@ -450,6 +458,7 @@ static void cmd_free(struct exec_service *s, struct cmd *c)
 	exec_ring_fini(&c->err.ring);
 	exec_ring_fini(&c->in);
 	free(c->cmdline);
+	free(c->upper);
 	free(c);
 }
 
@@ -599,6 +608,25 @@ static void handle_start(struct exec_service *s, struct tp_req *req,
 	}
 	c->flags = st->flags;
 	c->owner = tp_req_pipe(req);
+	c->files_changed = TP_FILES_UNKNOWN;
+	if (st->workspace.len) {
+		/* The view's upper layer (fs/views.c): there only on a node
+		 * with views, where the command runs in one. */
+		struct timespec now;
+		struct stat ut;
+
+		if (asprintf(&c->upper, "%s/.tether/upper/%.*s", s->root,
+			     (int)st->workspace.len, st->workspace.ptr) < 0)
+			c->upper = NULL;
+		else if (stat(c->upper, &ut) < 0 ||
+			 strncmp(base, s->root, strlen(s->root)) != 0 ||
+			 !strstr(base, "/views/")) {
+			free(c->upper);
+			c->upper = NULL;
+		}
+		clock_gettime(CLOCK_REALTIME, &now);
+		c->began_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	}
 	/* Without stdin a pty still needs its EOF typed in (ssh -n -t). */
 	c->in_closed = !(st->flags & (TP_EXEC_F_STDIN | TP_EXEC_F_TTY));
 	c->in_eof = (st->flags & TP_EXEC_F_TTY) &&
@@ -888,6 +916,9 @@ static void on_exit_event(struct exec_service *s, struct cmd *c, int64_t now)
 		exec_cgroup_free(c->cg);
 		c->cg = NULL;
 	}
+	if (c->upper)
+		c->files_changed =
+			exec_upper_changed_since(c->upper, c->began_ns);
 	ep_set(s, c->proc->pidfd, &c->t_pid, 0, EPOLL_CTL_DEL);
 	/* Background children may hold the pipes open: give output a moment
 	 * to drain, then stop reading (ssh would hang here forever). */

@@ -292,7 +292,7 @@ static int get_exit(struct rd *r, struct tp_exit *e)
 		return tpc_fail(r, -EPROTO, "exit.limits", -1,
 				"unknown bits 0x%x",
 				(unsigned)(e->limits & ~TP_LIMIT_ALL_));
-	return 0;
+	return tpc_get_u32(r, "exit.files_changed", &e->files_changed);
 }
 
 static int get_flags(struct rd *r, const char *field, uint32_t *out)
@@ -319,7 +319,8 @@ static int get_state(struct rd *r, uint8_t *out)
 static bool exit_is_zero(const struct tp_exit *e)
 {
 	return !e->code && !e->signal && !e->timed_out && !e->wall_us &&
-	       !e->user_us && !e->sys_us && !e->maxrss_kb && !e->limits;
+	       !e->user_us && !e->sys_us && !e->maxrss_kb && !e->limits &&
+	       !e->files_changed;
 }
 
 /* One EXEC_TABLE entry. The exit block is always on the wire and must be
@@ -816,6 +817,7 @@ static void put_exit(struct wr *w, const struct tp_exit *e)
 	tpc_put_le(w, e->sys_us, 8);
 	tpc_put_le(w, e->maxrss_kb, 8);
 	tpc_put_le(w, e->limits, 1);
+	tpc_put_le(w, e->files_changed, 4);
 }
 
 static void put_sandbox(struct wr *w, const struct tp_sandbox *b)

@@ -14,7 +14,7 @@
  * The header layout and the ERROR body are frozen across versions so that a
  * peer of any version can read why it was refused. */
 #define TP_MAGIC       "TTHR"
-#define TP_VERSION     5
+#define TP_VERSION     6
 #define TP_HEADER_SIZE 12
 
 /* Hard caps. A frame, string or list past them is refused with -EMSGSIZE
@@ -163,7 +163,12 @@ struct tp_exit {
 	uint64_t sys_us;
 	uint64_t maxrss_kb;
 	uint8_t limits; /* TP_LIMIT_*: the sandbox limits it ran into */
+	/* Files the command changed in its workspace's view (created,
+	 * modified, removed); TP_FILES_UNKNOWN when it ran in no view. */
+	uint32_t files_changed;
 };
+
+#define TP_FILES_UNKNOWN UINT32_MAX
 
 struct tp_exec_start {
 	uint32_t flags;	     /* TP_EXEC_F_* */

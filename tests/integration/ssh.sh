@@ -88,6 +88,9 @@ assert_eq edited "$out" "the agent's edit, through the barrier over ssh"
 assert_eq 1 "$(cat "$T"/sbx/ssh/*.log | grep -c 'uploaded tether')" "uploads after two commands"
 [ ! -e "$T/src/made.txt" ] || fail "the command wrote into the agent's directory"
 [ -e "$T/remote/root/views/dev/made.txt" ] || fail "the command's file is not in the remote view"
+grep -q '"event":"end".*"agent":"dev".*"files_changed":1' "$TETHER_AUDIT" ||
+	fail "the audit's end record lacks the file changed on the remote node"
+
 log "no second upload; the edit is there; writes stay in the view: ok"
 
 # ---- signals; the sandbox's limits on the remote ----

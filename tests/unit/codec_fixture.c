@@ -71,6 +71,7 @@ void fb_exit(struct fb *f, uint8_t timed_out)
 	fb_le(f, 0, 8);
 	fb_le(f, 0, 8);
 	fb_le(f, 0, 1); /* limits */
+	fb_le(f, 0, 4); /* files_changed */
 }
 
 /* Fixes the header's body length to what was built. */
@@ -243,6 +244,7 @@ struct tp_exit exit_full(void)
 		.sys_us = 0x0102030405060708ull,
 		.maxrss_kb = 123456,
 		.limits = TP_LIMIT_MEMORY | TP_LIMIT_PIDS,
+		.files_changed = 70000,
 	};
 }
 
@@ -256,6 +258,7 @@ void assert_exit_eq(const struct tp_exit *a, const struct tp_exit *b)
 	assert_int_equal(a->sys_us, b->sys_us);
 	assert_int_equal(a->maxrss_kb, b->maxrss_kb);
 	assert_int_equal(a->limits, b->limits);
+	assert_int_equal(a->files_changed, b->files_changed);
 }
 
 /* A set of valid messages, one or more per type, shared by the round-trip,

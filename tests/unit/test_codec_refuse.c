@@ -19,7 +19,7 @@
 
 static void test_short_and_bad_magic(void **state)
 {
-	static const uint8_t list[] = { 'T', 'T', 'H', 'R', 5, 0,
+	static const uint8_t list[] = { 'T', 'T', 'H', 'R', 6, 0,
 					10,  0,	  0,   0,   0, 0 };
 	struct tp_decode_err e;
 	struct tp_msg m;
@@ -53,11 +53,11 @@ static void test_wrong_version(void **state)
 	le_store(buf + 4, 2, 2);
 	assert_int_equal(tp_msg_decode(buf, len, &m, &e), -EPROTONOSUPPORT);
 	assert_int_equal(e.peer_version, 2);
-	assert_string_equal(e.what, "version 2 (this side speaks 5)");
-	le_store(buf + 4, 6, 2);
+	assert_string_equal(e.what, "version 2 (this side speaks 6)");
+	le_store(buf + 4, 7, 2);
 	assert_int_equal(tp_msg_decode(buf, len, &m, &e), -EPROTONOSUPPORT);
-	assert_int_equal(e.peer_version, 6);
-	assert_string_equal(e.what, "version 6 (this side speaks 5)");
+	assert_int_equal(e.peer_version, 7);
+	assert_string_equal(e.what, "version 7 (this side speaks 6)");
 	free(buf);
 
 	/* Whatever follows the version, a newer peer hears "version". */
@@ -79,10 +79,10 @@ static void test_wrong_version(void **state)
 	buf = calloc(1, TP_FRAME_MAX + 1);
 	assert_non_null(buf);
 	memcpy(buf, "TTHR", 4);
-	le_store(buf + 4, 6, 2);
+	le_store(buf + 4, 7, 2);
 	assert_int_equal(tp_msg_decode(buf, TP_FRAME_MAX + 1, &m, &e),
 			 -EPROTONOSUPPORT);
-	assert_int_equal(e.peer_version, 6);
+	assert_int_equal(e.peer_version, 7);
 	free(buf);
 }
 
