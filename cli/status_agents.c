@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "codec.h"
 #include "config.h"
+#include "docker.h"
 #include "link.h"
 #include "log.h"
 #include "remote.h"
@@ -72,11 +73,16 @@ static void probe(const struct exec_config *c, const char *agent,
 		return;
 	}
 	if (b->ops == &exec_backend_docker_ops) {
-		/* The engine; the workspace's version from the local node
-		 * that holds its view, when that runs. Its commands are the
-		 * engine's, not counted here. */
+		/* The engine, and the agent's exec sessions it runs; the
+		 * workspace's version from the local node that holds its
+		 * view, when that runs. */
 		w->reach = b->ops->health((struct exec_backend *)b) == 0 ? "yes"
 									 : "no";
+		if (strcmp(w->reach, "yes") == 0) {
+			int n = exec_docker_running(b->docker, agent);
+
+			w->running = n >= 0 ? n : -1;
+		}
 		if (tp_sp_ping(b->url, 1000) == 0 &&
 		    exec_router_workspace(c, agent, &url, &ws, &domain, err,
 					  sizeof(err)) == 0)

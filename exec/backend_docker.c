@@ -539,6 +539,87 @@ int exec_docker_ping(const struct exec_docker_conf *c, char *err, size_t errlen)
 	return r == 200 ? 0 : r < 0 ? r : -EIO;
 }
 
+/* s, percent-encoded for a URL's query, into out. */
+static void url_escape(const char *s, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	for (; *s && n + 4 < cap; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+		    ch == '.') {
+			out[n++] = (char)ch;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[ch >> 4];
+			out[n++] = hex[ch & 15];
+		}
+	}
+	out[n] = '\0';
+}
+
+int exec_docker_running(const struct exec_docker_conf *c, const char *agent)
+{
+	char home[PATH_MAX], url[PATH_MAX + 16], err[512], tag[17];
+	char filter[1024], esc[3200], path[3400];
+	struct dk_engine *e;
+	json_t *list = NULL, *ct;
+	size_t i;
+	int r, n = 0;
+
+	r = exec_local_node_paths(home, sizeof(home), url, sizeof(url), err,
+				  sizeof(err));
+	if (r < 0)
+		return r;
+	snprintf(tag, sizeof(tag), "%016llx",
+		 (unsigned long long)XXH3_64bits(home, strlen(home)));
+	r = dk_open(c ? c->host : NULL, &e, err, sizeof(err));
+	if (r < 0)
+		return r;
+	snprintf(filter, sizeof(filter),
+		 "{\"label\":[\"" DK_LABEL_HOME "=%s\",\"" DK_LABEL_AGENT
+		 "=%s\"]}",
+		 tag, agent);
+	url_escape(filter, esc, sizeof(esc));
+	snprintf(path, sizeof(path), "/containers/json?filters=%s", esc);
+	r = dk_call(e, "GET", path, NULL, &list, err, sizeof(err));
+	json_array_foreach(r == 200 ? list : NULL, i, ct)
+	{
+		const char *id = json_string_value(json_object_get(ct, "Id"));
+		json_t *info = NULL, *execs, *x;
+		size_t k;
+
+		snprintf(path, sizeof(path), "/containers/%s/json",
+			 id ? id : "");
+		if (!id || dk_call(e, "GET", path, NULL, &info, err,
+				   sizeof(err)) != 200) {
+			json_decref(info);
+			continue;
+		}
+		execs = json_object_get(info, "ExecIDs");
+		json_array_foreach(execs, k, x)
+		{
+			json_t *ex = NULL;
+
+			snprintf(path, sizeof(path), "/exec/%s/json",
+				 json_string_value(x) ? json_string_value(x)
+						      : "");
+			if (dk_call(e, "GET", path, NULL, &ex, err,
+				    sizeof(err)) == 200 &&
+			    json_is_true(json_object_get(ex, "Running")))
+				n++;
+			json_decref(ex);
+		}
+		json_decref(info);
+	}
+	json_decref(list);
+	dk_close(e);
+	return r == 200 ? n : r < 0 ? r : -EIO;
+}
+
 static void docker_release(struct exec_backend *b)
 {
 	struct docker *d = b->priv;

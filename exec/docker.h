@@ -47,6 +47,10 @@ int exec_docker_reap(struct dk_engine *e, const char *home, const char *tag,
 int exec_docker_ping(const struct exec_docker_conf *c, char *err,
 		     size_t errlen);
 
+/* Commands of agent running in its containers (exec sessions the engine
+ * reports running) of the local node's home: a count, or -errno. */
+int exec_docker_running(const struct exec_docker_conf *c, const char *agent);
+
 /* Drop the stamp of a removed container. */
 void exec_docker_forget(const char *home, const char *name);
 

@@ -95,6 +95,9 @@ log "stdin: ok"
 pid=$!
 _PIDS+=($pid)
 wait_until 20 running 'sleep 301' || fail "the command never started"
+tx status --config "$T/tether.json" >"$T/st.txt" 2>"$T/st.err" || fail "tether status: $(show "$T/st.err")"
+grep -q "^reader  *docker  *docker  *yes  *1 " "$T/st.txt" ||
+	fail "tether status does not show reader's running command: $(show "$T/st.txt")"
 kill -TERM $pid
 wait_exit $pid 20
 assert_eq 143 $? "exit of a command whose client got SIGTERM"
