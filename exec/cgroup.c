@@ -149,7 +149,9 @@ static bool cgroup_of(pid_t pid, const char *ctl, char *out, size_t cap)
 		line[strcspn(line, "\n")] = '\0';
 		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
 		if (!ctl) {
-			match = c1[1] == '\0' && strcmp(line, "0") == 0;
+			/* "0::PATH": hierarchy 0, no controllers listed */
+			match = c1 == line + 1 && line[0] == '0' &&
+				c1[1] == '\0';
 		} else {
 			for (char *t = strtok(c1 + 1, ","); t;
 			     t = strtok(NULL, ","))

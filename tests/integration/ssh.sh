@@ -105,7 +105,15 @@ wait_until 10 no_procs "$MARK_SLEEP 300" || fail "the remote command outlived SI
 ax --agent dev --sandbox --memory 64m -- sh -c 'x=a; while :; do x=$x$x; done' 2>"$T/m.err"
 assert_eq 137 $? "exit of a memory hog under --memory 64m on the remote"
 grep -q "sandbox memory limit exceeded" "$T/m.err" || fail "no memory limit line: $(show "$T/m.err")"
-log "SIGTERM reaches the remote command; --memory is enforced there: ok"
+out=$(ax --agent dev --sandbox --pids 16 -- sh -c 'for i in $(seq 40); do sleep 1 & done; wait' 2>&1)
+assert_match "(can't fork|Cannot fork|Resource temporarily unavailable)" "$out" "a fork past --pids 16 on the remote"
+out=$(ax --agent dev --sandbox -- sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "' 2>"$T/e.err")
+assert_eq lo "$out" "the remote sandbox's network (none: lo only)"
+ax --agent dev --timeout 1 -- "$MARK_SLEEP" 301 2>"$T/t.err"
+assert_eq 124 $? "exit on timeout on the remote"
+grep -q "sandbox timeout exceeded after 1s" "$T/t.err" || fail "no timeout line: $(show "$T/t.err")"
+wait_until 10 no_procs "$MARK_SLEEP 301" || fail "the timed-out remote command is left"
+log "SIGTERM and the timeout reach the remote command; memory, pids and network limits hold there: ok"
 
 # ---- host keys ----
 ax --agent mitm -- true 2>"$T/e.err"

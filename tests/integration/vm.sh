@@ -73,6 +73,29 @@ assert_eq edited "$out" "the agent's edit in the VM"
 assert_eq 1 "$(ls -d "$T"/sbx/vm/vm-* | wc -l)" "VMs after two commands"
 log "the VM kept; the barrier through its SSH: ok"
 
+# ---- signals, timeouts, the sandbox's limits in the VM ----
+(cd "$T/src" && exec "$TETHER" exec --config "$T/tether.json" -n --agent boxed -- \
+	sh -c 'sleep 300 & sleep 301') 2>/dev/null &
+pid=$!
+_PIDS+=($pid)
+
+sleep 3
+kill -TERM $pid
+wait_exit $pid 60
+assert_eq 143 $? "exit of a VM command whose client got SIGTERM"
+TX_DEADLINE=120 ax --agent boxed --timeout 2 -- sleep 30 2>"$T/t.err"
+assert_eq 124 $? "exit on timeout in the VM"
+grep -q "sandbox timeout exceeded after 2s" "$T/t.err" || fail "no timeout line: $(show "$T/t.err")"
+out=$(TX_DEADLINE=120 ax --agent boxed -- sh -c 'ps | grep -c "[s]leep 30"' 2>&1)
+assert_eq 0 "$out" "sleeps left in the VM after SIGTERM and the timeout"
+TX_DEADLINE=120 ax --agent boxed --sandbox --memory 64m -- sh -c 'x=a; while :; do x=$x$x; done' 2>"$T/m.err"
+assert_eq 137 $? "exit of a memory hog under --memory 64m in the VM ($(show "$T/m.err"))"
+out=$(TX_DEADLINE=120 ax --agent boxed --sandbox --pids 16 -- sh -c 'for i in $(seq 40); do sleep 1 & done; wait' 2>&1)
+assert_match "(can't fork|Cannot fork|Resource temporarily unavailable)" "$out" "a fork past --pids 16 in the VM"
+out=$(TX_DEADLINE=120 ax --agent boxed --sandbox -- sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "' 2>&1)
+assert_eq lo "$out" "the VM sandbox's network (none: lo only)"
+log "signals, timeouts, memory, pids and network limits in the VM: ok"
+
 # ---- a command provider: a template that gives an SSH endpoint ----
 port=$(cat "$vmdir/port")
 cat >"$T/tether2.json" <<EOF
