@@ -151,6 +151,14 @@ extern const struct exec_backend_ops exec_backend_ssh_ops;
 extern const struct exec_backend_ops exec_backend_plugin_ops;
 extern const struct exec_backend_ops exec_backend_vm_ops;
 
+/* The node backend's operations, for the backends that end in a node (the
+ * sandbox's local one, an ssh host's, a VM's) once they have reached it. */
+int exec_node_prepare(struct exec_backend *b);
+int exec_node_run(struct exec_backend *b, const struct exec_spec *spec,
+		  const struct exec_io *io, struct exec_result *res);
+void exec_node_release(struct exec_backend *b);
+int exec_node_health(struct exec_backend *b);
+
 /* Look up a type name, with aliases ("off" and "none" are "host").
  * Returns the table or NULL. */
 const struct exec_backend_ops *exec_backend_lookup(const char *type);

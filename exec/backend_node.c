@@ -7,7 +7,7 @@
 
 #include "remote.h"
 
-static int node_prepare(struct exec_backend *b)
+int exec_node_prepare(struct exec_backend *b)
 {
 	struct exec_remote *r;
 	int e = exec_remote_open(b->url, &r);
@@ -18,15 +18,15 @@ static int node_prepare(struct exec_backend *b)
 	return 0;
 }
 
-static int node_run(struct exec_backend *b, const struct exec_spec *spec,
-		    const struct exec_io *io, struct exec_result *res)
+int exec_node_run(struct exec_backend *b, const struct exec_spec *spec,
+		  const struct exec_io *io, struct exec_result *res)
 {
 	if (spec->detach)
 		return exec_remote_start(b->priv, spec, &res->id);
 	return exec_remote_run(b->priv, spec, io, res);
 }
 
-static void node_release(struct exec_backend *b)
+void exec_node_release(struct exec_backend *b)
 {
 	exec_remote_close(b->priv);
 	b->priv = NULL;
@@ -36,7 +36,7 @@ static void ignore_entry(const struct tp_exec_entry *e, void *opaque)
 {
 }
 
-static int node_health(struct exec_backend *b)
+int exec_node_health(struct exec_backend *b)
 {
 	return b->priv ? exec_remote_list(b->priv, ignore_entry, NULL)
 		       : -ENOTCONN;
@@ -46,8 +46,8 @@ const struct exec_backend_ops exec_backend_node_ops = {
 	.type = "node",
 	.caps = EXEC_CAP_TTY | EXEC_CAP_DETACH | EXEC_CAP_REMOTE |
 		EXEC_CAP_SANDBOX,
-	.prepare = node_prepare,
-	.run = node_run,
-	.release = node_release,
-	.health = node_health,
+	.prepare = exec_node_prepare,
+	.run = exec_node_run,
+	.release = exec_node_release,
+	.health = exec_node_health,
 };

@@ -25,7 +25,7 @@ static int sandbox_prepare(struct exec_backend *b)
 		log_error("sandbox failed to start: %s", err);
 		return r;
 	}
-	return exec_backend_node_ops.prepare(b);
+	return exec_node_prepare(b);
 }
 
 static int sandbox_run(struct exec_backend *b, const struct exec_spec *spec,
@@ -37,17 +37,7 @@ static int sandbox_run(struct exec_backend *b, const struct exec_spec *spec,
 	/* Never without one: that is what this backend is. */
 	if (!s.sandbox)
 		s.sandbox = &plain;
-	return exec_backend_node_ops.run(b, &s, io, res);
-}
-
-static void sandbox_release(struct exec_backend *b)
-{
-	exec_backend_node_ops.release(b);
-}
-
-static int sandbox_health(struct exec_backend *b)
-{
-	return exec_backend_node_ops.health(b);
+	return exec_node_run(b, &s, io, res);
 }
 
 const struct exec_backend_ops exec_backend_sandbox_ops = {
@@ -56,6 +46,6 @@ const struct exec_backend_ops exec_backend_sandbox_ops = {
 		EXEC_CAP_SANDBOX | EXEC_CAP_LOCAL,
 	.prepare = sandbox_prepare,
 	.run = sandbox_run,
-	.release = sandbox_release,
-	.health = sandbox_health,
+	.release = exec_node_release,
+	.health = exec_node_health,
 };

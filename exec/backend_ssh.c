@@ -169,23 +169,7 @@ static int ssh_prepare(struct exec_backend *b)
 {
 	int r = exec_ssh_proxy_ensure(b->ssh, b->url, b->name);
 
-	return r < 0 ? r : exec_backend_node_ops.prepare(b);
-}
-
-static int ssh_run(struct exec_backend *b, const struct exec_spec *spec,
-		   const struct exec_io *io, struct exec_result *res)
-{
-	return exec_backend_node_ops.run(b, spec, io, res);
-}
-
-static void ssh_release(struct exec_backend *b)
-{
-	exec_backend_node_ops.release(b);
-}
-
-static int ssh_health(struct exec_backend *b)
-{
-	return exec_backend_node_ops.health(b);
+	return r < 0 ? r : exec_node_prepare(b);
 }
 
 const struct exec_backend_ops exec_backend_ssh_ops = {
@@ -193,7 +177,7 @@ const struct exec_backend_ops exec_backend_ssh_ops = {
 	.caps = EXEC_CAP_TTY | EXEC_CAP_DETACH | EXEC_CAP_REMOTE |
 		EXEC_CAP_SANDBOX,
 	.prepare = ssh_prepare,
-	.run = ssh_run,
-	.release = ssh_release,
-	.health = ssh_health,
+	.run = exec_node_run,
+	.release = exec_node_release,
+	.health = exec_node_health,
 };

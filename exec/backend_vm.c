@@ -114,18 +114,12 @@ static int vm_prepare(struct exec_backend *b)
 	}
 	r = exec_ssh_proxy_ensure(&ssh, b->url, b->name);
 	if (r >= 0)
-		r = exec_backend_node_ops.prepare(b);
+		r = exec_node_prepare(b);
 	if (r < 0 && b->hold_fd >= 0) {
 		close(b->hold_fd); /* release follows no failed prepare */
 		b->hold_fd = -1;
 	}
 	return r;
-}
-
-static int vm_run(struct exec_backend *b, const struct exec_spec *spec,
-		  const struct exec_io *io, struct exec_result *res)
-{
-	return exec_backend_node_ops.run(b, spec, io, res);
 }
 
 static void vm_release(struct exec_backend *b)
@@ -135,12 +129,7 @@ static void vm_release(struct exec_backend *b)
 		close(b->hold_fd);
 		b->hold_fd = -1;
 	}
-	exec_backend_node_ops.release(b);
-}
-
-static int vm_health(struct exec_backend *b)
-{
-	return exec_backend_node_ops.health(b);
+	exec_node_release(b);
 }
 
 const struct exec_backend_ops exec_backend_vm_ops = {
@@ -148,7 +137,7 @@ const struct exec_backend_ops exec_backend_vm_ops = {
 	.caps = EXEC_CAP_TTY | EXEC_CAP_DETACH | EXEC_CAP_REMOTE |
 		EXEC_CAP_SANDBOX,
 	.prepare = vm_prepare,
-	.run = vm_run,
+	.run = exec_node_run,
 	.release = vm_release,
-	.health = vm_health,
+	.health = exec_node_health,
 };
