@@ -25,6 +25,18 @@ struct backend_raw {
 struct node_raw {
 	json_t *url;
 };
+/* The keys of an ssh login ("host" aside: docker has one too). */
+/* clang-format off */
+#define SSH_FIELDS \
+	{ "port", K_NUMBER, SLOT(backend_raw, port) }, \
+	{ "user", K_STRING, SLOT(backend_raw, user) }, \
+	{ "key", K_STRING, SLOT(backend_raw, key) }, \
+	{ "known_hosts", K_STRING, SLOT(backend_raw, known_hosts) }, \
+	{ "strict_host_key", K_STRING, SLOT(backend_raw, strict) }, \
+	{ "connect_timeout", K_NUMBER, SLOT(backend_raw, connect_timeout) }, \
+	{ "remote_dir", K_STRING, SLOT(backend_raw, remote_dir) }
+/* clang-format on */
+
 static const struct field backend_fields[] = {
 	{ "type", K_STRING, SLOT(backend_raw, type) },
 	{ "url", K_STRING, SLOT(backend_raw, url) },
@@ -38,13 +50,7 @@ static const struct field backend_fields[] = {
 	{ "scope", K_STRING, SLOT(backend_raw, scope) },
 	{ "idle", K_NUMBER, SLOT(backend_raw, idle) },
 	{ "max_age", K_NUMBER, SLOT(backend_raw, max_age) },
-	{ "port", K_NUMBER, SLOT(backend_raw, port) },
-	{ "user", K_STRING, SLOT(backend_raw, user) },
-	{ "key", K_STRING, SLOT(backend_raw, key) },
-	{ "known_hosts", K_STRING, SLOT(backend_raw, known_hosts) },
-	{ "strict_host_key", K_STRING, SLOT(backend_raw, strict) },
-	{ "connect_timeout", K_NUMBER, SLOT(backend_raw, connect_timeout) },
-	{ "remote_dir", K_STRING, SLOT(backend_raw, remote_dir) },
+	SSH_FIELDS,
 	{ "path", K_STRING, SLOT(backend_raw, path) },
 	{ "options", K_OBJECT, SLOT(backend_raw, options) },
 	{ "provider", K_STRING, SLOT(backend_raw, provider) },
@@ -56,13 +62,7 @@ static const struct field backend_fields[] = {
 /* The gateway form's sandbox.ssh: an ssh backend's keys alone. */
 static const struct field ssh_fields_table[] = {
 	{ "host", K_STRING, SLOT(backend_raw, host) },
-	{ "port", K_NUMBER, SLOT(backend_raw, port) },
-	{ "user", K_STRING, SLOT(backend_raw, user) },
-	{ "key", K_STRING, SLOT(backend_raw, key) },
-	{ "known_hosts", K_STRING, SLOT(backend_raw, known_hosts) },
-	{ "strict_host_key", K_STRING, SLOT(backend_raw, strict) },
-	{ "connect_timeout", K_NUMBER, SLOT(backend_raw, connect_timeout) },
-	{ "remote_dir", K_STRING, SLOT(backend_raw, remote_dir) },
+	SSH_FIELDS,
 	{ 0 },
 };
 
