@@ -21,12 +21,8 @@ export TETHER_SANDBOX_HOME=$T/sbx TETHER_CACHE=$T/cache
 sock=$T/sbx/node.sock
 cleanup()
 {
-	local p
 	stop_podman
-	for p in $(pids_matching "--listen ipc://$sock"); do kill -TERM "$p" 2>/dev/null; done
-	wait_until 15 no_procs "--listen ipc://$sock" ||
-		for p in $(pids_matching "--listen ipc://$sock"); do kill -KILL "$p" 2>/dev/null; done
-	for m in "$T"/sbx/root/views/*; do umount -l "$m" 2>/dev/null; done
+	stop_detached_node "$sock" "$T/sbx/root"
 }
 trap '_rc=$?; cleanup; (exit $_rc); _teardown' EXIT
 mkdir -p "$T/src/sub" || fail "mkdir"

@@ -254,6 +254,18 @@ pids_matching()
 # True when no process's command line contains the string (for wait_until).
 no_procs() { [ -z "$(pids_matching "$1")" ]; }
 
+# stop_detached_node SOCK ROOT: a node tether started by itself, detached
+# from us, found by its socket (any whose socket path starts with SOCK):
+# TERM, then KILL after 15 s; then unmounts the views left under ROOT.
+stop_detached_node()
+{
+	local p m
+	for p in $(pids_matching "--listen ipc://$1"); do kill -TERM "$p" 2>/dev/null; done
+	wait_until 15 no_procs "--listen ipc://$1" ||
+		for p in $(pids_matching "--listen ipc://$1"); do kill -KILL "$p" 2>/dev/null; done
+	for m in "$2"/views/*; do umount -l "$m" 2>/dev/null; done
+}
+
 # Commands that must be found again (is the tree gone?) run MARK_SLEEP, a
 # link to sleep in the temp dir: no process outside this test matches it.
 mkdir -p "$T/bin" && ln -s "$(command -v sleep)" "$T/bin/sleep" ||

@@ -18,15 +18,7 @@ export TETHER_SANDBOX_HOME=$T/sbx TETHER_SANDBOX_IDLE=4 TETHER_CACHE=$T/cache
 sock=$T/sbx/node.sock
 # The node runs detached from us: find it by its socket, end it at exit.
 node_pids() { pids_matching "--listen ipc://$sock"; }
-cleanup()
-{
-	local p
-	for p in $(node_pids); do kill -TERM "$p" 2>/dev/null; done
-	wait_until 15 no_procs "--listen ipc://$sock" ||
-		for p in $(node_pids); do kill -KILL "$p" 2>/dev/null; done
-	for m in "$T"/sbx/root/views/*; do umount -l "$m" 2>/dev/null; done
-}
-trap '_rc=$?; cleanup; (exit $_rc); _teardown' EXIT
+trap '_rc=$?; stop_detached_node "$sock" "$T/sbx/root"; (exit $_rc); _teardown' EXIT
 mkdir -p "$T/src/sub" "$T/other" || fail "mkdir"
 printf 'hello\n' >"$T/src/a.txt"
 printf 'elsewhere\n' >"$T/other/o.txt"

@@ -21,11 +21,8 @@ export TETHER_SANDBOX_HOME=$T/sbx TETHER_CACHE=$T/cache
 cleanup()
 {
 	local p
-	for p in $(pids_matching "tether-ssh --listen $T/") $(pids_matching "--listen ipc://$T/remote/"); do
-		kill -TERM "$p" 2>/dev/null
-	done
-	wait_until 15 no_procs "--listen ipc://$T/remote/"
-	for m in "$T"/remote/root/views/*; do umount -l "$m" 2>/dev/null; done
+	for p in $(pids_matching "tether-ssh --listen $T/"); do kill -TERM "$p" 2>/dev/null; done
+	stop_detached_node "$T/remote/" "$T/remote/root"
 }
 trap '_rc=$?; cleanup; (exit $_rc); _teardown' EXIT
 start_sshd
