@@ -24,6 +24,7 @@
 #include "link.h"
 #include "log.h"
 #include "parse.h"
+#include "selfexe.h"
 #include "source.h"
 #include "term.h"
 #include "watch.h"
@@ -413,13 +414,11 @@ static void sync_behind(const struct sync_cli *c)
 	const char *argv[16];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	int k = 0;
 	pid_t pid;
 
-	if (n <= 0)
+	if (util_self_exe(exe, sizeof(exe)) < 0)
 		return;
-	exe[n] = '\0';
 	argv[k++] = exe;
 	argv[k++] = "sync";
 	argv[k++] = c->o.dir;

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "local_node.h"
 #include "log.h"
+#include "selfexe.h"
 #include "vm_qemu.h"
 
 static const char usage[] =
@@ -25,10 +26,9 @@ static const char usage[] =
 int cli_vm(int argc, char **argv)
 {
 	char home[PATH_MAX], url[PATH_MAX + 16], err[512], self[PATH_MAX];
-	char script[PATH_MAX + 32], out[PATH_MAX + 16];
+	char script[PATH_MAX + 32] = "", out[PATH_MAX + 16];
 	char *args[16];
-	ssize_t n;
-	int k = 0;
+	int k = 0, r;
 
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "--help") == 0) {
@@ -49,13 +49,13 @@ int cli_vm(int argc, char **argv)
 		fputs(usage, stderr);
 		return CLI_EXIT_USAGE;
 	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return log_error_errno(-errno, "vm image: /proc/self/exe"),
+	r = util_self_exe(self, sizeof(self));
+	if (r >= 0)
+		r = util_sibling_exe("tether-vm-image", script, sizeof(script));
+	if (r < 0)
+		return log_error_errno(r, "vm image: %s",
+				       script[0] ? script : "/proc/self/exe"),
 		       CLI_EXIT_FAILURE;
-	self[n] = '\0';
-	snprintf(script, sizeof(script), "%.*s/tether-vm-image",
-		 (int)(strrchr(self, '/') - self), self);
 	snprintf(out, sizeof(out), "%s/vm/image", home);
 	args[k++] = script;
 	args[k++] = "--tether";

@@ -21,6 +21,7 @@
 #include "local_node.h"
 #include "log.h"
 #include "mkdirs.h"
+#include "selfexe.h"
 
 #define START_MS 30000 /* login, upload, the remote node: up by then */
 
@@ -49,25 +50,6 @@ int exec_ssh_url(const struct exec_ssh_conf *c, char *url, size_t cap,
 	return 0;
 }
 
-/* tether-ssh, next to this tether. */
-static int proxy_path(char *out, size_t cap)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
-
-	if (n < 0)
-		return -errno;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = '\0';
-	if ((size_t)snprintf(out, cap, "%s/tether-ssh", self) >= cap)
-		return -ENAMETOOLONG;
-	return access(out, X_OK) == 0 ? 0 : -errno;
-}
-
 int exec_ssh_proxy_ensure(const struct exec_ssh_conf *c, const char *url,
 			  const char *name)
 {
@@ -77,23 +59,22 @@ int exec_ssh_proxy_ensure(const struct exec_ssh_conf *c, const char *url,
 	char lock[PATH_MAX], port[16], timeout[16], err[1024];
 	char *argv[32];
 	size_t n = 0;
-	ssize_t k;
 	int r;
 
 	if (!c || !c->host) {
 		log_error("backend %s: ssh needs a \"host\"", name);
 		return -EINVAL;
 	}
-	r = proxy_path(exe, sizeof(exe));
-	k = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (r < 0 || k < 0) {
+	r = util_sibling_exe("tether-ssh", exe, sizeof(exe));
+	if (r >= 0)
+		r = util_self_exe(self, sizeof(self));
+	if (r < 0) {
 		log_error("sandbox connection failed: %s: tether-ssh, the ssh "
 			  "backend's proxy, is not next to tether (built "
 			  "without libssh?)",
 			  c->host);
-		return r < 0 ? r : -errno;
+		return r;
 	}
-	self[k] = '\0';
 	snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(sock, '/') - sock),
 		 sock);
 	r = util_mkdirs(dir, 0700);
