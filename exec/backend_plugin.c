@@ -1,67 +1,194 @@
 /* SPDX-License-Identifier: MIT */
-/* Backend "plugin": a custom backend, a shared object loaded with dlopen
- * (tether_backend.h), set up from the backend's "options". A static
- * tether cannot load one (a second C library would come with it): that is
- * refused with a line saying so. */
+/* Backend "plugin": a custom backend, a shared object (tether_backend.h)
+ * set up from the backend's "options". tether never loads it into itself:
+ * tether-plugin (cli/tether_plugin.c), a dynamically linked program next
+ * to tether, does, in a process of its own for the backend's lifetime.
+ * So a static tether runs plugins too, and a plugin that crashes is one
+ * error line. Each command goes to it as an EXEC_START on a socketpair
+ * with the command's descriptors attached (transport/fdframe.h): the
+ * plugin's commands write to the caller's stdout and stderr directly. The
+ * signals the caller gets are forwarded to tether-plugin, which hands them
+ * to the plugin. */
 #include "backend.h"
 
-#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "fdframe.h"
 #include "log.h"
-#include "tether_backend.h"
+#include "selfexe.h"
+
+extern char **environ;
+
+#define OPTIONS_VAR    "TETHER_PLUGIN_OPTIONS"
+#define HELPER_EXIT_MS 5000 /* after the channel's end, or it is killed */
 
 struct plugin {
-	void *dl;
-	const struct tether_backend_plugin *t;
-	void *state;
+	pid_t pid;
+	int sock;
 };
+
+/* Start tether-plugin (exe) for the shared object path, its channel chan
+ * on fd 3 and options in OPTIONS_VAR: the pid, or -errno. */
+static pid_t spawn_helper(const char *exe, const char *path,
+			  const char *options, int chan)
+{
+	char *argv[] = { "tether-plugin", (char *)path, NULL }, **env, *var;
+	size_t n = 0, k = 0;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	pid_t pid;
+	int r;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + 2, sizeof(*env));
+	if (!env || asprintf(&var, OPTIONS_VAR "=%s", options) < 0) {
+		free(env);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], OPTIONS_VAR "=",
+			    strlen(OPTIONS_VAR "=")) != 0)
+			env[k++] = environ[i];
+	env[k] = var;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	/* A process group of its own: a terminal's signals reach it once,
+	 * forwarded by tether, not a second time from the terminal. */
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, chan, 3);
+	r = posix_spawn(&pid, exe, &fa, &at, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	free(var);
+	free(env);
+	return r ? -r : pid;
+}
+
+/* How the helper ended, for an error line: it is reaped here. */
+static void helper_end(pid_t pid, char *out, size_t cap)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid)
+		snprintf(out, cap, "it is gone");
+	else if (WIFSIGNALED(st))
+		snprintf(out, cap, "it was killed by signal %d (%s)",
+			 WTERMSIG(st), strsignal(WTERMSIG(st)));
+	else
+		snprintf(out, cap, "it exited %d", WEXITSTATUS(st));
+}
+
+/* The helper's next reply, decoded into *m from *frame (free it). 0;
+ * -ECONNRESET when the helper ended (reaped, the line logged), or the
+ * channel's -errno (logged). */
+static int reply(struct exec_backend *b, struct plugin *p, uint8_t **frame,
+		 struct tp_msg *m)
+{
+	struct tp_decode_err de = { 0 };
+	char why[128];
+	unsigned nfds;
+	size_t len;
+	int r = tp_fd_recv(p->sock, frame, &len, NULL, &nfds, 0);
+
+	if (r == -ECONNRESET) {
+		helper_end(p->pid, why, sizeof(why));
+		p->pid = -1;
+		log_error("backend %s: tether-plugin, which runs %s, ended: %s",
+			  b->name, b->plugin_path, why);
+		return r;
+	}
+	if (r >= 0)
+		r = tp_msg_decode(*frame, len, m, &de);
+	if (r >= 0 && m->type != TP_OK && m->type != TP_ERROR &&
+	    m->type != TP_EXEC_OUTPUT) {
+		r = -EPROTO;
+		snprintf(de.what, sizeof(de.what), "message type %u", m->type);
+	}
+	if (r < 0)
+		log_error("backend %s: tether-plugin's channel: %s%s%s",
+			  b->name, strerror(-r), de.what[0] ? ": " : "",
+			  de.what);
+	return r;
+}
+
+/* End the channel and give the helper a while to close the plugin and
+ * exit (its end of the channel closes then); then kill it. */
+static void stop_helper(struct plugin *p)
+{
+	struct pollfd pf = { .fd = p->sock, .events = POLLIN };
+	char c;
+
+	if (p->pid > 0) {
+		(void)shutdown(p->sock, SHUT_WR);
+		while (poll(&pf, 1, HELPER_EXIT_MS) < 0 && errno == EINTR)
+			;
+		if (pf.revents == 0 || recv(p->sock, &c, 1, MSG_DONTWAIT) != 0)
+			kill(p->pid, SIGKILL);
+		waitpid(p->pid, NULL, 0);
+	}
+	close(p->sock);
+}
 
 static int plugin_prepare(struct exec_backend *b)
 {
-	const struct tether_backend_plugin *(*entry)(void);
+	char exe[PATH_MAX] = "tether-plugin";
 	struct plugin *p;
-	char err[512] = "";
-	int r;
+	struct tp_msg m;
+	uint8_t *frame = NULL;
+	int sv[2], r;
 
-#ifdef TETHER_STATIC
-	log_error(
-		"backend %s: this tether is linked statically and cannot "
-		"load %s: custom backends need a build with -Dstatic=disabled",
-		b->name, b->plugin_path);
-	return -ENOTSUP;
-#endif
+	r = util_sibling_exe("tether-plugin", exe, sizeof(exe));
+	if (r < 0)
+		return log_error_errno(r,
+				       "backend %s: %s (the program that runs "
+				       "custom backends, next to tether)",
+				       b->name, exe);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->dl = dlopen(b->plugin_path, RTLD_NOW | RTLD_LOCAL);
-	if (!p->dl) {
-		log_error("backend %s: %s", b->name, dlerror());
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = -errno;
 		free(p);
-		return -ENOENT;
+		return log_error_errno(r, "backend %s: socketpair", b->name);
 	}
-	*(void **)&entry = dlsym(p->dl, "tether_backend_plugin");
-	p->t = entry ? entry() : NULL;
-	if (!p->t || p->t->abi != TETHER_BACKEND_ABI || !p->t->open ||
-	    !p->t->run) {
-		log_error("backend %s: %s: %s", b->name, b->plugin_path,
-			  !entry  ? "no tether_backend_plugin() in it"
-			  : !p->t ? "tether_backend_plugin() gave no table"
-				  : "not a tether backend of ABI version 1");
-		dlclose(p->dl);
-		free(p);
-		return -EINVAL;
+	p->sock = sv[0];
+	p->pid = spawn_helper(exe, b->plugin_path,
+			      b->plugin_options ? b->plugin_options : "{}",
+			      sv[1]);
+	close(sv[1]);
+	if (p->pid < 0) {
+		r = p->pid;
+		log_error_errno(r, "backend %s: %s", b->name, exe);
+	} else {
+		r = reply(b, p, &frame, &m);
 	}
-	r = p->t->open(b->plugin_options ? b->plugin_options : "{}", &p->state,
-		       err, sizeof(err));
+	if (r >= 0 && m.type == TP_ERROR) {
+		log_error("backend %s: %.*s", b->name, (int)m.error.message.len,
+			  (const char *)m.error.message.ptr);
+		r = -m.error.code;
+	} else if (r >= 0 && m.type != TP_OK) {
+		log_error("backend %s: tether-plugin's channel: no OK first",
+			  b->name);
+		r = -EPROTO;
+	}
+	free(frame);
 	if (r < 0) {
-		log_error("backend %s: %s: %s", b->name,
-			  p->t->name ? p->t->name : b->plugin_path,
-			  err[0] ? err : strerror(-r));
-		dlclose(p->dl);
+		stop_helper(p);
 		free(p);
 		return r;
 	}
@@ -69,46 +196,95 @@ static int plugin_prepare(struct exec_backend *b)
 	return 0;
 }
 
+static size_t count(char *const *v)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+/* Until the helper's reply is in, the caller's signals go to it. */
+static void forward_signals(const struct plugin *p, int sig_fd)
+{
+	struct pollfd pf[2] = { { .fd = p->sock, .events = POLLIN },
+				{ .fd = sig_fd, .events = POLLIN } };
+	struct signalfd_siginfo si;
+
+	for (;;) {
+		if (poll(pf, sig_fd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (pf[0].revents)
+			return;
+		if ((pf[1].revents & POLLIN) &&
+		    read(sig_fd, &si, sizeof(si)) == sizeof(si) &&
+		    si.ssi_signo != SIGWINCH)
+			kill(p->pid, (int)si.ssi_signo);
+	}
+}
+
 static int plugin_run(struct exec_backend *b, const struct exec_spec *spec,
 		      const struct exec_io *io, struct exec_result *res)
 {
-	static char *const no_env[] = { NULL };
 	struct plugin *p = b->priv;
-	const struct tether_plugin_cmd cmd = {
-		.argv = spec->argv,
-		.env = spec->env ? spec->env : no_env,
-		.cwd = spec->cwd,
-		.timeout_ms = spec->timeout_ms,
-		.in_fd = spec->forward_stdin ? io->in_fd : -1,
-		.out_fd = io->out_fd,
-		.err_fd = io->err_fd,
-		.sig_fd = io->sig_fd,
-	};
-	struct tether_plugin_result pr = { 0 };
-	char err[512] = "";
+	struct tp_msg m = { .type = TP_EXEC_START };
+	const int fds[3] = { io->out_fd, io->err_fd, io->in_fd };
+	uint8_t *frame = NULL;
 	int r;
 
 	if (spec->detach || spec->tty)
 		return log_error_errno(-ENOTSUP, "backend %s: %s", b->name,
 				       spec->tty ? "-t" : "--detach");
-	r = p->t->run(p->state, &cmd, &pr, err, sizeof(err));
-	if (r < 0) {
+	if (spec->forward_stdin && io->in_fd >= 0)
+		m.start.flags = TP_EXEC_F_STDIN;
+	m.start.timeout_ms = spec->timeout_ms;
+	if (spec->cwd) {
+		m.start.cwd.ptr = (const uint8_t *)spec->cwd;
+		m.start.cwd.len = (uint32_t)strlen(spec->cwd);
+	}
+	m.argv_c.v = (const char *const *)spec->argv;
+	m.argv_c.count = (uint32_t)count(spec->argv);
+	m.env_c.v = (const char *const *)spec->env;
+	m.env_c.count = (uint32_t)count(spec->env);
+	r = tp_fd_send(p->sock, &m, fds, m.start.flags ? 3 : 2);
+	if (r == -EMSGSIZE)
+		return log_error_errno(r,
+				       "backend %s: the command's argv and "
+				       "environment are too large",
+				       b->name);
+	if (r < 0)
+		return log_error_errno(r, "backend %s: tether-plugin", b->name);
+	forward_signals(p, io->sig_fd);
+	r = reply(b, p, &frame, &m);
+	if (r >= 0 && m.type == TP_ERROR) {
+		r = -m.error.code;
 		if (r == -ENOENT)
 			log_error("%s: command not found", spec->argv[0]);
 		else
-			log_error("backend %s: %s", b->name,
-				  err[0] ? err : strerror(-r));
-		return r;
+			log_error("backend %s: %.*s", b->name,
+				  (int)m.error.message.len,
+				  (const char *)m.error.message.ptr);
+	} else if (r >= 0 && m.type == TP_EXEC_OUTPUT) {
+		memset(res, 0, sizeof(*res));
+		res->status.code = m.output.exit.code;
+		res->status.signal = m.output.exit.signal;
+		res->status.wall_us = m.output.exit.wall_us;
+		res->status.user_us = m.output.exit.user_us;
+		res->status.sys_us = m.output.exit.sys_us;
+		res->status.maxrss_kb = m.output.exit.maxrss_kb;
+		res->timed_out = m.output.exit.timed_out != 0;
+	} else if (r >= 0) {
+		log_error("backend %s: tether-plugin's channel: an OK for a "
+			  "command",
+			  b->name);
+		r = -EPROTO;
 	}
-	memset(res, 0, sizeof(*res));
-	res->status.code = pr.exit_code;
-	res->status.signal = pr.signal;
-	res->status.wall_us = pr.wall_us;
-	res->status.user_us = pr.user_us;
-	res->status.sys_us = pr.sys_us;
-	res->status.maxrss_kb = pr.maxrss_kb;
-	res->timed_out = pr.timed_out != 0;
-	return 0;
+	free(frame);
+	return r;
 }
 
 static void plugin_release(struct exec_backend *b)
@@ -117,16 +293,16 @@ static void plugin_release(struct exec_backend *b)
 
 	if (!p)
 		return;
-	if (p->t->close)
-		p->t->close(p->state);
-	dlclose(p->dl);
+	stop_helper(p);
 	free(p);
 	b->priv = NULL;
 }
 
 static int plugin_health(struct exec_backend *b)
 {
-	return b->priv ? 0 : -ENOTCONN;
+	struct plugin *p = b->priv;
+
+	return p && p->pid > 0 && kill(p->pid, 0) == 0 ? 0 : -ENOTCONN;
 }
 
 const struct exec_backend_ops exec_backend_plugin_ops = {

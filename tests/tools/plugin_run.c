@@ -2,7 +2,8 @@
 /* A custom backend for the tests (exec/tether_backend.h): runs commands on
  * this host, with TETHER_PLUGIN_TAG set to the "tag" of its options, so a
  * test sees that the command went through it. Options {"fail": "why"}
- * make open() refuse with that reason. */
+ * make open() refuse with that reason; {"crash": "run"} make run() abort,
+ * as a plugin with a bug would. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 
 struct state {
 	char tag[128];
+	int crash; /* in run() */
 };
 
 /* The string value of "key" in flat JSON text, or NULL (enough here). */
@@ -54,6 +57,7 @@ static int run_open(const char *options, void **state, char *err, size_t errlen)
 	}
 	if (!value(options, "tag", s->tag, sizeof(s->tag)))
 		snprintf(s->tag, sizeof(s->tag), "none");
+	s->crash = value(options, "crash", why, sizeof(why)) != NULL;
 	*state = s;
 	return 0;
 }
@@ -71,9 +75,12 @@ static int run_run(void *state, const struct tether_plugin_cmd *cmd,
 {
 	struct state *s = state;
 	int64_t start = now_ms();
+	struct pollfd pfd[2];
 	int st, in = cmd->in_fd;
 	pid_t pid;
 
+	if (s->crash)
+		abort();
 	if (in < 0)
 		in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	pid = fork();
@@ -100,20 +107,24 @@ static int run_run(void *state, const struct tether_plugin_cmd *cmd,
 	}
 	if (in != cmd->in_fd)
 		close(in);
-	for (;;) {
-		struct pollfd p = { .fd = cmd->sig_fd, .events = POLLIN };
+	/* The command's end, its timeout and the caller's signals, at once. */
+	pfd[0].fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	pfd[0].events = POLLIN;
+	pfd[1].fd = cmd->sig_fd;
+	pfd[1].events = POLLIN;
+	while (waitpid(pid, &st, WNOHANG) != pid) {
 		int64_t left = cmd->timeout_ms
 				       ? start + cmd->timeout_ms - now_ms()
-				       : 100;
-		pid_t w = waitpid(pid, &st, WNOHANG);
+				       : -1;
 
-		if (w == pid)
-			break;
 		if (cmd->timeout_ms && left <= 0 && !res->timed_out) {
 			res->timed_out = 1;
 			kill(-pid, SIGKILL);
 		}
-		if (poll(&p, cmd->sig_fd >= 0, left > 20 ? 20 : 1) > 0) {
+		if (res->timed_out || pfd[0].fd < 0)
+			left = 10;
+		if (poll(pfd, cmd->sig_fd >= 0 ? 2 : 1, (int)left) > 0 &&
+		    (pfd[1].revents & POLLIN)) {
 			struct signalfd_siginfo si;
 
 			if (read(cmd->sig_fd, &si, sizeof(si)) == sizeof(si) &&
@@ -121,6 +132,8 @@ static int run_run(void *state, const struct tether_plugin_cmd *cmd,
 				kill(-pid, (int)si.ssi_signo);
 		}
 	}
+	if (pfd[0].fd >= 0)
+		close(pfd[0].fd);
 	res->wall_us = (uint64_t)(now_ms() - start) * 1000;
 	if (WIFSIGNALED(st))
 		res->signal = WTERMSIG(st);
