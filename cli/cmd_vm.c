@@ -41,8 +41,7 @@ int cli_vm(int argc, char **argv)
 		return CLI_EXIT_FAILURE;
 	}
 	if (strcmp(argv[1], "prune") == 0 && argc == 2) {
-		printf("tether: vm: stopped %d VM(s)\n",
-		       exec_vm_qemu_reap(home, 0));
+		printf("tether: vm: stopped %d VM(s)\n", exec_vm_reap(home, 0));
 		return 0;
 	}
 	if (strcmp(argv[1], "image") != 0 || argc > 12) {

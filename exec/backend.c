@@ -194,7 +194,8 @@ void exec_vm_conf_clear(struct exec_vm_conf *c)
 	free(c->provider);
 	free(c->image);
 	free(c->start);
-	c->provider = c->image = c->start = NULL;
+	free(c->stop);
+	c->provider = c->image = c->start = c->stop = NULL;
 	exec_ssh_conf_clear(&c->ssh);
 }
 
@@ -211,6 +212,8 @@ void exec_vm_conf_layer(struct exec_vm_conf *base,
 		base->memory = over->memory;
 	if (over->start)
 		base->start = over->start;
+	if (over->stop)
+		base->stop = over->stop;
 	if (over->ssh.host)
 		base->ssh = over->ssh;
 }
@@ -229,6 +232,7 @@ int exec_backend_set_vm(struct exec_backend *b, const struct exec_vm_conf *c)
 	if (dup_opt(c->provider, &v->provider) < 0 ||
 	    dup_opt(c->image, &v->image) < 0 ||
 	    dup_opt(c->start, &v->start) < 0 ||
+	    dup_opt(c->stop, &v->stop) < 0 ||
 	    dup_opt(c->ssh.host, &v->ssh.host) < 0 ||
 	    dup_opt(c->ssh.user, &v->ssh.user) < 0 ||
 	    dup_opt(c->ssh.key, &v->ssh.key) < 0 ||

@@ -95,13 +95,13 @@ struct exec_ssh_conf {
 /* A vm backend's settings (docs/config.md, "The vm backend"). Layered as
  * docker's: the backend's, the defaults', the agent's sandbox.vm. */
 struct exec_vm_conf {
-	char *provider;		  /* "qemu" (NULL: qemu) or "command" */
-	char *image;		  /* qemu: what tether vm image made; NULL: the
+	char *provider;	 /* "qemu" (NULL: qemu) or "command" */
+	char *image;	 /* qemu: what tether vm image made; NULL: the
 			  * default, HOME/vm/image */
-	uint32_t cpus;		  /* 0: not given (1) */
-	uint64_t memory;	  /* bytes; 0: not given (1 GiB) */
-	char *start;		  /* command: run (sh -c) before connecting */
-	char *stop;		  /* command: run when the VM is pruned */
+	uint32_t cpus;	 /* 0: not given (1) */
+	uint64_t memory; /* bytes; 0: not given (1 GiB) */
+	char *start;	 /* command: run (sh -c) before connecting */
+	char *stop; /* command: run (sh -c) once the VM is idle or pruned */
 	struct exec_ssh_conf ssh; /* command: the SSH endpoint it gives */
 };
 
@@ -203,6 +203,12 @@ void exec_vm_conf_clear(struct exec_vm_conf *c);
  * vm-HASH.sock, the same across the VM's boots. 0, or -errno with err. */
 int exec_vm_url(const char *id, char *url, size_t cap, char *err,
 		size_t errlen);
+
+#define EXEC_VM_IDLE_S 600 /* a VM nobody used this long is stopped */
+
+/* Stop the VMs of either provider under HOME/vm whose lease is older than
+ * idle_s (all with 0) and that no command holds. How many it stopped. */
+int exec_vm_reap(const char *home, unsigned idle_s);
 
 /* The ssh backend's proxy (tether-ssh) for c, answering at url (its
  * exec_ssh_url, or a vm backend's): started unless it answers. name is

@@ -3,12 +3,13 @@
  * the ssh backend does (tether-ssh: the binary uploaded, the node started,
  * the link carried through the session). Providers behind one interface:
  * "qemu", built in (vm_qemu.h: a microvm of tether vm image's image), and
- * "command": lifecycle command templates of the config (lima, orbstack,
- * any VM with SSH) whose "start" leaves an SSH endpoint up. The VM is
- * leased while a command runs; idle ones are stopped by the next
- * prepare. */
+ * "command" (vm_command.h: lifecycle command templates of the config,
+ * for lima, orbstack, any VM with SSH, whose "start" leaves an SSH
+ * endpoint up and whose "stop" ends it). The VM is leased while a command
+ * runs; idle ones of either are stopped by the next prepare. */
 #include "backend.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,12 +18,13 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include "local_node.h"
 #include "log.h"
+#include "vm_command.h"
 #include "vm_qemu.h"
 
 int exec_vm_url(const char *id, char *url, size_t cap, char *err, size_t errlen)
@@ -46,30 +48,48 @@ static const char *vm_id(const struct exec_backend *b)
 	return s ? s + 1 : b->url;
 }
 
-/* command provider: start runs through sh -c, with TETHER_VM_ID set. */
-static int run_template(const char *what, const char *cmd, const char *id)
+int exec_vm_reap(const char *home, unsigned idle_s)
 {
-	int st;
-	pid_t pid = fork();
+	char root[PATH_MAX], dir[PATH_MAX + 256], path[PATH_MAX + 300];
+	DIR *d;
+	struct dirent *e;
+	struct stat st;
+	int n = 0;
 
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		setenv("TETHER_VM_ID", id, 1);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
+	snprintf(root, sizeof(root), "%s/vm", home);
+	d = opendir(root);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		bool qemu;
+		int lease;
+
+		if (e->d_name[0] == '.' || strcmp(e->d_name, "image") == 0)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", root, e->d_name);
+		snprintf(path, sizeof(path), "%s/lease", dir);
+		qemu = exec_vm_qemu_running(dir);
+		if ((!qemu && !exec_vm_command_running(dir)) ||
+		    (idle_s && stat(path, &st) == 0 &&
+		     time(NULL) - st.st_mtime < (time_t)idle_s))
+			continue;
+		/* A command holds the lease while it runs. */
+		lease = open(path, O_RDONLY | O_CLOEXEC);
+		if (lease >= 0 && flock(lease, LOCK_EX | LOCK_NB) < 0) {
+			close(lease);
+			continue;
+		}
+		if (qemu)
+			exec_vm_qemu_stop(dir);
+		if (qemu || exec_vm_command_stop(dir, e->d_name) == 0) {
+			log_debug("vm: stopped %s, idle", e->d_name);
+			n++;
+		}
+		if (lease >= 0)
+			close(lease);
 	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		log_error("sandbox connection failed: vm %s: its %s command "
-			  "failed (%s %d): %s",
-			  id, what, WIFEXITED(st) ? "exit" : "signal",
-			  WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), cmd);
-		return -EIO;
-	}
-	return 0;
+	closedir(d);
+	return n;
 }
 
 static int vm_prepare(struct exec_backend *b)
@@ -79,32 +99,39 @@ static int vm_prepare(struct exec_backend *b)
 	char id[64], path[PATH_MAX + 80];
 	struct exec_ssh_conf ssh = { 0 };
 	struct exec_vm_up up;
+	bool command;
 	int r;
 
 	if (!c)
 		return -EINVAL;
+	command = c->provider && strcmp(c->provider, "command") == 0;
 	snprintf(id, sizeof(id), "%.*s", (int)(strcspn(vm_id(b), ".")),
 		 vm_id(b));
-	if (c->provider && strcmp(c->provider, "command") == 0) {
-		if (c->start && (r = run_template("start", c->start, id)) < 0)
-			return r;
+	r = exec_local_node_paths(home, sizeof(home), local, sizeof(local), err,
+				  sizeof(err));
+	if (r < 0) {
+		log_error("sandbox connection failed: vm: %s", err);
+		return r;
+	}
+	exec_vm_reap(home, EXEC_VM_IDLE_S);
+	snprintf(path, sizeof(path), "%s/vm/%s", home, id);
+	if (command) {
+		r = exec_vm_command_up(path, id, c);
+	} else {
+		r = exec_vm_qemu_up(home, id, c, &up, err, sizeof(err));
+		if (r < 0)
+			log_error("sandbox connection failed: vm: %s", err);
+	}
+	if (r < 0)
+		return r;
+	/* Leased from here: the reaper leaves it while we run. */
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), "/lease");
+	b->hold_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (b->hold_fd >= 0)
+		(void)flock(b->hold_fd, LOCK_SH);
+	if (command) {
 		ssh = c->ssh;
 	} else {
-		r = exec_local_node_paths(home, sizeof(home), local,
-					  sizeof(local), err, sizeof(err));
-		if (r == 0) {
-			exec_vm_qemu_reap(home, EXEC_VM_IDLE_S);
-			r = exec_vm_qemu_up(home, id, c, &up, err, sizeof(err));
-		}
-		if (r < 0) {
-			log_error("sandbox connection failed: vm: %s", err);
-			return r;
-		}
-		/* Leased from here: the reaper leaves it while we run. */
-		snprintf(path, sizeof(path), "%s/vm/%s/lease", home, id);
-		b->hold_fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (b->hold_fd >= 0)
-			(void)flock(b->hold_fd, LOCK_SH);
 		ssh.host = "127.0.0.1";
 		ssh.port = up.port;
 		ssh.user = "root";

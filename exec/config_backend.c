@@ -18,9 +18,9 @@ struct backend_raw {
 	json_t *type, *url, *node, *writeback, *limits, *network, *mount;
 	json_t *image, *host, *scope, *idle, *max_age; /* docker */
 	json_t *port, *user, *key, *known_hosts, *strict, *connect_timeout,
-		*remote_dir;		      /* ssh (and host) */
-	json_t *path, *options;		      /* plugin */
-	json_t *provider, *resources, *start; /* vm */
+		*remote_dir;			     /* ssh (and host) */
+	json_t *path, *options;			     /* plugin */
+	json_t *provider, *resources, *start, *stop; /* vm */
 };
 struct node_raw {
 	json_t *url;
@@ -56,6 +56,7 @@ static const struct field backend_fields[] = {
 	{ "provider", K_STRING, SLOT(backend_raw, provider) },
 	{ "resources", K_OBJECT, SLOT(backend_raw, resources) },
 	{ "start", K_STRING, SLOT(backend_raw, start) },
+	{ "stop", K_STRING, SLOT(backend_raw, stop) },
 	{ 0 },
 };
 
@@ -271,8 +272,11 @@ static int parse_vm(struct ctx *x, const char *name,
 
 	if (!command && strcmp(prov, "qemu") != 0)
 		return cfg_fail(x, "provider", "'%s': qemu or command", prov);
-	if (!command && (raw->start || raw->host))
-		return cfg_fail(x, raw->start ? "start" : "host",
+	if (!command && (raw->start || raw->stop || raw->host))
+		return cfg_fail(x,
+				raw->start  ? "start"
+				: raw->stop ? "stop"
+					    : "host",
 				"only for provider 'command'");
 	if (command && raw->image)
 		return cfg_fail(x, "image", "only for provider 'qemu'");
@@ -283,6 +287,8 @@ static int parse_vm(struct ctx *x, const char *name,
 		r = cfg_parse_resources(x, raw->resources, v);
 	if (r >= 0 && raw->start)
 		r = cfg_dup(x, json_string_value(raw->start), &v->start);
+	if (r >= 0 && raw->stop)
+		r = cfg_dup(x, json_string_value(raw->stop), &v->stop);
 	if (r >= 0 && command)
 		r = ssh_fields(x, raw, &v->ssh, "vm");
 	if (r < 0)
@@ -354,11 +360,12 @@ int cfg_parse_backend(struct ctx *x, const char *name, json_t *v, void *out)
 		if (raw.url || raw.node)
 			return cfg_fail(x, raw.url ? "url" : "node",
 					"not allowed for type '%s'", type);
-	} else if (raw.provider || raw.resources || raw.start) {
+	} else if (raw.provider || raw.resources || raw.start || raw.stop) {
 		return cfg_fail(x,
 				raw.provider	? "provider"
 				: raw.resources ? "resources"
-						: "start",
+				: raw.start	? "start"
+						: "stop",
 				"not allowed for type '%s' (only 'vm')", type);
 	} else if (raw.port || raw.user || raw.key || raw.known_hosts ||
 		   raw.strict || raw.connect_timeout || raw.remote_dir) {

@@ -379,42 +379,12 @@ int exec_vm_qemu_up(const char *home, const char *id,
 	return 0;
 }
 
-int exec_vm_qemu_reap(const char *home, unsigned idle_s)
+bool exec_vm_qemu_running(const char *dir)
 {
-	char root[PATH_MAX], dir[PATH_MAX + 256], path[PATH_MAX + 300];
-	DIR *d;
-	struct dirent *e;
-	struct stat st;
-	int n = 0;
+	return qemu_pid(dir) != 0;
+}
 
-	snprintf(root, sizeof(root), "%s/vm", home);
-	d = opendir(root);
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		pid_t pid;
-		int lease;
-
-		if (e->d_name[0] == '.' || strcmp(e->d_name, "image") == 0)
-			continue;
-		snprintf(dir, sizeof(dir), "%s/%s", root, e->d_name);
-		snprintf(path, sizeof(path), "%s/lease", dir);
-		pid = qemu_pid(dir);
-		if (!pid || (idle_s && stat(path, &st) == 0 &&
-			     time(NULL) - st.st_mtime < (time_t)idle_s))
-			continue;
-		/* A command holds the lease while it runs. */
-		lease = open(path, O_RDONLY | O_CLOEXEC);
-		if (lease >= 0 && flock(lease, LOCK_EX | LOCK_NB) < 0) {
-			close(lease);
-			continue;
-		}
-		stop(pid);
-		if (lease >= 0)
-			close(lease);
-		log_debug("vm: stopped %s, idle", e->d_name);
-		n++;
-	}
-	closedir(d);
-	return n;
+void exec_vm_qemu_stop(const char *dir)
+{
+	stop(qemu_pid(dir));
 }

@@ -7,12 +7,11 @@
 #define TETHER_VM_QEMU_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "backend.h"
-
-#define EXEC_VM_IDLE_S 600 /* a VM nobody used this long is stopped */
 
 /* Where a running VM is reached. */
 struct exec_vm_up {
@@ -29,8 +28,8 @@ int exec_vm_qemu_up(const char *home, const char *id,
 		    const struct exec_vm_conf *c, struct exec_vm_up *up,
 		    char *err, size_t errlen);
 
-/* Stop the VMs under HOME/vm whose lease is older than idle_s (all with
- * 0). How many it stopped. */
-int exec_vm_qemu_reap(const char *home, unsigned idle_s);
+/* Whether dir (HOME/vm/ID) has a qemu running; stop it. */
+bool exec_vm_qemu_running(const char *dir);
+void exec_vm_qemu_stop(const char *dir);
 
 #endif

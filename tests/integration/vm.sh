@@ -5,8 +5,9 @@
 # the probe finds no working KVM) with its resources, reached over SSH:
 # tether is uploaded into it, a node started there, and the command runs
 # in that node's view of the agent's directory, synced by the barrier.
-# A "command" provider (a lifecycle template ending in an SSH endpoint)
-# reaches the same VM. tether vm prune stops a VM nobody uses.
+# A "command" provider (lifecycle templates: start ends in an SSH
+# endpoint) reaches the same VM. tether vm prune stops the VMs nobody
+# uses, the command provider's through its stop template.
 # Usage: vm.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -102,7 +103,8 @@ cat >"$T/tether2.json" <<EOF
 {
   "backends": {
     "lima-like": { "type": "vm", "provider": "command",
-                   "start": "touch '$T/started'",
+                   "start": "echo \\"\$TETHER_VM_ID\\" >'$T/started'",
+                   "stop": "echo \\"\$TETHER_VM_ID\\" >>'$T/stopped'",
                    "host": "127.0.0.1", "port": $port, "user": "root",
                    "key": "$img/client", "known_hosts": "$vmdir/known_hosts" }
   },
@@ -112,11 +114,16 @@ EOF
 out=$(cd "$T/src" && TX_DEADLINE=120 tx exec --config "$T/tether2.json" -n --agent tmpl -- uname -r 2>"$T/e.err") ||
 	fail "the command provider: $(show "$T/e.err")"
 assert_eq "$kver" "$out" "a command through the command provider's endpoint"
-[ -e "$T/started" ] || fail "the provider's start command did not run"
+assert_match '^vm-[0-9a-f]{16}$' "$(cat "$T/started" 2>&1)" "TETHER_VM_ID of the provider's start command"
+[ ! -e "$T/stopped" ] || fail "the provider's stop command ran while the VM was in use"
 log "a command provider: its start ran, its SSH endpoint served: ok"
 
-# ---- prune: a VM nobody uses stops ----
+# ---- prune: the VMs nobody uses stop: qemu's, and the command provider's
+# through its stop command ----
 out=$(tx vm prune 2>"$T/e.err") || fail "tether vm prune: $(show "$T/e.err")"
-assert_match "stopped 1 VM" "$out" "tether vm prune"
+assert_match "stopped 2 VM" "$out" "tether vm prune"
 wait_until 10 no_procs "$vmdir" || fail "the VM still runs after tether vm prune"
-log "tether vm prune: ok"
+assert_eq "$(cat "$T/started")" "$(cat "$T/stopped" 2>&1)" "the provider's stop command, for the VM it started"
+out=$(tx vm prune 2>"$T/e.err") || fail "tether vm prune: $(show "$T/e.err")"
+assert_match "stopped 0 VM" "$out" "a second tether vm prune"
+log "tether vm prune: the qemu VM, and the command provider's stop: ok"

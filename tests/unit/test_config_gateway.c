@@ -250,7 +250,8 @@ static void test_route_gateway_sandbox(void **state)
 			"{'backends': {'q': {'type': 'vm', 'image': '/img',"
 			"  'resources': {'cpu': 2, 'memory': '2g'}},"
 			" 'l': {'type': 'vm', 'provider': 'command',"
-			"  'start': 'limactl start x', 'host': '127.0.0.1',"
+			"  'start': 'limactl start x', 'stop': 'limactl stop x',"
+			"  'host': '127.0.0.1',"
 			"  'port': 60022, 'user': 'me'}},"
 			" 'agents': {'list': [{'id': 'a', 'backend': 'q'},"
 			"  {'id': 'b', 'backend': 'l'},"
@@ -266,6 +267,7 @@ static void test_route_gateway_sandbox(void **state)
 				 1);
 		assert_string_equal(v.provider, "command");
 		assert_string_equal(v.start, "limactl start x");
+		assert_string_equal(v.stop, "limactl stop x");
 		assert_string_equal(v.ssh.host, "127.0.0.1");
 		assert_int_equal(v.ssh.port, 60022);
 		assert_int_equal(exec_router_vm(c5, "g", &v, err, sizeof(err)),
@@ -289,6 +291,10 @@ static void test_route_gateway_sandbox(void **state)
 		     "backends.v.provider", "qemu or command", NULL);
 	expect_error("{'backends': {'v': {'type': 'vm', 'start': 'x'}}}",
 		     "backends.v.start", "only for provider 'command'", NULL);
+	expect_error("{'backends': {'v': {'type': 'vm', 'stop': 'x'}}}",
+		     "backends.v.stop", "only for provider 'command'", NULL);
+	expect_error("{'backends': {'v': {'type': 'host', 'stop': 'x'}}}",
+		     "backends.v.stop", "only 'vm'", NULL);
 	expect_error(
 		"{'backends': {'v': {'type': 'vm', 'provider': 'command'}}}",
 		"backends.v", "needs 'host'", NULL);
