@@ -22,6 +22,8 @@ usage: ${0##*/} [-n RUNS] [-c COLD] [-k]
                   sshd: its proxy up, the remote node running) -- true
     vm            tether exec --agent (the vm backend: a qemu microvm of
                   tether vm image, booted) -- true
+    plugin        tether exec --agent (a custom backend: tests/tools/
+                  plugin_run.c, built here, run by tether-plugin) -- true
     podman_exec   podman --remote exec CTR true (the engine's own client,
                   through the same API socket)
     ssh_master    ssh through a ControlMaster ... true
@@ -102,7 +104,8 @@ cat >"$cfg" <<EOF
       { "id": "dock1", "dir": "$ws", "sandbox": { "mode": "docker",
         "scope": "command", "docker": { "image": "localhost/mini:latest" } } },
       { "id": "sshb", "backend": "sshb", "dir": "$ws" },
-      { "id": "vmb", "backend": "vmb", "dir": "$ws" }
+      { "id": "vmb", "backend": "vmb", "dir": "$ws" },
+      { "id": "plg", "backend": "plg", "dir": "$ws" }
     ]
   },
   "backends": {
@@ -110,10 +113,13 @@ cat >"$cfg" <<EOF
               "user": "$(id -un)", "key": "$BENCH_DIR/ssh/client_ed25519",
               "known_hosts": "$BENCH_DIR/ssh/known_hosts" },
     "vmb": { "type": "vm", "image": "$BENCH_DIR/vmimg",
-             "resources": { "cpu": 2, "memory": "1g" } }
+             "resources": { "cpu": 2, "memory": "1g" } },
+    "plg": { "type": "plugin", "path": "$BENCH_DIR/plugin_run.so" }
   }
 }
 EOF
+cc -O2 -shared -fPIC -I"$BENCH_TOP/exec" -o "$BENCH_DIR/plugin_run.so" \
+	"$BENCH_TOP/tests/tools/plugin_run.c" || bench_die "cc plugin_run.c failed"
 "$TETHER_BIN" vm image --out "$BENCH_DIR/vmimg" >/dev/null ||
 	bench_die "tether vm image failed"
 tx() { "$TETHER_BIN" exec --config "$cfg" -n "$@"; }
@@ -124,6 +130,7 @@ tx --agent sbx -- true
 tx --agent dock -- true
 tx --agent sshb -- true
 tx --agent vmb -- true
+tx --agent plg -- true
 echo "vm:      $(cat "$BENCH_DIR/vmimg/kernel.txt"), $(cat "$BENCH_DIR/sbx/vm/accel")"
 "${remote[@]}" run -d --name warm --network none "${ulimits[@]}" \
 	localhost/mini:latest sleep 1000000 >/dev/null
@@ -139,6 +146,7 @@ out=$BENCH_DIR/lat.out
 	--- docker "$TETHER_BIN" exec --config "$cfg" -n --agent dock -- true \
 	--- ssh "$TETHER_BIN" exec --config "$cfg" -n --agent sshb -- true \
 	--- vm "$TETHER_BIN" exec --config "$cfg" -n --agent vmb -- true \
+	--- plugin "$TETHER_BIN" exec --config "$cfg" -n --agent plg -- true \
 	--- podman_exec "${remote[@]}" exec warm true \
 	--- ssh_master ssh "${BENCH_SSH_OPTS[@]}" -o ControlMaster=no \
 	-o ControlPath="$ctl" "$BENCH_SSH_DEST" true >"$out"
