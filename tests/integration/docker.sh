@@ -15,16 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/podman.sh"
 
-[ -c /dev/fuse ] || { log "no /dev/fuse: skipped"; exit 77; }
-start_podman
-export TETHER_SANDBOX_HOME=$T/sbx TETHER_CACHE=$T/cache
-sock=$T/sbx/node.sock
-cleanup()
-{
-	stop_podman
-	stop_detached_node "$sock" "$T/sbx/root"
-}
-trap '_rc=$?; cleanup; (exit $_rc); _teardown' EXIT
+podman_agents_setup
 mkdir -p "$T/src/sub" || fail "mkdir"
 printf 'hello\n' >"$T/src/a.txt"
 img=localhost/mini:latest
