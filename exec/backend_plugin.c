@@ -27,6 +27,7 @@
 
 #include "fdframe.h"
 #include "log.h"
+#include "remote.h"
 #include "selfexe.h"
 
 extern char **environ;
@@ -196,15 +197,6 @@ static int plugin_prepare(struct exec_backend *b)
 	return 0;
 }
 
-static size_t count(char *const *v)
-{
-	size_t n = 0;
-
-	while (v && v[n])
-		n++;
-	return n;
-}
-
 /* Until the helper's reply is in, the caller's signals go to it. */
 static void forward_signals(const struct plugin *p, int sig_fd)
 {
@@ -231,7 +223,8 @@ static int plugin_run(struct exec_backend *b, const struct exec_spec *spec,
 		      const struct exec_io *io, struct exec_result *res)
 {
 	struct plugin *p = b->priv;
-	struct tp_msg m = { .type = TP_EXEC_START };
+	struct exec_spec s = *spec;
+	struct tp_msg m;
 	const int fds[3] = { io->out_fd, io->err_fd, io->in_fd };
 	uint8_t *frame = NULL;
 	int r;
@@ -239,18 +232,13 @@ static int plugin_run(struct exec_backend *b, const struct exec_spec *spec,
 	if (spec->detach || spec->tty)
 		return log_error_errno(-ENOTSUP, "backend %s: %s", b->name,
 				       spec->tty ? "-t" : "--detach");
-	if (spec->forward_stdin && io->in_fd >= 0)
-		m.start.flags = TP_EXEC_F_STDIN;
-	m.start.timeout_ms = spec->timeout_ms;
-	if (spec->cwd) {
-		m.start.cwd.ptr = (const uint8_t *)spec->cwd;
-		m.start.cwd.len = (uint32_t)strlen(spec->cwd);
-	}
-	m.argv_c.v = (const char *const *)spec->argv;
-	m.argv_c.count = (uint32_t)count(spec->argv);
-	m.env_c.v = (const char *const *)spec->env;
-	m.env_c.count = (uint32_t)count(spec->env);
-	r = tp_fd_send(p->sock, &m, fds, m.start.flags ? 3 : 2);
+	/* What a plugin is given: no workspace, no sandbox of tether's. */
+	s.workspace = NULL;
+	s.sandbox = NULL;
+	s.forward_stdin = spec->forward_stdin && io->in_fd >= 0;
+	exec_spec_start_msg(&s, &m);
+	r = tp_fd_send(p->sock, &m, fds,
+		       m.start.flags & TP_EXEC_F_STDIN ? 3 : 2);
 	if (r == -EMSGSIZE)
 		return log_error_errno(r,
 				       "backend %s: the command's argv and "

@@ -99,34 +99,29 @@ static uint32_t strv_count(char *const *v)
 	return n;
 }
 
-/* START spec with extra flags: 0 and the STARTED reply in *rep (views
- * valid until the next call on r->ctl), or -errno (logged). */
-static int start_call(struct exec_remote *r, const struct exec_spec *spec,
-		      uint32_t flags, struct tp_msg *rep)
+void exec_spec_start_msg(const struct exec_spec *spec, struct tp_msg *req)
 {
-	struct tp_msg req = { .type = TP_EXEC_START };
-	char err[TP_ERRMSG_MAX + 64];
-	int e;
-
-	req.start.flags = flags | (spec->tty ? TP_EXEC_F_TTY : 0) |
-			  (spec->detach ? TP_EXEC_F_DETACH : 0) |
-			  (spec->forward_stdin ? TP_EXEC_F_STDIN : 0);
-	req.start.timeout_ms = spec->timeout_ms;
-	req.start.rows = spec->rows;
-	req.start.cols = spec->cols;
+	memset(req, 0, sizeof(*req));
+	req->type = TP_EXEC_START;
+	req->start.flags = (spec->tty ? TP_EXEC_F_TTY : 0) |
+			   (spec->detach ? TP_EXEC_F_DETACH : 0) |
+			   (spec->forward_stdin ? TP_EXEC_F_STDIN : 0);
+	req->start.timeout_ms = spec->timeout_ms;
+	req->start.rows = spec->rows;
+	req->start.cols = spec->cols;
 	if (spec->cwd)
-		req.start.cwd =
+		req->start.cwd =
 			(struct tp_bytes){ (const uint8_t *)spec->cwd,
 					   (uint32_t)strlen(spec->cwd) };
 	if (spec->workspace)
-		req.start.workspace =
+		req->start.workspace =
 			(struct tp_bytes){ (const uint8_t *)spec->workspace,
 					   (uint32_t)strlen(spec->workspace) };
 	if (spec->sandbox) {
 		const struct exec_sandbox_req *q = spec->sandbox;
-		struct tp_sandbox *b = &req.start.sandbox;
+		struct tp_sandbox *b = &req->start.sandbox;
 
-		req.start.flags |= TP_EXEC_F_SANDBOX;
+		req->start.flags |= TP_EXEC_F_SANDBOX;
 		b->net_host = q->net_host;
 		b->ws_mode = (uint8_t)q->mode;
 		if (q->ws_src)
@@ -144,10 +139,23 @@ static int start_call(struct exec_remote *r, const struct exec_spec *spec,
 		b->rl_set = q->lim.rl_set;
 		memcpy(b->rl, q->lim.rl, sizeof(b->rl));
 	}
-	req.argv_c = (struct tp_cstrv){ (const char *const *)spec->argv,
-					strv_count(spec->argv) };
-	req.env_c = (struct tp_cstrv){ (const char *const *)spec->env,
-				       strv_count(spec->env) };
+	req->argv_c = (struct tp_cstrv){ (const char *const *)spec->argv,
+					 strv_count(spec->argv) };
+	req->env_c = (struct tp_cstrv){ (const char *const *)spec->env,
+					strv_count(spec->env) };
+}
+
+/* START spec with extra flags: 0 and the STARTED reply in *rep (views
+ * valid until the next call on r->ctl), or -errno (logged). */
+static int start_call(struct exec_remote *r, const struct exec_spec *spec,
+		      uint32_t flags, struct tp_msg *rep)
+{
+	struct tp_msg req;
+	char err[TP_ERRMSG_MAX + 64];
+	int e;
+
+	exec_spec_start_msg(spec, &req);
+	req.start.flags |= flags;
 	e = tp_chan_call(r->ctl, &req, rep, CTL_MS, err, sizeof(err));
 	if (e == -ENOENT || e == -EACCES || e == -ENOTDIR || e == -EMSGSIZE) {
 		/* The node's own words ("make: command not found"). */

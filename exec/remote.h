@@ -17,6 +17,9 @@ struct exec_remote;
 int exec_remote_open(const char *url, struct exec_remote **ret);
 void exec_remote_close(struct exec_remote *r);
 
+/* The EXEC_START that asks for spec (its strings borrowed). */
+void exec_spec_start_msg(const struct exec_spec *spec, struct tp_msg *req);
+
 /* Start spec on the node. Returns 0 and *id; on failure logs the node's
  * one-line reason and returns -errno (-ENOENT: no such program). */
 int exec_remote_start(struct exec_remote *r, const struct exec_spec *spec,
