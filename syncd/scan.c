@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Workspace scanner with a persistent stat cache (see scan.h). */
-#include "scan.h"
+#include "scan_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -17,10 +16,6 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "ignore.h"
-#include "log.h"
-#include "statcache.h"
-#include "thp.h"
 
 #define MAX_TRIES 3
 
@@ -30,7 +25,7 @@
  * tick (1-10 ms) behind the real one: twice the tick, and 10 ms at least.
  * (It was a flat 100 ms: every file a checkout wrote just before a sync
  * was read again by the next one.) */
-static int64_t racy_ns(void)
+int64_t sdn_racy_ns(void)
 {
 	static _Atomic int64_t ns;
 	int64_t v = atomic_load_explicit(&ns, memory_order_relaxed);
@@ -46,512 +41,9 @@ static int64_t racy_ns(void)
 	return v;
 }
 
-struct item {
-	char *path;
-	uint32_t len;
-	uint8_t type;
-	uint32_t mode;
-	uint64_t size;
-	int64_t mtime, ctime;
-	uint64_t dev, ino, nlink;
-	char *target;
-	struct sd_chunkref *chunks;
-	uint32_t nchunks;
-	bool hash, racy;
-	int err; /* hashing failed: -errno */
-};
-
-struct scan {
-	const struct sd_scan_opts *o;
-	int root;
-	struct sd_ignore *ig;
-	struct item *v;
-	size_t n, cap;
-	struct sd_scan_stats *st;
-	struct sd_err *why;
-	/* the cache as loaded; the walker threads share the main scan's */
-	struct sd_statcache cache;
-	/* hashing */
-	size_t *todo, ntodo;
-	size_t hits;	/* files whose chunks came from it */
-	bool racy_seen; /* a file must be read again next time */
-	atomic_size_t next;
-	int64_t start_ns;
-};
-
-static int64_t ns_of(const struct timespec *t)
+int64_t sdn_ns_of(const struct timespec *t)
 {
 	return (int64_t)t->tv_sec * 1000000000ll + t->tv_nsec;
-}
-
-/* Load the cache; any problem just means an empty cache. */
-static void cache_load(struct scan *sc)
-{
-	_cleanup_close_ int fd = -1;
-	uint8_t *buf;
-	struct stat sb;
-	size_t got = 0, n;
-
-	if (!sc->o->cache)
-		return;
-	fd = open(sc->o->cache, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &sb) < 0 || sb.st_size < SD_STATCACHE_HEADER ||
-	    (uint64_t)sb.st_size > SD_ENC_MAX)
-		return;
-	n = (size_t)sb.st_size;
-	buf = malloc(n);
-	if (!buf)
-		return;
-	util_thp_hint(buf, n);
-	while (got < n) {
-		ssize_t k = read(fd, buf + got, n - got);
-
-		if (k <= 0) {
-			free(buf);
-			return;
-		}
-		got += (size_t)k;
-	}
-	if (sd_statcache_parse(&sc->cache, buf, n) == -EINVAL)
-		log_warn("stat cache %s is damaged: rescanning every file",
-			 sc->o->cache);
-}
-
-/* Reuse the cached chunks when nothing about the file changed. */
-static bool cache_reuse(struct scan *sc, struct item *it)
-{
-	const struct sd_statcache_entry *e =
-		sd_statcache_find(&sc->cache, it->path, it->len);
-	uint64_t sum = 0;
-
-	if (!e || e->dev != it->dev || e->ino != it->ino ||
-	    e->size != it->size || e->mtime != it->mtime ||
-	    e->ctime != it->ctime || e->ctime == 0)
-		return false;
-	it->chunks = calloc(e->nchunks ? e->nchunks : 1, sizeof(*it->chunks));
-	if (!it->chunks)
-		return false;
-	for (uint32_t i = 0; i < e->nchunks; i++) {
-		it->chunks[i] = sd_statcache_chunk(e, i);
-		sum += it->chunks[i].len;
-	}
-	it->nchunks = e->nchunks;
-	if (sum != it->size) {
-		free(it->chunks);
-		it->chunks = NULL;
-		it->nchunks = 0;
-		return false;
-	}
-	return true;
-}
-
-static void cache_save(struct scan *sc)
-{
-	_cleanup_free_ char *tmp = NULL;
-	_cleanup_free_ uint8_t *buf = NULL;
-	_cleanup_close_ int fd = -1;
-	size_t size = 16;
-	uint32_t count = 0;
-	uint8_t *p;
-
-	if (!sc->o->cache)
-		return;
-	for (size_t i = 0; i < sc->n; i++) {
-		const struct item *it = &sc->v[i];
-
-		if (it->type != SD_T_FILE)
-			continue;
-		size += sd_statcache_record_size(it->len, it->nchunks);
-		count++;
-		sc->racy_seen |= it->racy;
-	}
-	/* Every file came from the cache, which holds nothing else: it is
-	 * already what this scan would write. */
-	if (sc->hits == count && sc->cache.count == count && !sc->racy_seen)
-		return;
-	buf = malloc(size);
-	/* Per process: syncs of one tree at once each write their own. */
-	if (!buf ||
-	    asprintf(&tmp, "%s.%d.tmp", sc->o->cache, (int)getpid()) < 0)
-		return;
-	p = sd_statcache_put_header(buf, count);
-	for (size_t i = 0; i < sc->n; i++) {
-		const struct item *it = &sc->v[i];
-
-		/* ctime 0 never matches: a racy file is read again. */
-		if (it->type == SD_T_FILE)
-			p = sd_statcache_put_record(p, it->path, it->len,
-						    it->dev, it->ino, it->size,
-						    it->mtime,
-						    it->racy ? 0 : it->ctime,
-						    it->chunks, it->nchunks);
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, buf, size) != (ssize_t)size ||
-	    rename(tmp, sc->o->cache) < 0) {
-		log_warn("stat cache %s not saved: %s", sc->o->cache,
-			 strerror(errno));
-		unlink(tmp);
-	}
-}
-
-/* ---- the walk ---- */
-
-static struct item *item_new(struct scan *sc)
-{
-	if (sc->n == sc->cap) {
-		size_t cap = sc->cap ? 2 * sc->cap : 1024;
-		struct item *v = realloc(sc->v, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		util_thp_hint(v + sc->n, (cap - sc->n) * sizeof(*v));
-		sc->v = v;
-		sc->cap = cap;
-	}
-	memset(&sc->v[sc->n], 0, sizeof(sc->v[0]));
-	return &sc->v[sc->n++];
-}
-
-static int walk(struct scan *sc, int dfd, char *path, size_t plen);
-
-static int add_entry(struct scan *sc, int dfd, const char *name, char *path,
-		     size_t plen)
-{
-	size_t nlen = strlen(name), len = plen ? plen + 1 + nlen : nlen;
-	struct item *it;
-	struct stat sb;
-	bool is_dir;
-	int r;
-
-	if (len > SD_PATH_MAX) {
-		log_warn("%.*s/%s: path longer than %u bytes, not synced",
-			 (int)plen, path, name, SD_PATH_MAX);
-		return 0;
-	}
-	if (plen)
-		path[plen] = '/';
-	memcpy(path + (plen ? plen + 1 : 0), name, nlen + 1);
-	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0
-				       : sd_err_set(sc->why, -errno, "%s: %s",
-						    path, strerror(errno));
-	is_dir = S_ISDIR(sb.st_mode);
-	if (sd_ignore_match(sc->ig, path, len, is_dir))
-		return 0;
-	if (!is_dir && !S_ISREG(sb.st_mode) && !S_ISLNK(sb.st_mode)) {
-		sc->st->skipped++;
-		return 0;
-	}
-	it = item_new(sc);
-	if (!it || !(it->path = strndup(path, len)))
-		return sd_err_set(sc->why, -ENOMEM, "out of memory");
-	it->len = (uint32_t)len;
-	it->mode = sb.st_mode & 07777;
-	it->mtime = ns_of(&sb.st_mtim);
-	it->ctime = ns_of(&sb.st_ctim);
-	it->dev = sb.st_dev;
-	it->ino = sb.st_ino;
-	it->nlink = sb.st_nlink;
-	if (S_ISREG(sb.st_mode)) {
-		it->type = SD_T_FILE;
-		it->size = (uint64_t)sb.st_size;
-		it->hash = !cache_reuse(sc, it);
-		sc->hits += !it->hash;
-		return 0;
-	}
-	if (S_ISLNK(sb.st_mode)) {
-		char buf[SD_PATH_MAX + 1];
-		ssize_t k = readlinkat(dfd, name, buf, sizeof(buf));
-
-		if (k < 0)
-			return errno == ENOENT
-				       ? (sc->n--, free(it->path), 0)
-				       : sd_err_set(sc->why, -errno, "%s: %s",
-						    path, strerror(errno));
-		if (k == 0 || k > (ssize_t)SD_PATH_MAX) {
-			log_warn("%s: symlink target of %zd bytes, not synced",
-				 path, k);
-			sc->n--;
-			free(it->path);
-			return 0;
-		}
-		it->type = SD_T_SYMLINK;
-		it->target = strndup(buf, (size_t)k);
-		it->size = (uint64_t)k;
-		return it->target
-			       ? 0
-			       : sd_err_set(sc->why, -ENOMEM, "out of memory");
-	}
-	it->type = SD_T_DIR;
-	{
-		_cleanup_close_ int cfd =
-			openat(dfd, name,
-			       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-		if (cfd < 0)
-			return errno == ENOENT
-				       ? 0
-				       : sd_err_set(sc->why, -errno, "%s: %s",
-						    path, strerror(errno));
-		r = walk(sc, cfd, path, len);
-	}
-	path[plen] = '\0';
-	return r;
-}
-
-/* The names in directory dfd, NUL-separated in *buf (malloc'd), and which
- * ignore files are among them. 0 or -errno. getdents64 on dfd itself, not
- * a DIR: fdopendir() costs a dup, an fcntl, an fstat and a close more per
- * directory, a fifth of a no-op scan's system calls. dfd is read from its
- * current offset, the start for a directory just opened. */
-#define DENTS_BUF 32768
-static int list_dir(int dfd, char **buf, size_t *len, unsigned *present)
-{
-	_cleanup_free_ char *dents = malloc(DENTS_BUF);
-	size_t cap = 0, n;
-	ssize_t got;
-	int r = 0;
-
-	*buf = NULL;
-	*len = 0;
-	*present = 0;
-	if (!dents)
-		return -ENOMEM;
-	while (r == 0 && (got = getdents64(dfd, dents, DENTS_BUF)) > 0) {
-		for (ssize_t off = 0; r == 0 && off < got;) {
-			const struct dirent64 *de =
-				(const struct dirent64 *)(const void *)(dents +
-									off);
-			const char *name = de->d_name;
-
-			off += de->d_reclen;
-			if (!strcmp(name, ".") || !strcmp(name, ".."))
-				continue;
-			if (!strcmp(name, SD_IGNORE_GITIGNORE))
-				*present |= SD_IGNORE_HAS_GITIGNORE;
-			else if (!strcmp(name, SD_IGNORE_TETHERIGNORE))
-				*present |= SD_IGNORE_HAS_TETHERIGNORE;
-			n = strlen(name) + 1;
-			if (cap - *len < n) {
-				char *nb;
-
-				cap = cap ? 2 * cap : 4096;
-				while (cap - *len < n)
-					cap *= 2;
-				nb = realloc(*buf, cap);
-				if (!nb) {
-					r = -ENOMEM;
-					break;
-				}
-				*buf = nb;
-			}
-			memcpy(*buf + *len, name, n);
-			*len += n;
-		}
-	}
-	if (r == 0 && got < 0)
-		r = -errno;
-	if (r < 0) {
-		free(*buf);
-		*buf = NULL;
-		*len = 0;
-	}
-	return r;
-}
-
-/* Walk directory dfd (path, plen bytes) with its own ignore rules: the
- * names are listed first, so only the rule files it has are opened. */
-static int walk(struct scan *sc, int dfd, char *path, size_t plen)
-{
-	_cleanup_free_ char *names = NULL;
-	unsigned present;
-	size_t len;
-	int r = list_dir(dfd, &names, &len, &present);
-
-	if (r < 0)
-		return sd_err_set(sc->why, r, "%s: %s", plen ? path : ".",
-				  strerror(-r));
-	r = sd_ignore_enter_dir_listed(sc->ig, path, plen, dfd, present);
-	if (r < 0)
-		return sd_err_set(sc->why, r, "%s: ignore rules: %s",
-				  plen ? path : ".", strerror(-r));
-	for (size_t off = 0; r == 0 && off < len;
-	     off += strlen(names + off) + 1) {
-		r = add_entry(sc, dfd, names + off, path, plen);
-		path[plen] = '\0';
-	}
-	sd_ignore_leave_dir(sc->ig);
-	return r;
-}
-
-/* ---- the walk on every core ---- */
-
-#define WALK_THREADS_MAX 8
-
-/* The top-level directories of the tree, walked by several threads: each
- * has its own items, rule stack and path buffer; the stat cache is shared,
- * read-only. */
-struct walk_job {
-	struct scan *main;
-	char **dirs;
-	size_t ndirs;
-	atomic_size_t next;
-};
-
-struct walker_thread {
-	struct walk_job *job;
-	struct scan sc;
-	struct sd_scan_stats st;
-	struct sd_err why;
-	int r;
-};
-
-static void *walk_thread(void *arg)
-{
-	struct walker_thread *t = arg;
-	struct scan *m = t->job->main;
-	struct sd_ignore_config icfg;
-	char *path = malloc(SD_PATH_MAX + SD_NAME_MAX + 2);
-	size_t i;
-
-	t->sc = (struct scan){ .o = m->o,
-			       .root = m->root,
-			       .st = &t->st,
-			       .why = &t->why,
-			       .cache = m->cache,
-			       .start_ns = m->start_ns };
-	sd_ignore_config_init(&icfg);
-	icfg.patterns = m->o->ignore;
-	icfg.npatterns = m->o->nignore;
-	t->r = path ? sd_ignore_new(&icfg, &t->sc.ig) : -ENOMEM;
-	if (t->r == 0)
-		t->r = sd_ignore_enter_dir(t->sc.ig, "", 0, m->root);
-	if (t->r < 0)
-		sd_err_set(&t->why, t->r, "ignore rules: %s", strerror(-t->r));
-	while (t->r == 0 &&
-	       (i = atomic_fetch_add(&t->job->next, 1)) < t->job->ndirs) {
-		path[0] = '\0';
-		t->r = add_entry(&t->sc, m->root, t->job->dirs[i], path, 0);
-	}
-	sd_ignore_free(t->sc.ig);
-	t->sc.ig = NULL;
-	free(path);
-	return NULL;
-}
-
-/* Walk the whole tree from the root (entered in m->ig): entries at the top
- * here, the directories there on every core. */
-static int walk_parallel(struct scan *m, char *path)
-{
-	struct walk_job job = { .main = m };
-	struct walker_thread t[WALK_THREADS_MAX] = { 0 };
-	pthread_t th[WALK_THREADS_MAX];
-	unsigned n = m->o->threads, started = 0;
-	size_t cap = 0;
-	struct dirent *de;
-	int fd = openat(m->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	int r = 0;
-
-	if (!d) {
-		r = -errno;
-		if (fd >= 0)
-			close(fd);
-		return sd_err_set(m->why, r, ".: %s", strerror(-r));
-	}
-	while (r == 0 && (errno = 0, de = readdir(d))) {
-		struct stat sb;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (fstatat(m->root, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) <
-			    0 ||
-		    !S_ISDIR(sb.st_mode)) {
-			r = add_entry(m, m->root, de->d_name, path, 0);
-			path[0] = '\0';
-			continue;
-		}
-		if (job.ndirs == cap) {
-			char **v =
-				realloc(job.dirs, (cap = cap ? 2 * cap : 64) *
-							  sizeof(*v));
-
-			if (!v) {
-				r = sd_err_set(m->why, -ENOMEM,
-					       "out of memory");
-				break;
-			}
-			job.dirs = v;
-		}
-		job.dirs[job.ndirs] = strdup(de->d_name);
-		if (!job.dirs[job.ndirs++])
-			r = sd_err_set(m->why, -ENOMEM, "out of memory");
-	}
-	if (r == 0 && errno)
-		r = sd_err_set(m->why, -errno, ".: %s", strerror(errno));
-	closedir(d);
-	if (n == 0) {
-		long c = sysconf(_SC_NPROCESSORS_ONLN);
-
-		/* With the inode cache cold the walk waits on the disk:
-		 * more walkers than cores keep more reads in flight (80k
-		 * files, caches dropped, 2 cores: 1.3-1.7 s with 2, 0.8 s
-		 * with 8; no difference with the cache warm). */
-		n = c > 0 ? 4 * (unsigned)c : 1;
-	}
-	if (n > WALK_THREADS_MAX)
-		n = WALK_THREADS_MAX;
-	if (n > job.ndirs)
-		n = job.ndirs ? (unsigned)job.ndirs : 1;
-	atomic_init(&job.next, 0);
-	for (unsigned i = 0; r == 0 && i < n; i++)
-		t[i].job = &job;
-	for (; r == 0 && started + 1 < n; started++)
-		if (pthread_create(&th[started], NULL, walk_thread,
-				   &t[started + 1]))
-			break;
-	if (r == 0)
-		walk_thread(&t[0]);
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	/* Every thread's items join the main list (the strings move with
-	 * them). */
-	for (unsigned i = 0; r == 0 && i <= started && i < n; i++) {
-		struct scan *ts = &t[i].sc;
-
-		if (t[i].r < 0) {
-			*m->why = t[i].why;
-			r = t[i].r;
-		}
-		m->st->skipped += t[i].st.skipped;
-		m->hits += ts->hits;
-		for (size_t k = 0; r == 0 && k < ts->n; k++) {
-			struct item *it = item_new(m);
-
-			if (!it) {
-				r = sd_err_set(m->why, -ENOMEM,
-					       "out of memory");
-				break;
-			}
-			*it = ts->v[k];
-			ts->v[k].path = NULL;
-			ts->v[k].target = NULL;
-			ts->v[k].chunks = NULL;
-		}
-	}
-	for (unsigned i = 0; i < n; i++) {
-		for (size_t k = 0; k < t[i].sc.n; k++) {
-			free(t[i].sc.v[k].path);
-			free(t[i].sc.v[k].target);
-			free(t[i].sc.v[k].chunks);
-		}
-		free(t[i].sc.v);
-	}
-	for (size_t i = 0; i < job.ndirs; i++)
-		free(job.dirs[i]);
-	free(job.dirs);
-	return r;
 }
 
 /* ---- hard links ---- */
@@ -640,14 +132,14 @@ static int hash_one(struct scan *sc, struct item *it)
 			return -errno;
 		it->size = size;
 		it->mode = b.st_mode & 07777;
-		it->mtime = ns_of(&b.st_mtim);
-		it->ctime = ns_of(&b.st_ctim);
-		if ((ns_of(&a.st_mtim) == it->mtime &&
-		     ns_of(&a.st_ctim) == it->ctime &&
+		it->mtime = sdn_ns_of(&b.st_mtim);
+		it->ctime = sdn_ns_of(&b.st_ctim);
+		if ((sdn_ns_of(&a.st_mtim) == it->mtime &&
+		     sdn_ns_of(&a.st_ctim) == it->ctime &&
 		     (uint64_t)b.st_size == size) ||
 		    tries + 1 == MAX_TRIES) {
 			it->racy = tries + 1 == MAX_TRIES &&
-				   ns_of(&a.st_ctim) != it->ctime;
+				   sdn_ns_of(&a.st_ctim) != it->ctime;
 			return 0;
 		}
 	}
@@ -747,8 +239,8 @@ static struct sd_entry item_entry(struct scan *sc, struct item *it)
 		e.chunks = it->chunks;
 		sc->st->files++;
 		sc->st->bytes += it->size;
-		if (it->mtime >= sc->start_ns - racy_ns() ||
-		    it->ctime >= sc->start_ns - racy_ns())
+		if (it->mtime >= sc->start_ns - sdn_racy_ns() ||
+		    it->ctime >= sc->start_ns - sdn_racy_ns())
 			it->racy = true;
 	} else if (it->type == SD_T_SYMLINK) {
 		e.size = it->size;
@@ -890,7 +382,7 @@ static void scan_fini(struct scan *sc, int r, struct sd_manifest *out)
 	}
 	free(sc->v);
 	free(sc->todo);
-	sd_statcache_free(&sc->cache);
+	sdn_cache_fini(sc);
 	sd_ignore_free(sc->ig);
 	if (sc->root >= 0)
 		close(sc->root);
@@ -913,7 +405,7 @@ int sd_scan(const char *root, const struct sd_scan_opts *o,
 	memset(st, 0, sizeof(*st));
 	sd_manifest_init(out);
 	clock_gettime(CLOCK_REALTIME, &t0);
-	sc.start_ns = ns_of(&t0);
+	sc.start_ns = sdn_ns_of(&t0);
 	sd_ignore_config_init(&icfg);
 	icfg.patterns = o->ignore;
 	icfg.npatterns = o->nignore;
@@ -929,13 +421,13 @@ int sd_scan(const char *root, const struct sd_scan_opts *o,
 		goto out;
 	}
 	path[0] = '\0';
-	cache_load(&sc);
+	sdn_cache_load(&sc);
 	r = sd_ignore_enter_dir(sc.ig, "", 0, sc.root);
 	if (r < 0) {
 		sd_err_set(why, r, "%s: ignore rules: %s", root, strerror(-r));
 		goto out;
 	}
-	r = walk_parallel(&sc, path);
+	r = sdn_walk(&sc, path);
 	sd_ignore_leave_dir(sc.ig);
 	if (r == 0)
 		r = link_groups(&sc) < 0
@@ -946,10 +438,10 @@ int sd_scan(const char *root, const struct sd_scan_opts *o,
 	if (r == 0)
 		r = build(&sc, out);
 	if (r == 0)
-		cache_save(&sc);
+		sdn_cache_save(&sc);
 out:
 	clock_gettime(CLOCK_REALTIME, &t1);
-	st->ms = (uint64_t)(ns_of(&t1) - ns_of(&t0)) / 1000000;
+	st->ms = (uint64_t)(sdn_ns_of(&t1) - sdn_ns_of(&t0)) / 1000000;
 	free(path);
 	scan_fini(&sc, r, out);
 	return r;
@@ -1020,13 +512,13 @@ static int restat(struct scan *sc, const char *p, size_t len,
 		return 0;
 	if (S_ISREG(sb.st_mode) && sb.st_nlink > 1)
 		return 1;
-	it = item_new(sc);
+	it = sdn_item_new(sc);
 	if (!it || !(it->path = strndup(p, len)))
 		return -ENOMEM;
 	it->len = (uint32_t)len;
 	it->mode = sb.st_mode & 07777;
-	it->mtime = ns_of(&sb.st_mtim);
-	it->ctime = ns_of(&sb.st_ctim);
+	it->mtime = sdn_ns_of(&sb.st_mtim);
+	it->ctime = sdn_ns_of(&sb.st_ctim);
 	if (S_ISDIR(sb.st_mode)) {
 		it->type = SD_T_DIR;
 		*gone_or_file = false;
@@ -1111,7 +603,7 @@ int sd_scan_update(const char *root, const struct sd_scan_opts *o,
 		delta = &own;
 	sd_delta_init(delta);
 	clock_gettime(CLOCK_REALTIME, &t0);
-	sc.start_ns = ns_of(&t0);
+	sc.start_ns = sdn_ns_of(&t0);
 	if (ngiven > UPDATE_MAX)
 		return 1;
 	for (size_t i = 0; i < ngiven; i++)
@@ -1173,7 +665,7 @@ int sd_scan_update(const char *root, const struct sd_scan_opts *o,
 	}
 out:
 	clock_gettime(CLOCK_REALTIME, &t1);
-	st->ms = (uint64_t)(ns_of(&t1) - ns_of(&t0)) / 1000000;
+	st->ms = (uint64_t)(sdn_ns_of(&t1) - sdn_ns_of(&t0)) / 1000000;
 	for (size_t i = 0; i < n; i++)
 		free(paths[i]);
 	free(paths);

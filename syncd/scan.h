@@ -33,7 +33,10 @@ struct sd_scan_stats {
 	uint64_t hashed_bytes;
 	uint64_t pending; /* files left unread (opts.pending) */
 	uint64_t skipped; /* sockets, fifos, devices: not synced */
-	uint64_t ms;	  /* wall time of the scan */
+	/* directories read again, their names not vouched for by the stat
+	 * cache */
+	uint64_t dirs_listed;
+	uint64_t ms; /* wall time of the scan */
 };
 
 /* Scan root into *out (initialised here; version 0, sealed). A file that

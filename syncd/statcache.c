@@ -2,8 +2,6 @@
 /* The stat cache file: parse, look up, write (statcache.h). */
 #include "statcache.h"
 
-#include "thp.h"
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +9,14 @@
 #include <xxhash.h>
 
 #define CACHE_MAGIC   "TSCA"
-#define CACHE_VERSION 1u
-/* len, dev, ino, size, mtime, ctime, nchunks */
-#define RECORD_FIXED 48u
-#define CHUNK_BYTES  20u
+#define CACHE_VERSION 2u
+/* len, dev, ino, mtime, ctime, nnames */
+#define DIR_FIXED 40u
+/* len, kind */
+#define NAME_FIXED 2u
+/* dev, ino, size, mtime, ctime, nchunks */
+#define FILE_FIXED  44u
+#define CHUNK_BYTES 20u
 
 static uint64_t rd(const uint8_t *p, unsigned w)
 {
@@ -32,74 +34,141 @@ static uint64_t path_key(const void *p, size_t n)
 	return k ? k : 1;
 }
 
-static void insert(struct sd_statcache *c, const struct sd_statcache_entry *e)
+static void insert(struct sd_statcache *c, const struct sd_statcache_dir *d)
 {
-	size_t h = e->key & (c->cap - 1);
+	size_t h = d->key & (c->cap - 1);
 
 	while (c->t[h].key)
 		h = (h + 1) & (c->cap - 1);
-	c->t[h] = *e;
+	c->t[h] = *d;
 }
 
-int sd_statcache_parse(struct sd_statcache *c, uint8_t *buf, size_t n)
+static const uint8_t *rd_stat(const uint8_t *p, struct sd_statcache_stat *st,
+			      bool file)
 {
-	size_t pos = SD_STATCACHE_HEADER;
-	uint32_t count;
+	st->dev = rd(p, 8);
+	st->ino = rd(p + 8, 8);
+	p += 16;
+	st->size = file ? rd(p, 8) : 0;
+	p += file ? 8 : 0;
+	st->mtime = (int64_t)rd(p, 8);
+	st->ctime = (int64_t)rd(p + 8, 8);
+	return p + 16;
+}
+
+/* Whether name (len bytes) can be one entry of a directory. */
+static bool name_ok(const uint8_t *name, size_t len)
+{
+	return len && memchr(name, '/', len) == NULL &&
+	       memchr(name, '\0', len) == NULL &&
+	       !(len == 1 && name[0] == '.') &&
+	       !(len == 2 && name[0] == '.' && name[1] == '.');
+}
+
+/* Byte order, a prefix first. */
+static int name_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+
+	return c ? c : (al > bl) - (al < bl);
+}
+
+/* Check the nnames name records of a directory at buf + *pos, counting
+ * the files into *nfiles. */
+static int parse_names(const uint8_t *buf, size_t n, size_t *pos,
+		       uint32_t nnames, size_t *nfiles)
+{
+	const uint8_t *prev = NULL;
+	size_t prev_len = 0;
+
+	for (uint32_t i = 0; i < nnames; i++) {
+		const uint8_t *name;
+		size_t len;
+		uint8_t kind;
+		uint32_t nchunks;
+
+		if (n - *pos < NAME_FIXED)
+			return -EINVAL;
+		len = buf[*pos];
+		if (n - *pos - NAME_FIXED < len)
+			return -EINVAL;
+		name = buf + *pos + 1;
+		kind = buf[*pos + 1 + len];
+		*pos += NAME_FIXED + len;
+		if (!name_ok(name, len) || kind > 1 ||
+		    (prev && name_cmp(prev, prev_len, name, len) >= 0))
+			return -EINVAL;
+		prev = name;
+		prev_len = len;
+		if (kind == 0)
+			continue;
+		if (n - *pos < FILE_FIXED)
+			return -EINVAL;
+		nchunks = (uint32_t)rd(buf + *pos + 40, 4);
+		*pos += FILE_FIXED;
+		if (nchunks > (n - *pos) / CHUNK_BYTES)
+			return -EINVAL;
+		*pos += (size_t)nchunks * CHUNK_BYTES;
+		(*nfiles)++;
+	}
+	return 0;
+}
+
+int sd_statcache_parse(struct sd_statcache *c, const uint8_t *buf, size_t n)
+{
+	size_t pos = SD_STATCACHE_HEADER, nfiles = 0;
+	uint32_t ndirs;
 	int r = -EINVAL;
 
 	*c = (struct sd_statcache){ 0 };
-	if (n < SD_STATCACHE_HEADER || memcmp(buf, CACHE_MAGIC, 4) ||
-	    rd(buf + 4, 4) != CACHE_VERSION)
+	if (n < SD_STATCACHE_HEADER || memcmp(buf, CACHE_MAGIC, 4))
 		goto bad;
-	count = (uint32_t)rd(buf + 12, 4);
-	if (count > (n - SD_STATCACHE_HEADER) / RECORD_FIXED)
+	if (rd(buf + 4, 4) != CACHE_VERSION) {
+		r = -EPROTONOSUPPORT;
+		goto bad;
+	}
+	ndirs = (uint32_t)rd(buf + 12, 4);
+	if (ndirs > (n - SD_STATCACHE_HEADER) / DIR_FIXED)
 		goto bad;
 	c->cap = 16;
-	while (c->cap < 2 * (size_t)count)
+	while (c->cap < 2 * (size_t)ndirs)
 		c->cap <<= 1;
 	c->t = calloc(c->cap, sizeof(*c->t));
 	if (!c->t) {
 		r = -ENOMEM;
 		goto bad;
 	}
-	util_thp_hint(c->t, c->cap * sizeof(*c->t));
-	for (uint32_t i = 0; i < count; i++) {
-		struct sd_statcache_entry e;
+	for (uint32_t i = 0; i < ndirs; i++) {
+		struct sd_statcache_dir d;
 
-		if (n - pos < 4)
+		if (n - pos < DIR_FIXED)
 			goto bad;
-		e.len = (uint32_t)rd(buf + pos, 4);
+		d.len = (uint32_t)rd(buf + pos, 4);
 		pos += 4;
-		if (e.len > SD_PATH_MAX || n - pos < (size_t)e.len + 44)
+		if (d.len > SD_PATH_MAX || n - pos < (size_t)d.len + 36)
 			goto bad;
-		e.path = buf + pos;
-		pos += e.len;
-		e.dev = rd(buf + pos, 8);
-		e.ino = rd(buf + pos + 8, 8);
-		e.size = rd(buf + pos + 16, 8);
-		e.mtime = (int64_t)rd(buf + pos + 24, 8);
-		e.ctime = (int64_t)rd(buf + pos + 32, 8);
-		e.nchunks = (uint32_t)rd(buf + pos + 40, 4);
-		pos += 44;
-		if (e.nchunks > (n - pos) / CHUNK_BYTES)
+		d.path = buf + pos;
+		pos = (size_t)(rd_stat(buf + pos + d.len, &d.st, false) - buf);
+		d.nnames = (uint32_t)rd(buf + pos, 4);
+		pos += 4;
+		d.names = buf + pos;
+		if (parse_names(buf, n, &pos, d.nnames, &nfiles) < 0)
 			goto bad;
-		e.chunks = buf + pos;
-		pos += (size_t)e.nchunks * CHUNK_BYTES;
-		e.key = path_key(e.path, e.len);
-		insert(c, &e);
+		d.key = path_key(d.path, d.len);
+		insert(c, &d);
 	}
-	c->buf = buf;
-	c->count = count;
+	c->ndirs = ndirs;
+	c->nfiles = nfiles;
 	return 0;
 bad:
 	free(c->t);
-	free(buf);
 	*c = (struct sd_statcache){ 0 };
 	return r;
 }
 
-const struct sd_statcache_entry *sd_statcache_find(const struct sd_statcache *c,
-						   const char *path, size_t len)
+const struct sd_statcache_dir *
+sd_statcache_dir_find(const struct sd_statcache *c, const char *path,
+		      size_t len)
 {
 	uint64_t k;
 
@@ -108,28 +177,42 @@ const struct sd_statcache_entry *sd_statcache_find(const struct sd_statcache *c,
 	k = path_key(path, len);
 	for (size_t h = k & (c->cap - 1); c->t[h].key;
 	     h = (h + 1) & (c->cap - 1)) {
-		const struct sd_statcache_entry *e = &c->t[h];
+		const struct sd_statcache_dir *d = &c->t[h];
 
-		if (e->key == k && e->len == len && !memcmp(e->path, path, len))
-			return e;
+		if (d->key == k && d->len == len && !memcmp(d->path, path, len))
+			return d;
 	}
 	return NULL;
 }
 
-struct sd_chunkref sd_statcache_chunk(const struct sd_statcache_entry *e,
+const uint8_t *sd_statcache_name_next(const uint8_t *p,
+				      struct sd_statcache_name *out)
+{
+	*out = (struct sd_statcache_name){ .name = (const char *)p + 1,
+					   .len = p[0] };
+	p += 1 + out->len;
+	out->file = *p++ == 1;
+	if (!out->file)
+		return p;
+	p = rd_stat(p, &out->st, true);
+	out->nchunks = (uint32_t)rd(p, 4);
+	out->chunks = p + 4;
+	return out->chunks + (size_t)out->nchunks * CHUNK_BYTES;
+}
+
+struct sd_chunkref sd_statcache_chunk(const struct sd_statcache_name *f,
 				      uint32_t i)
 {
 	struct sd_chunkref ref;
 
-	memcpy(ref.id.b, e->chunks + CHUNK_BYTES * i, SD_ID_SIZE);
-	ref.len = (uint32_t)rd(e->chunks + CHUNK_BYTES * i + SD_ID_SIZE, 4);
+	memcpy(ref.id.b, f->chunks + CHUNK_BYTES * i, SD_ID_SIZE);
+	ref.len = (uint32_t)rd(f->chunks + CHUNK_BYTES * i + SD_ID_SIZE, 4);
 	return ref;
 }
 
 void sd_statcache_free(struct sd_statcache *c)
 {
 	free(c->t);
-	free(c->buf);
 	*c = (struct sd_statcache){ 0 };
 }
 
@@ -140,33 +223,58 @@ static uint8_t *put(uint8_t *p, uint64_t v, unsigned w)
 	return p + w;
 }
 
-size_t sd_statcache_record_size(size_t len, uint32_t nchunks)
+static uint8_t *put_stat(uint8_t *p, const struct sd_statcache_stat *st,
+			 bool file)
 {
-	return RECORD_FIXED + len + (size_t)nchunks * CHUNK_BYTES;
+	p = put(p, st->dev, 8);
+	p = put(p, st->ino, 8);
+	if (file)
+		p = put(p, st->size, 8);
+	p = put(p, (uint64_t)st->mtime, 8);
+	return put(p, (uint64_t)st->ctime, 8);
 }
 
-uint8_t *sd_statcache_put_header(uint8_t *p, uint32_t count)
+size_t sd_statcache_dir_size(size_t len)
+{
+	return DIR_FIXED + len;
+}
+
+size_t sd_statcache_name_size(size_t len, bool file, uint32_t nchunks)
+{
+	return NAME_FIXED + len +
+	       (file ? FILE_FIXED + (size_t)nchunks * CHUNK_BYTES : 0);
+}
+
+uint8_t *sd_statcache_put_header(uint8_t *p, uint32_t ndirs)
 {
 	memcpy(p, CACHE_MAGIC, 4);
 	p = put(p + 4, CACHE_VERSION, 4);
 	p = put(p, 0, 4);
-	return put(p, count, 4);
+	return put(p, ndirs, 4);
 }
 
-uint8_t *sd_statcache_put_record(uint8_t *p, const char *path, size_t len,
-				 uint64_t dev, uint64_t ino, uint64_t size,
-				 int64_t mtime, int64_t ctime,
-				 const struct sd_chunkref *chunks,
-				 uint32_t nchunks)
+uint8_t *sd_statcache_put_dir(uint8_t *p, const char *path, size_t len,
+			      const struct sd_statcache_stat *st,
+			      uint32_t nnames)
 {
 	p = put(p, len, 4);
 	memcpy(p, path, len);
+	p = put_stat(p + len, st, false);
+	return put(p, nnames, 4);
+}
+
+uint8_t *sd_statcache_put_name(uint8_t *p, const char *name, size_t len,
+			       const struct sd_statcache_stat *st,
+			       const struct sd_chunkref *chunks,
+			       uint32_t nchunks)
+{
+	*p++ = (uint8_t)len;
+	memcpy(p, name, len);
 	p += len;
-	p = put(p, dev, 8);
-	p = put(p, ino, 8);
-	p = put(p, size, 8);
-	p = put(p, (uint64_t)mtime, 8);
-	p = put(p, (uint64_t)ctime, 8);
+	*p++ = st != NULL;
+	if (!st)
+		return p;
+	p = put_stat(p, st, true);
 	p = put(p, nchunks, 4);
 	for (uint32_t c = 0; c < nchunks; c++) {
 		memcpy(p, chunks[c].id.b, SD_ID_SIZE);
