@@ -205,6 +205,14 @@ size_t sd_manifest_lower_bound(const struct sd_manifest *m, const char *path,
  * -EMSGSIZE past SD_ENC_MAX, -ENOMEM. */
 int sd_manifest_encode(const struct sd_manifest *m, uint8_t **buf, size_t *len);
 
+/* The version and root hash an encoded manifest's header states, from its
+ * first SD_MANIFEST_HEADER bytes, without the entries (so unchecked
+ * against them). 0, -EINVAL for anything that does not start like
+ * sd_manifest_encode()'s bytes, -EPROTONOSUPPORT for another format. */
+#define SD_MANIFEST_HEADER 34u
+int sd_manifest_peek(const void *buf, size_t len, uint64_t *version,
+		     struct sd_id *root);
+
 /* Decode and seal; refuses (-EINVAL/-EMSGSIZE with why) anything
  * sd_manifest_add or sd_manifest_seal would, any encoding but the one
  * sd_manifest_encode() gives (so a decoded manifest re-encodes to the same

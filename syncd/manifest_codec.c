@@ -18,7 +18,7 @@ static const uint8_t MAN_MAGIC[4] = { 'T', 'M', 'A', 'N' };
 static const uint8_t DLT_MAGIC[4] = { 'T', 'D', 'L', 'T' };
 
 /* magic 4, format 2, version 8, root 16, count 4 */
-#define MAN_HDR 34u
+#define MAN_HDR SD_MANIFEST_HEADER
 /* magic 4, format 2, base_version 8, base_root 16, version 8, root 16,
  * ndel 4, nput 4 */
 #define DLT_HDR 62u
@@ -585,6 +585,22 @@ static int rd_reserve(struct rd *r, struct sd_manifest *m, size_t n)
 		guess = r->budget;
 	if (sdm_entries_reserve(m, n) < 0 || sdm_arena_reserve(m, guess) < 0)
 		return sd_err_set(r->why, -ENOMEM, "out of memory");
+	return 0;
+}
+
+int sd_manifest_peek(const void *buf, size_t len, uint64_t *version,
+		     struct sd_id *root)
+{
+	struct rd r = { .start = buf,
+			.p = buf,
+			.end = (const uint8_t *)buf + len,
+			.why = NULL };
+	int k = rd_header(&r, MAN_MAGIC, MAN_HDR, "manifest");
+
+	if (k < 0)
+		return k;
+	*version = get_le(r.p, 8);
+	memcpy(root->b, r.p + 8, SD_ID_SIZE);
 	return 0;
 }
 
