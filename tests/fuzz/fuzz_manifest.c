@@ -75,9 +75,16 @@ static void fuzz_manifest(const uint8_t *data, size_t size)
 	struct sd_manifest m;
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int r;
+	uint64_t version;
+	struct sd_id root;
+	int r, peek;
 
+	/* The header alone: whatever decodes states its version and root. */
+	peek = sd_manifest_peek(data, size, &version, &root);
+	check(peek == 0 || peek == -EINVAL || peek == -EPROTONOSUPPORT);
 	r = sd_manifest_decode(data, size, &m, &why);
+	check(r < 0 ||
+	      (peek == 0 && version == m.version && sd_id_eq(&root, &m.root)));
 	if (r < 0) {
 		check_refusal(r, &why);
 		check(m.count == 0);

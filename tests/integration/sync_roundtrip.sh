@@ -121,6 +121,14 @@ assert_eq 0 "$(field chunks_sent)" "chunks_sent of a sync without changes"
 assert_eq 0 "$(field bytes_sent_raw)" "bytes_sent_raw of a sync without changes"
 assert_eq 1 "$(field version)" "version after a sync without changes"
 same_tree "$T/src" rt "sync without changes"
+# The node's last manifest is not written again. (The stat cache is: the
+# tree has files with mtimes in the future, which it never vouches for.)
+lasts() { stat -c '%n %i %Y' "$T"/cache/*.last; }
+lasts >"$T/lasts.before" || fail "no last manifest in $T/cache"
+do_sync "$T/src" rt
+lasts >"$T/lasts.after"
+cmp -s "$T/lasts.before" "$T/lasts.after" ||
+	fail "a sync without changes rewrote the last manifest: $(show "$T/lasts.before") then $(show "$T/lasts.after")"
 
 # ---- exec runs in the workspace and sees every entry ----
 tx exec --node "$NODE_URL" --workspace rt -- "$TREEGEN" digest . \

@@ -260,6 +260,24 @@ static void test_round_trip(void **state)
 	assert_ok(sd_manifest_encode(&d, &buf2, &len2), why);
 	assert_int_equal(len, len2);
 	assert_memory_equal(buf, buf2, len);
+	/* Its header alone states its version and root. */
+	{
+		uint64_t version = 0;
+		struct sd_id root;
+
+		assert_int_equal(sd_manifest_peek(buf, SD_MANIFEST_HEADER,
+						  &version, &root),
+				 0);
+		assert_int_equal(version, 9);
+		assert_memory_equal(root.b, m.root.b, SD_ID_SIZE);
+		assert_int_equal(sd_manifest_peek(buf, SD_MANIFEST_HEADER - 1,
+						  &version, &root),
+				 -EINVAL);
+		buf[0] ^= 1;
+		assert_int_equal(sd_manifest_peek(buf, len, &version, &root),
+				 -EINVAL);
+		buf[0] ^= 1;
+	}
 	/* The documented encoding, written independently, is these bytes. */
 	raw_manifest(raw, m.e, m.count, 9);
 	assert_int_equal(raw->n, len);

@@ -206,6 +206,7 @@ static void test_listing_reused(void **state)
 {
 	struct fix *f = *state;
 	struct sd_scan_stats st;
+	struct stat a, b;
 
 	mkdir_in(f, "a");
 	mkdir_in(f, "a/b");
@@ -215,9 +216,13 @@ static void test_listing_reused(void **state)
 	settle();
 	assert_true(scan_has(f, "a/b/x", &st));
 	assert_int_equal(st.dirs_listed, 4);
+	stat(f->cache, &a);
 	assert_true(scan_has(f, "c/y", &st));
 	assert_int_equal(st.dirs_listed, 0);
 	assert_int_equal(st.hashed_files, 0);
+	/* What the cache says already is not written again. */
+	stat(f->cache, &b);
+	assert_int_equal(a.st_ino, b.st_ino);
 	assert_int_equal(st.files, 2);
 	assert_int_equal(st.dirs, 3);
 	put(f, "a/b/new", "n");
