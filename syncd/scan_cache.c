@@ -126,19 +126,40 @@ static bool is_racy(const struct scan *sc, int64_t mtime, int64_t ctime)
 	return mtime >= since || ctime >= since;
 }
 
-/* The bytes the cache file takes; counts its files. */
-static size_t cache_size(struct scan *sc, size_t *nfiles)
+/* Whether the cache holds exactly what this scan saw: every directory's
+ * names and every file's chunks came from it, it holds nothing else, and
+ * nothing is racy. */
+static bool unchanged(const struct scan *sc)
+{
+	size_t nfiles = 0;
+
+	if (sc->dir_hits != sc->ndirs || sc->cache.ndirs != sc->ndirs)
+		return false;
+	for (size_t i = 0; i < sc->ndirs; i++)
+		if (is_racy(sc, sc->dirs[i].st.mtime, sc->dirs[i].st.ctime))
+			return false;
+	/* (Every item is a name of a directory walked.) */
+	for (size_t i = 0; i < sc->n; i++) {
+		if (sc->v[i].type != SD_T_FILE)
+			continue;
+		if (sc->v[i].racy)
+			return false;
+		nfiles++;
+	}
+	return sc->hits == nfiles && sc->cache.nfiles == nfiles;
+}
+
+/* The bytes the cache file takes. */
+static size_t cache_size(const struct scan *sc)
 {
 	size_t size = SD_STATCACHE_HEADER;
 
-	*nfiles = 0;
 	for (size_t i = 0; i < sc->ndirs; i++) {
 		const struct dirrec *d = &sc->dirs[i];
 		struct names it = names_of(d);
 
 		size += sd_statcache_dir_size(
 			d->item == SDN_NONE ? 0 : sc->v[d->item].len);
-		sc->racy_seen |= is_racy(sc, d->st.mtime, d->st.ctime);
 		for (uint32_t k = 0; k < d->nnames; k++) {
 			const struct item *f = file_of(sc, d->kids[k]);
 			size_t len;
@@ -146,8 +167,6 @@ static size_t cache_size(struct scan *sc, size_t *nfiles)
 			names_next(&it, &len);
 			size += sd_statcache_name_size(len, f != NULL,
 						       f ? f->nchunks : 0);
-			*nfiles += f != NULL;
-			sc->racy_seen |= f && f->racy;
 		}
 	}
 	return size;
@@ -192,17 +211,12 @@ void sdn_cache_save(struct scan *sc)
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_close_ int fd = -1;
-	size_t nfiles, size;
+	size_t size;
 	uint8_t *p;
 
-	if (!sc->o->cache)
+	if (!sc->o->cache || unchanged(sc))
 		return;
-	size = cache_size(sc, &nfiles);
-	/* Every directory and file came from the cache, which holds nothing
-	 * else: it is already what this scan would write. */
-	if (sc->dir_hits == sc->ndirs && sc->cache.ndirs == sc->ndirs &&
-	    sc->hits == nfiles && sc->cache.nfiles == nfiles && !sc->racy_seen)
-		return;
+	size = cache_size(sc);
 	buf = malloc(size);
 	/* Per process: syncs of one tree at once each write their own. */
 	if (!buf ||

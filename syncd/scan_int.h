@@ -60,7 +60,6 @@ struct scan {
 	uint8_t *cache_buf;
 	/* files whose chunks, and directories whose names, came from it */
 	size_t hits, dir_hits;
-	bool racy_seen; /* a file must be read again next time */
 	/* hashing */
 	size_t *todo, ntodo;
 	atomic_size_t next;

@@ -16,18 +16,29 @@
 #include "scan_int.h"
 #include "thp.h"
 
+/* Room for n items in sc->v. */
+static int items_reserve(struct scan *sc, size_t n)
+{
+	size_t cap = sc->cap ? sc->cap : 1024;
+	struct item *v;
+
+	if (n <= sc->cap)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	v = realloc(sc->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	util_thp_hint(v + sc->n, (cap - sc->n) * sizeof(*v));
+	sc->v = v;
+	sc->cap = cap;
+	return 0;
+}
+
 struct item *sdn_item_new(struct scan *sc)
 {
-	if (sc->n == sc->cap) {
-		size_t cap = sc->cap ? 2 * sc->cap : 1024;
-		struct item *v = realloc(sc->v, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		util_thp_hint(v + sc->n, (cap - sc->n) * sizeof(*v));
-		sc->v = v;
-		sc->cap = cap;
-	}
+	if (items_reserve(sc, sc->n + 1) < 0)
+		return NULL;
 	memset(&sc->v[sc->n], 0, sizeof(sc->v[0]));
 	return &sc->v[sc->n++];
 }
@@ -474,16 +485,12 @@ static int join(struct scan *m, struct walker_thread *t, size_t *base)
 	m->st->dirs_listed += t->st.dirs_listed;
 	m->hits += ts->hits;
 	m->dir_hits += ts->dir_hits;
-	for (size_t k = 0; k < ts->n; k++) {
-		struct item *it = sdn_item_new(m);
-
-		if (!it)
-			return sd_err_set(m->why, -ENOMEM, "out of memory");
-		*it = ts->v[k];
-		ts->v[k].path = NULL;
-		ts->v[k].target = NULL;
-		ts->v[k].chunks = NULL;
-	}
+	if (items_reserve(m, m->n + ts->n) < 0)
+		return sd_err_set(m->why, -ENOMEM, "out of memory");
+	if (ts->n)
+		memcpy(m->v + m->n, ts->v, ts->n * sizeof(*ts->v));
+	m->n += ts->n;
+	ts->n = 0; /* the strings moved */
 	for (size_t k = 0; k < ts->ndirs; k++) {
 		struct dirrec *d = dirrec_new(m);
 
