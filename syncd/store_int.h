@@ -19,7 +19,10 @@ struct sd_zctx;
 #define IDX_READ_RECS 4096u /* records per read at open */
 
 #define PACK_NAME_MAX sizeof("00000000.pack")
-#define INDEX_NEW     "index.new"
+/* 2^20 packs of 256 MiB is 256 TiB; a larger number in a record whose
+ * checksum holds is still refused, so nothing sizes an array from it. */
+#define PACKS_MAX (1u << 20)
+#define INDEX_NEW "index.new"
 
 /* Where a chunk lives. A chunk found corrupt or dropped by a GC is marked
  * bad: absent from then on, its slot reused by the next put of the same
@@ -99,6 +102,16 @@ void sds_stats_add(struct sd_store_stats *st, const struct loc *l, int sign);
 /* Under wlock and lock: remove the bad entries and clear every pin;
  * entry numbers change. */
 void sds_table_compact(struct table *t);
+
+/* Room for n entries in all, so that inserts up to there cannot fail. 0
+ * or -ENOMEM. */
+int sds_table_reserve(struct table *t, uint64_t n);
+void sds_table_fini(struct table *t);
+/* Under lock: the table and its stats take l. */
+void sds_store_set(struct sd_store *s, const struct loc *l);
+/* Under lock (or at open): pack n's slot, grown into when new. NULL for a
+ * number out of range or out of memory. */
+struct pack *sds_pack_slot(struct sd_store *s, uint32_t n);
 
 /* pwrite()/preadv() all of it at off, retrying on EINTR. 0 or -errno;
  * sds_readv_all() modifies iov and returns -ENODATA at end of file. */
