@@ -16,11 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <xxhash.h>
-
 #include "beneath.h"
 #include "clock.h"
 #include "log.h"
+#include "watch_batch.h"
 #include "watch_tree.h"
 
 #define DIR_MASK                                                          \
@@ -37,7 +36,6 @@
 #define PATH_CAP SD_PATH_MAX
 /* Retry unwatched directories at least every this many rescan ticks. */
 #define RETRY_TICKS 15u
-#define ARENA_BLOCK (64u * 1024u)
 
 struct scan_item {
 	int wd;
@@ -90,139 +88,6 @@ struct sd_watch {
 	char *buf;		  /* READ_BUF bytes of events */
 };
 
-/* ---- batches: a deduplicating set of paths in an arena ---- */
-
-struct arena_blk {
-	struct arena_blk *next;
-	size_t used, cap;
-	char data[];
-};
-
-struct batch_impl {
-	struct arena_blk *head, *cur;
-	size_t cap;	  /* of paths[] */
-	uint32_t *slots;  /* index + 1, 0 = empty */
-	uint64_t *hashes; /* per path */
-	size_t slot_mask; /* slots - 1 */
-	bool full;	  /* outgrew SD_WATCH_PATHS_MAX */
-};
-
-void sd_watch_batch_init(struct sd_watch_batch *b)
-{
-	memset(b, 0, sizeof(*b));
-}
-
-void sd_watch_batch_fini(struct sd_watch_batch *b)
-{
-	struct batch_impl *im = b->impl;
-
-	if (im) {
-		struct arena_blk *a = im->head;
-
-		while (a) {
-			struct arena_blk *n = a->next;
-
-			free(a);
-			a = n;
-		}
-		free(im->slots);
-		free(im->hashes);
-		free(im);
-	}
-	free(b->paths);
-	memset(b, 0, sizeof(*b));
-}
-
-static int batch_prepare(struct sd_watch_batch *b)
-{
-	struct batch_impl *im = b->impl;
-
-	if (!im) {
-		im = calloc(1, sizeof(*im));
-		if (!im)
-			return -ENOMEM;
-		b->impl = im;
-	}
-	for (struct arena_blk *a = im->head; a; a = a->next)
-		a->used = 0;
-	im->cur = im->head;
-	if (im->slots)
-		memset(im->slots, 0, (im->slot_mask + 1) * sizeof(*im->slots));
-	im->full = false;
-	b->count = 0;
-	b->rescan = false;
-	return 0;
-}
-
-static char *arena_dup(struct batch_impl *im, const char *s, size_t len)
-{
-	struct arena_blk *a = im->cur;
-	char *p;
-
-	while (a && a->cap - a->used < len + 1)
-		a = a->next;
-	if (!a) {
-		size_t cap = len + 1 > ARENA_BLOCK ? len + 1 : ARENA_BLOCK;
-
-		a = malloc(sizeof(*a) + cap);
-		if (!a)
-			return NULL;
-		a->used = 0;
-		a->cap = cap;
-		/* Blocks stay in order of creation; a fresh one goes last so
-		 * that a reset walks them all again. */
-		a->next = NULL;
-		if (!im->head) {
-			im->head = a;
-		} else {
-			struct arena_blk *t = im->cur ? im->cur : im->head;
-
-			while (t->next)
-				t = t->next;
-			t->next = a;
-		}
-	}
-	im->cur = a;
-	p = a->data + a->used;
-	memcpy(p, s, len);
-	p[len] = '\0';
-	a->used += len + 1;
-	return p;
-}
-
-static int batch_grow(struct sd_watch_batch *b, struct batch_impl *im)
-{
-	size_t ncap = im->cap ? 2 * im->cap : 256;
-	size_t nslots = 2 * ncap;
-	const char **np;
-	uint64_t *nh;
-	uint32_t *ns;
-
-	np = realloc(b->paths, ncap * sizeof(*np));
-	if (!np)
-		return -ENOMEM;
-	b->paths = np;
-	nh = realloc(im->hashes, ncap * sizeof(*nh));
-	if (!nh)
-		return -ENOMEM;
-	im->hashes = nh;
-	ns = calloc(nslots, sizeof(*ns));
-	if (!ns)
-		return -ENOMEM;
-	free(im->slots);
-	im->slots = ns;
-	im->slot_mask = nslots - 1;
-	im->cap = ncap;
-	for (size_t i = 0; i < b->count; i++) {
-		size_t s = im->hashes[i] & im->slot_mask;
-
-		while (ns[s])
-			s = (s + 1) & im->slot_mask;
-		ns[s] = (uint32_t)i + 1;
-	}
-	return 0;
-}
-
 static void lose(struct sd_watch *w, enum cause c, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -230,48 +95,10 @@ static void lose(struct sd_watch *w, enum cause c, const char *fmt, ...)
  * (memory, the cap) turns the batch into a rescan: never dropped quietly. */
 static void report(struct sd_watch *w, const char *path, size_t len)
 {
-	struct sd_watch_batch *b = w->b;
-	struct batch_impl *im;
-	uint64_t h;
-	size_t s;
-
-	if (w->quiet || !b || len == 0)
+	if (w->quiet || !w->b || len == 0)
 		return;
-	im = b->impl;
-	if (im->full)
-		return;
-	if (b->count >= SD_WATCH_PATHS_MAX) {
-		/* Only the flag: a batch this large is routine for a big
-		 * checkout, not a fault worth a warning. */
-		im->full = true;
-		b->count = 0;
-		b->rescan = true;
-		return;
-	}
-	h = XXH3_64bits(path, len);
-	if (im->slots) {
-		for (s = h & im->slot_mask; im->slots[s];
-		     s = (s + 1) & im->slot_mask) {
-			size_t i = im->slots[s] - 1;
-
-			if (im->hashes[i] == h &&
-			    strncmp(b->paths[i], path, len) == 0 &&
-			    b->paths[i][len] == '\0')
-				return;
-		}
-	}
-	if (b->count == im->cap && batch_grow(b, im) < 0)
-		goto nomem;
-	b->paths[b->count] = arena_dup(im, path, len);
-	if (!b->paths[b->count])
-		goto nomem;
-	im->hashes[b->count] = h;
-	for (s = h & im->slot_mask; im->slots[s]; s = (s + 1) & im->slot_mask)
-		;
-	im->slots[s] = (uint32_t)++b->count;
-	return;
-nomem:
-	lose(w, CAUSE_NOMEM, "out of memory collecting changed paths");
+	if (sdw_batch_add(w->b, path, len) < 0)
+		lose(w, CAUSE_NOMEM, "out of memory collecting changed paths");
 }
 
 static int cmp_path(const void *a, const void *b)
@@ -1139,7 +966,7 @@ int sd_watch_read(struct sd_watch *w, struct sd_watch_batch *b,
 	bool any = false;
 	int r = 0;
 
-	if (batch_prepare(b) < 0) {
+	if (sdw_batch_prepare(b) < 0) {
 		snprintf(why->what, sizeof(why->what), "watch: out of memory");
 		return -ENOMEM;
 	}
