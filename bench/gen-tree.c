@@ -16,21 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
-/*
- * Determinism: every byte comes from xoshiro256** seeded through splitmix64,
- * with integer arithmetic only (no libm, no rand()), so a seed gives the
- * same tree on any machine and any later version of this file that keeps
- * GEN_FORMAT. Change the generator only together with GEN_FORMAT.
- */
-#define GEN_FORMAT 1
+#include "gen-tree.h"
 
 #define DEFAULT_FILES  80000u
 #define DEFAULT_BYTES  1300000000ull
 #define MAX_DEPTH      10u
 #define VOCAB	       1024u /* words per directory before a digit suffix */
 #define BUF_SIZE       (1u << 20)
-#define LARGE_MIN      (1ull << 20)
-#define LARGE_MAX      (50ull << 20)
 #define PATH_CAP       4096u
 #define EDIT_FILES_MAX (1u << 24)
 
@@ -55,305 +47,6 @@ static const char usage[] =
 	"                 .git/index and .git/HEAD rewritten if present.\n"
 	"  --seed N       default 1; the same seed gives the same bytes.\n"
 	"  Prints what it did on stderr. Exit 0, 1 on error, 2 on bad usage.\n";
-
-/* ---- PRNG ---- */
-
-struct rng {
-	uint64_t s[4];
-};
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-/* A stream for (seed, purpose, index): independent of every other. */
-static void rng_init(struct rng *r, uint64_t seed, uint64_t purpose,
-		     uint64_t index)
-{
-	uint64_t x = seed ^ (purpose * 0xd1342543de82ef95ull) ^
-		     (index * 0x2545f4914f6cdd1dull) ^ GEN_FORMAT;
-
-	splitmix64(&x);
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&x);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static inline uint64_t rng_next(struct rng *r)
-{
-	uint64_t *s = r->s, res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return res;
-}
-
-/* Uniform in [0, n), n > 0 (Lemire's multiply; the bias is below 2^-32
- * for every n used here, and it is deterministic either way). */
-static inline uint64_t rng_below(struct rng *r, uint64_t n)
-{
-	return (uint64_t)(((rng_next(r) >> 32) * (n & 0xffffffffull)) >> 32) +
-	       (n >> 32 ? (rng_next(r) % (n >> 32)) << 32 : 0);
-}
-
-/* Purposes of the streams. */
-enum {
-	P_LAYOUT = 1,
-	P_FILE,
-	P_CONTENT,
-	P_WORDS,
-	P_EDIT,
-	P_BRANCH,
-	P_EDIT_ONE,
-};
-
-/* ---- sizes ---- */
-
-/*
- * Small files: a discrete approximation of a log-normal, per mille per
- * power-of-two bucket [lo, hi), uniform inside. 87% are under 16 KiB; the
- * mean is about 11 KB, about 0.9 GB for 80000 files, close to a kernel
- * source tree (the rest of the default 1.3 GB is the large-file tail).
- */
-static const struct {
-	uint32_t lo, hi, permille;
-} size_table[] = {
-	{ 0, 1, 5 },	       { 1, 64, 15 },	       { 64, 256, 45 },
-	{ 256, 1024, 125 },    { 1024, 2048, 145 },    { 2048, 4096, 175 },
-	{ 4096, 8192, 190 },   { 8192, 16384, 172 },   { 16384, 32768, 70 },
-	{ 32768, 65536, 35 },  { 65536, 131072, 15 },  { 131072, 262144, 5 },
-	{ 262144, 524288, 2 }, { 524288, 1048576, 1 },
-};
-
-static uint64_t draw_small(struct rng *r)
-{
-	uint64_t u = rng_below(r, 1000), acc = 0;
-	size_t i;
-
-	for (i = 0; i < sizeof(size_table) / sizeof(size_table[0]); i++) {
-		acc += size_table[i].permille;
-		if (u < acc)
-			break;
-	}
-	if (size_table[i].hi - size_table[i].lo <= 1)
-		return size_table[i].lo;
-	/* Several octaves in one bucket: pick the octave, then uniform. */
-	uint64_t lo = size_table[i].lo, hi = size_table[i].hi;
-	if (lo >= 64) {
-		uint64_t oct = 0;
-		while ((lo << (oct + 1)) < hi)
-			oct++;
-		lo <<= rng_below(r, oct + 1);
-		hi = lo * 2;
-	}
-	return lo + rng_below(r, hi - lo);
-}
-
-/* Large: one of the octaves 1-2 MiB ... 32-64 MiB uniformly, capped. */
-static uint64_t draw_large(struct rng *r)
-{
-	uint64_t a = LARGE_MIN << rng_below(r, 6), s = a + rng_below(r, a);
-
-	return s > LARGE_MAX ? LARGE_MAX : s;
-}
-
-/* ---- words and text ---- */
-
-static const char *const syl_c = "bdfgklmnprstvz";
-static const char *const syl_v = "aeiou";
-
-/* Word i of the CV-syllable vocabulary: base-70 digits of i, each spelt as a
- * consonant-vowel pair (so the split is unambiguous), 2 of them below 4900,
- * 3 above: distinct words for every i below 70^3. */
-static size_t word(char *out, uint32_t i)
-{
-	size_t n = 0;
-	uint32_t nsyl = i < 70 * 70 ? 2 : 3;
-
-	for (uint32_t k = 0; k < nsyl; k++) {
-		uint32_t d = i % 70;
-
-		i /= 70;
-		out[n++] = syl_c[d % 14];
-		out[n++] = syl_v[d / 14];
-	}
-	out[n] = 0;
-	return n;
-}
-
-static const char *const keywords[] = {
-	"static",   "int",	"return", "if",	   "else",   "for",
-	"while",    "struct",	"const",  "void",  "char",   "unsigned",
-	"size_t",   "uint64_t", "break",  "case",  "switch", "sizeof",
-	"NULL",	    "goto",	"err",	  "out",   "def",    "self",
-	"import",   "from",	"class",  "None",  "func",   "let",
-	"var",	    "pub",	"fn",	  "impl",  "match",  "use",
-	"continue", "bool",	"true",	  "false", "assert", "errno",
-	"len",	    "buf",	"ret",	  "data",  "ctx",    "opts",
-};
-#define NKEYWORDS (sizeof(keywords) / sizeof(keywords[0]))
-static const char *const seps[] = { " ",  " ", ", ",  " = ",  "(", ") ",
-				    "->", ".", " + ", " && ", "[", "] " };
-#define NSEPS (sizeof(seps) / sizeof(seps[0]))
-
-#define NIDENT 4096u
-static char *ident[NIDENT];
-static uint8_t ident_len[NIDENT];
-
-/* Identifiers: snake_case of one to three vocabulary words, per seed. */
-static int idents_init(uint64_t seed)
-{
-	struct rng r;
-	char w[16];
-
-	rng_init(&r, seed, P_WORDS, 0);
-	for (uint32_t i = 0; i < NIDENT; i++) {
-		char buf[64];
-		size_t n = 0, parts = 1 + rng_below(&r, 3);
-
-		for (size_t p = 0; p < parts; p++) {
-			size_t wl = word(w, (uint32_t)rng_below(&r, 600));
-
-			if (p)
-				buf[n++] = '_';
-			memcpy(buf + n, w, wl);
-			n += wl;
-		}
-		ident[i] = malloc(n + 1);
-		if (!ident[i])
-			return -ENOMEM;
-		memcpy(ident[i], buf, n);
-		ident[i][n] = 0;
-		ident_len[i] = (uint8_t)n;
-	}
-	return 0;
-}
-
-/* Skewed towards small indices, like identifier frequencies in code. */
-static inline uint32_t zipfish(struct rng *r, uint32_t n)
-{
-	uint64_t a = rng_below(r, n), b = rng_below(r, n);
-
-	return (uint32_t)(a * b / n);
-}
-
-static size_t put(char *dst, size_t at, size_t cap, const char *s, size_t n)
-{
-	if (at + n > cap)
-		n = cap - at;
-	memcpy(dst + at, s, n);
-	return at + n;
-}
-
-/* Source-like text: indented lines of keywords, identifiers, numbers and
- * punctuation, some comments and blank lines; fills exactly n bytes. Like
- * real code, a file mostly uses a few dozen identifiers of its own (a
- * window of the skewed global list) and repeats whole lines: that is what
- * gives zstd about 3-4x on it, near real source. */
-static void gen_text(struct rng *r, char *dst, size_t n)
-{
-	static const char tabs[] = "\t\t\t\t\t";
-	size_t at = 0, line[16];
-	uint32_t nline = 0, base = zipfish(r, NIDENT);
-	char num[24];
-
-	while (at < n) {
-		uint32_t kind = (uint32_t)rng_below(r, 16);
-		uint32_t ntok;
-
-		if (kind == 0) {
-			at = put(dst, at, n, "\n", 1);
-			continue;
-		}
-		if (kind <= 3 && nline > 1) {
-			/* a line seen before, from the start of that line
-			 * to the start of the next one */
-			uint32_t k = (uint32_t)rng_below(
-				r, (nline < 16 ? nline : 16) - 1);
-			size_t from = line[(nline - 2 - k) % 16],
-			       to = line[(nline - 1 - k) % 16];
-
-			if (to > from && at + (to - from) <= n) {
-				memmove(dst + at, dst + from, to - from);
-				at += to - from;
-				continue;
-			}
-		}
-		line[nline++ % 16] = at;
-		at = put(dst, at, n, tabs, rng_below(r, 5));
-		if (kind == 6) {
-			at = put(dst, at, n, "/*", 2);
-			ntok = 4 + (uint32_t)rng_below(r, 9);
-			for (uint32_t t = 0; t < ntok; t++) {
-				uint32_t i = zipfish(r, NIDENT);
-
-				at = put(dst, at, n, " ", 1);
-				at = put(dst, at, n, ident[i], ident_len[i]);
-			}
-			at = put(dst, at, n, " */\n", 4);
-			continue;
-		}
-		ntok = 2 + (uint32_t)rng_below(r, 6);
-		for (uint32_t t = 0; t < ntok; t++) {
-			uint32_t c = (uint32_t)rng_below(r, 20);
-
-			if (t) {
-				const char *sp = seps[zipfish(r, NSEPS)];
-
-				at = put(dst, at, n, sp, strlen(sp));
-			}
-			if (c < 6) {
-				const char *k = keywords[zipfish(r, NKEYWORDS)];
-
-				at = put(dst, at, n, k, strlen(k));
-			} else if (c == 6) {
-				int l = snprintf(num, sizeof(num), "%" PRIu64,
-						 rng_below(r, 256));
-
-				at = put(dst, at, n, num, (size_t)l);
-			} else {
-				uint32_t i = c < 17 ? (base + zipfish(r, 48)) %
-							      NIDENT
-						    : zipfish(r, NIDENT);
-
-				at = put(dst, at, n, ident[i], ident_len[i]);
-			}
-		}
-		if (rng_below(r, 4))
-			at = put(dst, at, n, ";\n", 2);
-		else
-			at = put(dst, at, n, " {\n", 3);
-	}
-}
-
-static void gen_random(struct rng *r, char *dst, size_t n)
-{
-	size_t i = 0;
-
-	for (; i + 8 <= n; i += 8) {
-		uint64_t v = rng_next(r);
-
-		memcpy(dst + i, &v, 8);
-	}
-	if (i < n) {
-		uint64_t v = rng_next(r);
-
-		memcpy(dst + i, &v, n - i);
-	}
-}
 
 /* ---- the tree ---- */
 
@@ -408,12 +101,12 @@ static const char *ext_of(const struct file *f, struct rng *r)
 					   ".so",  ".woff", ".bin" };
 
 	switch (f->kind) {
-	case K_SCRIPT: return rng_below(r, 2) ? ".sh" : ".py";
-	case K_BIN: return bin[rng_below(r, 6)];
-	case K_LTEXT: return rng_below(r, 2) ? ".log" : ".sql";
-	case K_LBIN: return rng_below(r, 2) ? ".mp4" : ".zip";
+	case K_SCRIPT: return gt_rng_below(r, 2) ? ".sh" : ".py";
+	case K_BIN: return bin[gt_rng_below(r, 6)];
+	case K_LTEXT: return gt_rng_below(r, 2) ? ".log" : ".sql";
+	case K_LBIN: return gt_rng_below(r, 2) ? ".mp4" : ".zip";
 	case K_MIXED: return ".tar";
-	default: return text[rng_below(r, 12)];
+	default: return text[gt_rng_below(r, 12)];
 	}
 }
 
@@ -423,7 +116,7 @@ static const char *ext_of(const struct file *f, struct rng *r)
  * files always carry an extension, directories never do. */
 static size_t dir_word(char *out, const struct dir *d, uint32_t k)
 {
-	size_t n = word(out, (d->word_off + k * d->stride) % VOCAB);
+	size_t n = gt_word(out, (d->word_off + k * d->stride) % VOCAB);
 
 	if (k >= VOCAB)
 		n += (size_t)sprintf(out + n, "%" PRIu32, k);
@@ -437,7 +130,7 @@ static int tree_layout(struct tree *t, uint32_t nfiles, uint64_t bytes)
 	uint32_t nloose = nfiles / 100, nbody, i;
 	uint64_t sum = 0, remain;
 
-	rng_init(&r, t->seed, P_LAYOUT, 0);
+	gt_rng_init(&r, t->seed, P_LAYOUT, 0);
 	t->ndirs = nfiles / 10 < 2 ? 2 : nfiles / 10;
 	t->dirs = calloc(t->ndirs, sizeof(*t->dirs));
 	/* body + loose objects; symlinks and .git's fixed files come later */
@@ -447,15 +140,15 @@ static int tree_layout(struct tree *t, uint32_t nfiles, uint64_t bytes)
 	t->files = calloc(t->nfiles, sizeof(*t->files));
 	if (!t->dirs || !t->files)
 		return -ENOMEM;
-	t->dirs[0].word_off = (uint32_t)rng_below(&r, VOCAB);
-	t->dirs[0].stride = (uint32_t)rng_below(&r, VOCAB) | 1;
+	t->dirs[0].word_off = (uint32_t)gt_rng_below(&r, VOCAB);
+	t->dirs[0].stride = (uint32_t)gt_rng_below(&r, VOCAB) | 1;
 	t->dirs[0].path = strdup("");
 	for (i = 1; i < t->ndirs; i++) {
 		struct dir *d = &t->dirs[i], *p;
 		/* The smaller of two draws: older (shallower) directories
 		 * get more children, as in a real tree. */
-		uint32_t a = (uint32_t)rng_below(&r, i),
-			 b = (uint32_t)rng_below(&r, i);
+		uint32_t a = (uint32_t)gt_rng_below(&r, i),
+			 b = (uint32_t)gt_rng_below(&r, i);
 		uint32_t pi = i <= NTOP ? 0 : (a < b ? a : b);
 		char name[32];
 
@@ -464,8 +157,8 @@ static int tree_layout(struct tree *t, uint32_t nfiles, uint64_t bytes)
 		p = &t->dirs[pi];
 		d->parent = pi;
 		d->depth = p->depth + 1;
-		d->word_off = (uint32_t)rng_below(&r, VOCAB);
-		d->stride = (uint32_t)rng_below(&r, VOCAB) | 1;
+		d->word_off = (uint32_t)gt_rng_below(&r, VOCAB);
+		d->stride = (uint32_t)gt_rng_below(&r, VOCAB) | 1;
 		if (pi == 0 && p->nsub < NTOP)
 			strcpy(name, top_names[p->nsub]);
 		else
@@ -480,26 +173,26 @@ static int tree_layout(struct tree *t, uint32_t nfiles, uint64_t bytes)
 		struct file *f = &t->files[i];
 		struct rng fr;
 
-		rng_init(&fr, t->seed, P_FILE, i);
+		gt_rng_init(&fr, t->seed, P_FILE, i);
 		f->content = i;
 		if (i >= nbody) { /* a loose object, placed below */
 			f->kind = K_GIT;
-			f->size = 100 + rng_below(&fr, 4000);
+			f->size = 100 + gt_rng_below(&fr, 4000);
 		} else {
-			uint32_t u = (uint32_t)rng_below(&fr, 1000);
+			uint32_t u = (uint32_t)gt_rng_below(&fr, 1000);
 			/* Half uniform, half the smaller of two: big
 			 * directories near the top, few files deep down. */
-			uint32_t a = (uint32_t)rng_below(&fr, t->ndirs),
-				 b = (uint32_t)rng_below(&fr, t->ndirs);
+			uint32_t a = (uint32_t)gt_rng_below(&fr, t->ndirs),
+				 b = (uint32_t)gt_rng_below(&fr, t->ndirs);
 
-			f->dir = rng_below(&fr, 2) ? a : (a < b ? a : b);
+			f->dir = gt_rng_below(&fr, 2) ? a : (a < b ? a : b);
 			f->kind = u < 50 ? K_BIN : u < 80 ? K_SCRIPT : K_TEXT;
-			f->size = draw_small(&fr);
+			f->size = gt_draw_small(&fr);
 			/* 1% are copies of an earlier file (vendored code,
 			 * licences, generated files). */
-			if (i > 100 && rng_below(&fr, 100) == 0) {
+			if (i > 100 && gt_rng_below(&fr, 100) == 0) {
 				const struct file *o =
-					&t->files[rng_below(&fr, i)];
+					&t->files[gt_rng_below(&fr, i)];
 
 				if (o->kind == K_TEXT) {
 					f->content = o->content;
@@ -527,8 +220,8 @@ static int tree_layout(struct tree *t, uint32_t nfiles, uint64_t bytes)
 	remain = (bytes - sum) - t->packs;
 	for (uint32_t tries = 0; remain >= LARGE_MIN && tries < nbody;
 	     tries++) {
-		struct file *f = &t->files[rng_below(&r, nbody)];
-		uint64_t s = draw_large(&r), u = rng_below(&r, 10);
+		struct file *f = &t->files[gt_rng_below(&r, nbody)];
+		uint64_t s = gt_draw_large(&r), u = gt_rng_below(&r, 10);
 
 		if (f->size >= LARGE_MIN ||
 		    f->content != (uint64_t)(f - t->files))
@@ -571,17 +264,17 @@ static void fill(uint8_t kind, struct rng *r, uint64_t off, char *dst, size_t n)
 			size_t k = in < n ? in : n;
 
 			if ((off / 65536) % 2)
-				gen_random(r, dst, k);
+				gt_gen_random(r, dst, k);
 			else
-				gen_text(r, dst, k);
+				gt_gen_text(r, dst, k);
 			off += k;
 			dst += k;
 			n -= k;
 		}
 	} else if (kind == K_BIN || kind == K_LBIN || kind == K_GIT) {
-		gen_random(r, dst, n);
+		gt_gen_random(r, dst, n);
 	} else {
-		gen_text(r, dst, n);
+		gt_gen_text(r, dst, n);
 	}
 }
 
@@ -593,7 +286,7 @@ static int write_file(const char *path, uint8_t kind, uint64_t seed,
 	uint64_t off = 0;
 	int fd, rc = 0;
 
-	rng_init(&r, seed, P_CONTENT, content);
+	gt_rng_init(&r, seed, P_CONTENT, content);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
@@ -678,9 +371,9 @@ static int write_git(const struct tree *t, const char *root, uint64_t packs,
 		struct rng r;
 		char hex[41];
 
-		rng_init(&r, t->seed, P_LAYOUT, 100 + k);
+		gt_rng_init(&r, t->seed, P_LAYOUT, 100 + k);
 		for (int j = 0; j < 40; j++)
-			hex[j] = "0123456789abcdef"[rng_below(&r, 16)];
+			hex[j] = "0123456789abcdef"[gt_rng_below(&r, 16)];
 		hex[40] = 0;
 		snprintf(p, sizeof(p), "%s/.git/objects/pack/pack-%s.pack",
 			 root, hex);
@@ -722,7 +415,7 @@ static int generate(const char *root, uint64_t seed, uint32_t nfiles,
 		}
 	}
 	closedir(dd);
-	if ((rc = idents_init(seed)) < 0)
+	if ((rc = gt_idents_init(seed)) < 0)
 		return fail("init", "", rc);
 	if ((rc = tree_layout(&t, nfiles, bytes)) < 0) {
 		fprintf(stderr, "gen-tree: --files %" PRIu32 ": %s\n", nfiles,
@@ -746,13 +439,14 @@ static int generate(const char *root, uint64_t seed, uint32_t nfiles,
 		struct rng nr;
 		size_t n;
 
-		rng_init(&nr, seed, P_FILE, (1ull << 32) + i);
+		gt_rng_init(&nr, seed, P_FILE, (1ull << 32) + i);
 		if (f->kind == K_GIT) {
 			/* .git/objects/XX/<38 hex>, 256 fan-out dirs */
 			char hex[41];
 
 			for (int j = 0; j < 40; j++)
-				hex[j] = "0123456789abcdef"[rng_below(&nr, 16)];
+				hex[j] = "0123456789abcdef"[gt_rng_below(&nr,
+									 16)];
 			hex[40] = 0;
 			snprintf(p, sizeof(p), "%s/.git/objects/%.2s", root,
 				 hex);
@@ -794,8 +488,8 @@ static int generate(const char *root, uint64_t seed, uint32_t nfiles,
 		struct dir *d;
 		size_t tn = 0;
 
-		rng_init(&r, seed, P_LAYOUT, 1000 + k);
-		d = &t.dirs[rng_below(&r, t.ndirs)];
+		gt_rng_init(&r, seed, P_LAYOUT, 1000 + k);
+		d = &t.dirs[gt_rng_below(&r, t.ndirs)];
 		for (uint32_t j = 0; j < d->depth; j++)
 			tn += (size_t)snprintf(target + tn, sizeof(target) - tn,
 					       "../");
@@ -804,10 +498,11 @@ static int generate(const char *root, uint64_t seed, uint32_t nfiles,
 				 "does/not/exist");
 		} else if (k % 5 == 1) {
 			snprintf(target + tn, sizeof(target) - tn, "%s",
-				 t.dirs[rng_below(&r, t.ndirs)].path);
+				 t.dirs[gt_rng_below(&r, t.ndirs)].path);
 		} else {
 			/* the first file of a random directory with files */
-			const struct dir *td = &t.dirs[rng_below(&r, t.ndirs)];
+			const struct dir *td =
+				&t.dirs[gt_rng_below(&r, t.ndirs)];
 
 			if (!td->first[0])
 				td = &t.dirs[0];
@@ -927,7 +622,7 @@ static void pick(struct rng *r, uint32_t *idx, size_t n, size_t k)
 	for (size_t i = 0; i < n; i++)
 		idx[i] = (uint32_t)i;
 	for (size_t i = 0; i < k && i < n; i++) {
-		size_t j = i + rng_below(r, n - i);
+		size_t j = i + gt_rng_below(r, n - i);
 		uint32_t t = idx[i];
 
 		idx[i] = idx[j];
@@ -953,10 +648,10 @@ static int edit_one(const char *path, struct rng *r, uint32_t hunks)
 		return rc;
 	}
 	if ((uint64_t)st.st_size > BUF_SIZE - hunks * 64) {
-		uint64_t off = rng_below(r, (uint64_t)st.st_size);
-		size_t n = 1 + (size_t)rng_below(r, 64);
+		uint64_t off = gt_rng_below(r, (uint64_t)st.st_size);
+		size_t n = 1 + (size_t)gt_rng_below(r, 64);
 
-		gen_random(r, ins, n);
+		gt_gen_random(r, ins, n);
 		if (pwrite(fd, ins, n, (off_t)off) < 0)
 			rc = -errno;
 	} else {
@@ -967,12 +662,12 @@ static int edit_one(const char *path, struct rng *r, uint32_t hunks)
 				    (off_t)len)) > 0)
 			len += (size_t)got;
 		for (uint32_t h = 0; h < hunks; h++) {
-			size_t pos = (size_t)rng_below(r, len + 1);
-			size_t del = (size_t)rng_below(
+			size_t pos = (size_t)gt_rng_below(r, len + 1);
+			size_t del = (size_t)gt_rng_below(
 				r, (len - pos < 64 ? len - pos : 64) + 1);
-			size_t add = 1 + (size_t)rng_below(r, 64);
+			size_t add = 1 + (size_t)gt_rng_below(r, 64);
 
-			gen_text(r, ins, add);
+			gt_gen_text(r, ins, add);
 			memmove(iobuf + pos + add, iobuf + pos + del,
 				len - pos - del);
 			memcpy(iobuf + pos, ins, add);
@@ -1006,9 +701,9 @@ static int edit_tree(const char *root, uint64_t seed, double fraction,
 	}
 	qsort(files.path, files.n, sizeof(char *), cmp_str);
 	qsort(dirs.path, dirs.n, sizeof(char *), cmp_str);
-	if (idents_init(seed) < 0)
+	if (gt_idents_init(seed) < 0)
 		return fail("init", "", -ENOMEM);
-	rng_init(&r, seed, branch ? P_BRANCH : P_EDIT, 0);
+	gt_rng_init(&r, seed, branch ? P_BRANCH : P_EDIT, 0);
 	k = count >= 0 ? (size_t)count
 		       : (size_t)(fraction * (double)files.n + 0.5);
 	if (k == 0 && fraction > 0)
@@ -1031,10 +726,10 @@ static int edit_tree(const char *root, uint64_t seed, double fraction,
 	for (i = 0; i < nmod; i++) {
 		struct rng er;
 
-		rng_init(&er, seed, P_EDIT_ONE, i);
+		gt_rng_init(&er, seed, P_EDIT_ONE, i);
 		snprintf(p, sizeof(p), "%s/%s", root, files.path[idx[i]]);
 		rc = edit_one(p, &er,
-			      branch ? 1 + (uint32_t)rng_below(&er, 5) : 1);
+			      branch ? 1 + (uint32_t)gt_rng_below(&er, 5) : 1);
 		if (rc < 0)
 			return fail("edit", p, rc);
 	}
@@ -1047,7 +742,8 @@ static int edit_tree(const char *root, uint64_t seed, double fraction,
 	 * own name, or a numbered one if that is taken. */
 	for (; i < nmod + ndel + nren; i++) {
 		const char *rel = files.path[idx[i]], *base = strrchr(rel, '/');
-		const char *to = dirs.n ? dirs.path[rng_below(&r, dirs.n)] : "";
+		const char *to = dirs.n ? dirs.path[gt_rng_below(&r, dirs.n)]
+					: "";
 
 		base = base ? base + 1 : rel;
 		snprintf(p, sizeof(p), "%s/%s", root, rel);
@@ -1068,7 +764,7 @@ static int edit_tree(const char *root, uint64_t seed, double fraction,
 	/* Additions: text files of the small-file sizes in directories that
 	 * have files, one new directory per 50. */
 	for (size_t a = 0; a < nadd; a++) {
-		const char *rel = files.path[rng_below(&r, files.n)];
+		const char *rel = files.path[gt_rng_below(&r, files.n)];
 		const char *slash = strrchr(rel, '/');
 		int dl = slash ? (int)(slash - rel) : 0;
 		uint64_t written = 0;
@@ -1088,7 +784,7 @@ static int edit_tree(const char *root, uint64_t seed, double fraction,
 				 rel, dl ? "/" : "", seed, a);
 		}
 		rc = write_file(p, K_TEXT, seed, (1ull << 48) + a,
-				draw_small(&r), 0644, &written);
+				gt_draw_small(&r), 0644, &written);
 		if (rc < 0 && rc != -EEXIST)
 			return fail("create", p, rc);
 	}
