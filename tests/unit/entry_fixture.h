@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Manifest entries for the fs suites (test_view, test_changes): every
+/* Manifest entries for the fs suites (test_view*, test_changes): every
  * kind, all at one mtime, and a builder that seals them. */
 #ifndef TETHER_ENTRY_FIXTURE_H
 #define TETHER_ENTRY_FIXTURE_H
