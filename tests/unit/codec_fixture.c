@@ -539,3 +539,22 @@ size_t samples(struct tp_msg *out)
 	assert_true(n <= SAMPLES_MAX);
 	return n;
 }
+
+/* ---- refusals ---- */
+
+void start_head(struct fb *f, uint32_t flags)
+{
+	fb_init(f, TP_EXEC_START);
+	fb_le(f, flags, 4);
+	fb_le(f, 0, 4);
+	fb_le(f, 24, 2);
+	fb_le(f, 80, 2);
+}
+
+void assert_encode_fails(const struct tp_msg *m, int code)
+{
+	uint8_t *buf = (uint8_t *)"untouched";
+
+	assert_int_equal(tp_msg_encode(m, &buf), code);
+	assert_string_equal((const char *)buf, "untouched");
+}

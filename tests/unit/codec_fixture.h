@@ -39,6 +39,10 @@ extern const char *const sample_argv[];
 extern const char *const sample_env[];
 extern const struct tp_exec_entry sample_entries[];
 uint8_t *encode_ok(const struct tp_msg *m, size_t *len);
+/* An EXEC_START frame up to its cwd, with these flags. */
+void start_head(struct fb *f, uint32_t flags);
+/* tp_msg_encode(m) fails with code and leaves its output untouched. */
+void assert_encode_fails(const struct tp_msg *m, int code);
 /* Every message type, several shapes; at most SAMPLES_MAX. */
 #define SAMPLES_MAX 72
 size_t samples(struct tp_msg *out);
