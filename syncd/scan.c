@@ -485,12 +485,8 @@ static bool is_rule_file(const char *p, size_t len)
 {
 	const char *slash = memrchr(p, '/', len);
 	const char *base = slash ? slash + 1 : p;
-	size_t n = len - (size_t)(base - p);
 
-	return (n == strlen(SD_IGNORE_GITIGNORE) &&
-		!memcmp(base, SD_IGNORE_GITIGNORE, n)) ||
-	       (n == strlen(SD_IGNORE_TETHERIGNORE) &&
-		!memcmp(base, SD_IGNORE_TETHERIGNORE, n));
+	return sd_ignore_rule_file(base, len - (size_t)(base - p)) != 0;
 }
 
 /* Look at one changed path again: its new item, or none (gone, ignored,

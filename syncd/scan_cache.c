@@ -83,35 +83,6 @@ bool sdn_cache_reuse(struct item *it, const struct sd_statcache_name *f)
 	return true;
 }
 
-/* The names of a directory record in order, from the walk's listing or
- * from the cache's. */
-struct names {
-	const char *own;
-	const uint8_t *rec;
-};
-
-static const char *names_next(struct names *it, size_t *len)
-{
-	struct sd_statcache_name f;
-	const char *name;
-
-	if (it->own) {
-		name = it->own;
-		*len = strlen(name);
-		it->own += *len + 1;
-		return name;
-	}
-	it->rec = sd_statcache_name_next(it->rec, &f);
-	*len = f.len;
-	return f.name;
-}
-
-static struct names names_of(const struct dirrec *d)
-{
-	return (struct names){ .own = d->names,
-			       .rec = d->cached ? d->cached->names : NULL };
-}
-
 /* The item of a file the cache can vouch for next time, or NULL. */
 static const struct item *file_of(const struct scan *sc, uint32_t kid)
 {
@@ -156,7 +127,7 @@ static size_t cache_size(const struct scan *sc)
 
 	for (size_t i = 0; i < sc->ndirs; i++) {
 		const struct dirrec *d = &sc->dirs[i];
-		struct names it = names_of(d);
+		struct sdn_names it = sdn_names_of(d);
 
 		size += sd_statcache_dir_size(
 			d->item == SDN_NONE ? 0 : sc->v[d->item].len);
@@ -164,7 +135,7 @@ static size_t cache_size(const struct scan *sc)
 			const struct item *f = file_of(sc, d->kids[k]);
 			size_t len;
 
-			names_next(&it, &len);
+			sdn_names_next(&it, &len, NULL);
 			size += sd_statcache_name_size(len, f != NULL,
 						       f ? f->nchunks : 0);
 		}
@@ -177,7 +148,7 @@ static uint8_t *put_dir(const struct scan *sc, uint8_t *p,
 {
 	const struct item *di = d->item == SDN_NONE ? NULL : &sc->v[d->item];
 	struct sd_statcache_stat st = d->st;
-	struct names it = names_of(d);
+	struct sdn_names it = sdn_names_of(d);
 
 	/* ctime 0 never matches: a racy directory is listed again, a racy
 	 * file read again. */
@@ -189,7 +160,7 @@ static uint8_t *put_dir(const struct scan *sc, uint8_t *p,
 		const struct item *f = file_of(sc, d->kids[k]);
 		struct sd_statcache_stat fs;
 		size_t len;
-		const char *name = names_next(&it, &len);
+		const char *name = sdn_names_next(&it, &len, NULL);
 
 		if (f)
 			fs = (struct sd_statcache_stat){

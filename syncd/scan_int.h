@@ -80,6 +80,19 @@ struct item *sdn_item_new(struct scan *sc);
  * + 2 bytes. 0 or -errno with sc->why set. */
 int sdn_walk(struct scan *sc, char *path);
 
+/* Going through a directory record's names in order, listed or cached. */
+struct sdn_names {
+	const char *own;    /* the next listed name, or NULL: */
+	const uint8_t *rec; /* the next cached record */
+};
+
+struct sdn_names sdn_names_of(const struct dirrec *d);
+
+/* The next of d's names, len bytes (NUL-terminated when listed); for a
+ * cached one, its record in *f unless f is NULL. Only d->nnames times. */
+const char *sdn_names_next(struct sdn_names *it, size_t *len,
+			   struct sd_statcache_name *f);
+
 /* Load sc->o->cache into sc->cache; any problem is an empty cache. */
 void sdn_cache_load(struct scan *sc);
 

@@ -58,14 +58,6 @@ static struct dirrec *dirrec_new(struct scan *sc)
 	return &sc->dirs[sc->ndirs++];
 }
 
-/* Byte order, a prefix first: the cache's order of names. */
-static int name_cmp(const char *a, size_t al, const char *b, size_t bl)
-{
-	int c = memcmp(a, b, al < bl ? al : bl);
-
-	return c ? c : (al > bl) - (al < bl);
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -144,12 +136,37 @@ static int list_dir(int dfd, char **buf, size_t *len, uint32_t *n)
 	return 0;
 }
 
+struct sdn_names sdn_names_of(const struct dirrec *d)
+{
+	return (struct sdn_names){ .own = d->names,
+				   .rec = d->cached ? d->cached->names : NULL };
+}
+
+const char *sdn_names_next(struct sdn_names *it, size_t *len,
+			   struct sd_statcache_name *f)
+{
+	struct sd_statcache_name own;
+	const char *name;
+
+	if (it->own) {
+		name = it->own;
+		*len = strlen(name);
+		it->own += *len + 1;
+		return name;
+	}
+	if (!f)
+		f = &own;
+	it->rec = sd_statcache_name_next(it->rec, f);
+	*len = f->len;
+	return f->name;
+}
+
 /* Going through a directory's names: the listed ones with the cached
  * record of each where there is one, or the cached ones themselves. */
 struct cursor {
+	struct sdn_names it;
 	bool hit;	    /* the names are the cached records */
-	const char *own;    /* the next listed name */
-	const uint8_t *rec; /* the next cached record */
+	const uint8_t *rec; /* listed: the next cached record to meet */
 	uint32_t nrec;	    /* cached records not read yet */
 	bool have;	    /* f read and not yet passed */
 	struct sd_statcache_name f;
@@ -161,19 +178,16 @@ struct cursor {
 static const char *cursor_next(struct cursor *c,
 			       const struct sd_statcache_name **f)
 {
-	const char *name = c->own;
 	size_t len;
+	const char *name = sdn_names_next(&c->it, &len, c->hit ? &c->f : NULL);
 
 	*f = NULL;
 	if (c->hit) {
-		c->rec = sd_statcache_name_next(c->rec, &c->f);
-		memcpy(c->buf, c->f.name, c->f.len);
-		c->buf[c->f.len] = '\0';
+		memcpy(c->buf, name, len);
+		c->buf[len] = '\0';
 		*f = &c->f;
 		return c->buf;
 	}
-	len = strlen(name);
-	c->own += len + 1;
 	for (;;) {
 		int cmp;
 
@@ -184,7 +198,7 @@ static const char *cursor_next(struct cursor *c,
 			c->nrec--;
 			c->have = true;
 		}
-		cmp = name_cmp(c->f.name, c->f.len, name, len);
+		cmp = sd_statcache_name_cmp(c->f.name, c->f.len, name, len);
 		if (cmp > 0)
 			return name;
 		c->have = false;
@@ -195,35 +209,18 @@ static const char *cursor_next(struct cursor *c,
 	}
 }
 
-static unsigned rule_file(const char *name, size_t len)
-{
-	if (len == strlen(SD_IGNORE_GITIGNORE) &&
-	    !memcmp(name, SD_IGNORE_GITIGNORE, len))
-		return SD_IGNORE_HAS_GITIGNORE;
-	if (len == strlen(SD_IGNORE_TETHERIGNORE) &&
-	    !memcmp(name, SD_IGNORE_TETHERIGNORE, len))
-		return SD_IGNORE_HAS_TETHERIGNORE;
-	return 0;
-}
-
 /* Which ignore files directory d has. */
 static unsigned rule_files(const struct dirrec *d)
 {
+	struct sdn_names it = sdn_names_of(d);
 	unsigned present = 0;
 
-	if (d->cached) {
-		const uint8_t *p = d->cached->names;
+	for (uint32_t i = 0; i < d->nnames; i++) {
+		size_t len;
+		const char *name = sdn_names_next(&it, &len, NULL);
 
-		for (uint32_t i = 0; i < d->nnames; i++) {
-			struct sd_statcache_name f;
-
-			p = sd_statcache_name_next(p, &f);
-			present |= rule_file(f.name, f.len);
-		}
-		return present;
+		present |= sd_ignore_rule_file(name, len);
 	}
-	for (size_t at = 0; at < d->names_len; at += strlen(d->names + at) + 1)
-		present |= rule_file(d->names + at, strlen(d->names + at));
 	return present;
 }
 
@@ -256,20 +253,19 @@ static int dir_begin(struct scan *sc, int dfd, const char *path, size_t plen,
 		d->cached = cd;
 		d->nnames = cd->nnames;
 		cur->hit = true;
-		cur->rec = cd->names;
 		sc->dir_hits++;
 	} else {
 		r = list_dir(dfd, &d->names, &d->names_len, &d->nnames);
 		if (r < 0)
 			return sd_err_set(sc->why, r, "%s: %s",
 					  plen ? path : ".", strerror(-r));
-		cur->own = d->names;
 		if (cd) {
 			cur->rec = cd->names;
 			cur->nrec = cd->nnames;
 		}
 		sc->st->dirs_listed++;
 	}
+	cur->it = sdn_names_of(d);
 	d->kids = malloc((d->nnames ? d->nnames : 1) * sizeof(*d->kids));
 	if (!d->kids)
 		return sd_err_set(sc->why, -ENOMEM, "out of memory");

@@ -65,8 +65,7 @@ static bool name_ok(const uint8_t *name, size_t len)
 	       !(len == 2 && name[0] == '.' && name[1] == '.');
 }
 
-/* Byte order, a prefix first. */
-static int name_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+int sd_statcache_name_cmp(const void *a, size_t al, const void *b, size_t bl)
 {
 	int c = memcmp(a, b, al < bl ? al : bl);
 
@@ -96,7 +95,8 @@ static int parse_names(const uint8_t *buf, size_t n, size_t *pos,
 		kind = buf[*pos + 1 + len];
 		*pos += NAME_FIXED + len;
 		if (!name_ok(name, len) || kind > 1 ||
-		    (prev && name_cmp(prev, prev_len, name, len) >= 0))
+		    (prev &&
+		     sd_statcache_name_cmp(prev, prev_len, name, len) >= 0))
 			return -EINVAL;
 		prev = name;
 		prev_len = len;

@@ -77,6 +77,9 @@ sd_statcache_dir_find(const struct sd_statcache *c, const char *path,
 const uint8_t *sd_statcache_name_next(const uint8_t *p,
 				      struct sd_statcache_name *out);
 
+/* The order of a directory's names: bytes, a prefix first. <0, 0, >0. */
+int sd_statcache_name_cmp(const void *a, size_t al, const void *b, size_t bl);
+
 /* Chunk i of a file's record. */
 struct sd_chunkref sd_statcache_chunk(const struct sd_statcache_name *f,
 				      uint32_t i);
